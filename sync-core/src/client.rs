@@ -1,0 +1,391 @@
+//! The device side of a sync round trip, sans-IO: [`Store::prepare_sync`] builds the request
+//! bytes, the caller moves them (HTTP, or anything else), and [`Store::apply_sync`] applies the
+//! response bytes.
+//!
+//! What the device remembers, all in the store: per document, the heads the server is known to
+//! hold (`acked_heads`) and what the last request sent; the server cursor; which documents need
+//! history. Applying a response twice, or an old response after a newer one, changes nothing that
+//! matters: merges are idempotent, the cursor only moves forward from the cursor the response was
+//! computed for, and acknowledgements only count for the request they answer.
+
+use rusqlite::{OptionalExtension, params};
+
+use crate::document::RecordDoc;
+use crate::error::Result;
+use crate::protocol::{
+    DocPayload, DocUpdate, Need, RESPONSE_OVERHEAD, SyncRequest, SyncResponse, UpdateMode, Verdict,
+};
+use crate::schema::RecordId;
+use crate::store::{
+    Store, append_chunk, decode_heads, decode_u64, encode_heads, get_meta, load_doc, replace_doc,
+    set_meta, upsert_row, uuid_from_blob,
+};
+
+/// The verdict code the server gives when an upload's changes depend on history it does not
+/// hold; the device then resends the whole document.
+pub const MISSING_HISTORY: &str = "missing_history";
+
+/// A request ready to send.
+#[derive(Debug, Clone)]
+pub struct PreparedRequest {
+    /// The encoded request.
+    pub bytes: Vec<u8>,
+    pub request_id: u64,
+    /// Documents whose changes this request uploads.
+    pub uploads: usize,
+    /// Local changes that did not fit in the budget and wait for the next request.
+    pub more_to_send: bool,
+}
+
+/// What applying a response did.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+pub struct SyncReport {
+    /// Uploads the server accepted.
+    pub acknowledged: Vec<RecordId>,
+    /// Uploads the server refused; each document was reset to the server's copy and the local
+    /// one kept in the store's rejected list.
+    pub rejected: Vec<RejectedUpload>,
+    /// Records that are new on this device or changed by someone else.
+    pub changed: Vec<RecordId>,
+    /// Records removed from this device (refused new records the server never stored).
+    pub removed: Vec<RecordId>,
+    /// Documents whose history is incomplete; the next request asks for it.
+    pub needs_history: Vec<RecordId>,
+    /// The response answered an older request: its acknowledgements were not applied.
+    pub stale: bool,
+    /// Sync again: the server has more, or local changes or history requests are waiting.
+    pub more: bool,
+}
+
+/// An upload the server refused.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RejectedUpload {
+    pub id: RecordId,
+    pub code: String,
+    pub reason: String,
+}
+
+/// Fixed bytes of a request frame (header, checksum, counters) that the budget must allow for.
+const REQUEST_OVERHEAD: usize = 48;
+
+impl Store {
+    /// Builds the next request: local changes the server has not acknowledged, oldest first, up
+    /// to `budget` bytes (a document larger than the whole budget still goes alone, so it is
+    /// never stuck), and asks for at most `budget` bytes back.
+    pub fn prepare_sync(&mut self, budget: usize) -> Result<PreparedRequest> {
+        self.prepare_sync_with(budget, budget)
+    }
+
+    /// [`Store::prepare_sync`] with separate budgets for the request and the response.
+    pub fn prepare_sync_with(
+        &mut self,
+        request_budget: usize,
+        response_budget: usize,
+    ) -> Result<PreparedRequest> {
+        let tx = self.conn.transaction()?;
+        let request_id = get_meta(&tx, "request_id")?
+            .map(|b| decode_u64(&b))
+            .unwrap_or(0)
+            + 1;
+        set_meta(&tx, "request_id", request_id.to_le_bytes())?;
+        let cursor = get_meta(&tx, "cursor")?
+            .map(|b| decode_u64(&b))
+            .unwrap_or(0);
+
+        let mut used = REQUEST_OVERHEAD;
+        let mut more_to_send = false;
+        let mut needs = Vec::new();
+        {
+            let mut stmt = tx.prepare(
+                "SELECT h.doc_id, coalesce(r.acked_heads, x'') FROM history_needed h
+                 LEFT JOIN records r ON r.id = h.doc_id ORDER BY h.doc_id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?))
+            })?;
+            for row in rows {
+                let (id, heads) = row?;
+                let need = Need {
+                    id: uuid_from_blob(&id),
+                    heads: decode_heads(&heads),
+                };
+                let size = 17 + 32 * need.heads.len();
+                if used + size > request_budget && !needs.is_empty() {
+                    more_to_send = true;
+                    break;
+                }
+                used += size;
+                needs.push(need);
+            }
+        }
+
+        let mut uploads = Vec::new();
+        {
+            let mut stmt = tx.prepare(
+                "SELECT id, acked_heads, local_counter FROM records
+                 WHERE local_counter > acked_counter ORDER BY updated_at, id",
+            )?;
+            let mut rows = stmt.query([])?;
+            while let Some(row) = rows.next()? {
+                let id = uuid_from_blob(&row.get::<_, Vec<u8>>(0)?);
+                let acked = decode_heads(&row.get::<_, Vec<u8>>(1)?);
+                let counter: i64 = row.get(2)?;
+                let Some(mut doc) = load_doc(&tx, &id)? else {
+                    continue;
+                };
+                let payload = DocPayload {
+                    id,
+                    bytes: doc.save_after(&acked),
+                };
+                let size = payload.encoded_len();
+                if used + size > request_budget && !(uploads.is_empty() && needs.is_empty()) {
+                    more_to_send = true;
+                    break;
+                }
+                used += size;
+                tx.execute(
+                    "UPDATE records SET sent_request = ?2, sent_counter = ?3, sent_heads = ?4
+                     WHERE id = ?1",
+                    params![
+                        id.as_bytes(),
+                        request_id as i64,
+                        counter,
+                        encode_heads(&doc.heads())
+                    ],
+                )?;
+                uploads.push(payload);
+            }
+        }
+        tx.commit()?;
+
+        let request = SyncRequest {
+            request_id,
+            cursor,
+            response_budget: response_budget.max(RESPONSE_OVERHEAD) as u64,
+            uploads,
+            needs,
+        };
+        Ok(PreparedRequest {
+            bytes: request.encode(),
+            request_id,
+            uploads: request.uploads.len(),
+            more_to_send,
+        })
+    }
+
+    /// Applies a response. A response that does not decode changes nothing and is an error; a
+    /// valid one is applied in one transaction.
+    pub fn apply_sync(&mut self, bytes: &[u8]) -> Result<SyncReport> {
+        let response = SyncResponse::decode(bytes)?;
+        let actor = self.actor().clone();
+        let tx = self.conn.transaction()?;
+        let mut report = SyncReport::default();
+        let last_request = get_meta(&tx, "request_id")?
+            .map(|b| decode_u64(&b))
+            .unwrap_or(0);
+        report.stale = response.request_id != last_request;
+
+        for ack in &response.acks {
+            match &ack.verdict {
+                Verdict::Accepted => {
+                    let n = tx.execute(
+                        "UPDATE records SET acked_heads = sent_heads, acked_counter = sent_counter
+                         WHERE id = ?1 AND sent_request = ?2",
+                        params![ack.id.as_bytes(), response.request_id as i64],
+                    )?;
+                    if n == 1 {
+                        report.acknowledged.push(ack.id);
+                    }
+                }
+                Verdict::Rejected { code, .. } if code == MISSING_HISTORY => {
+                    // The server lacks what we thought it had: send the whole document next time.
+                    tx.execute(
+                        "UPDATE records SET acked_heads = x'' WHERE id = ?1",
+                        params![ack.id.as_bytes()],
+                    )?;
+                }
+                Verdict::Rejected { code, reason } => report.rejected.push(RejectedUpload {
+                    id: ack.id,
+                    code: code.clone(),
+                    reason: reason.clone(),
+                }),
+            }
+        }
+
+        for update in &response.updates {
+            match update.mode {
+                UpdateMode::Merge => merge_update(&tx, &actor, update, &mut report)?,
+                UpdateMode::Reset => {
+                    let verdict = report.rejected.iter().find(|r| r.id == update.id).cloned();
+                    reset_update(
+                        &tx,
+                        &actor,
+                        update,
+                        response.request_id,
+                        verdict,
+                        &mut report,
+                    )?
+                }
+            }
+        }
+
+        let cursor = get_meta(&tx, "cursor")?
+            .map(|b| decode_u64(&b))
+            .unwrap_or(0);
+        if response.base_cursor <= cursor && response.next_cursor > cursor {
+            set_meta(&tx, "cursor", response.next_cursor.to_le_bytes())?;
+        }
+        let pending: i64 = tx.query_row(
+            "SELECT (SELECT count(*) FROM records WHERE local_counter > acked_counter)
+                  + (SELECT count(*) FROM history_needed)",
+            [],
+            |r| r.get(0),
+        )?;
+        tx.commit()?;
+        report.more = response.more || pending > 0;
+        Ok(report)
+    }
+}
+
+fn merge_update(
+    tx: &rusqlite::Transaction<'_>,
+    actor: &automerge::ActorId,
+    update: &DocUpdate,
+    report: &mut SyncReport,
+) -> Result<()> {
+    let existing = load_doc(tx, &update.id)?;
+    let is_new = existing.is_none();
+    let mut doc = existing.unwrap_or_else(|| RecordDoc::empty(actor.clone()));
+    let before = doc.heads();
+    if doc.merge_bytes(&update.bytes).is_err() {
+        // Undecodable bytes for one document: ask for its history again rather than fail the
+        // whole response.
+        mark_history_needed(tx, &update.id, report)?;
+        return Ok(());
+    }
+    if !doc.missing_deps().is_empty() {
+        // We got changes whose dependencies we never saw (the document moved into our scope,
+        // or an earlier response was lost). What did apply is kept; the rest is asked for.
+        mark_history_needed(tx, &update.id, report)?;
+        if is_new {
+            return Ok(());
+        }
+    } else {
+        tx.execute(
+            "DELETE FROM history_needed WHERE doc_id = ?1",
+            params![update.id.as_bytes()],
+        )?;
+    }
+    let after = doc.heads();
+    if after == before {
+        return Ok(());
+    }
+    let record = match doc.record() {
+        Ok(record) if record.id == update.id => record,
+        // A document that does not hold a valid record of this id is not stored.
+        _ => {
+            mark_history_needed(tx, &update.id, report)?;
+            return Ok(());
+        }
+    };
+    if is_new {
+        replace_doc(tx, &update.id, &mut doc)?;
+    } else {
+        let chunk = doc.save_after(&before);
+        append_chunk(tx, &update.id, &mut doc, &chunk)?;
+    }
+    upsert_row(tx, &record)?;
+    // With no local changes outstanding, everything we hold came from or reached the server.
+    tx.execute(
+        "UPDATE records SET acked_heads = ?2 WHERE id = ?1 AND local_counter = acked_counter",
+        params![update.id.as_bytes(), encode_heads(&after)],
+    )?;
+    report.changed.push(update.id);
+    Ok(())
+}
+
+fn mark_history_needed(
+    tx: &rusqlite::Transaction<'_>,
+    id: &RecordId,
+    report: &mut SyncReport,
+) -> Result<()> {
+    tx.execute(
+        "INSERT INTO history_needed (doc_id) VALUES (?1) ON CONFLICT DO NOTHING",
+        params![id.as_bytes()],
+    )?;
+    if !report.needs_history.contains(id) {
+        report.needs_history.push(*id);
+    }
+    Ok(())
+}
+
+fn reset_update(
+    tx: &rusqlite::Transaction<'_>,
+    actor: &automerge::ActorId,
+    update: &DocUpdate,
+    request_id: u64,
+    verdict: Option<RejectedUpload>,
+    report: &mut SyncReport,
+) -> Result<()> {
+    let sent: Option<Option<i64>> = tx
+        .query_row(
+            "SELECT sent_request FROM records WHERE id = ?1",
+            params![update.id.as_bytes()],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if sent.flatten() != Some(request_id as i64) {
+        // A reset answers one request; an old one must not undo later work.
+        return Ok(());
+    }
+    let local = load_doc(tx, &update.id)?;
+    let mut server = if update.bytes.is_empty() {
+        None
+    } else {
+        let mut doc = RecordDoc::empty(actor.clone());
+        doc.merge_bytes(&update.bytes)?;
+        Some(doc)
+    };
+    if let Some(mut local) = local {
+        let server_holds_all = match &mut server {
+            Some(server) => local
+                .heads()
+                .iter()
+                .all(|h| server.automerge().get_change_by_hash(h).is_some()),
+            None => false,
+        };
+        if !server_holds_all {
+            let (code, reason) = verdict
+                .map(|v| (v.code, v.reason))
+                .unwrap_or_else(|| ("rejected".into(), "the server refused these changes".into()));
+            tx.execute(
+                "INSERT INTO rejected (doc_id, at, code, reason, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![update.id.as_bytes(), crate::document::now_ms(), code, reason, local.save()],
+            )?;
+        }
+    }
+    match server {
+        Some(mut doc) => {
+            let record = doc.record()?;
+            replace_doc(tx, &update.id, &mut doc)?;
+            upsert_row(tx, &record)?;
+            tx.execute(
+                "UPDATE records SET acked_heads = ?2, acked_counter = local_counter WHERE id = ?1",
+                params![update.id.as_bytes(), encode_heads(&doc.heads())],
+            )?;
+            report.changed.push(update.id);
+        }
+        None => {
+            tx.execute(
+                "DELETE FROM doc_chunks WHERE doc_id = ?1",
+                params![update.id.as_bytes()],
+            )?;
+            tx.execute(
+                "DELETE FROM records WHERE id = ?1",
+                params![update.id.as_bytes()],
+            )?;
+            report.removed.push(update.id);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! The crate's one error type.
+
+/// A record that breaks the schema.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum SchemaError {
+    #[error("missing field {0}")]
+    MissingField(&'static str),
+    #[error("{field} is out of range: {value}")]
+    OutOfRange { field: &'static str, value: f64 },
+    #[error("{field} is longer than {max} characters")]
+    TooLong { field: &'static str, max: usize },
+    #[error("unknown {field} {value:?}")]
+    UnknownValue { field: &'static str, value: String },
+    #[error("unsupported schema version {0}")]
+    UnsupportedSchemaVersion(u64),
+    #[error("attachment {0:?} is not keyed by its lowercase sha256")]
+    BadAttachment(String),
+    #[error("inconsistent record: {0}")]
+    Inconsistent(&'static str),
+    #[error("document does not match the record schema: {0}")]
+    Shape(String),
+    #[error("invalid patch: {0}")]
+    Patch(String),
+}
+
+/// A wire message that cannot be decoded. Nothing is applied from such a message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("message is truncated")]
+    Truncated,
+    #[error("not a gridsync sync message")]
+    BadMagic,
+    #[error("unsupported protocol version {0}")]
+    UnsupportedVersion(u8),
+    #[error("expected a {expected} message, got type {found}")]
+    WrongType { expected: &'static str, found: u8 },
+    #[error("checksum mismatch: message is corrupt")]
+    Checksum,
+    #[error("malformed message: {0}")]
+    Malformed(&'static str),
+    #[error("message has {0} trailing bytes")]
+    TrailingBytes(usize),
+}
+
+/// Everything that can go wrong in sync-core.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("invalid record")]
+    Schema(#[from] SchemaError),
+    #[error("invalid sync message")]
+    Wire(#[from] WireError),
+    #[error("automerge document error")]
+    Automerge(#[from] automerge::AutomergeError),
+    #[error("document does not hydrate into a record")]
+    Hydrate(#[from] autosurgeon::HydrateError),
+    #[error("record could not be written into the document")]
+    Reconcile(#[from] autosurgeon::ReconcileError),
+    #[error("local store error")]
+    Store(#[from] rusqlite::Error),
+    #[error("record {0} not found")]
+    NotFound(uuid::Uuid),
+    #[error("record {0} already exists")]
+    AlreadyExists(uuid::Uuid),
+    #[error("invalid json")]
+    Json(#[from] serde_json::Error),
+    #[error("store belongs to account {stored:?}, not {requested:?}")]
+    WrongAccount { stored: String, requested: String },
+}
+
+/// `Result` with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,497 @@
+//! The record schema: the one definition of a complaint or risk inspection.
+//!
+//! Every field below is stored in an automerge document through autosurgeon's derives. How two
+//! concurrent writes to the same field resolve is part of the schema, so each field names its
+//! merge rule:
+//!
+//! | rule | automerge shape | fields |
+//! |---|---|---|
+//! | **register** (one value; concurrent writes pick a deterministic winner, the op with the greater Lamport id) | scalar or nested map | kind, ids, times, channel, location, grids, category, status, result, evaluation, complainant |
+//! | **merging text** (character-level; concurrent edits both survive) | `Text` | title, description, findings, rectification, note bodies |
+//! | **append-only list** (concurrent appends both survive, ordered deterministically; nothing is ever removed) | list of maps keyed by `id` | timeline, assignments, replies |
+//! | **add-wins set** (a map keyed by the element's identity; a concurrent add beats a remove) | map | attachments (keyed by sha256) |
+//!
+//! Registers nest: `location` is one map whose fields are each a register, so a device that moves
+//! the point and a dispatcher that corrects the accuracy both keep their change.
+
+use std::collections::BTreeMap;
+
+use autosurgeon::{Hydrate, Reconcile};
+use serde::{Deserialize, Serialize};
+
+use crate::error::SchemaError;
+
+/// The schema version written into every document. A reader refuses documents from a newer
+/// major schema rather than guess at their meaning.
+pub const SCHEMA_VERSION: u64 = 1;
+
+/// A record's identity: a UUID v7, made on the device that created the record, so records made
+/// offline on many phones never collide and sort by creation time.
+pub type RecordId = uuid::Uuid;
+
+/// Makes a new record id (UUID v7: time-ordered, random in its low bits).
+pub fn new_record_id() -> RecordId {
+    uuid::Uuid::now_v7()
+}
+
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Reconcile, Hydrate)]
+        pub enum $name {
+            $($(#[$vmeta])* #[serde(rename = $text)] #[autosurgeon(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            /// Every value, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stable text form used in documents, JSON and SQL.
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = SchemaError;
+            fn from_str(s: &str) -> Result<Self, SchemaError> {
+                match s {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(SchemaError::UnknownValue {
+                        field: stringify!($name),
+                        value: other.to_string(),
+                    }),
+                }
+            }
+        }
+    };
+}
+
+string_enum!(
+    /// What a record is.
+    Kind {
+        /// A resident's complaint or request (诉求).
+        Complaint = "complaint",
+        /// A grid worker's survey of a risk or hazard (矛盾风险隐患摸排).
+        RiskInspection = "risk_inspection",
+    }
+);
+
+string_enum!(
+    /// How a record entered the system.
+    Channel {
+        App = "app",
+        Hotline = "hotline",
+        SuggestionBox = "suggestion_box",
+        MiniProgram = "mini_program",
+        Web = "web",
+        Open311 = "open311",
+        GridSurvey = "grid_survey",
+    }
+);
+
+string_enum!(
+    /// The coordinate system a location was captured in. Phone GPS reports WGS-84; Chinese map
+    /// SDKs report GCJ-02, offset by hundreds of metres. The server converts before deciding
+    /// ownership.
+    Crs {
+        Wgs84 = "wgs84",
+        Gcj02 = "gcj02",
+    }
+);
+
+string_enum!(
+    /// Who raised a complaint.
+    ComplainantType {
+        Person = "person",
+        LegalPerson = "legal_person",
+        Organisation = "organisation",
+    }
+);
+
+string_enum!(
+    /// Where a record stands in the closed loop (接诉 → 办理 → 督办 → 反馈 → 评价).
+    Status {
+        Received = "received",
+        Accepted = "accepted",
+        FlaggedUnreasonable = "flagged_unreasonable",
+        Dispatched = "dispatched",
+        SignedFor = "signed_for",
+        Replied = "replied",
+        Handling = "handling",
+        ResultReported = "result_reported",
+        FeedbackGiven = "feedback_given",
+        Evaluated = "evaluated",
+        Closed = "closed",
+    }
+);
+
+string_enum!(
+    /// A department's role on a case: one lead, any number of co-handlers.
+    AssignmentRole {
+        Lead = "lead",
+        CoHandler = "co_handler",
+    }
+);
+
+string_enum!(
+    /// The outcome a department reports.
+    Outcome {
+        Resolved = "resolved",
+        PartlyResolved = "partly_resolved",
+        CannotResolve = "cannot_resolve",
+    }
+);
+
+string_enum!(
+    /// The complainant's rating.
+    Rating {
+        Satisfied = "satisfied",
+        BasicallySatisfied = "basically_satisfied",
+        Dissatisfied = "dissatisfied",
+    }
+);
+
+string_enum!(
+    /// How severe a surveyed hazard is.
+    RiskLevel {
+        Low = "low",
+        Medium = "medium",
+        High = "high",
+        Critical = "critical",
+    }
+);
+
+/// Who made a record: the account and the device it was made on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
+pub struct Author {
+    pub user: String,
+    pub device: String,
+}
+
+/// Where a record happened. Register fields: each coordinate is last-writer-wins on its own.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate)]
+pub struct Location {
+    pub lon: f64,
+    pub lat: f64,
+    /// Horizontal accuracy in metres, as the device reported it.
+    pub accuracy_m: Option<f64>,
+    pub crs: Crs,
+}
+
+/// The server's decision of which grid owns a record. Only the server writes it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
+pub struct OwnerGrid {
+    /// The owning grid's code, or `None` when the point lies outside every grid (the record is
+    /// then in the unassigned queue).
+    pub code: Option<String>,
+    /// The grid map version the decision was made against.
+    pub boundary_version: i64,
+    /// When the decision was made (milliseconds since the Unix epoch).
+    pub decided_at: i64,
+}
+
+/// A photo or file attached to a record, stored by content hash.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
+pub struct Attachment {
+    /// Lowercase hex SHA-256 of the content; also the key in the attachments set.
+    pub sha256: String,
+    pub mime_type: String,
+    pub size: u64,
+    pub caption: Option<String>,
+}
+
+/// The person or body who raised a complaint. `name` and `phone` are personal data: the server
+/// shows them only to roles that may see them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
+pub struct Complainant {
+    pub anonymous: bool,
+    #[serde(rename = "type")]
+    #[autosurgeon(rename = "type")]
+    pub kind: ComplainantType,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+}
+
+/// The survey part of a risk inspection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate)]
+pub struct Inspection {
+    pub hazard_type: String,
+    pub risk_level: RiskLevel,
+    /// Merging text.
+    #[autosurgeon(with = "text_field")]
+    pub findings: String,
+    /// What must be put right and how it is followed up. Merging text.
+    #[autosurgeon(with = "text_field")]
+    pub rectification: String,
+    /// When the follow-up is due (milliseconds since the Unix epoch).
+    pub follow_up_due: Option<i64>,
+}
+
+/// A department put on a case. Append-only: a reassignment adds a new entry and marks the old
+/// one inactive rather than deleting it, so the history of who held the case survives.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
+pub struct Assignment {
+    #[key]
+    pub id: String,
+    pub department: String,
+    pub role: AssignmentRole,
+    /// Deadline (milliseconds since the Unix epoch).
+    pub deadline: i64,
+    pub assigned_at: i64,
+    pub active: bool,
+}
+
+/// A department's answer to the complainant (initial reply or progress).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
+pub struct Reply {
+    #[key]
+    pub id: String,
+    pub department: String,
+    pub at: i64,
+    pub text: String,
+}
+
+/// The reported result of handling.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
+pub struct HandlingResult {
+    pub outcome: Outcome,
+    pub explanation: String,
+    pub at: i64,
+}
+
+/// The complainant's rating.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
+pub struct Evaluation {
+    pub rating: Rating,
+    pub comment: Option<String>,
+    pub at: i64,
+}
+
+/// The case-handling state. Only the server and the roles that own each step write it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
+pub struct Workflow {
+    pub status: Status,
+    pub assignments: Vec<Assignment>,
+    pub replies: Vec<Reply>,
+    pub result: Option<HandlingResult>,
+    pub evaluation: Option<Evaluation>,
+    /// How many times a dissatisfied evaluation sent the case back for re-handling.
+    pub returns: u64,
+}
+
+impl Default for Workflow {
+    fn default() -> Self {
+        Workflow {
+            status: Status::Received,
+            assignments: Vec::new(),
+            replies: Vec::new(),
+            result: None,
+            evaluation: None,
+            returns: 0,
+        }
+    }
+}
+
+/// One entry of the append-only timeline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
+pub struct Event {
+    /// Unique per event (a UUID v7), so concurrent appends never merge into one.
+    #[key]
+    pub id: String,
+    /// Who: a user name, or `server`.
+    pub actor: String,
+    pub at: i64,
+    /// What happened, a short stable word: `created`, `note`, `photo`, `owner_changed`, …
+    pub kind: String,
+    pub note: String,
+}
+
+/// A complaint or risk inspection. This is the whole document.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate)]
+pub struct Record {
+    pub schema_version: u64,
+    #[autosurgeon(with = "uuid_field")]
+    pub id: RecordId,
+    pub kind: Kind,
+    /// Milliseconds since the Unix epoch, from the creating device's clock.
+    pub created_at: i64,
+    pub created_by: Author,
+    pub channel: Channel,
+    pub location: Option<Location>,
+    /// The device's guess of the grid, shown until the server decides.
+    pub claimed_grid: Option<String>,
+    pub owner_grid: Option<OwnerGrid>,
+    pub category: String,
+    #[autosurgeon(with = "text_field")]
+    pub title: String,
+    #[autosurgeon(with = "text_field")]
+    pub description: String,
+    /// Add-wins set keyed by sha256.
+    pub attachments: BTreeMap<String, Attachment>,
+    pub complainant: Option<Complainant>,
+    /// Present exactly when `kind` is `risk_inspection`.
+    pub inspection: Option<Inspection>,
+    pub workflow: Workflow,
+    pub timeline: Vec<Event>,
+}
+
+impl Record {
+    /// Checks everything the document's types cannot: ranges, formats and cross-field rules.
+    pub fn validate(&self) -> Result<(), SchemaError> {
+        if self.schema_version == 0 || self.schema_version > SCHEMA_VERSION {
+            return Err(SchemaError::UnsupportedSchemaVersion(self.schema_version));
+        }
+        if self.id.is_nil() {
+            return Err(SchemaError::MissingField("id"));
+        }
+        if self.created_by.user.is_empty() {
+            return Err(SchemaError::MissingField("created_by.user"));
+        }
+        if self.created_by.device.is_empty() {
+            return Err(SchemaError::MissingField("created_by.device"));
+        }
+        if let Some(loc) = &self.location {
+            if !loc.lat.is_finite() || !(-90.0..=90.0).contains(&loc.lat) {
+                return Err(SchemaError::OutOfRange {
+                    field: "location.lat",
+                    value: loc.lat,
+                });
+            }
+            if !loc.lon.is_finite() || !(-180.0..=180.0).contains(&loc.lon) {
+                return Err(SchemaError::OutOfRange {
+                    field: "location.lon",
+                    value: loc.lon,
+                });
+            }
+            if let Some(acc) = loc.accuracy_m {
+                if !acc.is_finite() || acc < 0.0 {
+                    return Err(SchemaError::OutOfRange {
+                        field: "location.accuracy_m",
+                        value: acc,
+                    });
+                }
+            }
+        }
+        if self.title.trim().is_empty() {
+            return Err(SchemaError::MissingField("title"));
+        }
+        if self.title.chars().count() > MAX_TITLE_CHARS {
+            return Err(SchemaError::TooLong {
+                field: "title",
+                max: MAX_TITLE_CHARS,
+            });
+        }
+        if self.description.chars().count() > MAX_TEXT_CHARS {
+            return Err(SchemaError::TooLong {
+                field: "description",
+                max: MAX_TEXT_CHARS,
+            });
+        }
+        match (self.kind, &self.inspection) {
+            (Kind::RiskInspection, None) => return Err(SchemaError::MissingField("inspection")),
+            (Kind::Complaint, Some(_)) => {
+                return Err(SchemaError::Inconsistent(
+                    "a complaint cannot carry risk-inspection fields",
+                ));
+            }
+            _ => {}
+        }
+        for (key, attachment) in &self.attachments {
+            if key != &attachment.sha256 || !is_sha256_hex(key) {
+                return Err(SchemaError::BadAttachment(key.clone()));
+            }
+        }
+        if let Some(c) = &self.complainant {
+            if c.anonymous && (c.name.is_some() || c.phone.is_some()) {
+                return Err(SchemaError::Inconsistent(
+                    "an anonymous complainant has no name or phone",
+                ));
+            }
+        }
+        if self
+            .workflow
+            .assignments
+            .iter()
+            .filter(|a| a.active && a.role == AssignmentRole::Lead)
+            .count()
+            > 1
+        {
+            return Err(SchemaError::Inconsistent(
+                "a case has at most one active lead department",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Longest accepted title, in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Longest accepted description, in characters.
+pub const MAX_TEXT_CHARS: usize = 20_000;
+
+/// Whether `s` is 64 lowercase hex digits.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Stores a `String` as an automerge `Text` object, so concurrent edits merge character by
+/// character. Writing a new value diffs it against the document's text and splices only the
+/// difference.
+mod text_field {
+    use autosurgeon::{HydrateError, Prop, ReadDoc, Reconciler, reconcile::TextReconciler};
+
+    pub(super) fn reconcile<R: Reconciler>(
+        value: &String,
+        mut reconciler: R,
+    ) -> Result<(), R::Error> {
+        let mut text = reconciler.text()?;
+        text.update(value)
+    }
+
+    pub(super) fn hydrate<D: ReadDoc>(
+        doc: &D,
+        obj: &automerge::ObjId,
+        prop: Prop<'_>,
+    ) -> Result<String, HydrateError> {
+        match doc.get(obj, &prop)? {
+            Some((automerge::Value::Object(automerge::ObjType::Text), id)) => Ok(doc.text(&id)?),
+            Some((automerge::Value::Scalar(s), _)) => match s.as_ref() {
+                automerge::ScalarValue::Str(s) => Ok(s.to_string()),
+                other => Err(HydrateError::unexpected("text", format!("{other:?}"))),
+            },
+            Some((other, _)) => Err(HydrateError::unexpected("text", format!("{other:?}"))),
+            None => Err(HydrateError::unexpected("text", "nothing".to_string())),
+        }
+    }
+}
+
+/// Stores a UUID as its hyphenated string, readable from any automerge implementation.
+mod uuid_field {
+    use autosurgeon::{Hydrate, HydrateError, Prop, ReadDoc, Reconciler};
+
+    pub(super) fn reconcile<R: Reconciler>(
+        value: &uuid::Uuid,
+        mut reconciler: R,
+    ) -> Result<(), R::Error> {
+        reconciler.str(value.hyphenated().to_string())
+    }
+
+    pub(super) fn hydrate<D: ReadDoc>(
+        doc: &D,
+        obj: &automerge::ObjId,
+        prop: Prop<'_>,
+    ) -> Result<uuid::Uuid, HydrateError> {
+        let text = String::hydrate(doc, obj, prop)?;
+        uuid::Uuid::parse_str(&text)
+            .map_err(|_| HydrateError::unexpected("a UUID", format!("{text:?}")))
+    }
+}

@@ -1,0 +1,487 @@
+//! The phone's durable store: one SQLite file in WAL mode.
+//!
+//! Tables (see `MIGRATIONS`):
+//! - `doc_chunks`: each document as a sequence of automerge chunks. A local change appends one
+//!   small chunk (the change alone); after [`COMPACT_AFTER`] chunks the document is rewritten as
+//!   one compact save. Loading concatenates the chunks.
+//! - `records`: one materialized row per record (kind, status, grid, times, title) for listing
+//!   without loading documents, plus that document's sync state: what the server has
+//!   acknowledged (`acked_heads`), a counter of local changes (`local_counter`) against the
+//!   counter the server acknowledged (`acked_counter`), and what the last request sent.
+//! - `meta`: the store's actor id, account, device, and the server cursor.
+//! - `rejected`: local copies of documents whose changes the server refused, kept for the user
+//!   to see and redo.
+//!
+//! Every write is one SQLite transaction, committed with `synchronous=FULL`: a kill at any moment
+//! leaves either the whole write or none of it. Documents are loaded on demand and never cached,
+//! so memory does not grow with the number of records.
+
+use std::path::Path;
+
+use automerge::{ActorId, ChangeHash};
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+
+use crate::document::{RecordDoc, Writer, new_actor, now_ms};
+use crate::error::{Error, Result};
+use crate::schema::{Kind, Record, RecordId, Status};
+
+/// After this many incremental chunks a document is rewritten as one compact save.
+pub const COMPACT_AFTER: i64 = 64;
+
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE doc_chunks (
+    doc_id BLOB NOT NULL,
+    seq    INTEGER NOT NULL,
+    bytes  BLOB NOT NULL,
+    PRIMARY KEY (doc_id, seq)
+) WITHOUT ROWID;
+
+CREATE TABLE records (
+    id            BLOB PRIMARY KEY,
+    kind          TEXT NOT NULL,
+    status        TEXT NOT NULL,
+    grid          TEXT,
+    owner_grid    TEXT,
+    claimed_grid  TEXT,
+    category      TEXT NOT NULL,
+    channel       TEXT NOT NULL,
+    title         TEXT NOT NULL,
+    lon           REAL,
+    lat           REAL,
+    created_at    INTEGER NOT NULL,
+    updated_at    INTEGER NOT NULL,
+    local_counter INTEGER NOT NULL DEFAULT 0,
+    acked_counter INTEGER NOT NULL DEFAULT 0,
+    acked_heads   BLOB NOT NULL DEFAULT x'',
+    sent_request  INTEGER,
+    sent_counter  INTEGER,
+    sent_heads    BLOB
+);
+CREATE INDEX records_by_grid ON records (grid, updated_at);
+CREATE INDEX records_by_kind_status ON records (kind, status, updated_at);
+CREATE INDEX records_by_updated ON records (updated_at);
+CREATE INDEX records_unacked ON records (updated_at) WHERE local_counter > acked_counter;
+
+-- Documents that received changes whose dependencies this device never saw.
+CREATE TABLE history_needed (
+    doc_id BLOB PRIMARY KEY
+) WITHOUT ROWID;
+
+CREATE TABLE rejected (
+    id       INTEGER PRIMARY KEY,
+    doc_id   BLOB NOT NULL,
+    at       INTEGER NOT NULL,
+    code     TEXT NOT NULL,
+    reason   TEXT NOT NULL,
+    bytes    BLOB NOT NULL
+);
+"#];
+
+/// A record's row in the listing, read without loading its document.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RecordSummary {
+    pub id: RecordId,
+    pub kind: String,
+    pub status: String,
+    /// The owner grid when the server has decided, otherwise the device's claimed grid.
+    pub grid: Option<String>,
+    pub owner_grid: Option<String>,
+    pub category: String,
+    pub title: String,
+    pub lon: Option<f64>,
+    pub lat: Option<f64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    /// Local changes the server has not acknowledged yet.
+    pub pending_upload: bool,
+}
+
+/// Which records to list. Empty fields do not filter.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ListFilter {
+    pub grid: Option<String>,
+    pub kind: Option<Kind>,
+    pub status: Option<Status>,
+    /// Only records changed at or after this time (milliseconds since the Unix epoch).
+    pub changed_since: Option<i64>,
+    /// At most this many rows (default 100, at most 10,000).
+    pub limit: Option<u32>,
+}
+
+/// A document the server refused, kept on the device.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RejectedCopy {
+    pub id: RecordId,
+    pub at: i64,
+    pub code: String,
+    pub reason: String,
+}
+
+/// The phone's store.
+#[derive(Debug)]
+pub struct Store {
+    pub(crate) conn: Connection,
+    actor: ActorId,
+    writer: Writer,
+}
+
+impl Store {
+    /// Opens (creating and migrating if needed) the store at `path` for `account` on `device`.
+    /// A store belongs to one account: opening it for another is an error, so one person's
+    /// records never leak into another's session on a shared phone.
+    pub fn open(path: impl AsRef<Path>, account: &str, device: &str) -> Result<Store> {
+        let conn = Connection::open(path)?;
+        Self::init(conn, account, device)
+    }
+
+    /// A store that lives in memory only, for tests and tools.
+    pub fn open_in_memory(account: &str, device: &str) -> Result<Store> {
+        Self::init(Connection::open_in_memory()?, account, device)
+    }
+
+    fn init(mut conn: Connection, account: &str, device: &str) -> Result<Store> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        let tx = conn.transaction()?;
+        let version: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        for (i, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        let actor = match get_meta(&tx, "actor")? {
+            Some(bytes) => ActorId::from(bytes),
+            None => {
+                let actor = new_actor();
+                set_meta(&tx, "actor", actor.to_bytes())?;
+                actor
+            }
+        };
+        match get_meta(&tx, "account")? {
+            Some(stored) if stored != account.as_bytes() => {
+                return Err(Error::WrongAccount {
+                    stored: String::from_utf8_lossy(&stored).into_owned(),
+                    requested: account.to_string(),
+                });
+            }
+            Some(_) => {}
+            None => set_meta(&tx, "account", account.as_bytes())?,
+        }
+        set_meta(&tx, "device", device.as_bytes())?;
+        tx.commit()?;
+        Ok(Store {
+            conn,
+            actor,
+            writer: Writer::new(account, device),
+        })
+    }
+
+    /// Who this store writes as.
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+
+    /// This store's automerge actor.
+    pub fn actor(&self) -> &ActorId {
+        &self.actor
+    }
+
+    /// Saves a new record. It must be valid and its id new.
+    pub fn create(&mut self, record: &Record) -> Result<RecordId> {
+        let mut doc = RecordDoc::create(record, self.actor.clone(), &self.writer)?;
+        let tx = self.conn.transaction()?;
+        if row_exists(&tx, &record.id)? {
+            return Err(Error::AlreadyExists(record.id));
+        }
+        let bytes = doc.save();
+        insert_chunk(&tx, &record.id, 0, &bytes)?;
+        upsert_row(&tx, record)?;
+        tx.execute(
+            "UPDATE records SET local_counter = local_counter + 1 WHERE id = ?1",
+            params![record.id.as_bytes()],
+        )?;
+        tx.commit()?;
+        Ok(record.id)
+    }
+
+    /// Changes a record through `edit`, saving the difference as one change. Returns whether
+    /// anything changed. An edit that would make the record invalid changes nothing.
+    pub fn update(
+        &mut self,
+        id: &RecordId,
+        edit: impl FnOnce(&mut Record) -> Result<()>,
+    ) -> Result<bool> {
+        let tx = self.conn.transaction()?;
+        let mut doc = load_doc(&tx, id)?.ok_or(Error::NotFound(*id))?;
+        doc.set_actor(self.actor.clone());
+        let before = doc.heads();
+        if doc.update(&self.writer, edit)?.is_none() {
+            return Ok(false);
+        }
+        let chunk = doc.save_after(&before);
+        append_chunk(&tx, id, &mut doc, &chunk)?;
+        let record = doc.record()?;
+        upsert_row(&tx, &record)?;
+        tx.execute(
+            "UPDATE records SET local_counter = local_counter + 1 WHERE id = ?1",
+            params![id.as_bytes()],
+        )?;
+        tx.commit()?;
+        Ok(true)
+    }
+
+    /// One record, read from its document.
+    pub fn get(&self, id: &RecordId) -> Result<Record> {
+        self.load(id)?.ok_or(Error::NotFound(*id))?.record()
+    }
+
+    /// One record's document, loaded from its chunks.
+    pub fn load(&self, id: &RecordId) -> Result<Option<RecordDoc>> {
+        load_doc(&self.conn, id)
+    }
+
+    /// Records matching `filter`, most recently changed first, from the materialized rows alone.
+    pub fn list(&self, filter: &ListFilter) -> Result<Vec<RecordSummary>> {
+        let limit = i64::from(filter.limit.unwrap_or(100).min(10_000));
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, kind, status, grid, owner_grid, category, title, lon, lat, created_at,
+                    updated_at, local_counter > acked_counter
+             FROM records
+             WHERE (?1 IS NULL OR grid = ?1)
+               AND (?2 IS NULL OR kind = ?2)
+               AND (?3 IS NULL OR status = ?3)
+               AND (?4 IS NULL OR updated_at >= ?4)
+             ORDER BY updated_at DESC, id
+             LIMIT ?5",
+        )?;
+        let rows = stmt.query_map(
+            params![
+                filter.grid,
+                filter.kind.map(Kind::as_str),
+                filter.status.map(Status::as_str),
+                filter.changed_since,
+                limit
+            ],
+            |r| {
+                let id: Vec<u8> = r.get(0)?;
+                Ok(RecordSummary {
+                    id: uuid_from_blob(&id),
+                    kind: r.get(1)?,
+                    status: r.get(2)?,
+                    grid: r.get(3)?,
+                    owner_grid: r.get(4)?,
+                    category: r.get(5)?,
+                    title: r.get(6)?,
+                    lon: r.get(7)?,
+                    lat: r.get(8)?,
+                    created_at: r.get(9)?,
+                    updated_at: r.get(10)?,
+                    pending_upload: r.get(11)?,
+                })
+            },
+        )?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// How many records the store holds.
+    pub fn count(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM records", [], |r| r.get::<_, i64>(0))?
+            as u64)
+    }
+
+    /// How many records have local changes the server has not acknowledged.
+    pub fn pending_uploads(&self) -> Result<u64> {
+        Ok(self.conn.query_row(
+            "SELECT count(*) FROM records WHERE local_counter > acked_counter",
+            [],
+            |r| r.get::<_, i64>(0),
+        )? as u64)
+    }
+
+    /// Copies of documents the server refused.
+    pub fn rejected(&self) -> Result<Vec<RejectedCopy>> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT doc_id, at, code, reason FROM rejected ORDER BY id")?;
+        let rows = stmt.query_map([], |r| {
+            let id: Vec<u8> = r.get(0)?;
+            Ok(RejectedCopy {
+                id: uuid_from_blob(&id),
+                at: r.get(1)?,
+                code: r.get(2)?,
+                reason: r.get(3)?,
+            })
+        })?;
+        Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// The server cursor: every change in this device's scope up to it is in the store.
+    pub fn cursor(&self) -> Result<u64> {
+        Ok(get_meta(&self.conn, "cursor")?
+            .map(|b| decode_u64(&b))
+            .unwrap_or(0))
+    }
+}
+
+// ---- helpers shared with the sync client -------------------------------------------------------
+
+pub(crate) fn get_meta(conn: &Connection, key: &str) -> Result<Option<Vec<u8>>> {
+    Ok(conn
+        .query_row("SELECT value FROM meta WHERE key = ?1", params![key], |r| {
+            r.get(0)
+        })
+        .optional()?)
+}
+
+pub(crate) fn set_meta(conn: &Connection, key: &str, value: impl AsRef<[u8]>) -> Result<()> {
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (?1, ?2)
+         ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        params![key, value.as_ref()],
+    )?;
+    Ok(())
+}
+
+pub(crate) fn decode_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    let n = b.len().min(8);
+    a[..n].copy_from_slice(&b[..n]);
+    u64::from_le_bytes(a)
+}
+
+pub(crate) fn uuid_from_blob(b: &[u8]) -> RecordId {
+    let mut a = [0u8; 16];
+    let n = b.len().min(16);
+    a[..n].copy_from_slice(&b[..n]);
+    uuid::Uuid::from_bytes(a)
+}
+
+pub(crate) fn encode_heads(heads: &[ChangeHash]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(heads.len() * 32);
+    for h in heads {
+        out.extend_from_slice(&h.0);
+    }
+    out
+}
+
+pub(crate) fn decode_heads(b: &[u8]) -> Vec<ChangeHash> {
+    b.chunks_exact(32)
+        .map(|c| {
+            let mut a = [0u8; 32];
+            a.copy_from_slice(c);
+            ChangeHash(a)
+        })
+        .collect()
+}
+
+pub(crate) fn row_exists(conn: &Connection, id: &RecordId) -> Result<bool> {
+    Ok(conn
+        .query_row(
+            "SELECT 1 FROM records WHERE id = ?1",
+            params![id.as_bytes()],
+            |_| Ok(()),
+        )
+        .optional()?
+        .is_some())
+}
+
+pub(crate) fn load_doc(conn: &Connection, id: &RecordId) -> Result<Option<RecordDoc>> {
+    let mut stmt =
+        conn.prepare_cached("SELECT bytes FROM doc_chunks WHERE doc_id = ?1 ORDER BY seq")?;
+    let mut rows = stmt.query(params![id.as_bytes()])?;
+    let mut all = Vec::new();
+    while let Some(row) = rows.next()? {
+        let chunk: Vec<u8> = row.get(0)?;
+        all.extend_from_slice(&chunk);
+    }
+    if all.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(RecordDoc::load(&all)?))
+}
+
+fn insert_chunk(tx: &Transaction<'_>, id: &RecordId, seq: i64, bytes: &[u8]) -> Result<()> {
+    tx.execute(
+        "INSERT INTO doc_chunks (doc_id, seq, bytes) VALUES (?1, ?2, ?3)",
+        params![id.as_bytes(), seq, bytes],
+    )?;
+    Ok(())
+}
+
+/// Appends `chunk` to the document's chunks, or rewrites the document as one compact save when
+/// it has gathered enough chunks.
+pub(crate) fn append_chunk(
+    tx: &Transaction<'_>,
+    id: &RecordId,
+    doc: &mut RecordDoc,
+    chunk: &[u8],
+) -> Result<()> {
+    if chunk.is_empty() {
+        return Ok(());
+    }
+    let (count, last): (i64, i64) = tx.query_row(
+        "SELECT count(*), coalesce(max(seq), -1) FROM doc_chunks WHERE doc_id = ?1",
+        params![id.as_bytes()],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    if count >= COMPACT_AFTER {
+        replace_doc(tx, id, doc)
+    } else {
+        insert_chunk(tx, id, last + 1, chunk)
+    }
+}
+
+/// Replaces all of a document's chunks with one compact save.
+pub(crate) fn replace_doc(tx: &Transaction<'_>, id: &RecordId, doc: &mut RecordDoc) -> Result<()> {
+    tx.execute(
+        "DELETE FROM doc_chunks WHERE doc_id = ?1",
+        params![id.as_bytes()],
+    )?;
+    insert_chunk(tx, id, 0, &doc.save())
+}
+
+/// Writes the materialized row for `record`, creating it if needed.
+pub(crate) fn upsert_row(tx: &Transaction<'_>, record: &Record) -> Result<()> {
+    let owner = record.owner_grid.as_ref().and_then(|o| o.code.clone());
+    let grid = owner.clone().or_else(|| record.claimed_grid.clone());
+    let (lon, lat) = record
+        .location
+        .as_ref()
+        .map(|l| (Some(l.lon), Some(l.lat)))
+        .unwrap_or((None, None));
+    tx.execute(
+        "INSERT INTO records (id, kind, status, grid, owner_grid, claimed_grid, category, channel,
+                              title, lon, lat, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+         ON CONFLICT (id) DO UPDATE SET
+             kind = excluded.kind, status = excluded.status, grid = excluded.grid,
+             owner_grid = excluded.owner_grid, claimed_grid = excluded.claimed_grid,
+             category = excluded.category, channel = excluded.channel, title = excluded.title,
+             lon = excluded.lon, lat = excluded.lat, updated_at = excluded.updated_at",
+        params![
+            record.id.as_bytes(),
+            record.kind.as_str(),
+            record.workflow.status.as_str(),
+            grid,
+            owner,
+            record.claimed_grid,
+            record.category,
+            record.channel.as_str(),
+            record.title,
+            lon,
+            lat,
+            record.created_at,
+            now_ms(),
+        ],
+    )?;
+    Ok(())
+}
