@@ -27,7 +27,8 @@ impl Writer {
     }
 
     fn commit_options(&self, now_ms: i64) -> CommitOptions {
-        let message = serde_json::json!({ "user": self.user, "device": self.device }).to_string();
+        // A two-element JSON array: short (it travels in every change) and unambiguous.
+        let message = serde_json::json!([self.user, self.device]).to_string();
         CommitOptions::default()
             .with_message(message)
             .with_time(now_ms)
@@ -35,7 +36,8 @@ impl Writer {
 
     /// Parses a change message written by [`Writer`]; `None` for changes made elsewhere.
     pub fn from_change_message(message: &str) -> Option<Writer> {
-        serde_json::from_str(message).ok()
+        let (user, device): (String, String) = serde_json::from_str(message).ok()?;
+        Some(Writer { user, device })
     }
 }
 

@@ -84,7 +84,10 @@ pub fn merge_upload(
         match doc.record() {
             Ok(record) => Some(record),
             Err(e) => {
-                return Merged::Rejected(Rejection::new("server_document_invalid", error_chain(&e)));
+                return Merged::Rejected(Rejection::new(
+                    "server_document_invalid",
+                    error_chain(&e),
+                ));
             }
         }
     };

@@ -536,3 +536,25 @@ fn a_dispatchers_server_side_edit_reaches_the_phone_that_made_the_record() {
     assert_eq!(report.changed, vec![id]);
     assert_eq!(a.get(&id).unwrap().workflow.status, Status::Dispatched);
 }
+
+#[test]
+fn every_change_says_which_user_and_device_made_it() {
+    let mut store = phone("p");
+    let id = store
+        .create(&complaint(&store, "Loose tiles", 124.4))
+        .unwrap();
+    store
+        .update(&id, |r| Ok(r.title.push_str(" on the stairs")))
+        .unwrap();
+    let mut doc = store.load(&id).unwrap().unwrap();
+    let writers: Vec<Writer> = doc
+        .automerge()
+        .get_changes(&[])
+        .iter()
+        .map(|c| Writer::from_change_message(c.message().unwrap()).unwrap())
+        .collect();
+    assert_eq!(
+        writers,
+        vec![Writer::new("user-p", "p"), Writer::new("user-p", "p")]
+    );
+}

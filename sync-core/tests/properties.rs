@@ -1,0 +1,356 @@
+//! Property tests: one server and several phones edit offline and sync through a link that
+//! drops, duplicates, delays (reorders), and truncates messages. After a final clean sync every
+//! replica holds identical documents and nothing acknowledged to a device is missing.
+//!
+//! Case counts are modest by default; set `PROPTEST_CASES` for more.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use proptest::prelude::*;
+use sync_core::{
+    Authority, Crs, Event, ListFilter, Location, MemoryServer, OwnerGrid, Record, RecordBuilder,
+    RecordId, Rejection, Status, Store, Writer, new_record_id,
+};
+
+struct Everyone;
+impl Authority for Everyone {
+    fn check_write(&self, before: Option<&Record>, after: &Record) -> Result<(), Rejection> {
+        // Devices may not touch the workflow: the server and dispatchers own it.
+        let workflow = before.map(|b| b.workflow.clone()).unwrap_or_default();
+        if after.workflow != workflow {
+            return Err(Rejection::new("forbidden_field", "workflow"));
+        }
+        Ok(())
+    }
+    fn in_scope(&self, _: &Record) -> bool {
+        true
+    }
+}
+
+fn decide_owner(record: &mut Record) {
+    if record.owner_grid.is_none() {
+        let code = record
+            .location
+            .as_ref()
+            .map(|l| if l.lon < 0.0 { "W" } else { "E" }.to_string());
+        record.owner_grid = Some(OwnerGrid {
+            code,
+            boundary_version: 1,
+            decided_at: 0,
+        });
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Fault {
+    None,
+    DropRequest,
+    TruncateRequest(usize),
+    DropResponse,
+    DuplicateResponse,
+    TruncateResponse(usize),
+    /// Hold the response and deliver it after the device's next exchange.
+    DelayResponse,
+}
+
+#[derive(Debug, Clone)]
+enum Op {
+    Create {
+        device: usize,
+        lon: f64,
+    },
+    EditTitle {
+        device: usize,
+        pick: usize,
+        suffix: String,
+    },
+    EditDescription {
+        device: usize,
+        pick: usize,
+        at: usize,
+        text: String,
+    },
+    AddNote {
+        device: usize,
+        pick: usize,
+        note: String,
+    },
+    Dispatch {
+        pick: usize,
+    },
+    Sync {
+        device: usize,
+        budget: usize,
+        fault: Fault,
+    },
+}
+
+fn fault() -> impl Strategy<Value = Fault> {
+    prop_oneof![
+        4 => Just(Fault::None),
+        1 => Just(Fault::DropRequest),
+        1 => (0usize..64).prop_map(Fault::TruncateRequest),
+        1 => Just(Fault::DropResponse),
+        1 => Just(Fault::DuplicateResponse),
+        1 => (0usize..64).prop_map(Fault::TruncateResponse),
+        1 => Just(Fault::DelayResponse),
+    ]
+}
+
+fn op(devices: usize) -> impl Strategy<Value = Op> {
+    let d = 0..devices;
+    prop_oneof![
+        3 => (d.clone(), -1.0f64..1.0).prop_map(|(device, lon)| Op::Create { device, lon }),
+        2 => (d.clone(), any::<usize>(), "[a-z ]{1,6}")
+            .prop_map(|(device, pick, suffix)| Op::EditTitle { device, pick, suffix }),
+        2 => (d.clone(), any::<usize>(), any::<usize>(), "[a-z 漏水]{1,8}")
+            .prop_map(|(device, pick, at, text)| Op::EditDescription { device, pick, at, text }),
+        2 => (d.clone(), any::<usize>(), "[a-z]{0,8}")
+            .prop_map(|(device, pick, note)| Op::AddNote { device, pick, note }),
+        1 => any::<usize>().prop_map(|pick| Op::Dispatch { pick }),
+        4 => (d, prop_oneof![Just(300usize), Just(2_000), Just(64 * 1024)], fault())
+            .prop_map(|(device, budget, fault)| Op::Sync { device, budget, fault }),
+    ]
+}
+
+fn scenario() -> impl Strategy<Value = (usize, Vec<Op>)> {
+    (2usize..=5)
+        .prop_flat_map(|devices| (Just(devices), proptest::collection::vec(op(devices), 1..40)))
+}
+
+struct Phone {
+    store: Store,
+    name: String,
+    late: Vec<Vec<u8>>,
+    acknowledged: BTreeSet<RecordId>,
+}
+
+impl Phone {
+    fn ids(&self) -> Vec<RecordId> {
+        let mut ids: Vec<RecordId> = self
+            .store
+            .list(&ListFilter {
+                limit: Some(10_000),
+                ..Default::default()
+            })
+            .unwrap()
+            .into_iter()
+            .map(|s| s.id)
+            .collect();
+        ids.sort();
+        ids
+    }
+
+    fn pick(&self, pick: usize) -> Option<RecordId> {
+        let ids = self.ids();
+        (!ids.is_empty()).then(|| ids[pick % ids.len()])
+    }
+
+    fn apply(&mut self, response: &[u8]) {
+        if let Ok(report) = self.store.apply_sync(response) {
+            self.acknowledged.extend(report.acknowledged);
+        }
+    }
+}
+
+fn run(devices: usize, ops: &[Op]) -> Result<(), TestCaseError> {
+    let mut server = MemoryServer::new();
+    let mut phones: Vec<Phone> = (0..devices)
+        .map(|i| Phone {
+            store: Store::open_in_memory(&format!("user{i}"), &format!("phone{i}")).unwrap(),
+            name: format!("phone{i}"),
+            late: Vec::new(),
+            acknowledged: BTreeSet::new(),
+        })
+        .collect();
+
+    for op in ops {
+        match op {
+            Op::Create { device, lon } => {
+                let p = &mut phones[*device];
+                let record = RecordBuilder::complaint("report", p.store.writer())
+                    .location(Location {
+                        lon: *lon,
+                        lat: 0.5,
+                        accuracy_m: None,
+                        crs: Crs::Wgs84,
+                    })
+                    .build();
+                p.store.create(&record).unwrap();
+            }
+            Op::EditTitle {
+                device,
+                pick,
+                suffix,
+            } => {
+                let p = &mut phones[*device];
+                if let Some(id) = p.pick(*pick) {
+                    p.store
+                        .update(&id, |r| {
+                            if r.title.chars().count() < 150 {
+                                r.title.push_str(suffix);
+                            }
+                            Ok(())
+                        })
+                        .unwrap();
+                }
+            }
+            Op::EditDescription {
+                device,
+                pick,
+                at,
+                text,
+            } => {
+                let p = &mut phones[*device];
+                if let Some(id) = p.pick(*pick) {
+                    p.store
+                        .update(&id, |r| {
+                            let chars: Vec<char> = r.description.chars().collect();
+                            let at = at % (chars.len() + 1);
+                            let mut s: String = chars[..at].iter().collect();
+                            s.push_str(text);
+                            s.extend(&chars[at..]);
+                            r.description = s;
+                            Ok(())
+                        })
+                        .unwrap();
+                }
+            }
+            Op::AddNote { device, pick, note } => {
+                let p = &mut phones[*device];
+                let user = p.store.writer().user.clone();
+                if let Some(id) = p.pick(*pick) {
+                    p.store
+                        .update(&id, |r| {
+                            r.timeline.push(Event {
+                                id: new_record_id().to_string(),
+                                actor: user,
+                                at: 1,
+                                kind: "note".into(),
+                                note: note.clone(),
+                            });
+                            Ok(())
+                        })
+                        .unwrap();
+                }
+            }
+            Op::Dispatch { pick } => {
+                let ids = server.ids();
+                if !ids.is_empty() {
+                    let id = ids[pick % ids.len()];
+                    server
+                        .edit(&id, &Writer::new("dispatcher", "web"), |r| {
+                            r.workflow.status = Status::Dispatched;
+                            Ok(())
+                        })
+                        .unwrap();
+                }
+            }
+            Op::Sync {
+                device,
+                budget,
+                fault,
+            } => {
+                let p = &mut phones[*device];
+                let request = p.store.prepare_sync(*budget).unwrap();
+                let late = std::mem::take(&mut p.late);
+                let response = match fault {
+                    Fault::DropRequest => None,
+                    Fault::TruncateRequest(cut) => {
+                        let cut = (*cut).min(request.bytes.len() - 1);
+                        let result =
+                            server.handle(&p.name, &request.bytes[..cut], &Everyone, &decide_owner);
+                        prop_assert!(result.is_err(), "a truncated request was accepted");
+                        None
+                    }
+                    _ => Some(
+                        server
+                            .handle(&p.name, &request.bytes, &Everyone, &decide_owner)
+                            .unwrap(),
+                    ),
+                };
+                if let Some(response) = response {
+                    match fault {
+                        Fault::DropResponse => {}
+                        Fault::DuplicateResponse => {
+                            p.apply(&response);
+                            p.apply(&response);
+                        }
+                        Fault::TruncateResponse(cut) => {
+                            let cut = (*cut).min(response.len() - 1);
+                            prop_assert!(p.store.apply_sync(&response[..cut]).is_err());
+                        }
+                        Fault::DelayResponse => p.late.push(response),
+                        _ => p.apply(&response),
+                    }
+                }
+                // Responses held back from earlier exchanges arrive now, out of order.
+                for old in late {
+                    p.apply(&old);
+                }
+            }
+        }
+    }
+
+    // A clean link: everyone syncs until nothing is waiting, twice round so late changes travel.
+    for _ in 0..3 {
+        for p in &mut phones {
+            for _ in 0..200 {
+                let request = p.store.prepare_sync(64 * 1024).unwrap();
+                let response = server
+                    .handle(&p.name, &request.bytes, &Everyone, &decide_owner)
+                    .unwrap();
+                let report = p.store.apply_sync(&response).unwrap();
+                p.acknowledged.extend(report.acknowledged);
+                if !report.more {
+                    break;
+                }
+            }
+        }
+    }
+
+    let server_ids: BTreeSet<RecordId> = server.ids().into_iter().collect();
+    let mut server_docs: BTreeMap<RecordId, (Record, Vec<_>)> = BTreeMap::new();
+    for id in &server_ids {
+        let doc = server.doc_mut(id).unwrap();
+        server_docs.insert(*id, (doc.record().unwrap(), doc.heads()));
+    }
+    for p in &phones {
+        prop_assert!(
+            p.acknowledged.is_subset(&server_ids),
+            "{} was told the server had records it does not",
+            p.name
+        );
+        prop_assert_eq!(p.store.pending_uploads().unwrap(), 0);
+        let ids: BTreeSet<RecordId> = p.ids().into_iter().collect();
+        prop_assert_eq!(
+            &ids,
+            &server_ids,
+            "{} holds a different set of records",
+            p.name
+        );
+        for id in &ids {
+            let mut doc = p.store.load(id).unwrap().unwrap();
+            let (record, heads) = &server_docs[id];
+            prop_assert_eq!(&doc.record().unwrap(), record);
+            prop_assert_eq!(&doc.heads(), heads);
+        }
+    }
+    Ok(())
+}
+
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(32)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: cases(), max_shrink_iters: 2_000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_replica_converges_after_a_lossy_link_and_a_final_clean_sync((devices, ops) in scenario()) {
+        run(devices, &ops)?;
+    }
+}
