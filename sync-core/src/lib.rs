@@ -50,19 +50,25 @@
 //! ```
 #![forbid(unsafe_code)]
 
+mod blobs;
 mod builder;
 mod client;
 mod document;
+mod edit;
 mod error;
+mod history;
 mod protocol;
 pub mod schema;
 pub mod server;
 mod store;
 
+pub use blobs::{MAX_BLOB_BYTES, UploadChunk, sha256_hex};
 pub use builder::{NewRecord, RecordBuilder};
 pub use client::{MISSING_HISTORY, PreparedRequest, RejectedUpload, SyncReport};
 pub use document::{RecordDoc, Writer, new_actor, now_ms};
+pub use edit::{RecordPatch, push_event};
 pub use error::{Error, Result, SchemaError, WireError};
+pub use history::HistoryEntry;
 pub use protocol::{
     Ack, DocPayload, DocUpdate, MAGIC, Need, PROTOCOL_VERSION, SyncRequest, SyncResponse,
     UpdateMode, Verdict,

@@ -9,6 +9,7 @@
 //!   acknowledged (`acked_heads`), a counter of local changes (`local_counter`) against the
 //!   counter the server acknowledged (`acked_counter`), and what the last request sent.
 //! - `meta`: the store's actor id, account, device, and the server cursor.
+//! - `blobs`: attached photos and files with how many bytes the server holds (resumable upload).
 //! - `rejected`: local copies of documents whose changes the server refused, kept for the user
 //!   to see and redo.
 //!
@@ -28,7 +29,8 @@ use crate::schema::{Kind, Record, RecordId, Status};
 /// After this many incremental chunks a document is rewritten as one compact save.
 pub const COMPACT_AFTER: i64 = 64;
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE meta (
     key   TEXT PRIMARY KEY,
     value BLOB NOT NULL
@@ -80,7 +82,21 @@ CREATE TABLE rejected (
     reason   TEXT NOT NULL,
     bytes    BLOB NOT NULL
 );
-"#];
+"#,
+    r#"
+-- Photos and files waiting to upload, and how much of each the server confirmed holding.
+CREATE TABLE blobs (
+    id         INTEGER PRIMARY KEY,
+    sha256     TEXT NOT NULL UNIQUE,
+    mime_type  TEXT NOT NULL,
+    size       INTEGER NOT NULL,
+    bytes      BLOB NOT NULL,
+    uploaded   INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX blobs_pending ON blobs (created_at) WHERE uploaded < size;
+"#,
+];
 
 /// A record's row in the listing, read without loading its document.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -219,22 +235,24 @@ impl Store {
         edit: impl FnOnce(&mut Record) -> Result<()>,
     ) -> Result<bool> {
         let tx = self.conn.transaction()?;
-        let mut doc = load_doc(&tx, id)?.ok_or(Error::NotFound(*id))?;
-        doc.set_actor(self.actor.clone());
-        let before = doc.heads();
-        if doc.update(&self.writer, edit)?.is_none() {
-            return Ok(false);
-        }
-        let chunk = doc.save_after(&before);
-        append_chunk(&tx, id, &mut doc, &chunk)?;
-        let record = doc.record()?;
-        upsert_row(&tx, &record)?;
-        tx.execute(
-            "UPDATE records SET local_counter = local_counter + 1 WHERE id = ?1",
-            params![id.as_bytes()],
-        )?;
+        let changed = update_in(&tx, &self.actor, &self.writer, id, edit)?;
         tx.commit()?;
-        Ok(true)
+        Ok(changed)
+    }
+
+    /// Appends a note to a record's timeline.
+    pub fn add_note(&mut self, id: &RecordId, note: &str) -> Result<()> {
+        let user = self.writer.user.clone();
+        self.update(id, |r| {
+            crate::edit::push_event(r, &user, "note", note);
+            Ok(())
+        })?;
+        Ok(())
+    }
+
+    /// Applies a JSON field patch (see [`RecordPatch`](crate::RecordPatch)).
+    pub fn patch(&mut self, id: &RecordId, patch: crate::RecordPatch) -> Result<bool> {
+        self.update(id, |r| Ok(patch.apply(r)?))
     }
 
     /// One record, read from its document.
@@ -407,6 +425,32 @@ pub(crate) fn load_doc(conn: &Connection, id: &RecordId) -> Result<Option<Record
         return Ok(None);
     }
     Ok(Some(RecordDoc::load(&all)?))
+}
+
+/// Changes a record inside `tx`: loads its document, applies `edit`, appends the change and
+/// refreshes its row. Returns whether anything changed.
+pub(crate) fn update_in(
+    tx: &Transaction<'_>,
+    actor: &ActorId,
+    writer: &Writer,
+    id: &RecordId,
+    edit: impl FnOnce(&mut Record) -> Result<()>,
+) -> Result<bool> {
+    let mut doc = load_doc(tx, id)?.ok_or(Error::NotFound(*id))?;
+    doc.set_actor(actor.clone());
+    let before = doc.heads();
+    if doc.update(writer, edit)?.is_none() {
+        return Ok(false);
+    }
+    let chunk = doc.save_after(&before);
+    append_chunk(tx, id, &mut doc, &chunk)?;
+    let record = doc.record()?;
+    upsert_row(tx, &record)?;
+    tx.execute(
+        "UPDATE records SET local_counter = local_counter + 1 WHERE id = ?1",
+        params![id.as_bytes()],
+    )?;
+    Ok(true)
 }
 
 fn insert_chunk(tx: &Transaction<'_>, id: &RecordId, seq: i64, bytes: &[u8]) -> Result<()> {

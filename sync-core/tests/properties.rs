@@ -354,3 +354,158 @@ proptest! {
         run(devices, &ops)?;
     }
 }
+
+mod conversions {
+    //! Records survive every conversion: into a document and back, through save and load, and
+    //! through JSON; and merging is independent of order.
+    use super::*;
+    use sync_core::{
+        Attachment, Complainant, ComplainantType, Inspection, Kind, RecordDoc, RecordPatch,
+        RiskLevel, new_actor, sha256_hex,
+    };
+
+    fn text(max: usize) -> impl Strategy<Value = String> {
+        proptest::string::string_regex(&format!("[a-zA-Z0-9 ,.!?漏水路灯噪音\n]{{0,{max}}}"))
+            .unwrap()
+    }
+
+    fn record() -> impl Strategy<Value = Record> {
+        (
+            any::<bool>(),
+            "[a-zA-Z路灯]{1,30}",
+            text(200),
+            proptest::option::of((
+                -180.0f64..=180.0,
+                -90.0f64..=90.0,
+                proptest::option::of(0.0f64..500.0),
+                any::<bool>(),
+            )),
+            proptest::option::of("[0-9]{6,15}"),
+            proptest::collection::vec(proptest::collection::vec(any::<u8>(), 1..20), 0..3),
+            proptest::option::of((any::<bool>(), 0usize..3, proptest::option::of("[a-z]{1,8}"))),
+            proptest::collection::vec(text(20), 0..4),
+        )
+            .prop_map(
+                |(
+                    inspection,
+                    title,
+                    description,
+                    location,
+                    claimed,
+                    photos,
+                    complainant,
+                    notes,
+                )| {
+                    let writer = Writer::new("wang", "phone");
+                    let mut r = if inspection {
+                        RecordBuilder::risk_inspection(title, "fire", RiskLevel::Medium, &writer)
+                            .build()
+                    } else {
+                        RecordBuilder::complaint(title, &writer).build()
+                    };
+                    r.description = description;
+                    r.location = location.map(|(lon, lat, accuracy_m, gcj)| Location {
+                        lon,
+                        lat,
+                        accuracy_m,
+                        crs: if gcj { Crs::Gcj02 } else { Crs::Wgs84 },
+                    });
+                    r.claimed_grid = claimed;
+                    for photo in photos {
+                        let sha256 = sha256_hex(&photo);
+                        r.attachments.insert(
+                            sha256.clone(),
+                            Attachment {
+                                sha256,
+                                mime_type: "image/jpeg".into(),
+                                size: photo.len() as u64,
+                                caption: None,
+                            },
+                        );
+                    }
+                    r.complainant = complainant.map(|(anonymous, kind, name)| Complainant {
+                        anonymous,
+                        kind: [
+                            ComplainantType::Person,
+                            ComplainantType::LegalPerson,
+                            ComplainantType::Organisation,
+                        ][kind],
+                        name: if anonymous { None } else { name },
+                        phone: None,
+                    });
+                    for note in notes {
+                        sync_core::push_event(&mut r, "wang", "note", &note);
+                    }
+                    if let Some(Inspection { findings, .. }) = r.inspection.as_mut() {
+                        findings.push_str("cracked wall");
+                    }
+                    r
+                },
+            )
+    }
+
+    fn patch() -> impl Strategy<Value = RecordPatch> {
+        (
+            proptest::option::of("[a-z路]{1,20}"),
+            proptest::option::of(text(60)),
+            proptest::option::of("[a-z.]{1,12}"),
+            proptest::option::of((-1.0f64..1.0, -1.0f64..1.0)),
+        )
+            .prop_map(|(title, description, category, location)| RecordPatch {
+                title,
+                description,
+                category,
+                location: location.map(|(lon, lat)| Location {
+                    lon,
+                    lat,
+                    accuracy_m: None,
+                    crs: Crs::Wgs84,
+                }),
+                ..RecordPatch::default()
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: cases() * 4, ..ProptestConfig::default() })]
+
+        #[test]
+        fn a_record_survives_the_document_save_load_and_json(record in record()) {
+            let writer = Writer::new("wang", "phone");
+            let mut doc = RecordDoc::create(&record, new_actor(), &writer).unwrap();
+            let loaded = RecordDoc::load(&doc.save()).unwrap();
+            prop_assert_eq!(&loaded.record().unwrap(), &record);
+            let json = serde_json::to_string(&record).unwrap();
+            prop_assert_eq!(&serde_json::from_str::<Record>(&json).unwrap(), &record);
+            prop_assert_eq!(record.kind == Kind::RiskInspection, record.inspection.is_some());
+        }
+
+        #[test]
+        fn merging_two_edited_copies_gives_the_same_record_in_either_order(
+            record in record(),
+            left in proptest::collection::vec(patch(), 1..4),
+            right in proptest::collection::vec(patch(), 1..4),
+        ) {
+            let a_writer = Writer::new("a", "1");
+            let b_writer = Writer::new("b", "2");
+            let mut base = RecordDoc::create(&record, new_actor(), &a_writer).unwrap();
+            let mut a = RecordDoc::load(&base.save()).unwrap();
+            a.set_actor(new_actor());
+            let mut b = RecordDoc::load(&base.save()).unwrap();
+            b.set_actor(new_actor());
+            for p in left {
+                a.update(&a_writer, |r| Ok(p.apply(r)?)).unwrap();
+            }
+            for p in right {
+                b.update(&b_writer, |r| Ok(p.apply(r)?)).unwrap();
+            }
+            let mut ab = RecordDoc::load(&a.save()).unwrap();
+            ab.merge_bytes(&b.save()).unwrap();
+            let mut ba = RecordDoc::load(&b.save()).unwrap();
+            ba.merge_bytes(&a.save()).unwrap();
+            prop_assert_eq!(ab.heads(), ba.heads());
+            prop_assert_eq!(ab.record().unwrap(), ba.record().unwrap());
+            let reloaded = RecordDoc::load(&ab.save()).unwrap();
+            prop_assert_eq!(reloaded.record().unwrap(), ab.record().unwrap());
+        }
+    }
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The whole test suite: what README.md calls "run the tests" and what CI runs.
+# Installs what the tests need (the JavaScript automerge for the interop test) and starts
+# PostgreSQL when it is not running, then runs every test binary once through nextest and
+# the documentation examples.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# PostgreSQL: every storage test runs against SQLite and PostgreSQL.
+if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
+  if command -v pg_ctlcluster >/dev/null 2>&1; then
+    pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start || true
+  fi
+  for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
+fi
+pg_isready -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not reachable at 127.0.0.1:5432" >&2; exit 1; }
+
+# The official JavaScript automerge, for the interoperability test (from the npm registry).
+if [ ! -d tests/interop/node_modules/@automerge/automerge ]; then
+  npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
+fi
+
+# Property tests: modest in CI, more with PROPTEST_CASES=1000 ./scripts/test.sh
+export PROPTEST_CASES="${PROPTEST_CASES:-32}"
+
+cargo nextest run --workspace --no-fail-fast "$@"
+cargo test --workspace --doc
