@@ -193,7 +193,10 @@ fn main() {
 
     // (b) one edited record among 1,000.
     store
-        .update(&ids[500], |r| Ok(r.title.push_str("（已复查）")))
+        .update(&ids[500], |r| {
+            r.title.push_str("（已复查）");
+            Ok(())
+        })
         .unwrap();
     let (req, resp, _) = exchange(&mut store, &mut server, &decide_owner);
     let ours = req + resp;

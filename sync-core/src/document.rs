@@ -31,7 +31,7 @@ impl Writer {
         let message = serde_json::json!([self.user, self.device]).to_string();
         CommitOptions::default()
             .with_message(message)
-            .with_time(now_ms)
+            .with_time(now_ms / 1000) // automerge's convention: seconds
     }
 
     /// Parses a change message written by [`Writer`]; `None` for changes made elsewhere.

@@ -42,7 +42,8 @@ pub enum WireError {
     TrailingBytes(usize),
 }
 
-/// Everything that can go wrong in sync-core.
+/// Everything that can go wrong in sync-core. Large causes are boxed so that `Result<T>` stays
+/// small on the happy path.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("invalid record")]
@@ -50,22 +51,40 @@ pub enum Error {
     #[error("invalid sync message")]
     Wire(#[from] WireError),
     #[error("automerge document error")]
-    Automerge(#[from] automerge::AutomergeError),
+    Automerge(#[source] Box<automerge::AutomergeError>),
     #[error("document does not hydrate into a record")]
-    Hydrate(#[from] autosurgeon::HydrateError),
+    Hydrate(#[source] Box<autosurgeon::HydrateError>),
     #[error("record could not be written into the document")]
-    Reconcile(#[from] autosurgeon::ReconcileError),
+    Reconcile(#[source] Box<autosurgeon::ReconcileError>),
     #[error("local store error")]
-    Store(#[from] rusqlite::Error),
+    Store(#[source] Box<rusqlite::Error>),
     #[error("record {0} not found")]
     NotFound(uuid::Uuid),
     #[error("record {0} already exists")]
     AlreadyExists(uuid::Uuid),
     #[error("invalid json")]
-    Json(#[from] serde_json::Error),
+    Json(#[source] Box<serde_json::Error>),
     #[error("store belongs to account {stored:?}, not {requested:?}")]
     WrongAccount { stored: String, requested: String },
 }
+
+macro_rules! boxed_from {
+    ($($variant:ident($ty:ty)),+ $(,)?) => {$(
+        impl From<$ty> for Error {
+            fn from(e: $ty) -> Self {
+                Error::$variant(Box::new(e))
+            }
+        }
+    )+};
+}
+
+boxed_from!(
+    Automerge(automerge::AutomergeError),
+    Hydrate(autosurgeon::HydrateError),
+    Reconcile(autosurgeon::ReconcileError),
+    Store(rusqlite::Error),
+    Json(serde_json::Error),
+);
 
 /// `Result` with the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

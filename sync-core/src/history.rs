@@ -17,7 +17,8 @@ pub struct HistoryEntry {
     /// Who and which device, from the change message (`None` for changes made by other tools).
     pub user: Option<String>,
     pub device: Option<String>,
-    /// When, as the writer's clock said (milliseconds since the Unix epoch).
+    /// When, as the writer's clock said (milliseconds since the Unix epoch; changes record whole
+    /// seconds).
     pub at: i64,
     /// The fields the change touched, as dotted paths (`workflow.status`, `description`).
     pub fields: Vec<String>,
@@ -43,25 +44,23 @@ impl RecordDoc {
                         Prop::Seq(_) => None,
                     })
                     .collect();
-                if path.len() < 2 {
-                    if let automerge::PatchAction::PutMap { key, .. } = &patch.action {
-                        path.push(key.clone());
-                    }
+                if let (true, automerge::PatchAction::PutMap { key, .. }) =
+                    (path.len() < 2, &patch.action)
+                {
+                    path.push(key.clone());
                 }
                 path.truncate(2);
                 if !path.is_empty() {
                     fields.insert(path.join("."));
                 }
             }
-            let writer = change
-                .message()
-                .and_then(|m| Writer::from_change_message(m));
+            let writer = change.message().and_then(Writer::from_change_message);
             out.push(HistoryEntry {
                 hash: change.hash().to_string(),
                 actor: change.actor_id().to_hex_string(),
                 user: writer.as_ref().map(|w| w.user.clone()),
                 device: writer.map(|w| w.device),
-                at: change.timestamp(),
+                at: change.timestamp().saturating_mul(1000),
                 fields: fields.into_iter().collect(),
             });
         }
@@ -84,10 +83,16 @@ mod tests {
         )
         .unwrap();
         doc.set_actor(new_actor());
-        doc.update(&dispatcher, |r| Ok(r.workflow.status = Status::Accepted))
-            .unwrap();
-        doc.update(&worker, |r| Ok(r.description = "after midnight".into()))
-            .unwrap();
+        doc.update(&dispatcher, |r| {
+            r.workflow.status = Status::Accepted;
+            Ok(())
+        })
+        .unwrap();
+        doc.update(&worker, |r| {
+            r.description = "after midnight".into();
+            Ok(())
+        })
+        .unwrap();
 
         let history = doc.history();
         assert_eq!(history.len(), 3);

@@ -79,7 +79,8 @@ pub use schema::{
     Record, RecordId, Reply, RiskLevel, SCHEMA_VERSION, Status, Workflow, new_record_id,
 };
 pub use server::{
-    Authority, MemoryServer, Merged, Rejection, ResponseBuilder, answer_need, merge_upload,
+    Accepted, Authority, MemoryServer, Merged, Rejection, ResponseBuilder, answer_need,
+    merge_upload,
 };
 pub use store::{ListFilter, RecordSummary, RejectedCopy, Store};
 

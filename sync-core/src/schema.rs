@@ -6,8 +6,8 @@
 //!
 //! | rule | automerge shape | fields |
 //! |---|---|---|
-//! | **register** (one value; concurrent writes pick a deterministic winner, the op with the greater Lamport id) | scalar or nested map | kind, ids, times, channel, location, grids, category, status, result, evaluation, complainant |
-//! | **merging text** (character-level; concurrent edits both survive) | `Text` | title, description, findings, rectification, note bodies |
+//! | **register** (one value; concurrent writes pick a deterministic winner, the op with the greater Lamport id) | scalar or nested map | kind, ids, times, channel, location, grids, category, status, result, evaluation, complainant, and the text of an event or reply (written once, never edited) |
+//! | **merging text** (character-level; concurrent edits both survive) | `Text` | title, description, findings, rectification |
 //! | **append-only list** (concurrent appends both survive, ordered deterministically; nothing is ever removed) | list of maps keyed by `id` | timeline, assignments, replies |
 //! | **add-wins set** (a map keyed by the element's identity; a concurrent add beats a remove) | map | attachments (keyed by sha256) |
 //!
@@ -37,9 +37,34 @@ pub fn new_record_id() -> RecordId {
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, Reconcile, Hydrate)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         pub enum $name {
-            $($(#[$vmeta])* #[serde(rename = $text)] #[autosurgeon(rename = $text)] $variant),+
+            $($(#[$vmeta])* #[serde(rename = $text)] $variant),+
+        }
+
+        impl Reconcile for $name {
+            type Key<'a> = autosurgeon::reconcile::NoKey;
+            fn reconcile<R: autosurgeon::Reconciler>(&self, mut reconciler: R) -> Result<(), R::Error> {
+                reconciler.str(self.as_str())
+            }
+        }
+
+        /// Reads the value from a string scalar or, as other automerge clients write plain
+        /// strings, from a text object.
+        impl Hydrate for $name {
+            fn hydrate_string(s: &str) -> Result<Self, autosurgeon::HydrateError> {
+                s.parse().map_err(|_| autosurgeon::HydrateError::unexpected(
+                    concat!("a ", stringify!($name)),
+                    format!("{s:?}"),
+                ))
+            }
+
+            fn hydrate_text<D: autosurgeon::ReadDoc>(
+                doc: &D,
+                obj: &automerge::ObjId,
+            ) -> Result<Self, autosurgeon::HydrateError> {
+                Self::hydrate_string(&doc.text(obj)?)
+            }
         }
 
         impl $name {
@@ -171,16 +196,21 @@ string_enum!(
 /// Who made a record: the account and the device it was made on.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
 pub struct Author {
+    #[autosurgeon(hydrate = "lenient::string")]
     pub user: String,
+    #[autosurgeon(hydrate = "lenient::string")]
     pub device: String,
 }
 
 /// Where a record happened. Register fields: each coordinate is last-writer-wins on its own.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate)]
 pub struct Location {
+    #[autosurgeon(hydrate = "lenient::f64")]
     pub lon: f64,
+    #[autosurgeon(hydrate = "lenient::f64")]
     pub lat: f64,
     /// Horizontal accuracy in metres, as the device reported it.
+    #[autosurgeon(hydrate = "lenient::opt_f64")]
     pub accuracy_m: Option<f64>,
     pub crs: Crs,
 }
@@ -190,6 +220,7 @@ pub struct Location {
 pub struct OwnerGrid {
     /// The owning grid's code, or `None` when the point lies outside every grid (the record is
     /// then in the unassigned queue).
+    #[autosurgeon(hydrate = "lenient::opt_string")]
     pub code: Option<String>,
     /// The grid map version the decision was made against.
     pub boundary_version: i64,
@@ -201,9 +232,13 @@ pub struct OwnerGrid {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
 pub struct Attachment {
     /// Lowercase hex SHA-256 of the content; also the key in the attachments set.
+    #[autosurgeon(hydrate = "lenient::string")]
     pub sha256: String,
+    #[autosurgeon(hydrate = "lenient::string")]
     pub mime_type: String,
+    #[autosurgeon(hydrate = "lenient::u64")]
     pub size: u64,
+    #[autosurgeon(hydrate = "lenient::opt_string")]
     pub caption: Option<String>,
 }
 
@@ -215,13 +250,16 @@ pub struct Complainant {
     #[serde(rename = "type")]
     #[autosurgeon(rename = "type")]
     pub kind: ComplainantType,
+    #[autosurgeon(hydrate = "lenient::opt_string")]
     pub name: Option<String>,
+    #[autosurgeon(hydrate = "lenient::opt_string")]
     pub phone: Option<String>,
 }
 
 /// The survey part of a risk inspection.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate)]
 pub struct Inspection {
+    #[autosurgeon(hydrate = "lenient::string")]
     pub hazard_type: String,
     pub risk_level: RiskLevel,
     /// Merging text.
@@ -239,7 +277,9 @@ pub struct Inspection {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
 pub struct Assignment {
     #[key]
+    #[autosurgeon(hydrate = "lenient::string")]
     pub id: String,
+    #[autosurgeon(hydrate = "lenient::string")]
     pub department: String,
     pub role: AssignmentRole,
     /// Deadline (milliseconds since the Unix epoch).
@@ -252,9 +292,12 @@ pub struct Assignment {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
 pub struct Reply {
     #[key]
+    #[autosurgeon(hydrate = "lenient::string")]
     pub id: String,
+    #[autosurgeon(hydrate = "lenient::string")]
     pub department: String,
     pub at: i64,
+    #[autosurgeon(hydrate = "lenient::string")]
     pub text: String,
 }
 
@@ -262,6 +305,7 @@ pub struct Reply {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
 pub struct HandlingResult {
     pub outcome: Outcome,
+    #[autosurgeon(hydrate = "lenient::string")]
     pub explanation: String,
     pub at: i64,
 }
@@ -270,6 +314,7 @@ pub struct HandlingResult {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
 pub struct Evaluation {
     pub rating: Rating,
+    #[autosurgeon(hydrate = "lenient::opt_string")]
     pub comment: Option<String>,
     pub at: i64,
 }
@@ -283,6 +328,7 @@ pub struct Workflow {
     pub result: Option<HandlingResult>,
     pub evaluation: Option<Evaluation>,
     /// How many times a dissatisfied evaluation sent the case back for re-handling.
+    #[autosurgeon(hydrate = "lenient::u64")]
     pub returns: u64,
 }
 
@@ -304,18 +350,23 @@ impl Default for Workflow {
 pub struct Event {
     /// Unique per event (a UUID v7), so concurrent appends never merge into one.
     #[key]
+    #[autosurgeon(hydrate = "lenient::string")]
     pub id: String,
     /// Who: a user name, or `server`.
+    #[autosurgeon(hydrate = "lenient::string")]
     pub actor: String,
     pub at: i64,
     /// What happened, a short stable word: `created`, `note`, `photo`, `owner_changed`, …
+    #[autosurgeon(hydrate = "lenient::string")]
     pub kind: String,
+    #[autosurgeon(hydrate = "lenient::string")]
     pub note: String,
 }
 
 /// A complaint or risk inspection. This is the whole document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Reconcile, Hydrate)]
 pub struct Record {
+    #[autosurgeon(hydrate = "lenient::u64")]
     pub schema_version: u64,
     #[autosurgeon(with = "uuid_field")]
     pub id: RecordId,
@@ -326,8 +377,10 @@ pub struct Record {
     pub channel: Channel,
     pub location: Option<Location>,
     /// The device's guess of the grid, shown until the server decides.
+    #[autosurgeon(hydrate = "lenient::opt_string")]
     pub claimed_grid: Option<String>,
     pub owner_grid: Option<OwnerGrid>,
+    #[autosurgeon(hydrate = "lenient::string")]
     pub category: String,
     #[autosurgeon(with = "text_field")]
     pub title: String,
@@ -370,13 +423,13 @@ impl Record {
                     value: loc.lon,
                 });
             }
-            if let Some(acc) = loc.accuracy_m {
-                if !acc.is_finite() || acc < 0.0 {
-                    return Err(SchemaError::OutOfRange {
-                        field: "location.accuracy_m",
-                        value: acc,
-                    });
-                }
+            if let Some(acc) = loc.accuracy_m
+                && (!acc.is_finite() || acc < 0.0)
+            {
+                return Err(SchemaError::OutOfRange {
+                    field: "location.accuracy_m",
+                    value: acc,
+                });
             }
         }
         if self.title.trim().is_empty() {
@@ -408,12 +461,13 @@ impl Record {
                 return Err(SchemaError::BadAttachment(key.clone()));
             }
         }
-        if let Some(c) = &self.complainant {
-            if c.anonymous && (c.name.is_some() || c.phone.is_some()) {
-                return Err(SchemaError::Inconsistent(
-                    "an anonymous complainant has no name or phone",
-                ));
-            }
+        if let Some(c) = &self.complainant
+            && c.anonymous
+            && (c.name.is_some() || c.phone.is_some())
+        {
+            return Err(SchemaError::Inconsistent(
+                "an anonymous complainant has no name or phone",
+            ));
         }
         if self
             .workflow
@@ -441,6 +495,92 @@ pub fn is_sha256_hex(s: &str) -> bool {
     s.len() == 64
         && s.bytes()
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// Readers that accept what other automerge clients write for the same value: JavaScript stores
+/// a plain string as a text object and a whole number as an integer, where this schema writes a
+/// string scalar and a float or unsigned integer.
+mod lenient {
+    use automerge::{ScalarValue, Value};
+    use autosurgeon::{HydrateError, Prop, ReadDoc};
+
+    pub(super) fn string<D: ReadDoc>(
+        doc: &D,
+        obj: &automerge::ObjId,
+        prop: Prop<'_>,
+    ) -> Result<String, HydrateError> {
+        super::text_field::hydrate(doc, obj, prop)
+    }
+
+    pub(super) fn opt_string<D: ReadDoc>(
+        doc: &D,
+        obj: &automerge::ObjId,
+        prop: Prop<'_>,
+    ) -> Result<Option<String>, HydrateError> {
+        match doc.get(obj, &prop)? {
+            None => Ok(None),
+            Some((Value::Scalar(s), _)) if matches!(s.as_ref(), ScalarValue::Null) => Ok(None),
+            Some(_) => string(doc, obj, prop).map(Some),
+        }
+    }
+
+    fn number<D: ReadDoc>(
+        doc: &D,
+        obj: &automerge::ObjId,
+        prop: &Prop<'_>,
+    ) -> Result<Option<ScalarValue>, HydrateError> {
+        match doc.get(obj, prop)? {
+            None => Ok(None),
+            Some((Value::Scalar(s), _)) => Ok(Some(s.into_owned())),
+            Some((other, _)) => Err(HydrateError::unexpected("a number", format!("{other:?}"))),
+        }
+    }
+
+    fn as_f64(value: ScalarValue) -> Result<Option<f64>, HydrateError> {
+        match value {
+            ScalarValue::F64(v) => Ok(Some(v)),
+            ScalarValue::Int(v) => Ok(Some(v as f64)),
+            ScalarValue::Uint(v) => Ok(Some(v as f64)),
+            ScalarValue::Null => Ok(None),
+            other => Err(HydrateError::unexpected("a number", format!("{other:?}"))),
+        }
+    }
+
+    pub(super) fn f64<D: ReadDoc>(
+        doc: &D,
+        obj: &automerge::ObjId,
+        prop: Prop<'_>,
+    ) -> Result<f64, HydrateError> {
+        match number(doc, obj, &prop)? {
+            Some(v) => {
+                as_f64(v)?.ok_or_else(|| HydrateError::unexpected("a number", "null".into()))
+            }
+            None => Err(HydrateError::unexpected("a number", "nothing".into())),
+        }
+    }
+
+    pub(super) fn opt_f64<D: ReadDoc>(
+        doc: &D,
+        obj: &automerge::ObjId,
+        prop: Prop<'_>,
+    ) -> Result<Option<f64>, HydrateError> {
+        number(doc, obj, &prop)?.map_or(Ok(None), as_f64)
+    }
+
+    pub(super) fn u64<D: ReadDoc>(
+        doc: &D,
+        obj: &automerge::ObjId,
+        prop: Prop<'_>,
+    ) -> Result<u64, HydrateError> {
+        match number(doc, obj, &prop)? {
+            Some(ScalarValue::Uint(v)) => Ok(v),
+            Some(ScalarValue::Int(v)) if v >= 0 => Ok(v as u64),
+            other => Err(HydrateError::unexpected(
+                "an unsigned integer",
+                format!("{other:?}"),
+            )),
+        }
+    }
 }
 
 /// Stores a `String` as an automerge `Text` object, so concurrent edits merge character by

@@ -57,14 +57,20 @@ pub enum Merged {
     /// Every change was already held: a retried request. Acknowledge, store nothing.
     Unchanged,
     /// The merged document and the changes that are new to the server, in causal order.
-    Accepted {
-        doc: RecordDoc,
-        record: Record,
-        created: bool,
-        changes: Vec<Change>,
-    },
+    Accepted(Box<Accepted>),
     /// Nothing of the upload may be stored.
     Rejected(Rejection),
+}
+
+/// An accepted upload: the merged document and the changes that are new to the server.
+#[derive(Debug)]
+pub struct Accepted {
+    pub doc: RecordDoc,
+    pub record: Record,
+    /// The server had never seen this document.
+    pub created: bool,
+    /// The new changes, in causal order.
+    pub changes: Vec<Change>,
 }
 
 /// Merges an upload into the server's copy (`current`, `None` if the server has never seen the
@@ -121,12 +127,12 @@ pub fn merge_upload(
         return Merged::Rejected(rejection);
     }
     let changes = doc.automerge().get_changes(&old_heads);
-    Merged::Accepted {
+    Merged::Accepted(Box::new(Accepted {
         doc,
         record,
         created,
         changes,
-    }
+    }))
 }
 
 /// The answer to a device's history request: everything after the heads it has that the server
@@ -314,9 +320,10 @@ impl MemoryServer {
             let current = self.docs.get_mut(&upload.id).map(|d| d.fork());
             match merge_upload(current, upload, self.actor.clone(), authority) {
                 Merged::Unchanged => builder.ack(upload.id, Verdict::Accepted),
-                Merged::Accepted {
-                    mut doc, changes, ..
-                } => {
+                Merged::Accepted(accepted) => {
+                    let Accepted {
+                        mut doc, changes, ..
+                    } = *accepted;
                     for change in &changes {
                         self.append_log(upload.id, device, change.raw_bytes().to_vec());
                     }

@@ -176,14 +176,15 @@ fn concurrent_description_edits_merge_character_by_character() {
     let mut doc_b = RecordDoc::load(&doc_a.save()).unwrap();
     doc_b.set_actor(new_actor());
     doc_a
-        .update(
-            &a,
-            |r| Ok(r.description = "very loud music at night".into()),
-        )
+        .update(&a, |r| {
+            r.description = "very loud music at night".into();
+            Ok(())
+        })
         .unwrap();
     doc_b
         .update(&b, |r| {
-            Ok(r.description = "loud music at night, every weekend".into())
+            r.description = "loud music at night, every weekend".into();
+            Ok(())
         })
         .unwrap();
     doc_a.merge_bytes(&doc_b.save()).unwrap();
@@ -383,10 +384,16 @@ fn a_worker_closing_their_own_case_is_rejected_and_their_copy_reset_and_kept_asi
     let other = a.create(&complaint(&a, "Litter", 124.2)).unwrap();
     sync(&mut a, &mut server, &GridWorker);
 
-    a.update(&id, |r| Ok(r.workflow.status = Status::Closed))
-        .unwrap();
-    a.update(&other, |r| Ok(r.description = "bins overflowing".into()))
-        .unwrap();
+    a.update(&id, |r| {
+        r.workflow.status = Status::Closed;
+        Ok(())
+    })
+    .unwrap();
+    a.update(&other, |r| {
+        r.description = "bins overflowing".into();
+        Ok(())
+    })
+    .unwrap();
     let report = sync(&mut a, &mut server, &GridWorker);
 
     assert_eq!(report.rejected.len(), 1);
@@ -464,8 +471,11 @@ fn a_record_that_moves_into_a_devices_scope_arrives_whole() {
         .create(&complaint(&west, "Flooded underpass", 124.30))
         .unwrap();
     sync(&mut west, &mut server, &GridScope(&["G-WEST"]));
-    west.update(&id, |r| Ok(r.description = "now knee deep".into()))
-        .unwrap();
+    west.update(&id, |r| {
+        r.description = "now knee deep".into();
+        Ok(())
+    })
+    .unwrap();
     sync(&mut west, &mut server, &GridScope(&["G-WEST"]));
     // East has synced past all of that, seeing nothing.
     assert!(
@@ -529,7 +539,8 @@ fn a_dispatchers_server_side_edit_reaches_the_phone_that_made_the_record() {
     sync(&mut a, &mut server, &GridWorker);
     server
         .edit(&id, &Writer::new("zhao", "web"), |r| {
-            Ok(r.workflow.status = Status::Dispatched)
+            r.workflow.status = Status::Dispatched;
+            Ok(())
         })
         .unwrap();
     let report = sync(&mut a, &mut server, &GridWorker);
@@ -544,7 +555,10 @@ fn every_change_says_which_user_and_device_made_it() {
         .create(&complaint(&store, "Loose tiles", 124.4))
         .unwrap();
     store
-        .update(&id, |r| Ok(r.title.push_str(" on the stairs")))
+        .update(&id, |r| {
+            r.title.push_str(" on the stairs");
+            Ok(())
+        })
         .unwrap();
     let mut doc = store.load(&id).unwrap().unwrap();
     let writers: Vec<Writer> = doc
