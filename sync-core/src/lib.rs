@@ -53,6 +53,7 @@
 mod blobs;
 mod builder;
 mod client;
+mod diff;
 mod document;
 mod edit;
 mod error;
@@ -65,6 +66,7 @@ mod store;
 pub use blobs::{MAX_BLOB_BYTES, UploadChunk, sha256_hex};
 pub use builder::{NewRecord, RecordBuilder};
 pub use client::{MISSING_HISTORY, PreparedRequest, RejectedUpload, SyncReport};
+pub use diff::{Field, changed_fields};
 pub use document::{RecordDoc, Writer, new_actor, now_ms};
 pub use edit::{RecordPatch, push_event};
 pub use error::{Error, Result, SchemaError, WireError};
