@@ -78,7 +78,8 @@ pub use protocol::{
 pub use schema::{
     Assignment, AssignmentRole, Attachment, Author, Channel, Complainant, ComplainantType, Crs,
     Evaluation, Event, HandlingResult, Inspection, Kind, Location, Outcome, OwnerGrid, Rating,
-    Record, RecordId, Reply, RiskLevel, SCHEMA_VERSION, Status, Workflow, new_record_id,
+    Record, RecordId, Reply, RiskLevel, SCHEMA_VERSION, Status, Workflow, is_sha256_hex,
+    new_record_id,
 };
 pub use server::{
     Accepted, Authority, MemoryServer, Merged, Rejection, ResponseBuilder, answer_need,

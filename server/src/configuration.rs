@@ -1,0 +1,148 @@
+//! Settings: command-line flags, each also readable from a `GRIDSYNC_*` environment variable
+//! (flags win over the environment, which wins over the defaults).
+
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::domain::Role;
+
+/// The gridsync server: grid map, accounts, ownership lookups.
+#[derive(Debug, Parser)]
+#[command(name = "gridsync-server", version, about)]
+pub struct Cli {
+    /// Database: `sqlite://PATH` (created and migrated at start) or `postgres://USER@HOST/DB`.
+    #[arg(
+        long,
+        env = "GRIDSYNC_DATABASE_URL",
+        default_value = "sqlite://gridsync.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// What to do; `serve` when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    /// Options of `serve`, also accepted without the word `serve`.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve(ServeArgs),
+    /// Manage accounts from the command line (bootstrap the first admin).
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+/// `user …` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create an account.
+    Add {
+        /// Login name.
+        #[arg(long)]
+        username: String,
+        /// Password (at least 8 characters).
+        #[arg(long, env = "GRIDSYNC_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// One of grid_worker, grid_leader, gis, dispatcher, department, supervisor, admin.
+        #[arg(long)]
+        role: Role,
+        /// An assigned area code (repeatable); a region covers its whole subtree.
+        #[arg(long = "area")]
+        areas: Vec<String>,
+    },
+}
+
+/// Options of the server.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port (printed in the log).
+    #[arg(long, env = "GRIDSYNC_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+
+    /// Load the demo city (Siping: regions, grids, one account of every role) if the database
+    /// has no areas yet. The demo passwords are printed in the log.
+    #[arg(long, env = "GRIDSYNC_DEMO")]
+    pub demo: bool,
+
+    /// How long a login token lives, in seconds.
+    #[arg(long, env = "GRIDSYNC_TOKEN_TTL_SECS", default_value_t = 12 * 3600)]
+    pub token_ttl_secs: u64,
+
+    /// How often, in milliseconds, to check the database's grid-map version (a change made by
+    /// another server instance is seen within this interval).
+    #[arg(long, env = "GRIDSYNC_MAP_CHECK_MS", default_value_t = 1000)]
+    pub map_check_ms: u64,
+
+    /// Largest accepted request body, in bytes (grid imports and batch lookups are the big ones).
+    #[arg(long, env = "GRIDSYNC_MAX_BODY_BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub max_body_bytes: usize,
+
+    /// HTTP worker threads (default: one per core).
+    #[arg(long, env = "GRIDSYNC_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+impl clap::ValueEnum for Role {
+    fn value_variants<'a>() -> &'a [Self] {
+        &Role::ALL
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.as_str()))
+    }
+}
+
+/// Everything `Application::build` needs.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Listen address.
+    pub bind: String,
+    /// Database URL.
+    pub database_url: String,
+    /// Load the demo city at start.
+    pub demo: bool,
+    /// Token lifetime.
+    pub token_ttl: Duration,
+    /// Map version check interval.
+    pub map_check_interval: Duration,
+    /// Request body limit.
+    pub max_body_bytes: usize,
+    /// HTTP worker threads.
+    pub workers: Option<usize>,
+}
+
+impl Settings {
+    /// Settings from parsed flags.
+    pub fn from_args(database_url: String, args: &ServeArgs) -> Self {
+        Settings {
+            bind: args.bind.clone(),
+            database_url,
+            demo: args.demo,
+            token_ttl: Duration::from_secs(args.token_ttl_secs),
+            map_check_interval: Duration::from_millis(args.map_check_ms),
+            max_body_bytes: args.max_body_bytes,
+            workers: args.workers,
+        }
+    }
+
+    /// Defaults for an in-process test server: a free port, two workers, a map check on every
+    /// request (so a second instance's change is seen at once).
+    pub fn for_tests(database_url: impl Into<String>) -> Self {
+        Settings {
+            bind: "127.0.0.1:0".into(),
+            database_url: database_url.into(),
+            demo: false,
+            token_ttl: Duration::from_secs(3600),
+            map_check_interval: Duration::ZERO,
+            max_body_bytes: 64 * 1024 * 1024,
+            workers: Some(2),
+        }
+    }
+}

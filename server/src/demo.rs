@@ -1,0 +1,180 @@
+//! The demo city: a small Siping (四平市) so a newcomer can log in and query at once.
+//!
+//! The map is synthetic but shaped like the real hierarchy around Siping (124.35E, 43.17N): one
+//! city, two districts, two townships each, two villages each, and four grids per village, all
+//! seamless (neighbours share edges exactly). One grid has a hole (a pond) that belongs to its
+//! village only. Accounts of every role are created with the passwords in [`DEMO_ACCOUNTS`].
+
+use geo::{LineString, MultiPolygon, Polygon};
+
+use crate::auth::hash_password;
+use crate::coords::Crs;
+use crate::domain::{AreaRecord, Level, NewUser, Role, now_unix};
+use crate::geometry;
+use crate::store::Store;
+
+/// `(username, password, role, assigned areas)` of the demo accounts.
+pub const DEMO_ACCOUNTS: [(&str, &str, Role, &[&str]); 7] = [
+    ("admin", "admin-demo", Role::Admin, &[]),
+    ("gis", "gis-demo", Role::Gis, &[]),
+    ("dispatcher", "dispatcher-demo", Role::Dispatcher, &["2203"]),
+    ("supervisor", "supervisor-demo", Role::Supervisor, &["2203"]),
+    (
+        "department",
+        "department-demo",
+        Role::Department,
+        &["220303"],
+    ),
+    ("leader", "leader-demo", Role::GridLeader, &["220302001001"]),
+    (
+        "worker",
+        "worker-demo",
+        Role::GridWorker,
+        &["22030200100101"],
+    ),
+];
+
+fn rect(x0: f64, y0: f64, x1: f64, y1: f64) -> LineString {
+    LineString::from(vec![(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)])
+}
+
+fn area(
+    code: &str,
+    name: &str,
+    level: Level,
+    parent: Option<&str>,
+    polygon: Polygon,
+) -> AreaRecord {
+    let geometry = MultiPolygon(vec![polygon]);
+    AreaRecord {
+        code: code.into(),
+        name: name.into(),
+        level,
+        parent: parent.map(Into::into),
+        bbox: geometry::bbox(&geometry),
+        geometry: geometry::to_geojson(&geometry, Crs::Wgs84).to_string(),
+        version: 0,
+        updated_at: 0,
+    }
+}
+
+/// The demo map's areas (WGS-84).
+pub fn areas() -> Vec<AreaRecord> {
+    let (x0, y0, x1, y1) = (124.20, 43.05, 124.50, 43.29);
+    let mut out = vec![area(
+        "2203",
+        "四平市",
+        Level::City,
+        None,
+        Polygon::new(rect(x0, y0, x1, y1), vec![]),
+    )];
+    let counties = [("220302", "铁西区"), ("220303", "铁东区")];
+    let xm = (x0 + x1) / 2.0;
+    for (ci, (county, county_name)) in counties.iter().enumerate() {
+        let (cx0, cx1) = if ci == 0 { (x0, xm) } else { (xm, x1) };
+        out.push(area(
+            county,
+            county_name,
+            Level::County,
+            Some("2203"),
+            Polygon::new(rect(cx0, y0, cx1, y1), vec![]),
+        ));
+        let ym = (y0 + y1) / 2.0;
+        for ti in 0..2 {
+            let township = format!("{county}{:03}", ti + 1);
+            let (ty0, ty1) = if ti == 0 { (y0, ym) } else { (ym, y1) };
+            let township_name = format!("{county_name}{}街道", ["南", "北"][ti]);
+            out.push(area(
+                &township,
+                &township_name,
+                Level::Township,
+                Some(county),
+                Polygon::new(rect(cx0, ty0, cx1, ty1), vec![]),
+            ));
+            let cxm = (cx0 + cx1) / 2.0;
+            for vi in 0..2 {
+                let village = format!("{township}{:03}", vi + 1);
+                let (vx0, vx1) = if vi == 0 { (cx0, cxm) } else { (cxm, cx1) };
+                let village_name = format!("{township_name}{}社区", ["东风", "红旗"][vi]);
+                out.push(area(
+                    &village,
+                    &village_name,
+                    Level::Village,
+                    Some(&township),
+                    Polygon::new(rect(vx0, ty0, vx1, ty1), vec![]),
+                ));
+                let (vxm, vym) = ((vx0 + vx1) / 2.0, (ty0 + ty1) / 2.0);
+                for gi in 0..4 {
+                    let grid = format!("{village}{:02}", gi + 1);
+                    let (gx0, gx1) = if gi % 2 == 0 { (vx0, vxm) } else { (vxm, vx1) };
+                    let (gy0, gy1) = if gi < 2 { (ty0, vym) } else { (vym, ty1) };
+                    let holes = if grid == "22030300200204" {
+                        let (px, py) = ((gx0 + gx1) / 2.0, (gy0 + gy1) / 2.0);
+                        vec![rect(px - 0.005, py - 0.004, px + 0.005, py + 0.004)]
+                    } else {
+                        vec![]
+                    };
+                    let grid_name = format!("{village_name}第{}网格", gi + 1);
+                    out.push(area(
+                        &grid,
+                        &grid_name,
+                        Level::Grid,
+                        Some(&village),
+                        Polygon::new(rect(gx0, gy0, gx1, gy1), holes),
+                    ));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Loads the demo map (only into an empty map) and the demo accounts (only those missing).
+pub async fn load(store: &dyn Store) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    if store.map_version().await? == 0 {
+        let areas = areas();
+        let version = store.put_areas(&areas, now_unix()).await?;
+        tracing::info!(areas = areas.len(), version, "demo map loaded");
+    }
+    for (username, password, role, assigned) in DEMO_ACCOUNTS {
+        if store.user_by_name(username).await?.is_some() {
+            continue;
+        }
+        let password_hash = tokio::task::spawn_blocking(move || hash_password(password)).await??;
+        store
+            .create_user(&NewUser {
+                username: username.into(),
+                password_hash,
+                role,
+                areas: assigned.iter().map(|s| s.to_string()).collect(),
+                created_at: now_unix(),
+            })
+            .await?;
+        tracing::info!(username, password, %role, "demo account created");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::MapSnapshot;
+
+    #[test]
+    fn the_demo_map_is_seamless_and_every_grid_owns_its_centre() {
+        let areas = areas();
+        assert_eq!(areas.len(), 1 + 2 + 4 + 8 + 32);
+        let snapshot = MapSnapshot::build(1, &areas);
+        for area in areas.iter().filter(|a| a.level == Level::Grid) {
+            let [a, b, c, d] = area.bbox;
+            let (x, y) = ((a + c) / 2.0 + (c - a) / 4.0, (b + d) / 2.0 + (d - b) / 4.0);
+            let owner = snapshot.index.locate(x, y).expect("covered");
+            assert_eq!(snapshot.index.area(owner).code, area.code);
+        }
+        let pond = snapshot
+            .index
+            .locate(124.48125, 43.26)
+            .map(|id| snapshot.index.area(id).code.clone());
+        assert_eq!(pond.as_deref(), Some("220303002002"));
+    }
+}

@@ -1,0 +1,235 @@
+//! One error type for every handler: `application/problem+json` (RFC 9457) with a stable `code`.
+//!
+//! The body says what the client can act on; the cause chain of a server-side failure is logged
+//! with the request, never sent.
+
+use std::error::Error as StdError;
+
+use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use serde_json::{Map, Value, json};
+
+use crate::store::StoreError;
+
+/// The media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An error answered to a client.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No bearer token, or a token that is unknown, expired or revoked.
+    #[error("authentication required")]
+    Unauthenticated,
+    /// Wrong username or password, or an inactive account.
+    #[error("invalid username or password")]
+    InvalidCredentials,
+    /// Authenticated, but the role or the area assignment does not allow this.
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such resource.
+    #[error("{0}")]
+    NotFound(String),
+    /// Malformed input: a stable code and a human explanation.
+    #[error("{detail}")]
+    BadRequest {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// What was wrong.
+        detail: String,
+    },
+    /// Well-formed input the server will not accept; `extra` members are merged into the body.
+    #[error("{detail}")]
+    Unprocessable {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// What was wrong.
+        detail: String,
+        /// Further members of the problem object (e.g. per-feature results).
+        extra: Option<Map<String, Value>>,
+    },
+    /// A unique value is taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// The body is larger than allowed.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// The body's media type is not accepted.
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    /// The database cannot be reached.
+    #[error("service unavailable")]
+    Unavailable(#[source] Box<dyn StdError + Send + Sync>),
+    /// A bug or an unexpected failure.
+    #[error("internal server error")]
+    Internal(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+impl ApiError {
+    /// A 400 with a code.
+    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError::BadRequest {
+            code,
+            detail: detail.into(),
+        }
+    }
+
+    /// A 422 with a code.
+    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
+        ApiError::Unprocessable {
+            code,
+            detail: detail.into(),
+            extra: None,
+        }
+    }
+
+    /// A 403 with an explanation.
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        ApiError::Forbidden(detail.into())
+    }
+
+    /// A 500 from any error.
+    pub fn internal(error: impl StdError + Send + Sync + 'static) -> Self {
+        ApiError::Internal(Box::new(error))
+    }
+
+    /// The stable code sent as `code`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::Unauthenticated => "unauthenticated",
+            ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::BadRequest { code, .. } | ApiError::Unprocessable { code, .. } => code,
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
+            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
+                ApiError::Unavailable(Box::new(error))
+            }
+            other => ApiError::Internal(Box::new(other)),
+        }
+    }
+}
+
+impl From<JsonPayloadError> for ApiError {
+    fn from(error: JsonPayloadError) -> Self {
+        match error {
+            JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => {
+                ApiError::PayloadTooLarge(error.to_string())
+            }
+            JsonPayloadError::ContentType => {
+                ApiError::UnsupportedMediaType("expected Content-Type: application/json".into())
+            }
+            JsonPayloadError::Payload(PayloadError::Overflow) => {
+                ApiError::PayloadTooLarge(error.to_string())
+            }
+            other => ApiError::bad_request("invalid_json", other.to_string()),
+        }
+    }
+}
+
+impl From<QueryPayloadError> for ApiError {
+    fn from(error: QueryPayloadError) -> Self {
+        ApiError::bad_request("invalid_query", error.to_string())
+    }
+}
+
+impl From<PathError> for ApiError {
+    fn from(error: PathError) -> Self {
+        ApiError::bad_request("invalid_path", error.to_string())
+    }
+}
+
+impl From<PayloadError> for ApiError {
+    fn from(error: PayloadError) -> Self {
+        match error {
+            PayloadError::Overflow => ApiError::PayloadTooLarge(error.to_string()),
+            other => ApiError::bad_request("invalid_body", other.to_string()),
+        }
+    }
+}
+
+/// The whole cause chain as one line, for logs.
+pub fn cause_chain(error: &dyn StdError) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// A problem+json response for a status and code (also used for router-level 404/405).
+pub fn problem_response(
+    status: StatusCode,
+    code: &str,
+    detail: &str,
+    extra: Option<&Map<String, Value>>,
+) -> HttpResponse {
+    let mut body = json!({
+        "type": "about:blank",
+        "title": status.canonical_reason().unwrap_or("error"),
+        "status": status.as_u16(),
+        "code": code,
+        "detail": detail,
+    });
+    if let (Some(extra), Some(object)) = (extra, body.as_object_mut()) {
+        for (key, value) in extra {
+            object.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    let mut response = HttpResponse::build(status);
+    response.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+    if status == StatusCode::UNAUTHORIZED {
+        response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+    }
+    response.body(body.to_string())
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthenticated | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(code = self.code(), cause = %cause_chain(self), "request failed");
+        } else {
+            tracing::debug!(code = self.code(), detail = %self, "request rejected");
+        }
+        let extra = match self {
+            ApiError::Unprocessable { extra, .. } => extra.as_ref(),
+            _ => None,
+        };
+        problem_response(status, self.code(), &self.to_string(), extra)
+    }
+}
+
+/// Handler result.
+pub type ApiResult<T> = Result<T, ApiError>;

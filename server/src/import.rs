@@ -1,0 +1,542 @@
+//! Planning a grid-map import: validate every feature, resolve levels and parents, and decide per
+//! feature whether it can be written. Pure except for the existing levels it is handed.
+//!
+//! Rules, in the order they are checked for each feature:
+//! 1. `properties.code` is 1–64 of ASCII letters, digits, `_`, `-`, `.` (a JSON integer is
+//!    accepted and read as its decimal digits, as GIS exports of division codes often have them);
+//!    `properties.name` is a non-empty string; `parent` (optional) is a code; `level` (optional)
+//!    is one of city, county, township, village, grid.
+//! 2. The geometry is a valid Polygon or MultiPolygon (see [`crate::geometry`]).
+//! 3. A code appears once per import.
+//! 4. The level is the given one; else one below the parent's; else, with no parent, the
+//!    existing area's level, or `grid` for a new area. The parent must exist (in the database or
+//!    earlier or later in the same import), must not be the area itself, and must be of a
+//!    shallower level. An existing area keeps its level (import under a new code to change it).
+
+use std::collections::HashMap;
+
+use geo::MultiPolygon;
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::coords::Crs;
+use crate::domain::{AreaRecord, Level};
+use crate::geometry::{self, GeometryError};
+
+/// A rejected feature's reason.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Rejection {
+    /// Stable code.
+    pub code: &'static str,
+    /// Explanation.
+    pub detail: String,
+}
+
+impl Rejection {
+    fn new(code: &'static str, detail: impl Into<String>) -> Self {
+        Rejection {
+            code,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl From<GeometryError> for Rejection {
+    fn from(error: GeometryError) -> Self {
+        Rejection {
+            code: error.code(),
+            detail: error.to_string(),
+        }
+    }
+}
+
+/// A feature that passed every check.
+#[derive(Debug, Clone)]
+pub struct ValidFeature {
+    /// Code.
+    pub code: String,
+    /// Name.
+    pub name: String,
+    /// Parent code.
+    pub parent: Option<String>,
+    /// Level given in the properties.
+    pub level: Option<Level>,
+    /// WGS-84 geometry.
+    pub geometry: MultiPolygon,
+}
+
+/// The outcome for one feature, in input order.
+#[derive(Debug, Clone, Serialize)]
+pub struct FeatureResult {
+    /// Position in the input's `features`.
+    pub index: usize,
+    /// The feature's code when it could be read.
+    pub code: Option<String>,
+    /// `imported`, `valid` (would have been imported, but the import was rolled back) or
+    /// `rejected`.
+    pub status: &'static str,
+    /// Why it was rejected.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Rejection>,
+}
+
+/// A whole import, checked.
+#[derive(Debug)]
+pub struct ImportPlan {
+    /// One per input feature.
+    pub results: Vec<FeatureResult>,
+    /// The areas to write (with version and timestamp to be set by the store).
+    pub accepted: Vec<AreaRecord>,
+}
+
+impl ImportPlan {
+    /// How many features were rejected.
+    pub fn rejected(&self) -> usize {
+        self.results.iter().filter(|r| r.error.is_some()).count()
+    }
+}
+
+/// Why a body is not a FeatureCollection at all (answered with 400, nothing per feature).
+#[derive(Debug, thiserror::Error)]
+pub enum CollectionError {
+    /// Not JSON.
+    #[error("body is not JSON: {0}")]
+    NotJson(String),
+    /// JSON, but not a FeatureCollection with a `features` array.
+    #[error("body must be a GeoJSON FeatureCollection with a features array")]
+    NotFeatureCollection,
+}
+
+fn valid_code(code: &str) -> bool {
+    (1..=64).contains(&code.len())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+fn code_property(
+    properties: &serde_json::Map<String, Value>,
+    key: &str,
+) -> Result<Option<String>, Rejection> {
+    match properties.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if valid_code(s) => Ok(Some(s.clone())),
+        Some(Value::Number(n)) if n.is_u64() => Ok(Some(n.to_string())),
+        Some(other) => Err(Rejection::new(
+            "invalid_code",
+            format!(
+                "properties.{key} must be 1 to 64 ASCII letters, digits, '_', '-' or '.', not {other}"
+            ),
+        )),
+    }
+}
+
+/// A feature checked on its own: its code when readable, and the outcome.
+pub type Checked = (Option<String>, Result<ValidFeature, Rejection>);
+
+/// [`check_feature`], keeping the code of a rejected feature when it can be read.
+pub fn check(feature: &Value, crs: Crs) -> Checked {
+    let code = feature
+        .get("properties")
+        .and_then(|p| code_property(p.as_object()?, "code").ok().flatten());
+    (code, check_feature(feature, crs))
+}
+
+/// Validates one feature on its own.
+pub fn check_feature(feature: &Value, crs: Crs) -> Result<ValidFeature, Rejection> {
+    let object = feature
+        .as_object()
+        .filter(|o| o.get("type").and_then(Value::as_str) == Some("Feature"))
+        .ok_or_else(|| {
+            Rejection::new(
+                "not_a_feature",
+                "each member of features must be a GeoJSON Feature",
+            )
+        })?;
+    let empty = serde_json::Map::new();
+    let properties = match object.get("properties") {
+        Some(Value::Object(p)) => p,
+        None | Some(Value::Null) => &empty,
+        Some(_) => {
+            return Err(Rejection::new(
+                "invalid_properties",
+                "properties must be an object",
+            ));
+        }
+    };
+    let code = code_property(properties, "code")?
+        .ok_or_else(|| Rejection::new("missing_code", "properties.code is required"))?;
+    let name = match properties.get("name") {
+        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 200 => s.clone(),
+        _ => {
+            return Err(Rejection::new(
+                "missing_name",
+                "properties.name must be a non-empty string of at most 200 bytes",
+            ));
+        }
+    };
+    let parent = code_property(properties, "parent")?;
+    let level = match properties.get("level") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.parse::<Level>().map_err(|e| {
+            Rejection::new(
+                "invalid_level",
+                format!("{e}: use city, county, township, village or grid"),
+            )
+        })?),
+        Some(other) => {
+            return Err(Rejection::new(
+                "invalid_level",
+                format!("level must be a string, not {other}"),
+            ));
+        }
+    };
+    let geometry = match object.get("geometry") {
+        None | Some(Value::Null) => None,
+        Some(value) => Some(
+            serde_json::from_value::<geojson::Geometry>(value.clone())
+                .map_err(|e| Rejection::new("invalid_geometry", e.to_string()))?,
+        ),
+    };
+    let geometry = geometry::parse_geometry(geometry.as_ref(), crs)?;
+    Ok(ValidFeature {
+        code,
+        name,
+        parent,
+        level,
+        geometry,
+    })
+}
+
+/// The `features` array of a FeatureCollection body.
+pub fn features_of(body: &[u8]) -> Result<Vec<Value>, CollectionError> {
+    let value: Value =
+        serde_json::from_slice(body).map_err(|e| CollectionError::NotJson(e.to_string()))?;
+    let Value::Object(mut object) = value else {
+        return Err(CollectionError::NotFeatureCollection);
+    };
+    if object.get("type").and_then(Value::as_str) != Some("FeatureCollection") {
+        return Err(CollectionError::NotFeatureCollection);
+    }
+    match object.remove("features") {
+        Some(Value::Array(features)) => Ok(features),
+        _ => Err(CollectionError::NotFeatureCollection),
+    }
+}
+
+/// Every code an import needs the stored level of: its features' codes and parents.
+pub fn referenced_codes(checked: &[Checked]) -> Vec<String> {
+    let mut codes: Vec<String> = checked
+        .iter()
+        .filter_map(|(_, result)| result.as_ref().ok())
+        .flat_map(|f| std::iter::once(f.code.clone()).chain(f.parent.clone()))
+        .collect();
+    codes.sort();
+    codes.dedup();
+    codes
+}
+
+/// Resolves levels and parents over the whole import and produces the plan.
+pub fn plan(checked: Vec<Checked>, existing: &HashMap<String, Level>) -> ImportPlan {
+    let (codes, mut outcome): (Vec<Option<String>>, Vec<Result<ValidFeature, Rejection>>) =
+        checked.into_iter().unzip();
+    // Codes of features rejected on their own, so their children say why.
+    let rejected_codes: std::collections::HashSet<String> = codes
+        .iter()
+        .zip(&outcome)
+        .filter(|(_, result)| result.is_err())
+        .filter_map(|(code, _)| code.clone())
+        .collect();
+    // Rule 3: a code appears once.
+    let mut first_index: HashMap<String, usize> = HashMap::new();
+    for (index, result) in outcome.iter_mut().enumerate() {
+        if let Ok(feature) = result {
+            if let Some(first) = first_index.get(&feature.code) {
+                *result = Err(Rejection::new(
+                    "duplicate_code",
+                    format!("code {} already appears at feature {first}", feature.code),
+                ));
+            } else {
+                first_index.insert(feature.code.clone(), index);
+            }
+        }
+    }
+    // Rule 4: levels, resolved through parents in the batch (memoised, cycle-safe).
+    let mut resolved: HashMap<usize, Result<Level, Rejection>> = HashMap::new();
+    for index in 0..outcome.len() {
+        let _ = resolve(
+            index,
+            &outcome,
+            &first_index,
+            existing,
+            &rejected_codes,
+            &mut resolved,
+            &mut Vec::new(),
+        );
+    }
+    let mut results = Vec::with_capacity(outcome.len());
+    let mut accepted = Vec::new();
+    for (index, (result, code)) in outcome.into_iter().zip(codes).enumerate() {
+        let result = result.and_then(|feature| {
+            resolved
+                .remove(&index)
+                .unwrap_or_else(|| Err(Rejection::new("internal", "unresolved")))
+                .map(|level| (feature, level))
+        });
+        match result {
+            Ok((feature, level)) => {
+                results.push(FeatureResult {
+                    index,
+                    code: Some(feature.code.clone()),
+                    status: "valid",
+                    error: None,
+                });
+                accepted.push(AreaRecord {
+                    bbox: geometry::bbox(&feature.geometry),
+                    geometry: geometry::to_geojson(&feature.geometry, Crs::Wgs84).to_string(),
+                    code: feature.code,
+                    name: feature.name,
+                    level,
+                    parent: feature.parent,
+                    version: 0,
+                    updated_at: 0,
+                });
+            }
+            Err(rejection) => results.push(FeatureResult {
+                index,
+                code,
+                status: "rejected",
+                error: Some(rejection),
+            }),
+        }
+    }
+    ImportPlan { results, accepted }
+}
+
+fn resolve(
+    index: usize,
+    features: &[Result<ValidFeature, Rejection>],
+    by_code: &HashMap<String, usize>,
+    existing: &HashMap<String, Level>,
+    rejected_codes: &std::collections::HashSet<String>,
+    resolved: &mut HashMap<usize, Result<Level, Rejection>>,
+    visiting: &mut Vec<usize>,
+) -> Result<Level, Rejection> {
+    if let Some(done) = resolved.get(&index) {
+        return done.clone();
+    }
+    let Ok(feature) = &features[index] else {
+        return Err(Rejection::new("rejected", "feature was rejected"));
+    };
+    if visiting.contains(&index) {
+        return Err(Rejection::new(
+            "parent_cycle",
+            format!("{} is its own ancestor", feature.code),
+        ));
+    }
+    visiting.push(index);
+    let parent_level = match &feature.parent {
+        None => Ok(None),
+        Some(parent) if *parent == feature.code => Err(Rejection::new(
+            "parent_cycle",
+            format!("{} names itself as parent", feature.code),
+        )),
+        Some(parent) => match by_code.get(parent) {
+            Some(&parent_index) => {
+                match resolve(
+                    parent_index,
+                    features,
+                    by_code,
+                    existing,
+                    rejected_codes,
+                    resolved,
+                    visiting,
+                ) {
+                    Ok(level) => Ok(Some(level)),
+                    Err(e) if e.code == "parent_cycle" => Err(e),
+                    Err(_) => Err(Rejection::new(
+                        "parent_rejected",
+                        format!("parent {parent} was rejected"),
+                    )),
+                }
+            }
+            None => match existing.get(parent) {
+                Some(&level) => Ok(Some(level)),
+                None if rejected_codes.contains(parent) => Err(Rejection::new(
+                    "parent_rejected",
+                    format!("parent {parent} was rejected"),
+                )),
+                None => Err(Rejection::new(
+                    "unknown_parent",
+                    format!("no area {parent} exists or is imported"),
+                )),
+            },
+        },
+    };
+    visiting.pop();
+    let result = parent_level.and_then(|parent_level| {
+        let stored = existing.get(&feature.code).copied();
+        let level = match (feature.level, parent_level) {
+            (Some(level), _) => level,
+            (None, Some(parent)) => parent.child().ok_or_else(|| {
+                Rejection::new("level_not_below_parent", "a grid cannot have children")
+            })?,
+            (None, None) => stored.unwrap_or(Level::Grid),
+        };
+        if let Some(parent) = parent_level
+            && parent >= level
+        {
+            return Err(Rejection::new(
+                "level_not_below_parent",
+                format!("a {level} cannot be a child of a {parent}"),
+            ));
+        }
+        if let Some(stored) = stored
+            && stored != level
+        {
+            return Err(Rejection::new(
+                "level_change",
+                format!(
+                    "{} is stored as a {stored}; import under a new code to change its level",
+                    feature.code
+                ),
+            ));
+        }
+        Ok(level)
+    });
+    resolved.insert(index, result.clone());
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn feature(code: &str, parent: Option<&str>, level: Option<&str>) -> Value {
+        json!({
+            "type": "Feature",
+            "properties": { "code": code, "name": code, "parent": parent, "level": level },
+            "geometry": { "type": "Polygon", "coordinates": [[[0,0],[1,0],[1,1],[0,1],[0,0]]] },
+        })
+    }
+
+    fn run(features: Vec<Value>, existing: &[(&str, Level)]) -> ImportPlan {
+        let checked = features.iter().map(|f| check(f, Crs::Wgs84)).collect();
+        let existing = existing.iter().map(|(c, l)| (c.to_string(), *l)).collect();
+        plan(checked, &existing)
+    }
+
+    fn codes(plan: &ImportPlan) -> Vec<Option<&'static str>> {
+        plan.results
+            .iter()
+            .map(|r| r.error.as_ref().map(|e| e.code))
+            .collect()
+    }
+
+    #[test]
+    fn levels_follow_parents_declared_later_in_the_same_import() {
+        let plan = run(
+            vec![
+                feature("V1G1", Some("V1"), None),
+                feature("V1", None, Some("village")),
+            ],
+            &[],
+        );
+        assert_eq!(codes(&plan), [None, None]);
+        let grid = plan.accepted.iter().find(|a| a.code == "V1G1").unwrap();
+        assert_eq!(grid.level, Level::Grid);
+    }
+
+    #[test]
+    fn unknown_parents_duplicates_and_cycles_are_rejected() {
+        let plan = run(
+            vec![
+                feature("A", Some("NOPE"), None),
+                feature("B", None, None),
+                feature("B", None, None),
+                feature("C", Some("D"), None),
+                feature("D", Some("C"), None),
+            ],
+            &[],
+        );
+        assert_eq!(
+            codes(&plan),
+            [
+                Some("unknown_parent"),
+                None,
+                Some("duplicate_code"),
+                Some("parent_cycle"),
+                Some("parent_cycle")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_child_must_be_below_its_parent_and_keep_its_stored_level() {
+        let plan = run(
+            vec![
+                feature("T", Some("G"), Some("township")),
+                feature("X", None, Some("village")),
+            ],
+            &[("G", Level::Grid), ("X", Level::Grid)],
+        );
+        assert_eq!(
+            codes(&plan),
+            [Some("level_not_below_parent"), Some("level_change")]
+        );
+    }
+
+    #[test]
+    fn a_child_of_a_rejected_parent_is_rejected_with_that_reason() {
+        let mut bad = feature("P", None, Some("village"));
+        bad["geometry"]["coordinates"][0][4] = json!([0, 0.5]);
+        let plan = run(vec![bad, feature("PG", Some("P"), None)], &[]);
+        assert_eq!(
+            codes(&plan),
+            [Some("unclosed_ring"), Some("parent_rejected")]
+        );
+    }
+
+    #[test]
+    fn numeric_codes_are_read_as_digits_and_bad_properties_are_named() {
+        let mut numeric = feature("x", None, Some("county"));
+        numeric["properties"]["code"] = json!(220302);
+        let mut nameless = feature("N", None, None);
+        nameless["properties"]["name"] = json!("");
+        let mut bad_level = feature("L", None, Some("province"));
+        bad_level["properties"]["code"] = json!("L");
+        let plan = run(
+            vec![numeric, nameless, bad_level, json!({"type": "Point"})],
+            &[],
+        );
+        assert_eq!(plan.accepted[0].code, "220302");
+        assert_eq!(
+            codes(&plan),
+            [
+                None,
+                Some("missing_name"),
+                Some("invalid_level"),
+                Some("not_a_feature")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_body_that_is_not_a_feature_collection_is_refused_whole() {
+        assert!(matches!(
+            features_of(b"nope"),
+            Err(CollectionError::NotJson(_))
+        ));
+        assert!(matches!(
+            features_of(br#"{"type":"Feature"}"#),
+            Err(CollectionError::NotFeatureCollection)
+        ));
+        assert_eq!(
+            features_of(br#"{"type":"FeatureCollection","features":[]}"#)
+                .unwrap()
+                .len(),
+            0
+        );
+    }
+}

@@ -1,0 +1,221 @@
+//! Account management: admins only.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::{Caller, hash_password_blocking};
+use crate::domain::{NewUser, Role, UserUpdate, now_unix};
+use crate::error::{ApiError, ApiResult};
+use crate::routes::user_view;
+use crate::state::AppState;
+
+/// The shortest accepted password.
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+/// Checks a username: 1–64 of ASCII letters, digits, `_`, `-`, `.`.
+pub fn validate_username(username: &str) -> Result<(), ApiError> {
+    let ok = (1..=64).contains(&username.len())
+        && username
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_username",
+            "a username is 1 to 64 ASCII letters, digits, '_', '-' or '.'",
+        ))
+    }
+}
+
+/// Checks a password's length.
+pub fn validate_password(password: &str) -> Result<(), ApiError> {
+    if password.chars().count() >= MIN_PASSWORD_LEN && password.len() <= 1024 {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "weak_password",
+            format!("a password has {MIN_PASSWORD_LEN} to 1024 characters"),
+        ))
+    }
+}
+
+/// Every assigned code must name an existing area.
+async fn check_areas_exist(state: &AppState, areas: &[String]) -> Result<(), ApiError> {
+    let found = state.store.area_levels(areas).await?;
+    let missing: Vec<&String> = areas
+        .iter()
+        .filter(|code| !found.iter().any(|(c, _)| c == *code))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::unprocessable(
+            "unknown_area",
+            format!(
+                "no such area: {}",
+                missing
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        ))
+    }
+}
+
+/// New account.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    username: String,
+    password: String,
+    role: Role,
+    #[serde(default)]
+    areas: Vec<String>,
+}
+
+/// Account changes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    role: Option<Role>,
+    password: Option<String>,
+    active: Option<bool>,
+}
+
+/// New area assignments.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetAreas {
+    areas: Vec<String>,
+}
+
+/// `GET /api/v1/admin/users`.
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn list_users(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    caller.require_role(&[Role::Admin])?;
+    let users = state.store.list_users().await?;
+    Ok(
+        HttpResponse::Ok()
+            .json(json!({ "users": users.iter().map(user_view).collect::<Vec<_>>() })),
+    )
+}
+
+/// `POST /api/v1/admin/users`.
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username))]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<CreateUser>,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&[Role::Admin])?;
+    let CreateUser {
+        username,
+        password,
+        role,
+        areas,
+    } = body.into_inner();
+    validate_username(&username)?;
+    validate_password(&password)?;
+    check_areas_exist(&state, &areas).await?;
+    let password_hash = hash_password_blocking(password).await?;
+    let user = state
+        .store
+        .create_user(&NewUser {
+            username,
+            password_hash,
+            role,
+            areas,
+            created_at: now_unix(),
+        })
+        .await?;
+    tracing::info!(username = %user.username, role = %user.role, "account created");
+    Ok(HttpResponse::Created().json(user_view(&user)))
+}
+
+/// `GET /api/v1/admin/users/{username}`.
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn get_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&[Role::Admin])?;
+    let username = path.into_inner();
+    let user = state.store.user_by_name(&username).await?;
+    let user = user.ok_or_else(|| ApiError::NotFound(format!("no user `{username}`")))?;
+    Ok(HttpResponse::Ok().json(user_view(&user)))
+}
+
+/// `PATCH /api/v1/admin/users/{username}`: role, password, active. Deactivating an account or
+/// changing its password revokes its tokens.
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username))]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<UpdateUser>,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&[Role::Admin])?;
+    let username = path.into_inner();
+    let UpdateUser {
+        role,
+        password,
+        active,
+    } = body.into_inner();
+    let password_hash = match password {
+        Some(password) => {
+            validate_password(&password)?;
+            Some(hash_password_blocking(password).await?)
+        }
+        None => None,
+    };
+    let revoke = password_hash.is_some() || active == Some(false);
+    let update = UserUpdate {
+        role,
+        password_hash,
+        active,
+    };
+    let user = state.store.update_user(&username, &update).await?;
+    let user = user.ok_or_else(|| ApiError::NotFound(format!("no user `{username}`")))?;
+    if revoke {
+        state.store.revoke_user_tokens(user.id, now_unix()).await?;
+    }
+    Ok(HttpResponse::Ok().json(user_view(&user)))
+}
+
+/// `PUT /api/v1/admin/users/{username}/areas`.
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username))]
+pub async fn set_areas(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<SetAreas>,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&[Role::Admin])?;
+    let username = path.into_inner();
+    let mut areas = body.into_inner().areas;
+    areas.sort();
+    areas.dedup();
+    check_areas_exist(&state, &areas).await?;
+    let user = state.store.set_user_areas(&username, &areas).await?;
+    let user = user.ok_or_else(|| ApiError::NotFound(format!("no user `{username}`")))?;
+    Ok(HttpResponse::Ok().json(user_view(&user)))
+}
+
+/// `POST /api/v1/admin/users/{username}/revoke-tokens`.
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn revoke_tokens(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&[Role::Admin])?;
+    let username = path.into_inner();
+    let user = state.store.user_by_name(&username).await?;
+    let user = user.ok_or_else(|| ApiError::NotFound(format!("no user `{username}`")))?;
+    let revoked = state.store.revoke_user_tokens(user.id, now_unix()).await?;
+    Ok(HttpResponse::Ok().json(json!({ "revoked": revoked })))
+}

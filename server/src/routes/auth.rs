@@ -1,0 +1,83 @@
+//! Login, logout and "who am I".
+
+use std::sync::OnceLock;
+use std::sync::atomic::Ordering;
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::{Caller, hash_password, new_token, token_hash, verify_password_blocking};
+use crate::domain::now_unix;
+use crate::error::{ApiError, ApiResult};
+use crate::routes::user_view;
+use crate::state::AppState;
+
+/// A hash verified when the username is unknown, so that a wrong name takes as long as a wrong
+/// password. Made once, from a random password nobody knows.
+fn dummy_hash() -> String {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY
+        .get_or_init(|| hash_password(&new_token()).unwrap_or_default())
+        .clone()
+}
+
+/// Login request.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    username: String,
+    password: String,
+}
+
+/// `POST /api/v1/auth/login`.
+#[tracing::instrument(skip(state, body), fields(username = %body.username))]
+pub async fn login(
+    state: web::Data<AppState>,
+    body: web::Json<LoginRequest>,
+) -> ApiResult<HttpResponse> {
+    let LoginRequest { username, password } = body.into_inner();
+    let user = state.store.user_by_name(&username).await?;
+    let phc = match &user {
+        Some(user) => user.password_hash.clone(),
+        None => web::block(dummy_hash).await.map_err(ApiError::internal)?,
+    };
+    let matches = verify_password_blocking(password, phc).await?;
+    let user = match user {
+        Some(user) if matches && user.active => user,
+        _ => {
+            state.metrics.login_failures.fetch_add(1, Ordering::Relaxed);
+            return Err(ApiError::InvalidCredentials);
+        }
+    };
+    let token = new_token();
+    let now = now_unix();
+    let expires_at = now + state.settings.token_ttl.as_secs() as i64;
+    state
+        .store
+        .insert_token(&token_hash(&token), user.id, now, expires_at)
+        .await?;
+    state.metrics.logins.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(role = %user.role, "login");
+    Ok(HttpResponse::Ok().json(json!({
+        "token": token,
+        "token_type": "Bearer",
+        "expires_at": expires_at,
+        "user": user_view(&user),
+    })))
+}
+
+/// `POST /api/v1/auth/logout`: revokes the token that made the request.
+#[tracing::instrument(skip(state, caller), fields(username = %caller.user.username))]
+pub async fn logout(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+    state
+        .store
+        .revoke_token(&caller.token_hash, now_unix())
+        .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /api/v1/auth/me`.
+pub async fn me(caller: Caller) -> HttpResponse {
+    HttpResponse::Ok().json(user_view(&caller.user))
+}

@@ -1,0 +1,69 @@
+//! HTTP routes. Handlers are thin: parse, check the caller, call the domain, shape the answer.
+//!
+//! The route table below is the single source of both the router and [`ROUTES`], which the
+//! OpenAPI test compares with `openapi.yaml`.
+
+pub mod admin;
+pub mod auth;
+pub mod blobs;
+pub mod grids;
+pub mod health;
+pub mod locate;
+pub mod records;
+pub mod sync;
+
+use actix_web::web;
+use serde_json::{Value, json};
+
+use crate::domain::User;
+
+macro_rules! route_table {
+    ($($method:ident $path:literal => $handler:path;)*) => {
+        /// Every route served: `(method, path)`, paths in OpenAPI `{param}` form.
+        pub const ROUTES: &[(&str, &str)] = &[$((stringify!($method), $path)),*];
+
+        /// Registers every route.
+        pub fn configure(cfg: &mut web::ServiceConfig) {
+            $( cfg.route($path, web::$method().to($handler)); )*
+        }
+    };
+}
+
+route_table! {
+    get "/healthz" => health::healthz;
+    get "/metrics" => health::metrics;
+    post "/api/v1/auth/login" => auth::login;
+    post "/api/v1/auth/logout" => auth::logout;
+    get "/api/v1/auth/me" => auth::me;
+    get "/api/v1/admin/users" => admin::list_users;
+    post "/api/v1/admin/users" => admin::create_user;
+    get "/api/v1/admin/users/{username}" => admin::get_user;
+    patch "/api/v1/admin/users/{username}" => admin::update_user;
+    put "/api/v1/admin/users/{username}/areas" => admin::set_areas;
+    post "/api/v1/admin/users/{username}/revoke-tokens" => admin::revoke_tokens;
+    post "/api/v1/grids/import" => grids::import;
+    get "/api/v1/grids" => grids::list;
+    get "/api/v1/grids/{code}" => grids::get;
+    get "/api/v1/locate" => locate::locate;
+    post "/api/v1/locate/batch" => locate::batch;
+    post "/api/v1/sync" => sync::sync;
+    post "/api/v1/records" => records::create;
+    get "/api/v1/records" => records::list;
+    get "/api/v1/records/{id}" => records::get;
+    get "/api/v1/records/{id}/automerge" => records::automerge;
+    get "/api/v1/records/{id}/history" => records::history;
+    put "/api/v1/blobs/{sha256}" => blobs::put;
+    head "/api/v1/blobs/{sha256}" => blobs::head;
+    get "/api/v1/blobs/{sha256}" => blobs::get;
+}
+
+/// An account as shown to clients (never the password hash).
+pub fn user_view(user: &User) -> Value {
+    json!({
+        "username": user.username,
+        "role": user.role,
+        "active": user.active,
+        "areas": user.areas,
+        "created_at": user.created_at,
+    })
+}

@@ -1,0 +1,293 @@
+//! The records API: staff intake, listing (JSON or GeoJSON), one record, its automerge document
+//! and its audit history.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sync_core::{NewRecord, Record, RecordDoc, Writer};
+
+use crate::auth::Caller;
+use crate::domain::Role;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::{RecordQuery, RecordRow};
+use crate::sync::{self, AccountAuthority};
+
+/// The most rows one page of the listing returns.
+pub const MAX_PAGE: i64 = 500;
+
+/// Roles that take complaints in by hand (hotline operators sit with the dispatchers).
+const INTAKE_ROLES: &[Role] = &[
+    Role::Dispatcher,
+    Role::Admin,
+    Role::GridWorker,
+    Role::GridLeader,
+];
+
+/// Roles that see a complainant's name and phone.
+fn sees_personal_data(role: Role) -> bool {
+    matches!(
+        role,
+        Role::Dispatcher | Role::Admin | Role::Supervisor | Role::Department
+    )
+}
+
+/// `POST /api/v1/records`: a record entered by staff (hotline, suggestion box), the same kind
+/// of document the phones make. The owner grid is decided at once.
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<NewRecord>,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(INTAKE_ROLES)?;
+    let writer = Writer::new(caller.user.username.clone(), "web");
+    let record = body.into_inner().into_record(&writer);
+    record
+        .validate()
+        .map_err(|e| ApiError::unprocessable("invalid_record", e.to_string()))?;
+    let stored = sync::create_record(&state, &caller.user, &record).await?;
+    Ok(HttpResponse::Created().json(record_view(&stored, caller.user.role, &[])))
+}
+
+/// Filters of `GET /api/v1/records`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// A grid or region code: records owned anywhere in its subtree.
+    grid: Option<String>,
+    /// Only the unassigned queue (records outside every grid).
+    #[serde(default)]
+    unassigned: bool,
+    kind: Option<String>,
+    status: Option<String>,
+    channel: Option<String>,
+    /// Created at or after (Unix milliseconds).
+    from: Option<i64>,
+    /// Created before (Unix milliseconds).
+    to: Option<i64>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    limit: Option<i64>,
+    /// `json` (default) or `geojson`.
+    format: Option<String>,
+}
+
+fn parse_enum<T: std::str::FromStr>(
+    value: &Option<String>,
+    field: &str,
+) -> ApiResult<Option<String>> {
+    match value {
+        None => Ok(None),
+        Some(v) => v
+            .parse::<T>()
+            .map(|_| Some(v.clone()))
+            .map_err(|_| ApiError::bad_request("invalid_filter", format!("unknown {field} {v:?}"))),
+    }
+}
+
+fn parse_cursor(cursor: &str) -> ApiResult<(i64, String)> {
+    let bad = || ApiError::bad_request("invalid_cursor", "the cursor is not one this server gave");
+    let (at, id) = cursor.split_once('_').ok_or_else(bad)?;
+    let at = at.parse::<i64>().map_err(|_| bad())?;
+    uuid::Uuid::parse_str(id).map_err(|_| bad())?;
+    Ok((at, id.to_string()))
+}
+
+/// `GET /api/v1/records`: records in the caller's scope, newest first, with cursor paging.
+#[tracing::instrument(skip(state, caller, query), fields(caller = %caller.user.username))]
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ListQuery>,
+) -> ApiResult<HttpResponse> {
+    let q = query.into_inner();
+    let map = state.grids.snapshot().await?;
+    let authority = AccountAuthority {
+        user: &caller.user,
+        map: &map,
+    };
+    let owners = match &q.grid {
+        Some(code) => {
+            if !map.user_can_see(&caller.user, code) {
+                return Err(ApiError::forbidden(format!(
+                    "area {code} is outside your areas"
+                )));
+            }
+            Some(map.codes_within(std::slice::from_ref(code)))
+        }
+        None => None,
+    };
+    if q.unassigned && !matches!(authority.scope(), crate::store::RecordScope::All) {
+        return Err(ApiError::forbidden(
+            "the unassigned queue is for dispatchers",
+        ));
+    }
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=MAX_PAGE).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            format!("limit must be 1..={MAX_PAGE}"),
+        ));
+    }
+    let geojson = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("geojson") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_format",
+                format!("unknown format {other:?}"),
+            ));
+        }
+    };
+    let query = RecordQuery {
+        scope: authority.scope(),
+        owners,
+        unassigned: q.unassigned,
+        kind: parse_enum::<sync_core::Kind>(&q.kind, "kind")?,
+        status: parse_enum::<sync_core::Status>(&q.status, "status")?,
+        channel: parse_enum::<sync_core::Channel>(&q.channel, "channel")?,
+        created_from: q.from,
+        created_to: q.to,
+        after: q.cursor.as_deref().map(parse_cursor).transpose()?,
+        limit: limit + 1,
+    };
+    let mut rows = state.store.list_records(&query).await?;
+    let next_cursor = if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last().map(|r| format!("{}_{}", r.created_at, r.id))
+    } else {
+        None
+    };
+    if geojson {
+        let features: Vec<Value> = rows.iter().map(feature).collect();
+        return Ok(HttpResponse::Ok()
+            .content_type("application/geo+json")
+            .json(json!({ "type": "FeatureCollection", "features": features, "next_cursor": next_cursor })));
+    }
+    let records: Vec<Value> = rows.iter().map(row_view).collect();
+    Ok(HttpResponse::Ok().json(json!({ "records": records, "next_cursor": next_cursor })))
+}
+
+fn row_view(r: &RecordRow) -> Value {
+    json!({
+        "id": r.id, "kind": r.kind, "status": r.status, "channel": r.channel,
+        "category": r.category, "title": r.title, "owner_grid": r.owner_grid,
+        "claimed_grid": r.claimed_grid, "lon": r.lon, "lat": r.lat,
+        "created_by": r.created_by, "created_at": r.created_at, "updated_at": r.updated_at,
+    })
+}
+
+fn feature(r: &RecordRow) -> Value {
+    let geometry = match (r.lon, r.lat) {
+        (Some(lon), Some(lat)) => json!({ "type": "Point", "coordinates": [lon, lat] }),
+        _ => Value::Null,
+    };
+    let mut properties = row_view(r);
+    if let Some(p) = properties.as_object_mut() {
+        p.remove("lon");
+        p.remove("lat");
+    }
+    json!({ "type": "Feature", "id": r.id, "geometry": geometry, "properties": properties })
+}
+
+/// A record for a caller: everything, less the complainant's personal data for roles that may
+/// not see it, plus the attachments whose bytes the server does not hold yet.
+pub fn record_view(record: &Record, role: Role, missing_blobs: &[String]) -> Value {
+    let mut value = serde_json::to_value(record).unwrap_or(Value::Null);
+    if !sees_personal_data(role)
+        && let Some(c) = value
+            .pointer_mut("/complainant")
+            .and_then(Value::as_object_mut)
+    {
+        c.insert("name".into(), Value::Null);
+        c.insert("phone".into(), Value::Null);
+        c.insert("redacted".into(), Value::Bool(true));
+    }
+    if let Some(v) = value.as_object_mut() {
+        v.insert("missing_blobs".into(), json!(missing_blobs));
+    }
+    value
+}
+
+async fn load_visible(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> ApiResult<(RecordDoc, Record, Vec<u8>)> {
+    let uuid = uuid::Uuid::parse_str(id)
+        .map_err(|_| ApiError::bad_request("invalid_id", format!("{id:?} is not a record id")))?;
+    let stored = state
+        .store
+        .record_doc(&uuid.to_string())
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("record {uuid} not found")))?;
+    let doc = RecordDoc::load(&stored.doc).map_err(ApiError::internal)?;
+    let record = doc.record().map_err(ApiError::internal)?;
+    let map = state.grids.snapshot().await?;
+    let authority = AccountAuthority {
+        user: &caller.user,
+        map: &map,
+    };
+    if !sync_core::Authority::in_scope(&authority, &record) {
+        return Err(ApiError::forbidden("this record is outside your areas"));
+    }
+    Ok((doc, record, stored.doc))
+}
+
+/// `GET /api/v1/records/{id}`.
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let (_, record, _) = load_visible(&state, &caller, &id).await?;
+    let mut missing = Vec::new();
+    for sha in record.attachments.keys() {
+        if !state
+            .store
+            .blob_state(sha)
+            .await?
+            .is_some_and(|b| b.complete)
+        {
+            missing.push(sha.clone());
+        }
+    }
+    Ok(HttpResponse::Ok().json(record_view(&record, caller.user.role, &missing)))
+}
+
+/// `GET /api/v1/records/{id}/automerge`: the document's bytes, for export and other automerge
+/// implementations. Carries personal data, so only for roles that may see it.
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn automerge(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let (_, record, bytes) = load_visible(&state, &caller, &id).await?;
+    if record
+        .complainant
+        .as_ref()
+        .is_some_and(|c| c.name.is_some() || c.phone.is_some())
+        && !sees_personal_data(caller.user.role)
+    {
+        return Err(ApiError::forbidden(
+            "this document holds personal data your role may not see",
+        ));
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .body(bytes))
+}
+
+/// `GET /api/v1/records/{id}/history`: who changed which fields, when, from which device.
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn history(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let (mut doc, record, _) = load_visible(&state, &caller, &id).await?;
+    Ok(HttpResponse::Ok().json(json!({ "id": record.id, "changes": doc.history() })))
+}

@@ -1,0 +1,193 @@
+//! Building and running the HTTP server.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::http::header::CONTENT_TYPE;
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{App, HttpServer, web};
+
+use crate::configuration::Settings;
+use crate::demo;
+use crate::error::{ApiError, PROBLEM_JSON, problem_response};
+use crate::routes;
+use crate::state::AppState;
+use crate::store::{self, Store, StoreError};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database could not be opened or migrated.
+    #[error("cannot open the database")]
+    Store(#[from] StoreError),
+    /// The address could not be bound.
+    #[error("cannot listen on {address}")]
+    Bind {
+        /// The address.
+        address: String,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The demo data could not be loaded.
+    #[error("cannot load the demo city")]
+    Demo(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+/// A bound, ready server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    state: AppState,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Opens the store named by `settings.database_url` (creating and migrating it), loads the
+    /// demo city if asked, and binds `settings.bind`.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let store = store::connect(&settings.database_url).await?;
+        Self::build_with_store(store, settings).await
+    }
+
+    /// As [`Application::build`] over an already open store (tests run two instances on one
+    /// database this way).
+    pub async fn build_with_store(
+        store: Arc<dyn Store>,
+        settings: Settings,
+    ) -> Result<Self, StartupError> {
+        if settings.demo {
+            demo::load(store.as_ref())
+                .await
+                .map_err(StartupError::Demo)?;
+        }
+        let listener = TcpListener::bind(&settings.bind).map_err(|source| StartupError::Bind {
+            address: settings.bind.clone(),
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                address: settings.bind.clone(),
+                source,
+            })?
+            .port();
+        let workers = settings.workers;
+        let state = AppState::new(store, settings);
+        // Load the index before the first request rather than during it.
+        state.grids.refresh().await?;
+        let data = web::Data::new(state.clone());
+        let limit = state.settings.max_body_bytes;
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(data.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(limit)
+                        .error_handler(|error, _| ApiError::from(error).into()),
+                )
+                .app_data(web::PayloadConfig::new(limit))
+                .app_data(
+                    web::QueryConfig::default()
+                        .error_handler(|error, _| ApiError::from(error).into()),
+                )
+                .app_data(
+                    web::PathConfig::default()
+                        .error_handler(|error, _| ApiError::from(error).into()),
+                )
+                .configure(routes::configure)
+                .default_service(web::to(|| async {
+                    Err::<actix_web::HttpResponse, _>(ApiError::NotFound("no such route".into()))
+                }))
+                .wrap(from_fn(problems_and_metrics))
+        })
+        .listen(listener)
+        .map_err(|source| StartupError::Bind {
+            address: format!("port {port}"),
+            source,
+        })?;
+        if let Some(workers) = workers {
+            server = server.workers(workers);
+        }
+        let server = server.run();
+        tracing::info!(port, backend = state.store.backend(), "listening");
+        Ok(Application {
+            port,
+            server,
+            state,
+        })
+    }
+
+    /// The port actually bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The shared state (store, grid map, metrics).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (Ctrl-C, SIGTERM or the handle).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Counts every response by status class, and turns any error response that is not already a
+/// problem document (a framework 404/405, say) into one, so clients see one error shape.
+async fn problems_and_metrics(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let started = std::time::Instant::now();
+    let (method, path) = (req.method().clone(), req.path().to_string());
+    let response = next.call(req).await?.map_into_boxed_body();
+    let status = response.status();
+    tracing::info!(
+        %method,
+        %path,
+        status = status.as_u16(),
+        elapsed_us = started.elapsed().as_micros() as u64,
+        "request"
+    );
+    if let Some(state) = state {
+        state.metrics.record_status(status.as_u16());
+    }
+    let is_problem = response
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+    if (status.is_client_error() || status.is_server_error()) && !is_problem {
+        let code = match status.as_u16() {
+            404 => "not_found",
+            405 => "method_not_allowed",
+            413 => "payload_too_large",
+            _ if status.is_server_error() => "internal",
+            _ => "bad_request",
+        };
+        let detail = status.canonical_reason().unwrap_or("error");
+        let (request, _) = response.into_parts();
+        return Ok(ServiceResponse::new(
+            request,
+            problem_response(status, code, detail, None),
+        ));
+    }
+    Ok(response)
+}

@@ -1,0 +1,209 @@
+//! Storage: one [`Store`] trait, one implementation per backend, chosen by URL scheme.
+//!
+//! Both backends run the same runtime-checked queries with bound parameters only (no SQL is ever
+//! formatted from input) and carry their own migrations under `server/migrations/<backend>`.
+//! The integration suite runs every test against both.
+
+mod postgres;
+mod postgres_records;
+mod records;
+mod sqlite;
+mod sqlite_records;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+
+use crate::domain::{AreaFilter, AreaRecord, Level, NewUser, User, UserUpdate};
+
+pub use postgres::PostgresStore;
+pub use records::{
+    BlobState, CommitOutcome, FeedItem, NewChange, RecordCommit, RecordQuery, RecordRow,
+    RecordScope, StoredDoc,
+};
+pub use sqlite::SqliteStore;
+
+/// Why a storage call failed.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database refused or could not be reached.
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// Migrations could not be applied.
+    #[error("migration failed")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A unique value (a username) is already taken.
+    #[error("{0} already exists")]
+    Conflict(String),
+    /// The URL names no supported backend.
+    #[error("unsupported database url `{0}`: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    /// A stored value could not be read back (a role or level the code does not know).
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+/// Storage result.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Everything the server keeps. Implementations must be safe to share between request handlers
+/// and, for PostgreSQL, between server instances: the map version lives in the database.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug {
+    /// `"sqlite"` or `"postgres"`.
+    fn backend(&self) -> &'static str;
+
+    /// A trivial round trip, for `/healthz`.
+    async fn ping(&self) -> Result<()>;
+
+    // --- accounts ---------------------------------------------------------------------------
+
+    /// Creates an account with its area assignments; [`StoreError::Conflict`] if the name is taken.
+    async fn create_user(&self, user: &NewUser) -> Result<User>;
+    /// The account with this name.
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>>;
+    /// Every account, ordered by name.
+    async fn list_users(&self) -> Result<Vec<User>>;
+    /// Applies the set fields of `update`; `None` if there is no such account.
+    async fn update_user(&self, username: &str, update: &UserUpdate) -> Result<Option<User>>;
+    /// Replaces an account's area assignments; `None` if there is no such account.
+    async fn set_user_areas(&self, username: &str, areas: &[String]) -> Result<Option<User>>;
+
+    // --- tokens -----------------------------------------------------------------------------
+
+    /// Stores a token hash for a user.
+    async fn insert_token(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        created_at: i64,
+        expires_at: i64,
+    ) -> Result<()>;
+    /// The active account owning an unrevoked token that has not expired at `now`.
+    async fn token_owner(&self, token_hash: &str, now: i64) -> Result<Option<User>>;
+    /// Revokes one token; `false` if it was unknown or already revoked.
+    async fn revoke_token(&self, token_hash: &str, now: i64) -> Result<bool>;
+    /// Revokes every live token of an account; returns how many.
+    async fn revoke_user_tokens(&self, user_id: i64, now: i64) -> Result<u64>;
+
+    // --- the grid map -----------------------------------------------------------------------
+
+    /// The current map version (0 before the first import). Cheap: one row by primary key.
+    async fn map_version(&self) -> Result<i64>;
+    /// Inserts or replaces areas in one transaction and bumps the map version once; every
+    /// written area gets the new version, which is returned.
+    async fn put_areas(&self, areas: &[AreaRecord], now: i64) -> Result<i64>;
+    /// One area.
+    async fn area(&self, code: &str) -> Result<Option<AreaRecord>>;
+    /// The level of each of `codes` that exists.
+    async fn area_levels(&self, codes: &[String]) -> Result<Vec<(String, Level)>>;
+    /// Areas matching a filter, ordered by code.
+    async fn list_areas(&self, filter: &AreaFilter) -> Result<Vec<AreaRecord>>;
+    /// The map version and every area, read consistently (for rebuilding the index).
+    async fn map_snapshot(&self) -> Result<(i64, Vec<AreaRecord>)>;
+
+    // --- records and sync (tables in each backend's `0002_records.sql`) ----------------------
+
+    /// A record's document and the version it was stored at.
+    async fn record_doc(&self, id: &str) -> Result<Option<StoredDoc>>;
+    /// Stores a document, its row and its new changes in one transaction, each change with the
+    /// next sequence number (taken under the `change_seq` row lock, so sequence order is commit
+    /// order). [`CommitOutcome::Conflict`] when the document moved since it was read.
+    async fn commit_record(&self, commit: &RecordCommit) -> Result<CommitOutcome>;
+    /// The last sequence number handed out.
+    async fn change_head(&self) -> Result<i64>;
+    /// How many times the account's areas or role changed (what it may read).
+    async fn scope_epoch(&self, user_id: i64) -> Result<i64>;
+    /// Changes with `after < seq <= upto`, not from `exclude_origin`, of records in `scope`, in
+    /// sequence order, at most `limit`.
+    async fn change_feed(
+        &self,
+        after: i64,
+        upto: i64,
+        exclude_origin: &str,
+        scope: &RecordScope,
+        limit: i64,
+    ) -> Result<Vec<FeedItem>>;
+    /// Record rows matching a query, newest first.
+    async fn list_records(&self, query: &RecordQuery) -> Result<Vec<RecordRow>>;
+    /// How much of a blob the server holds.
+    async fn blob_state(&self, sha256: &str) -> Result<Option<BlobState>>;
+    /// Appends a range at `start`; `None` when `start` is not what the server holds.
+    async fn blob_append(
+        &self,
+        sha256: &str,
+        size: i64,
+        start: i64,
+        bytes: &[u8],
+        mime_type: Option<&str>,
+        now: i64,
+    ) -> Result<Option<BlobState>>;
+    /// Bytes `[start, start + len)` of a blob.
+    async fn blob_read(&self, sha256: &str, start: i64, len: i64) -> Result<Vec<u8>>;
+    /// Marks a blob complete, or forgets it when its hash did not verify.
+    async fn blob_finish(&self, sha256: &str, verified: bool) -> Result<()>;
+}
+
+/// Opens (creating and migrating) the store a URL names: `sqlite://PATH` (also `sqlite:PATH`,
+/// `sqlite::memory:`) or `postgres://…` / `postgresql://…`.
+pub async fn connect(database_url: &str) -> Result<Arc<dyn Store>> {
+    if database_url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(database_url).await?))
+    } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(Arc::new(PostgresStore::connect(database_url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(redact(database_url)))
+    }
+}
+
+/// The URL without any password, fit for logs and error messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => {
+                    format!(
+                        "{}{}:***{}",
+                        &url[..scheme_end + 3],
+                        &userinfo[..colon],
+                        &url[at..]
+                    )
+                }
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn parse_role(value: &str) -> Result<crate::domain::Role> {
+    value
+        .parse()
+        .map_err(|e: crate::domain::UnknownRole| StoreError::Corrupt(e.to_string()))
+}
+
+fn parse_level(value: &str) -> Result<Level> {
+    value
+        .parse()
+        .map_err(|e: crate::domain::UnknownLevel| StoreError::Corrupt(e.to_string()))
+}
+
+fn is_unique_violation(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_hides_only_the_password() {
+        assert_eq!(
+            redact("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(redact("sqlite://x.db"), "sqlite://x.db");
+    }
+}

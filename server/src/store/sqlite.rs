@@ -1,0 +1,451 @@
+//! The embedded backend: one SQLite file in WAL mode (readers never wait for the writer).
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
+    SqliteSynchronous,
+};
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::{
+    BlobState, CommitOutcome, FeedItem, RecordCommit, RecordQuery, RecordRow, RecordScope, Result,
+    Store, StoreError, StoredDoc, is_unique_violation, parse_level, parse_role,
+};
+use crate::domain::{AreaFilter, AreaRecord, Level, NewUser, User, UserUpdate};
+
+/// The SQLite store.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens the file (creating it), switches to WAL and applies the migrations.
+    pub async fn connect(url: &str) -> Result<Self> {
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(if in_memory {
+                SqliteJournalMode::Memory
+            } else {
+                SqliteJournalMode::Wal
+            })
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        // An in-memory database exists once per connection, so it must have exactly one.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(if in_memory { 1 } else { 8 })
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// The connection pool, for the sync issue's queries and for tests.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    async fn areas_of(&self, user_ids: &[i64]) -> Result<HashMap<i64, Vec<String>>> {
+        let mut map: HashMap<i64, Vec<String>> = HashMap::new();
+        if user_ids.len() == 1 {
+            let rows = sqlx::query(
+                "SELECT user_id, area_code FROM user_areas WHERE user_id = ? ORDER BY area_code",
+            )
+            .bind(user_ids[0])
+            .fetch_all(&self.pool)
+            .await?;
+            for row in rows {
+                map.entry(row.try_get(0)?)
+                    .or_default()
+                    .push(row.try_get(1)?);
+            }
+        } else if !user_ids.is_empty() {
+            let rows = sqlx::query(
+                "SELECT user_id, area_code FROM user_areas ORDER BY user_id, area_code",
+            )
+            .fetch_all(&self.pool)
+            .await?;
+            for row in rows {
+                map.entry(row.try_get(0)?)
+                    .or_default()
+                    .push(row.try_get(1)?);
+            }
+        }
+        Ok(map)
+    }
+
+    async fn with_areas(&self, row: Option<SqliteRow>) -> Result<Option<User>> {
+        let Some(row) = row else { return Ok(None) };
+        let mut user = user_from_row(&row)?;
+        user.areas = self
+            .areas_of(&[user.id])
+            .await?
+            .remove(&user.id)
+            .unwrap_or_default();
+        Ok(Some(user))
+    }
+
+    async fn fetch_user(&self, username: &str) -> Result<Option<User>> {
+        let row = sqlx::query(
+            "SELECT id, username, password_hash, role, active, created_at FROM users \
+             WHERE username = ?",
+        )
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
+        self.with_areas(row).await
+    }
+}
+
+fn user_from_row(row: &SqliteRow) -> Result<User> {
+    Ok(User {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        password_hash: row.try_get("password_hash")?,
+        role: parse_role(row.try_get::<&str, _>("role")?)?,
+        active: row.try_get("active")?,
+        areas: Vec::new(),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+fn area_from_row(row: &SqliteRow) -> Result<AreaRecord> {
+    Ok(AreaRecord {
+        code: row.try_get("code")?,
+        name: row.try_get("name")?,
+        level: parse_level(row.try_get::<&str, _>("level")?)?,
+        parent: row.try_get("parent")?,
+        geometry: row.try_get("geometry")?,
+        bbox: [
+            row.try_get("min_lon")?,
+            row.try_get("min_lat")?,
+            row.try_get("max_lon")?,
+            row.try_get("max_lat")?,
+        ],
+        version: row.try_get("version")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}
+
+async fn replace_areas(
+    tx: &mut Transaction<'_, Sqlite>,
+    user_id: i64,
+    areas: &[String],
+) -> Result<()> {
+    sqlx::query("DELETE FROM user_areas WHERE user_id = ?")
+        .bind(user_id)
+        .execute(&mut **tx)
+        .await?;
+    for code in areas {
+        sqlx::query("INSERT OR IGNORE INTO user_areas (user_id, area_code) VALUES (?, ?)")
+            .bind(user_id)
+            .bind(code)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn create_user(&self, user: &NewUser) -> Result<User> {
+        let mut tx = self.pool.begin().await?;
+        let inserted = sqlx::query(
+            "INSERT INTO users (username, password_hash, role, active, created_at) \
+             VALUES (?, ?, ?, 1, ?) RETURNING id",
+        )
+        .bind(&user.username)
+        .bind(&user.password_hash)
+        .bind(user.role.as_str())
+        .bind(user.created_at)
+        .fetch_one(&mut *tx)
+        .await;
+        let id: i64 = match inserted {
+            Ok(row) => row.try_get(0)?,
+            Err(e) if is_unique_violation(&e) => {
+                return Err(StoreError::Conflict(format!("user `{}`", user.username)));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        replace_areas(&mut tx, id, &user.areas).await?;
+        tx.commit().await?;
+        self.fetch_user(&user.username)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("created user vanished".into()))
+    }
+
+    async fn user_by_name(&self, username: &str) -> Result<Option<User>> {
+        self.fetch_user(username).await
+    }
+
+    async fn list_users(&self) -> Result<Vec<User>> {
+        let rows = sqlx::query(
+            "SELECT id, username, password_hash, role, active, created_at FROM users \
+             ORDER BY username",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut users = rows.iter().map(user_from_row).collect::<Result<Vec<_>>>()?;
+        let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
+        let mut areas = self.areas_of(&ids).await?;
+        for user in &mut users {
+            user.areas = areas.remove(&user.id).unwrap_or_default();
+        }
+        Ok(users)
+    }
+
+    async fn update_user(&self, username: &str, update: &UserUpdate) -> Result<Option<User>> {
+        let result = sqlx::query(
+            "UPDATE users SET role = COALESCE(?, role), password_hash = COALESCE(?, password_hash), \
+             active = COALESCE(?, active) WHERE username = ?",
+        )
+        .bind(update.role.map(|r| r.as_str()))
+        .bind(update.password_hash.as_deref())
+        .bind(update.active)
+        .bind(username)
+        .execute(&self.pool)
+        .await?;
+        if result.rows_affected() == 0 {
+            return Ok(None);
+        }
+        self.fetch_user(username).await
+    }
+
+    async fn set_user_areas(&self, username: &str, areas: &[String]) -> Result<Option<User>> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT id FROM users WHERE username = ?")
+            .bind(username)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let Some(row) = row else { return Ok(None) };
+        replace_areas(&mut tx, row.try_get(0)?, areas).await?;
+        tx.commit().await?;
+        self.fetch_user(username).await
+    }
+
+    async fn insert_token(
+        &self,
+        token_hash: &str,
+        user_id: i64,
+        created_at: i64,
+        expires_at: i64,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO tokens (token_hash, user_id, created_at, expires_at) VALUES (?, ?, ?, ?)",
+        )
+        .bind(token_hash)
+        .bind(user_id)
+        .bind(created_at)
+        .bind(expires_at)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn token_owner(&self, token_hash: &str, now: i64) -> Result<Option<User>> {
+        let row = sqlx::query(
+            "SELECT u.id, u.username, u.password_hash, u.role, u.active, u.created_at \
+             FROM tokens t JOIN users u ON u.id = t.user_id \
+             WHERE t.token_hash = ? AND t.revoked_at IS NULL AND t.expires_at > ? AND u.active = 1",
+        )
+        .bind(token_hash)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        self.with_areas(row).await
+    }
+
+    async fn revoke_token(&self, token_hash: &str, now: i64) -> Result<bool> {
+        let result = sqlx::query(
+            "UPDATE tokens SET revoked_at = ? WHERE token_hash = ? AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(token_hash)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() > 0)
+    }
+
+    async fn revoke_user_tokens(&self, user_id: i64, now: i64) -> Result<u64> {
+        let result = sqlx::query(
+            "UPDATE tokens SET revoked_at = ? \
+             WHERE user_id = ? AND revoked_at IS NULL AND expires_at > ?",
+        )
+        .bind(now)
+        .bind(user_id)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected())
+    }
+
+    async fn map_version(&self) -> Result<i64> {
+        let row = sqlx::query("SELECT version FROM map_version WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get(0)?)
+    }
+
+    async fn put_areas(&self, areas: &[AreaRecord], now: i64) -> Result<i64> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE map_version SET version = version + 1 WHERE id = 1 RETURNING version",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        let version: i64 = row.try_get(0)?;
+        for area in areas {
+            sqlx::query(
+                "INSERT INTO areas (code, name, level, parent, geometry, min_lon, min_lat, \
+                 max_lon, max_lat, version, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, level = excluded.level, \
+                 parent = excluded.parent, geometry = excluded.geometry, \
+                 min_lon = excluded.min_lon, min_lat = excluded.min_lat, \
+                 max_lon = excluded.max_lon, max_lat = excluded.max_lat, \
+                 version = excluded.version, updated_at = excluded.updated_at",
+            )
+            .bind(&area.code)
+            .bind(&area.name)
+            .bind(area.level.as_str())
+            .bind(area.parent.as_deref())
+            .bind(&area.geometry)
+            .bind(area.bbox[0])
+            .bind(area.bbox[1])
+            .bind(area.bbox[2])
+            .bind(area.bbox[3])
+            .bind(version)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(version)
+    }
+
+    async fn area(&self, code: &str) -> Result<Option<AreaRecord>> {
+        let row = sqlx::query("SELECT * FROM areas WHERE code = ?")
+            .bind(code)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(area_from_row).transpose()
+    }
+
+    async fn area_levels(&self, codes: &[String]) -> Result<Vec<(String, Level)>> {
+        let mut found = Vec::new();
+        for code in codes {
+            let row = sqlx::query("SELECT level FROM areas WHERE code = ?")
+                .bind(code)
+                .fetch_optional(&self.pool)
+                .await?;
+            if let Some(row) = row {
+                found.push((code.clone(), parse_level(row.try_get::<&str, _>(0)?)?));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn list_areas(&self, filter: &AreaFilter) -> Result<Vec<AreaRecord>> {
+        let bbox = filter.bbox;
+        let rows = sqlx::query(
+            "SELECT * FROM areas WHERE (?1 IS NULL OR parent = ?1) AND (?2 IS NULL OR level = ?2) \
+             AND (?3 IS NULL OR (min_lon <= ?5 AND max_lon >= ?3 AND min_lat <= ?6 AND max_lat >= ?4)) \
+             ORDER BY code",
+        )
+        .bind(filter.parent.as_deref())
+        .bind(filter.level.map(|l| l.as_str()))
+        .bind(bbox.map(|b| b[0]))
+        .bind(bbox.map(|b| b[1]))
+        .bind(bbox.map(|b| b[2]))
+        .bind(bbox.map(|b| b[3]))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(area_from_row).collect()
+    }
+
+    async fn map_snapshot(&self) -> Result<(i64, Vec<AreaRecord>)> {
+        // A read transaction sees one WAL snapshot: the version and the areas agree.
+        let mut tx = self.pool.begin().await?;
+        let version: i64 = sqlx::query("SELECT version FROM map_version WHERE id = 1")
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+        let rows = sqlx::query("SELECT * FROM areas ORDER BY code")
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let areas = rows.iter().map(area_from_row).collect::<Result<Vec<_>>>()?;
+        Ok((version, areas))
+    }
+
+    async fn record_doc(&self, id: &str) -> Result<Option<StoredDoc>> {
+        super::sqlite_records::record_doc(&self.pool, id).await
+    }
+
+    async fn commit_record(&self, commit: &RecordCommit) -> Result<CommitOutcome> {
+        super::sqlite_records::commit_record(&self.pool, commit).await
+    }
+
+    async fn change_head(&self) -> Result<i64> {
+        super::sqlite_records::change_head(&self.pool).await
+    }
+
+    async fn scope_epoch(&self, user_id: i64) -> Result<i64> {
+        super::sqlite_records::scope_epoch(&self.pool, user_id).await
+    }
+
+    async fn change_feed(
+        &self,
+        after: i64,
+        upto: i64,
+        exclude_origin: &str,
+        scope: &RecordScope,
+        limit: i64,
+    ) -> Result<Vec<FeedItem>> {
+        super::sqlite_records::change_feed(&self.pool, after, upto, exclude_origin, scope, limit)
+            .await
+    }
+
+    async fn list_records(&self, query: &RecordQuery) -> Result<Vec<RecordRow>> {
+        super::sqlite_records::list_records(&self.pool, query).await
+    }
+
+    async fn blob_state(&self, sha256: &str) -> Result<Option<BlobState>> {
+        super::sqlite_records::blob_state(&self.pool, sha256).await
+    }
+
+    async fn blob_append(
+        &self,
+        sha256: &str,
+        size: i64,
+        start: i64,
+        bytes: &[u8],
+        mime_type: Option<&str>,
+        now: i64,
+    ) -> Result<Option<BlobState>> {
+        super::sqlite_records::blob_append(&self.pool, sha256, size, start, bytes, mime_type, now)
+            .await
+    }
+
+    async fn blob_read(&self, sha256: &str, start: i64, len: i64) -> Result<Vec<u8>> {
+        super::sqlite_records::blob_read(&self.pool, sha256, start, len).await
+    }
+
+    async fn blob_finish(&self, sha256: &str, verified: bool) -> Result<()> {
+        super::sqlite_records::blob_finish(&self.pool, sha256, verified).await
+    }
+}

@@ -1,0 +1,347 @@
+//! Records, the change log and blobs on SQLite (issue 4). Called from `sqlite.rs`'s `Store`
+//! implementation; the PostgreSQL twin is `postgres_records.rs`.
+
+use sqlx::sqlite::{SqlitePool, SqliteRow};
+use sqlx::{Row, Sqlite, Transaction};
+
+use super::Result;
+use super::records::{
+    BlobState, CommitOutcome, FeedItem, RecordCommit, RecordQuery, RecordRow, RecordScope,
+    StoredDoc,
+};
+
+pub(super) async fn record_doc(pool: &SqlitePool, id: &str) -> Result<Option<StoredDoc>> {
+    let row = sqlx::query("SELECT doc, version FROM records WHERE id = ?")
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(|r| StoredDoc {
+        doc: r.get(0),
+        version: r.get(1),
+    }))
+}
+
+pub(super) async fn commit_record(
+    pool: &SqlitePool,
+    commit: &RecordCommit,
+) -> Result<CommitOutcome> {
+    let mut tx = pool.begin().await?;
+    let n = commit.changes.len() as i64;
+    let last_seq: i64 =
+        sqlx::query("UPDATE change_seq SET seq = seq + ? WHERE id = 1 RETURNING seq")
+            .bind(n)
+            .fetch_one(&mut *tx)
+            .await?
+            .get(0);
+    let row = &commit.row;
+    let written = match commit.expected_version {
+        None => sqlx::query(
+            "INSERT INTO records (id, kind, status, channel, category, title, owner_grid, \
+             claimed_grid, lon, lat, created_by, created_at, updated_at, last_seq, version, doc) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, ?) ON CONFLICT (id) DO NOTHING",
+        )
+        .bind(&row.id)
+        .bind(&row.kind)
+        .bind(&row.status)
+        .bind(&row.channel)
+        .bind(&row.category)
+        .bind(&row.title)
+        .bind(row.owner_grid.as_deref())
+        .bind(row.claimed_grid.as_deref())
+        .bind(row.lon)
+        .bind(row.lat)
+        .bind(&row.created_by)
+        .bind(row.created_at)
+        .bind(row.updated_at)
+        .bind(last_seq)
+        .bind(&commit.doc)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected(),
+        Some(version) => sqlx::query(
+            "UPDATE records SET kind = ?, status = ?, channel = ?, category = ?, title = ?, \
+             owner_grid = ?, claimed_grid = ?, lon = ?, lat = ?, updated_at = ?, last_seq = ?, \
+             version = version + 1, doc = ? WHERE id = ? AND version = ?",
+        )
+        .bind(&row.kind)
+        .bind(&row.status)
+        .bind(&row.channel)
+        .bind(&row.category)
+        .bind(&row.title)
+        .bind(row.owner_grid.as_deref())
+        .bind(row.claimed_grid.as_deref())
+        .bind(row.lon)
+        .bind(row.lat)
+        .bind(row.updated_at)
+        .bind(last_seq)
+        .bind(&commit.doc)
+        .bind(&row.id)
+        .bind(version)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected(),
+    };
+    if written == 0 {
+        tx.rollback().await?;
+        return Ok(CommitOutcome::Conflict);
+    }
+    insert_changes(&mut tx, commit, last_seq - n + 1).await?;
+    tx.commit().await?;
+    Ok(CommitOutcome::Stored {
+        version: commit.expected_version.unwrap_or(0) + 1,
+        last_seq,
+    })
+}
+
+async fn insert_changes(
+    tx: &mut Transaction<'_, Sqlite>,
+    commit: &RecordCommit,
+    first_seq: i64,
+) -> Result<()> {
+    for (i, change) in commit.changes.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO record_changes (seq, record_id, hash, origin, bytes, stored_at) \
+             VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (record_id, hash) DO NOTHING",
+        )
+        .bind(first_seq + i as i64)
+        .bind(&commit.row.id)
+        .bind(&change.hash)
+        .bind(&change.origin)
+        .bind(&change.bytes)
+        .bind(commit.row.updated_at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
+pub(super) async fn change_head(pool: &SqlitePool) -> Result<i64> {
+    Ok(sqlx::query("SELECT seq FROM change_seq WHERE id = 1")
+        .fetch_one(pool)
+        .await?
+        .get(0))
+}
+
+pub(super) async fn scope_epoch(pool: &SqlitePool, user_id: i64) -> Result<i64> {
+    let row = sqlx::query("SELECT scope_epoch FROM users WHERE id = ?")
+        .bind(user_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(|r| r.get(0)).unwrap_or(0))
+}
+
+pub(super) async fn change_feed(
+    pool: &SqlitePool,
+    after: i64,
+    upto: i64,
+    exclude_origin: &str,
+    scope: &RecordScope,
+    limit: i64,
+) -> Result<Vec<FeedItem>> {
+    let (all, codes, creator) = scope.parts();
+    let codes = json_list(codes);
+    let rows = sqlx::query(
+        "SELECT c.seq, c.record_id, c.bytes FROM record_changes c JOIN records r ON r.id = c.record_id \
+         WHERE c.seq > ? AND c.seq <= ? AND c.origin <> ? \
+         AND (? OR r.owner_grid IN (SELECT value FROM json_each(?)) OR r.created_by = ?) \
+         ORDER BY c.seq LIMIT ?",
+    )
+    .bind(after)
+    .bind(upto)
+    .bind(exclude_origin)
+    .bind(all)
+    .bind(codes)
+    .bind(creator)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| FeedItem {
+            seq: r.get(0),
+            record_id: r.get(1),
+            bytes: r.get(2),
+        })
+        .collect())
+}
+
+pub(super) async fn list_records(pool: &SqlitePool, q: &RecordQuery) -> Result<Vec<RecordRow>> {
+    let (all, codes, creator) = q.scope.parts();
+    let codes = json_list(codes);
+    let owners = q.owners.as_deref().map(json_list);
+    let (after_at, after_id) = match &q.after {
+        Some((at, id)) => (Some(*at), Some(id.as_str())),
+        None => (None, None),
+    };
+    let rows = sqlx::query(
+        "SELECT id, kind, status, channel, category, title, owner_grid, claimed_grid, lon, lat, \
+         created_by, created_at, updated_at FROM records r \
+         WHERE (? OR r.owner_grid IN (SELECT value FROM json_each(?)) OR r.created_by = ?) \
+         AND (? IS NULL OR r.owner_grid IN (SELECT value FROM json_each(?))) \
+         AND (? = 0 OR r.owner_grid IS NULL) \
+         AND (? IS NULL OR r.kind = ?) AND (? IS NULL OR r.status = ?) \
+         AND (? IS NULL OR r.channel = ?) \
+         AND (? IS NULL OR r.created_at >= ?) AND (? IS NULL OR r.created_at < ?) \
+         AND (? IS NULL OR r.created_at < ? OR (r.created_at = ? AND r.id < ?)) \
+         ORDER BY r.created_at DESC, r.id DESC LIMIT ?",
+    )
+    .bind(all)
+    .bind(codes)
+    .bind(creator)
+    .bind(owners.as_deref())
+    .bind(owners.as_deref())
+    .bind(q.unassigned)
+    .bind(q.kind.as_deref())
+    .bind(q.kind.as_deref())
+    .bind(q.status.as_deref())
+    .bind(q.status.as_deref())
+    .bind(q.channel.as_deref())
+    .bind(q.channel.as_deref())
+    .bind(q.created_from)
+    .bind(q.created_from)
+    .bind(q.created_to)
+    .bind(q.created_to)
+    .bind(after_at)
+    .bind(after_at)
+    .bind(after_at)
+    .bind(after_id)
+    .bind(q.limit)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.iter().map(record_row).collect())
+}
+
+/// A list of codes as the JSON array `json_each` reads: SQLite has no array parameters.
+fn json_list(codes: &[String]) -> String {
+    serde_json::to_string(codes).unwrap_or_else(|_| "[]".into())
+}
+
+fn record_row(r: &SqliteRow) -> RecordRow {
+    RecordRow {
+        id: r.get("id"),
+        kind: r.get("kind"),
+        status: r.get("status"),
+        channel: r.get("channel"),
+        category: r.get("category"),
+        title: r.get("title"),
+        owner_grid: r.get("owner_grid"),
+        claimed_grid: r.get("claimed_grid"),
+        lon: r.get("lon"),
+        lat: r.get("lat"),
+        created_by: r.get("created_by"),
+        created_at: r.get("created_at"),
+        updated_at: r.get("updated_at"),
+    }
+}
+
+pub(super) async fn blob_state(pool: &SqlitePool, sha256: &str) -> Result<Option<BlobState>> {
+    let row = sqlx::query(
+        "SELECT sha256, size, received, complete, mime_type FROM blobs WHERE sha256 = ?",
+    )
+    .bind(sha256)
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| BlobState {
+        sha256: r.get(0),
+        size: r.get(1),
+        received: r.get(2),
+        complete: r.get(3),
+        mime_type: r.get(4),
+    }))
+}
+
+/// Appends bytes at `start`, which must equal what the server holds; returns the new state, or
+/// `None` when `start` does not match (the caller answers with the real offset).
+pub(super) async fn blob_append(
+    pool: &SqlitePool,
+    sha256: &str,
+    size: i64,
+    start: i64,
+    bytes: &[u8],
+    mime_type: Option<&str>,
+    now: i64,
+) -> Result<Option<BlobState>> {
+    let mut tx = pool.begin().await?;
+    sqlx::query(
+        "INSERT INTO blobs (sha256, size, received, complete, mime_type, updated_at) \
+         VALUES (?, ?, 0, 0, ?, ?) ON CONFLICT (sha256) DO NOTHING",
+    )
+    .bind(sha256)
+    .bind(size)
+    .bind(mime_type)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let updated = sqlx::query(
+        "UPDATE blobs SET received = received + ?, updated_at = ? \
+         WHERE sha256 = ? AND received = ? AND size = ? AND complete = 0 AND received + ? <= size",
+    )
+    .bind(bytes.len() as i64)
+    .bind(now)
+    .bind(sha256)
+    .bind(start)
+    .bind(size)
+    .bind(bytes.len() as i64)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if updated == 0 {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    sqlx::query("INSERT INTO blob_chunks (sha256, start_byte, bytes) VALUES (?, ?, ?)")
+        .bind(sha256)
+        .bind(start)
+        .bind(bytes)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    blob_state(pool, sha256).await
+}
+
+/// The bytes of a blob from `start`, at most `len`, assembled from its chunks.
+pub(super) async fn blob_read(
+    pool: &SqlitePool,
+    sha256: &str,
+    start: i64,
+    len: i64,
+) -> Result<Vec<u8>> {
+    let rows = sqlx::query(
+        "SELECT start_byte, bytes FROM blob_chunks WHERE sha256 = ? AND start_byte < ? \
+         AND start_byte + length(bytes) > ? ORDER BY start_byte",
+    )
+    .bind(sha256)
+    .bind(start + len)
+    .bind(start)
+    .fetch_all(pool)
+    .await?;
+    Ok(super::records::assemble(
+        rows.iter()
+            .map(|r| (r.get::<i64, _>(0), r.get::<Vec<u8>, _>(1))),
+        start,
+        len,
+    ))
+}
+
+/// Marks a blob complete (after its hash was verified) or, when `verified` is false, forgets
+/// it so the device uploads it again.
+pub(super) async fn blob_finish(pool: &SqlitePool, sha256: &str, verified: bool) -> Result<()> {
+    let mut tx = pool.begin().await?;
+    if verified {
+        sqlx::query("UPDATE blobs SET complete = 1 WHERE sha256 = ?")
+            .bind(sha256)
+            .execute(&mut *tx)
+            .await?;
+    } else {
+        sqlx::query("DELETE FROM blob_chunks WHERE sha256 = ?")
+            .bind(sha256)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM blobs WHERE sha256 = ?")
+            .bind(sha256)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}

@@ -1,0 +1,419 @@
+//! Records and sync on the server: sync-core's protocol over the [`Store`], with the account's
+//! role and areas as the [`Authority`], and the grid map deciding each record's owner.
+//!
+//! sync-core decides (merge, validate, check, pack the response); this module moves documents
+//! between those decisions and the database, retrying when another instance wrote the same
+//! document in between.
+
+use std::sync::atomic::Ordering;
+
+use sync_core::automerge::ActorId;
+use sync_core::{
+    Accepted, Authority, Crs, Field, MISSING_HISTORY, Merged, OwnerGrid, Record, RecordDoc,
+    Rejection, ResponseBuilder, SyncRequest, Verdict, Writer, answer_need, changed_fields,
+    merge_upload, now_ms, push_event,
+};
+
+use crate::coords;
+use crate::domain::{Role, User};
+use crate::error::ApiError;
+use crate::state::{AppState, MapSnapshot};
+use crate::store::{CommitOutcome, NewChange, RecordCommit, RecordRow, RecordScope, Store};
+
+/// The origin of changes the server writes itself, and the writer named in them.
+pub const SERVER: &str = "server";
+
+/// How many times a document write is retried when another writer got there first.
+const COMMIT_ATTEMPTS: usize = 8;
+
+/// The most feed changes read from the database for one response.
+const FEED_PAGE: i64 = 2_000;
+
+/// Bits of the cursor that hold the change sequence number; the scope epoch sits above them.
+const SEQ_BITS: u32 = 40;
+const SEQ_MASK: u64 = (1 << SEQ_BITS) - 1;
+
+/// The biggest response the server builds, whatever the device asks for.
+pub const MAX_RESPONSE_BYTES: usize = 4 << 20;
+
+/// What one account may read and write, for sync-core's checks.
+#[derive(Debug)]
+pub struct AccountAuthority<'a> {
+    pub user: &'a User,
+    pub map: &'a MapSnapshot,
+}
+
+impl AccountAuthority<'_> {
+    /// Whether the role may change `field` (on a new record when `creating`).
+    fn may_change(&self, field: Field, creating: bool) -> bool {
+        use Field::*;
+        match field {
+            // Nobody rewrites identity or history.
+            Identity | TimelineRewritten => false,
+            // The server alone decides ownership (it writes with its own writer, not through here).
+            OwnerGrid => false,
+            TimelineAppended => true,
+            Channel => creating || matches!(self.user.role, Role::Dispatcher | Role::Admin),
+            Location | ClaimedGrid | Category | Title | Description | AttachmentAdded
+            | Complainant | Inspection => matches!(
+                self.user.role,
+                Role::GridWorker | Role::GridLeader | Role::Dispatcher | Role::Admin
+            ),
+            AttachmentChanged => matches!(self.user.role, Role::Dispatcher | Role::Admin),
+            Status | Assignments | Returns => {
+                matches!(self.user.role, Role::Dispatcher | Role::Admin)
+            }
+            Replies | Result => {
+                matches!(
+                    self.user.role,
+                    Role::Department | Role::Dispatcher | Role::Admin
+                )
+            }
+            Evaluation => matches!(self.user.role, Role::Dispatcher | Role::Admin),
+        }
+    }
+
+    fn sees_everything(&self) -> bool {
+        matches!(
+            self.user.role,
+            Role::Admin | Role::Dispatcher | Role::Supervisor | Role::Gis
+        )
+    }
+
+    /// The SQL-side form of [`Authority::in_scope`].
+    pub fn scope(&self) -> RecordScope {
+        if self.sees_everything() {
+            return RecordScope::All;
+        }
+        RecordScope::Areas {
+            codes: self.map.codes_within(&self.user.areas),
+            creator: self.user.username.clone(),
+        }
+    }
+}
+
+impl Authority for AccountAuthority<'_> {
+    fn check_write(&self, before: Option<&Record>, after: &Record) -> Result<(), Rejection> {
+        match before {
+            None if after.created_by.user != self.user.username => {
+                return Err(Rejection::new(
+                    "wrong_author",
+                    format!(
+                        "a record created by {} cannot be uploaded by {}",
+                        after.created_by.user, self.user.username
+                    ),
+                ));
+            }
+            Some(before) if !self.in_scope(before) => {
+                return Err(Rejection::new(
+                    "out_of_scope",
+                    "this record is outside your areas",
+                ));
+            }
+            _ => {}
+        }
+        let creating = before.is_none();
+        let forbidden: Vec<&str> = changed_fields(before, after)
+            .into_iter()
+            .filter(|f| !self.may_change(*f, creating))
+            .map(Field::as_str)
+            .collect();
+        if forbidden.is_empty() {
+            Ok(())
+        } else {
+            Err(Rejection::new(
+                "forbidden_field",
+                format!(
+                    "role {} may not change {}",
+                    self.user.role,
+                    forbidden.join(", ")
+                ),
+            ))
+        }
+    }
+
+    fn in_scope(&self, record: &Record) -> bool {
+        if self.sees_everything() || record.created_by.user == self.user.username {
+            return true;
+        }
+        let owner = record.owner_grid.as_ref().and_then(|o| o.code.as_deref());
+        owner.is_some_and(|code| {
+            self.user
+                .areas
+                .iter()
+                .any(|area| self.map.is_within(code, area))
+        })
+    }
+}
+
+/// The record's point in WGS-84, converted from GCJ-02 when the record says so.
+pub fn wgs84_point(record: &Record) -> Option<(f64, f64)> {
+    record.location.as_ref().map(|l| match l.crs {
+        Crs::Wgs84 => (l.lon, l.lat),
+        Crs::Gcj02 => coords::gcj02_to_wgs84(l.lon, l.lat),
+    })
+}
+
+/// Writes the server's ownership decision into the document when it differs from what the
+/// document says, with a timeline event (noting a claim the geometry disagrees with).
+pub fn decide_owner(
+    doc: &mut RecordDoc,
+    map: &MapSnapshot,
+    actor: &ActorId,
+) -> Result<bool, sync_core::Error> {
+    let record = doc.record()?;
+    let code = wgs84_point(&record)
+        .and_then(|(lon, lat)| map.index.locate(lon, lat))
+        .map(|id| map.index.area(id).code.clone());
+    if record.owner_grid.as_ref().is_some_and(|o| o.code == code) {
+        return Ok(false);
+    }
+    let version = map.version();
+    doc.set_actor(actor.clone());
+    let changed = doc.update(&Writer::new(SERVER, SERVER), |r| {
+        r.owner_grid = Some(OwnerGrid {
+            code: code.clone(),
+            boundary_version: version,
+            decided_at: now_ms(),
+        });
+        let note = match (&code, &r.claimed_grid) {
+            (None, _) => "outside every grid: placed in the unassigned queue".to_string(),
+            (Some(code), Some(claimed)) if claimed != code => {
+                format!("owner grid {code} (the device claimed {claimed})")
+            }
+            (Some(code), _) => format!("owner grid {code}"),
+        };
+        push_event(r, SERVER, "owner_assigned", &note);
+        Ok(())
+    })?;
+    Ok(changed.is_some())
+}
+
+/// The listable row of a record.
+pub fn record_row(record: &Record, now: i64) -> RecordRow {
+    let point = wgs84_point(record);
+    RecordRow {
+        id: record.id.to_string(),
+        kind: record.kind.as_str().to_string(),
+        status: record.workflow.status.as_str().to_string(),
+        channel: record.channel.as_str().to_string(),
+        category: record.category.clone(),
+        title: record.title.clone(),
+        owner_grid: record.owner_grid.as_ref().and_then(|o| o.code.clone()),
+        claimed_grid: record.claimed_grid.clone(),
+        lon: point.map(|p| p.0),
+        lat: point.map(|p| p.1),
+        created_by: record.created_by.user.clone(),
+        created_at: record.created_at,
+        updated_at: now,
+    }
+}
+
+/// Who sent a change: the device, namespaced by account so no device id can pose as another's.
+pub fn origin(user: &User, device: &str) -> String {
+    format!("{}/{device}", user.id)
+}
+
+/// The outcome of storing one upload.
+enum Stored {
+    Accepted,
+    Rejected(Rejection, Option<Vec<u8>>),
+}
+
+/// Merges, checks and stores one document: the whole write path for a device's upload and for
+/// a staff member's edit. Retries when another writer stored the document in between.
+async fn store_upload(
+    store: &dyn Store,
+    upload: &sync_core::DocPayload,
+    authority: &AccountAuthority<'_>,
+    actor: &ActorId,
+    origin: &str,
+) -> Result<Stored, ApiError> {
+    for _ in 0..COMMIT_ATTEMPTS {
+        let stored = store.record_doc(&upload.id.to_string()).await?;
+        let (current, expected_version) = match &stored {
+            Some(s) => (
+                Some(RecordDoc::load(&s.doc).map_err(ApiError::internal)?),
+                Some(s.version),
+            ),
+            None => (None, None),
+        };
+        let accepted = match merge_upload(current, upload, actor.clone(), authority) {
+            Merged::Unchanged => return Ok(Stored::Accepted),
+            Merged::Rejected(rejection) => {
+                let reset = (rejection.code != MISSING_HISTORY)
+                    .then(|| stored.map(|s| s.doc).unwrap_or_default());
+                return Ok(Stored::Rejected(rejection, reset));
+            }
+            Merged::Accepted(accepted) => accepted,
+        };
+        let Accepted {
+            mut doc, changes, ..
+        } = *accepted;
+        let mut new_changes: Vec<NewChange> = changes
+            .iter()
+            .map(|c| NewChange {
+                hash: c.hash().0.to_vec(),
+                origin: origin.to_string(),
+                bytes: c.raw_bytes().to_vec(),
+            })
+            .collect();
+        let heads = doc.heads();
+        if decide_owner(&mut doc, authority.map, actor).map_err(ApiError::internal)? {
+            for c in doc.automerge().get_changes(&heads) {
+                new_changes.push(NewChange {
+                    hash: c.hash().0.to_vec(),
+                    origin: SERVER.into(),
+                    bytes: c.raw_bytes().to_vec(),
+                });
+            }
+        }
+        let record = doc.record().map_err(ApiError::internal)?;
+        let commit = RecordCommit {
+            row: record_row(&record, now_ms()),
+            doc: doc.save(),
+            expected_version,
+            changes: new_changes,
+        };
+        match store.commit_record(&commit).await? {
+            CommitOutcome::Stored { .. } => return Ok(Stored::Accepted),
+            CommitOutcome::Conflict => continue,
+        }
+    }
+    Err(ApiError::Conflict(
+        "the record is being written by others; try again".into(),
+    ))
+}
+
+/// Handles one sync request from `device`, returning the encoded response.
+pub async fn handle_sync(
+    state: &AppState,
+    user: &User,
+    device: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, ApiError> {
+    let actor = &state.actor;
+    let metrics = &state.metrics;
+    let request = SyncRequest::decode(body)
+        .map_err(|e| ApiError::bad_request("invalid_sync_message", e.to_string()))?;
+    let map = state.grids.snapshot().await?;
+    let authority = AccountAuthority { user, map: &map };
+    let origin = origin(user, device);
+    let store = state.store.as_ref();
+    let mut builder = ResponseBuilder::new(&request, MAX_RESPONSE_BYTES);
+
+    for upload in &request.uploads {
+        match store_upload(store, upload, &authority, actor, &origin).await? {
+            Stored::Accepted => builder.ack(upload.id, Verdict::Accepted),
+            Stored::Rejected(rejection, reset) => {
+                metrics.sync_rejections.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(record = %upload.id, user = %user.username, code = %rejection.code, reason = %rejection.reason, "sync upload rejected");
+                builder.ack(
+                    upload.id,
+                    Verdict::Rejected {
+                        code: rejection.code,
+                        reason: rejection.reason,
+                    },
+                );
+                if let Some(bytes) = reset {
+                    builder.reset(upload.id, bytes);
+                }
+            }
+        }
+    }
+    for need in &request.needs {
+        if let Some(stored) = store.record_doc(&need.id.to_string()).await? {
+            let mut doc = RecordDoc::load(&stored.doc).map_err(ApiError::internal)?;
+            if doc.record().is_ok_and(|r| authority.in_scope(&r)) {
+                builder.push_whole(answer_need(&mut doc, need));
+            }
+        }
+    }
+
+    // The device's cursor is `epoch << SEQ_BITS | seq`: the account's scope epoch when the
+    // cursor was made, and the last change sequence number the device holds. A cursor from an
+    // older epoch (the account's areas or role changed since) restarts the feed at the
+    // beginning, so records that moved into its scope arrive too.
+    let epoch = store.scope_epoch(user.id).await?.max(0) as u64;
+    let (cursor_epoch, cursor_seq) = (request.cursor >> SEQ_BITS, request.cursor & SEQ_MASK);
+    let from = if cursor_epoch == epoch {
+        cursor_seq as i64
+    } else {
+        0
+    };
+    let head = store.change_head().await?;
+    let scope = authority.scope();
+    let mut after = from;
+    let (mut next, mut more) = (head, false);
+    'feed: loop {
+        let page = store
+            .change_feed(after, head, &origin, &scope, FEED_PAGE)
+            .await?;
+        let full_page = page.len() as i64 == FEED_PAGE;
+        for item in &page {
+            let Ok(id) = uuid::Uuid::parse_str(&item.record_id) else {
+                continue;
+            };
+            if !builder.push_change(id, &item.bytes) {
+                next = item.seq - 1;
+                more = true;
+                break 'feed;
+            }
+            after = item.seq;
+        }
+        if !full_page {
+            break;
+        }
+    }
+    let next_cursor = (epoch << SEQ_BITS) | (next.max(0) as u64 & SEQ_MASK);
+    let response = builder.finish(next_cursor, more).encode();
+    metrics.sync_requests.fetch_add(1, Ordering::Relaxed);
+    metrics
+        .sync_bytes_in
+        .fetch_add(body.len() as u64, Ordering::Relaxed);
+    metrics
+        .sync_bytes_out
+        .fetch_add(response.len() as u64, Ordering::Relaxed);
+    Ok(response)
+}
+
+/// Creates a record from staff intake (hotline, suggestion box), as the server on behalf of
+/// `user`, deciding its owner at once.
+pub async fn create_record(
+    state: &AppState,
+    user: &User,
+    record: &Record,
+) -> Result<Record, ApiError> {
+    let actor = &state.actor;
+    let map = state.grids.snapshot().await?;
+    let authority = AccountAuthority { user, map: &map };
+    let writer = Writer::new(user.username.clone(), "web");
+    let mut doc = RecordDoc::create(record, actor.clone(), &writer)
+        .map_err(|e| ApiError::unprocessable("invalid_record", crate::error::cause_chain(&e)))?;
+    let upload = sync_core::DocPayload {
+        id: record.id,
+        bytes: doc.save(),
+    };
+    match store_upload(
+        state.store.as_ref(),
+        &upload,
+        &authority,
+        actor,
+        &origin(user, "web"),
+    )
+    .await?
+    {
+        Stored::Accepted => {}
+        Stored::Rejected(rejection, _) => {
+            return Err(ApiError::unprocessable("record_rejected", rejection.reason));
+        }
+    }
+    let stored = state
+        .store
+        .record_doc(&record.id.to_string())
+        .await?
+        .ok_or_else(|| ApiError::NotFound("record".into()))?;
+    RecordDoc::load(&stored.doc)
+        .and_then(|d| d.record())
+        .map_err(ApiError::internal)
+}

@@ -1,0 +1,304 @@
+//! The test harness: an in-process server on port 0 over a fresh database of either backend.
+
+use std::sync::{Arc, OnceLock};
+
+use actix_web::dev::ServerHandle;
+use gridsync_server::auth::hash_password;
+use gridsync_server::domain::{NewUser, Role, now_unix};
+use gridsync_server::store::{self, Store};
+use gridsync_server::{Application, Settings, demo, telemetry};
+use serde_json::{Value, json};
+
+/// Which database a test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The password of every account made by [`TestApp::add_user`].
+pub const PASSWORD: &str = "correct-horse";
+
+/// Argon2 is slow by design: hash the shared test password once per test binary.
+fn password_hash() -> String {
+    static HASH: OnceLock<String> = OnceLock::new();
+    HASH.get_or_init(|| hash_password(PASSWORD).expect("hash"))
+        .clone()
+}
+
+/// The PostgreSQL server's admin URL (a database it may create databases from).
+pub fn pg_admin_url() -> String {
+    std::env::var("GRIDSYNC_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+fn with_database(admin_url: &str, name: &str) -> String {
+    let base = admin_url.split('?').next().unwrap_or(admin_url);
+    let cut = base
+        .rfind('/')
+        .filter(|&i| i > base.find("://").map_or(0, |s| s + 2))
+        .unwrap_or(base.len());
+    format!("{}/{name}", &base[..cut])
+}
+
+/// A fresh, empty database URL; the guard removes it when dropped.
+pub async fn fresh_database(backend: Backend) -> (String, DatabaseGuard) {
+    match backend {
+        Backend::Sqlite => {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let url = format!("sqlite://{}", dir.path().join("gridsync.db").display());
+            (url, DatabaseGuard::Sqlite(dir))
+        }
+        Backend::Postgres => {
+            let admin = pg_admin_url();
+            let name = format!("gridsync_test_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+                .await
+                .expect("connect to the PostgreSQL admin database (set GRIDSYNC_TEST_PG_URL)");
+            // The name is generated here from hex digits only, never from input.
+            sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+                .execute(&mut conn)
+                .await
+                .expect("create test database");
+            (
+                with_database(&admin, &name),
+                DatabaseGuard::Postgres { admin, name },
+            )
+        }
+    }
+}
+
+/// Removes a test database.
+#[derive(Debug)]
+pub enum DatabaseGuard {
+    Sqlite(#[allow(dead_code)] tempfile::TempDir),
+    Postgres { admin: String, name: String },
+}
+
+impl Drop for DatabaseGuard {
+    fn drop(&mut self) {
+        if let DatabaseGuard::Postgres { admin, name } = self {
+            let (admin, name) = (admin.clone(), name.clone());
+            // Drop runs inside the test's runtime: use a thread with its own.
+            let _ = std::thread::spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                if let Ok(runtime) = runtime {
+                    runtime.block_on(async {
+                        if let Ok(mut conn) =
+                            <sqlx::PgConnection as sqlx::Connection>::connect(&admin).await
+                        {
+                            let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                            let _ = sqlx::query(sqlx::AssertSqlSafe(sql))
+                                .execute(&mut conn)
+                                .await;
+                        }
+                    });
+                }
+            })
+            .join();
+        }
+    }
+}
+
+/// A running server and a client for it.
+#[derive(Debug)]
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub store: Arc<dyn Store>,
+    pub database_url: String,
+    pub backend: Backend,
+    handle: ServerHandle,
+    // Declared last: dropped after the server is stopped.
+    guard: Option<DatabaseGuard>,
+}
+
+impl TestApp {
+    /// A server over a fresh database.
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// A server over a fresh database, with adjusted settings.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
+        telemetry::init_for_tests();
+        let (url, guard) = fresh_database(backend).await;
+        let mut app = Self::spawn_on(backend, &url, adjust).await;
+        app.guard = Some(guard);
+        app
+    }
+
+    /// Another server instance on an existing database (as a second machine would be).
+    pub async fn spawn_on(
+        backend: Backend,
+        url: &str,
+        adjust: impl FnOnce(&mut Settings),
+    ) -> TestApp {
+        let mut settings = Settings::for_tests(url);
+        adjust(&mut settings);
+        let store = store::connect(url).await.expect("open store");
+        let application = Application::build_with_store(store.clone(), settings)
+            .await
+            .expect("build app");
+        let address = format!("http://127.0.0.1:{}", application.port());
+        let handle = application.handle();
+        tokio::spawn(application.run_until_stopped());
+        TestApp {
+            address,
+            client: reqwest::Client::new(),
+            store,
+            database_url: url.to_string(),
+            backend,
+            handle,
+            guard: None,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    /// Creates an account with [`PASSWORD`] directly in the store.
+    pub async fn add_user(&self, username: &str, role: Role, areas: &[&str]) {
+        self.store
+            .create_user(&NewUser {
+                username: username.into(),
+                password_hash: password_hash(),
+                role,
+                areas: areas.iter().map(|s| s.to_string()).collect(),
+                created_at: now_unix(),
+            })
+            .await
+            .expect("create user");
+    }
+
+    /// Logs in and returns the bearer token.
+    pub async fn login(&self, username: &str) -> String {
+        let response = self
+            .client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({ "username": username, "password": PASSWORD }))
+            .send()
+            .await
+            .expect("login request");
+        assert_eq!(response.status(), 200, "login of {username}");
+        let body: Value = response.json().await.expect("login json");
+        body["token"].as_str().expect("token").to_string()
+    }
+
+    /// Creates an account and logs it in.
+    pub async fn user_token(&self, username: &str, role: Role, areas: &[&str]) -> String {
+        self.add_user(username, role, areas).await;
+        self.login(username).await
+    }
+
+    /// Loads the demo map (47 areas around Siping) straight into the store.
+    pub async fn load_demo_map(&self) -> i64 {
+        self.store
+            .put_areas(&demo::areas(), now_unix())
+            .await
+            .expect("demo map")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        let mut request = self.client.get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request")
+    }
+
+    pub async fn send_json(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send().await.expect("request")
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: &Value) -> reqwest::Response {
+        self.send_json(reqwest::Method::POST, path, token, body)
+            .await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop accepting; the database guard (dropped next) then removes the database.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// Asserts a problem+json response and returns its body.
+pub async fn assert_problem(response: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        content_type.starts_with("application/problem+json"),
+        "content type {content_type}"
+    );
+    let body: Value = response.json().await.expect("problem json");
+    assert_eq!(body["code"], code, "problem code in {body}");
+    assert_eq!(body["status"], status);
+    body
+}
+
+/// A GeoJSON Feature with a rectangle polygon.
+pub fn rect_feature(
+    code: &str,
+    parent: Option<&str>,
+    level: Option<&str>,
+    rect: [f64; 4],
+) -> Value {
+    let [x0, y0, x1, y1] = rect;
+    json!({
+        "type": "Feature",
+        "properties": { "code": code, "name": format!("area {code}"), "parent": parent, "level": level },
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]],
+        },
+    })
+}
+
+/// A FeatureCollection.
+pub fn collection(features: Vec<Value>) -> Value {
+    json!({ "type": "FeatureCollection", "features": features })
+}
+
+/// Generates `mod $name { sqlite(), postgres() }` running the same body against both backends.
+#[macro_export]
+macro_rules! both_backends {
+    ($(#[$meta:meta])* async fn $name:ident($app:ident: TestApp) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($app: $crate::helpers::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                run($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                run($crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await).await
+            }
+        }
+    };
+}

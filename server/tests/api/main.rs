@@ -1,0 +1,21 @@
+//! Integration tests: real HTTP against the server started in-process on port 0, each test run
+//! twice, over a fresh SQLite file and over a fresh PostgreSQL database
+//! (`GRIDSYNC_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`).
+
+/// The harness: spawning servers, fresh databases, login helpers, the `both_backends!` macro.
+mod helpers;
+
+/// Login, logout, token expiry and revocation.
+mod auth;
+/// Problem documents, body limits, health and metrics.
+mod errors;
+/// Importing, listing and fetching the grid map.
+mod grids;
+/// Ownership lookups, single and batch, and index freshness across instances.
+mod locate;
+/// The router and `openapi.yaml` agree.
+mod openapi;
+/// Account management and the role × endpoint × area matrix.
+mod roles;
+/// Sync over HTTP with phones' sync-core stores, the records API and resumable photo uploads.
+mod sync;
