@@ -7,6 +7,8 @@ mod helpers;
 
 /// Login, logout, token expiry and revocation.
 mod auth;
+/// The server process killed with SIGKILL under sync load, restarted, nothing lost or doubled.
+mod crash;
 /// Problem documents, body limits, health and metrics.
 mod errors;
 /// Importing, listing and fetching the grid map.
