@@ -140,11 +140,33 @@ fn rate(count: usize, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64()
 }
 
+/// CPU time a thread or process has run, from `/proc/…/schedstat` (nanoseconds). The machine
+/// may be shared, so rates are also given per CPU-second: wall-clock rates drop when other jobs
+/// take the core, CPU-time rates do not.
+fn cpu_ns(path: &str) -> Option<u64> {
+    std::fs::read_to_string(path)
+        .ok()?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+fn thread_cpu() -> Option<u64> {
+    cpu_ns("/proc/thread-self/schedstat")
+}
+
+fn per_cpu_second(count: usize, before: Option<u64>, after: Option<u64>) -> Option<f64> {
+    let ns = after?.checked_sub(before?)?;
+    (ns > 0).then(|| count as f64 / (ns as f64 / 1e9))
+}
+
 struct Measurement {
     data: String,
     contender: String,
     points: usize,
     per_second: f64,
+    per_cpu_second: Option<f64>,
     note: String,
 }
 
@@ -153,7 +175,7 @@ async fn postgis_rate(
     entries: &[IndexEntry],
     pts: &[(f64, f64)],
     expected: &[Option<String>],
-) -> Result<(f64, usize), Box<dyn std::error::Error>> {
+) -> Result<(f64, Option<f64>, usize), Box<dyn std::error::Error>> {
     let mut admin = sqlx::PgConnection::connect(admin_url).await?;
     sqlx::query("DROP DATABASE IF EXISTS gridsync_bench WITH (FORCE)")
         .execute(&mut admin)
@@ -201,11 +223,18 @@ async fn postgis_rate(
     let query = "SELECT p.i, o.code FROM pts p LEFT JOIN LATERAL (SELECT a.code FROM areas a \
                  WHERE ST_Covers(a.geom, p.pt) ORDER BY a.depth DESC, a.code LIMIT 1) o ON true \
                  ORDER BY p.i";
+    let pid: i32 = sqlx::query("SELECT pg_backend_pid()")
+        .fetch_one(&mut conn)
+        .await?
+        .try_get(0)?;
+    let stat = format!("/proc/{pid}/schedstat");
     // One warm-up run, then the timed one.
     sqlx::query(query).fetch_all(&mut conn).await?;
+    let cpu = cpu_ns(&stat);
     let started = Instant::now();
     let rows = sqlx::query(query).fetch_all(&mut conn).await?;
     let elapsed = started.elapsed();
+    let backend_cpu = per_cpu_second(pts.len(), cpu, cpu_ns(&stat));
     let mut agree = 0;
     for row in &rows {
         let i: i32 = row.try_get(0)?;
@@ -218,7 +247,7 @@ async fn postgis_rate(
     sqlx::query("DROP DATABASE IF EXISTS gridsync_bench WITH (FORCE)")
         .execute(&mut admin)
         .await?;
-    Ok((rate(pts.len(), elapsed), agree))
+    Ok((rate(pts.len(), elapsed), backend_cpu, agree))
 }
 
 async fn bench_data_set(name: &str, entries: Vec<IndexEntry>, rows: &mut Vec<Measurement>) {
@@ -257,17 +286,20 @@ async fn bench_data_set(name: &str, entries: Vec<IndexEntry>, rows: &mut Vec<Mea
     let index = GridIndex::build(1, entries.clone());
     eprintln!("  index built in {:?}", started.elapsed());
     let lookups = points(&entries, 1_000_000, 7);
+    let cpu = thread_cpu();
     let started = Instant::now();
     let mut found = 0usize;
     for &(lon, lat) in &lookups {
         found += usize::from(black_box(index.locate(lon, lat)).is_some());
     }
     let elapsed = started.elapsed();
+    let index_cpu = per_cpu_second(lookups.len(), cpu, thread_cpu());
     rows.push(Measurement {
         data: data.clone(),
         contender: "gridsync index (R-tree + banded edges), 1 thread".into(),
         points: lookups.len(),
         per_second: rate(lookups.len(), elapsed),
+        per_cpu_second: index_cpu,
         note: format!(
             "{:.1} % of points owned",
             100.0 * found as f64 / lookups.len() as f64
@@ -281,6 +313,7 @@ async fn bench_data_set(name: &str, entries: Vec<IndexEntry>, rows: &mut Vec<Mea
         .collect();
     let scan = LinearScan::new(entries.clone());
     let scan_points = &sample[..2_000];
+    let cpu = thread_cpu();
     let started = Instant::now();
     let mut agree = 0;
     for (i, &(lon, lat)) in scan_points.iter().enumerate() {
@@ -288,22 +321,25 @@ async fn bench_data_set(name: &str, entries: Vec<IndexEntry>, rows: &mut Vec<Mea
         agree += usize::from(owner == expected[i].as_deref());
     }
     let elapsed = started.elapsed();
+    let scan_cpu = per_cpu_second(scan_points.len(), cpu, thread_cpu());
     rows.push(Measurement {
         data: data.clone(),
         contender: "linear scan (every bbox, then geo point-in-polygon), 1 thread".into(),
         points: scan_points.len(),
         per_second: rate(scan_points.len(), elapsed),
+        per_cpu_second: scan_cpu,
         note: format!("agrees with the index on {agree}/{}", scan_points.len()),
     });
 
     let admin = std::env::var("GRIDSYNC_BENCH_PG_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     match postgis_rate(&admin, &entries, sample, &expected).await {
-        Ok((per_second, agree)) => rows.push(Measurement {
+        Ok((per_second, per_cpu_second, agree)) => rows.push(Measurement {
             data,
             contender: "PostGIS ST_Covers over GiST, one statement, 1 backend".into(),
             points: sample.len(),
             per_second,
+            per_cpu_second,
             note: format!("agrees with the index on {agree}/{}", sample.len()),
         }),
         Err(error) => rows.push(Measurement {
@@ -311,6 +347,7 @@ async fn bench_data_set(name: &str, entries: Vec<IndexEntry>, rows: &mut Vec<Mea
             contender: "PostGIS ST_Covers over GiST".into(),
             points: 0,
             per_second: 0.0,
+            per_cpu_second: None,
             note: format!("not run: {error}"),
         }),
     }
@@ -394,6 +431,7 @@ async fn bench_batch_endpoint(
         contender: "POST /api/v1/locate/batch, 100,000 points, HTTP end to end (best of 5)".into(),
         points: pts.len(),
         per_second: rate(pts.len(), best),
+        per_cpu_second: None,
         note: format!(
             "{:.0} ms per request, {} KiB body",
             best.as_secs_f64() * 1e3,
@@ -419,11 +457,14 @@ async fn main() {
     if let Err(error) = bench_batch_endpoint(&grids, &mut rows).await {
         eprintln!("batch endpoint bench failed: {error}");
     }
-    println!("| data | contender | points | lookups/s | note |");
-    println!("|---|---|---:|---:|---|");
+    println!("| data | contender | points | lookups/s (wall) | lookups per CPU-second | note |");
+    println!("|---|---|---:|---:|---:|---|");
     for row in rows {
+        let cpu = row
+            .per_cpu_second
+            .map_or("–".to_string(), |r| format!("{r:.0}"));
         println!(
-            "| {} | {} | {} | {:.0} | {} |",
+            "| {} | {} | {} | {:.0} | {cpu} | {} |",
             row.data, row.contender, row.points, row.per_second, row.note
         );
     }

@@ -215,6 +215,14 @@ both_backends! {
         assert_eq!(changes[0]["user"], "wang");
         assert_eq!(changes[1]["user"], "server");
         assert!(changes[1]["fields"].as_array().unwrap().contains(&json!("owner_grid")));
+
+        let metrics = app.get("/metrics", None).await.text().await.unwrap();
+        let requests = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("gridsync_sync_requests_total "))
+            .expect("sync requests are counted");
+        assert!(requests.parse::<u64>().unwrap() >= 4, "{requests}");
+        assert!(metrics.contains("gridsync_sync_request_bytes_total"));
     }
 }
 
