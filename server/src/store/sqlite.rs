@@ -34,7 +34,9 @@ impl SqliteStore {
             } else {
                 SqliteJournalMode::Wal
             })
-            .synchronous(SqliteSynchronous::Normal)
+            // FULL: a sync acknowledgement promises the phone its changes are stored, so a
+            // commit must survive power loss, not only a crashed process.
+            .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
         // An in-memory database exists once per connection, so it must have exactly one.
