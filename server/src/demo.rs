@@ -129,7 +129,8 @@ pub fn areas() -> Vec<AreaRecord> {
     out
 }
 
-/// Loads the demo map (only into an empty map) and the demo accounts (only those missing).
+/// Loads the demo map (only into an empty map), the demo accounts (only those missing) and a
+/// few records (only into an empty record store).
 pub async fn load(store: &dyn Store) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     if store.map_version().await? == 0 {
         let areas = areas();
@@ -151,6 +152,12 @@ pub async fn load(store: &dyn Store) -> Result<(), Box<dyn std::error::Error + S
             })
             .await?;
         tracing::info!(username, password, %role, "demo account created");
+    }
+    if store.change_head().await? == 0 {
+        let (version, areas) = store.map_snapshot().await?;
+        let map = crate::state::MapSnapshot::build(version, &areas);
+        let count = crate::sync::seed_demo_records(store, &map).await?;
+        tracing::info!(count, "demo records created");
     }
     Ok(())
 }

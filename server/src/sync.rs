@@ -417,3 +417,87 @@ pub async fn create_record(
         .and_then(|d| d.record())
         .map_err(ApiError::internal)
 }
+
+/// A few records for the demo city, so a newcomer sees something at once: complaints from the
+/// demo worker's phone and the hotline, a risk inspection, and one outside every grid. Each is
+/// owned through the map as a synced record would be.
+pub async fn seed_demo_records(
+    store: &dyn Store,
+    map: &MapSnapshot,
+) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+    use sync_core::{Channel, Location, RecordBuilder, RiskLevel};
+    let centre = |code: &str| {
+        crate::demo::areas()
+            .into_iter()
+            .find(|a| a.code == code)
+            .map(|a| ((a.bbox[0] + a.bbox[2]) / 2.0, (a.bbox[1] + a.bbox[3]) / 2.0))
+            .unwrap_or((124.35, 43.17))
+    };
+    let at = |(lon, lat): (f64, f64)| Location {
+        lon,
+        lat,
+        accuracy_m: Some(8.0),
+        crs: Crs::Wgs84,
+    };
+    let worker = Writer::new("worker", "demo-phone");
+    let hotline = Writer::new("dispatcher", "web");
+    let records = vec![
+        (
+            RecordBuilder::complaint("小区路灯不亮", &worker)
+                .description("3号楼前的路灯连续三晚不亮，老人晚上出行不便。")
+                .category("municipal.lighting")
+                .location(at(centre("22030200100101")))
+                .claimed_grid("22030200100101")
+                .build(),
+            worker.clone(),
+        ),
+        (
+            RecordBuilder::risk_inspection("楼道堆放杂物", "fire", RiskLevel::High, &worker)
+                .description("5单元楼道堆放纸箱和电动车电池，存在火灾隐患。")
+                .location(at(centre("22030200100102")))
+                .build(),
+            worker.clone(),
+        ),
+        (
+            RecordBuilder::complaint("夜间施工噪音", &hotline)
+                .description("工地晚上十一点后仍在施工。")
+                .category("environment.noise")
+                .channel(Channel::Hotline)
+                .location(at(centre("22030300100103")))
+                .build(),
+            hotline.clone(),
+        ),
+        (
+            RecordBuilder::complaint("Village road flooded after rain", &hotline)
+                .category("roads")
+                .channel(Channel::SuggestionBox)
+                .location(at((125.9, 43.6)))
+                .build(),
+            hotline,
+        ),
+    ];
+    let actor = sync_core::new_actor();
+    for (record, writer) in &records {
+        let mut doc = RecordDoc::create(record, actor.clone(), writer)?;
+        decide_owner(&mut doc, map, &actor)?;
+        let changes = doc
+            .automerge()
+            .get_changes(&[])
+            .iter()
+            .map(|c| NewChange {
+                hash: c.hash().0.to_vec(),
+                origin: "demo".into(),
+                bytes: c.raw_bytes().to_vec(),
+            })
+            .collect();
+        let record = doc.record()?;
+        let commit = RecordCommit {
+            row: record_row(&record, now_ms()),
+            doc: doc.save(),
+            expected_version: None,
+            changes,
+        };
+        store.commit_record(&commit).await?;
+    }
+    Ok(records.len())
+}

@@ -410,3 +410,59 @@ both_backends! {
         assert_eq!(report.acknowledged, vec![id]);
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_city_comes_with_records_a_newcomer_can_list() {
+    let app = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |s| s.demo = true).await;
+    let login = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            &json!({ "username": "dispatcher", "password": "dispatcher-demo" }),
+        )
+        .await;
+    let token = login.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let all: Value = app
+        .get("/api/v1/records", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(all["records"].as_array().unwrap().len(), 4);
+    let queue: Value = app
+        .get("/api/v1/records?unassigned=true", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        queue["records"].as_array().unwrap().len(),
+        1,
+        "one demo record lies outside every grid"
+    );
+    let worker = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            &json!({ "username": "worker", "password": "worker-demo" }),
+        )
+        .await;
+    let worker = worker.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mine: Value = app
+        .get("/api/v1/records", Some(&worker))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        mine["records"].as_array().unwrap().len(),
+        2,
+        "the worker's own two records"
+    );
+}
