@@ -1,0 +1,173 @@
+//! Records: create from JSON, patch, note, get, list.
+
+use std::ffi::c_char;
+
+use sync_core::{ListFilter, NewRecord, RecordPatch};
+
+use crate::buffers::{id_arg, opt_str_arg, out_arg, owned_string, str_arg};
+use crate::error::{GsStatus, guard};
+use crate::store::{GsStore, with_store};
+
+/// Creates a record from JSON, offline, and sets `*out_id` to its new id (a UUID string).
+///
+/// The JSON is a new record: `kind` (`"complaint"` or `"risk_inspection"`) and `title` are
+/// required; `description`, `category`, `channel`, `location` (`{"lon":..,"lat":..,
+/// "accuracy_m":..,"crs":"wgs84"}`), `claimed_grid`, `complainant` and `inspection` (required
+/// for a risk inspection) are optional. Unknown fields are refused (`GS_STATUS_INVALID_JSON`);
+/// a record that breaks the schema gives `GS_STATUS_INVALID_RECORD`. The record waits in the
+/// store until a sync uploads it.
+///
+/// # Ownership
+/// `*out_id` is owned by the caller: free it with `gs_string_free`. NULL when the call fails.
+///
+/// # Safety
+/// `store` is a handle from `gs_store_open` (a closed one is reported); `json` is a
+/// NUL-terminated string; `out_id` points to writable memory for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gs_record_create(
+    store: *mut GsStore,
+    json: *const c_char,
+    out_id: *mut *mut c_char,
+) -> GsStatus {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        let out = unsafe { out_arg(out_id, "out_id", std::ptr::null_mut()) }?;
+        let json = unsafe { str_arg(json, "json") }?;
+        let new: NewRecord = serde_json::from_str(json)?;
+        let id = with_store(store, |s| {
+            let record = new.into_record(s.writer());
+            Ok(s.create(&record)?)
+        })?;
+        *out = owned_string(id.to_string())?;
+        Ok(())
+    })
+}
+
+/// Changes fields of a record from a JSON patch. Absent fields stay as they are.
+///
+/// Fields: `title`, `description`, `category`, `location`, `claimed_grid`, `complainant`, and
+/// for risk inspections `hazard_type`, `risk_level`, `findings`, `rectification`,
+/// `follow_up_due`. Text fields (title, description, findings, rectification) merge character
+/// by character with other people's concurrent edits. Fields the device may not change (owner
+/// grid, workflow) are refused as unknown (`GS_STATUS_INVALID_JSON`). A patch that would make
+/// the record invalid changes nothing (`GS_STATUS_INVALID_RECORD`).
+///
+/// # Safety
+/// `store` is a handle from `gs_store_open`; `id` and `patch_json` are NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gs_record_update(
+    store: *mut GsStore,
+    id: *const c_char,
+    patch_json: *const c_char,
+) -> GsStatus {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        let id = unsafe { id_arg(id) }?;
+        let patch = unsafe { str_arg(patch_json, "patch_json") }?;
+        let patch: RecordPatch = serde_json::from_str(patch)?;
+        with_store(store, |s| Ok(s.patch(&id, patch)?))?;
+        Ok(())
+    })
+}
+
+/// Appends a note to a record's timeline, written by this store's account.
+///
+/// # Safety
+/// `store` is a handle from `gs_store_open`; `id` and `note` are NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gs_record_add_note(
+    store: *mut GsStore,
+    id: *const c_char,
+    note: *const c_char,
+) -> GsStatus {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        let id = unsafe { id_arg(id) }?;
+        let note = unsafe { str_arg(note, "note") }?;
+        with_store(store, |s| Ok(s.add_note(&id, note)?))
+    })
+}
+
+/// Sets `*out_json` to one whole record as JSON: every field, including the server's decisions
+/// (`owner_grid`, `workflow`), the `attachments` by sha256 and the `timeline`.
+///
+/// # Ownership
+/// `*out_json` is owned by the caller: free it with `gs_string_free`. NULL when the call fails.
+///
+/// # Safety
+/// `store` is a handle from `gs_store_open`; `id` is a NUL-terminated string; `out_json`
+/// points to writable memory for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gs_record_get(
+    store: *mut GsStore,
+    id: *const c_char,
+    out_json: *mut *mut c_char,
+) -> GsStatus {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
+        let id = unsafe { id_arg(id) }?;
+        let record = with_store(store, |s| Ok(s.get(&id)?))?;
+        *out = owned_string(serde_json::to_string(&record)?)?;
+        Ok(())
+    })
+}
+
+/// Sets `*out_json` to a JSON array of record summaries (id, kind, status, grid, owner_grid,
+/// category, title, lon, lat, created_at, updated_at, pending_upload), most recently changed
+/// first.
+///
+/// `filter_json` narrows the list; every field is optional: `{"grid":"G-07",
+/// "kind":"complaint", "status":"received", "changed_since":1700000000000, "limit":50}`
+/// (`changed_since` in milliseconds since the Unix epoch; `limit` defaults to 100, at most
+/// 10,000). NULL or `{}` lists everything up to the limit.
+///
+/// # Ownership
+/// `*out_json` is owned by the caller: free it with `gs_string_free`. NULL when the call fails.
+///
+/// # Safety
+/// `store` is a handle from `gs_store_open`; `filter_json` is NULL or a NUL-terminated string;
+/// `out_json` points to writable memory for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gs_record_list(
+    store: *mut GsStore,
+    filter_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> GsStatus {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
+        let filter: ListFilter = match unsafe { opt_str_arg(filter_json, "filter_json") }? {
+            Some(json) => serde_json::from_str(json)?,
+            None => ListFilter::default(),
+        };
+        let rows = with_store(store, |s| Ok(s.list(&filter)?))?;
+        *out = owned_string(serde_json::to_string(&rows)?)?;
+        Ok(())
+    })
+}
+
+/// Sets `*out_json` to a JSON array of the local copies of uploads the server refused, oldest
+/// first: `[{"id":..,"at":..,"code":"forbidden_field","reason":".."}]` (`at` in milliseconds
+/// since the Unix epoch). Each refused record was reset to the server's copy (or removed, when
+/// the server never stored it); show these to the worker so the work can be redone.
+///
+/// # Ownership
+/// `*out_json` is owned by the caller: free it with `gs_string_free`. NULL when the call fails.
+///
+/// # Safety
+/// `store` is a handle from `gs_store_open`; `out_json` points to writable memory for one
+/// pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gs_rejected_list(
+    store: *mut GsStore,
+    out_json: *mut *mut c_char,
+) -> GsStatus {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
+        let rejected = with_store(store, |s| Ok(s.rejected()?))?;
+        *out = owned_string(serde_json::to_string(&rejected)?)?;
+        Ok(())
+    })
+}

@@ -1,0 +1,132 @@
+//! The store handle: opening, closing, and reaching the store from every other export.
+//!
+//! The library never dereferences a `GsStore *` it is given. It keeps a registry of the handles
+//! it has opened and not yet closed, keyed by address, and looks each pointer up there: a closed
+//! handle, or any other pointer, gives `GS_STATUS_CLOSED` instead of a use after free. Each
+//! handle holds its store behind a mutex, so a handle may be used from any thread and its calls
+//! run one at a time; a close while another thread is inside a call waits for nothing and frees
+//! the store when that call returns.
+
+use std::collections::BTreeMap;
+use std::ffi::c_char;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use sync_core::Store;
+
+use crate::buffers::{out_arg, str_arg};
+use crate::error::{Failure, GsStatus, guard};
+
+/// An open store: one SQLite file holding one account's records on this device.
+///
+/// Opaque: made by `gs_store_open`, ended by `gs_store_close`. May be used from any thread;
+/// calls on one handle are serialized inside the library.
+#[derive(Debug)]
+pub struct GsStore {
+    store: Mutex<Store>,
+}
+
+/// Handles that are open, by address. A `BTreeMap` because `new` is const.
+static OPEN: Mutex<BTreeMap<usize, Arc<GsStore>>> = Mutex::new(BTreeMap::new());
+
+fn registry() -> MutexGuard<'static, BTreeMap<usize, Arc<GsStore>>> {
+    // The registry is only inserted into and removed from; a panic elsewhere cannot leave it
+    // half-changed, so a poisoned lock is still sound to use.
+    OPEN.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Fails early on a NULL handle, for exports that do work (reading a file) before reaching the
+/// store.
+pub(crate) fn require_store(handle: *const GsStore) -> Result<(), Failure> {
+    if handle.is_null() {
+        Err(Failure::null("store"))
+    } else {
+        Ok(())
+    }
+}
+
+/// Runs `f` on the store behind `handle`, holding its lock for the call.
+pub(crate) fn with_store<R>(
+    handle: *const GsStore,
+    f: impl FnOnce(&mut Store) -> Result<R, Failure>,
+) -> Result<R, Failure> {
+    require_store(handle)?;
+    let open = registry().get(&(handle as usize)).cloned().ok_or_else(|| {
+        Failure::new(
+            GsStatus::Closed,
+            "store handle is closed or was not returned by gs_store_open",
+        )
+    })?;
+    // A panic inside a store call rolls back its SQLite transaction, so the store behind a
+    // poisoned lock is consistent and stays usable.
+    let mut store = open.store.lock().unwrap_or_else(PoisonError::into_inner);
+    f(&mut store)
+}
+
+/// Opens the store at `path` (creating the file if it does not exist) for `account` on
+/// `device`, and sets `*out_store` to its handle.
+///
+/// A store belongs to one account: opening it for another gives `GS_STATUS_WRONG_ACCOUNT`, so
+/// one person's records never show in another's session on a shared phone. The same path may be
+/// open in several handles (SQLite serializes them), but one handle per file is enough.
+///
+/// # Ownership
+/// `*out_store` is owned by the caller until it passes it to `gs_store_close`. It is NULL when
+/// the call fails.
+///
+/// # Safety
+/// `path`, `account` and `device` are NUL-terminated UTF-8 strings; `out_store` points to
+/// writable memory for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gs_store_open(
+    path: *const c_char,
+    account: *const c_char,
+    device: *const c_char,
+    out_store: *mut *mut GsStore,
+) -> GsStatus {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        let out = unsafe { out_arg(out_store, "out_store", std::ptr::null_mut()) }?;
+        let path = unsafe { str_arg(path, "path") }?;
+        let account = unsafe { str_arg(account, "account") }?;
+        let device = unsafe { str_arg(device, "device") }?;
+        let store = Store::open(path, account, device)?;
+        let handle = Arc::new(GsStore {
+            store: Mutex::new(store),
+        });
+        let address = Arc::as_ptr(&handle);
+        registry().insert(address as usize, handle);
+        *out = address.cast_mut();
+        Ok(())
+    })
+}
+
+/// Closes a store and frees its handle. Every write was already committed by the call that
+/// made it; closing only releases the file.
+///
+/// Closing consumes the handle: using it afterwards, or closing it again, is reported as
+/// `GS_STATUS_CLOSED` rather than touching freed memory. Still, set your pointer to NULL after
+/// closing: once a later `gs_store_open` returns a handle at the same address, the old pointer
+/// would reach the new store. Closing NULL does nothing and returns `GS_STATUS_OK`.
+///
+/// # Safety
+/// Always safe to call: the pointer is looked up, never dereferenced.
+#[unsafe(no_mangle)]
+pub extern "C" fn gs_store_close(store: *mut GsStore) -> GsStatus {
+    guard(|| {
+        if store.is_null() {
+            return Ok(());
+        }
+        let removed = registry().remove(&(store as usize));
+        match removed {
+            Some(handle) => {
+                // Dropped outside the registry lock: closing SQLite may take a moment.
+                drop(handle);
+                Ok(())
+            }
+            None => Err(Failure::new(
+                GsStatus::Closed,
+                "store handle is already closed or was not returned by gs_store_open",
+            )),
+        }
+    })
+}

@@ -1,0 +1,74 @@
+//! Sync: one request, one response, bytes moved by the app's own HTTP stack.
+
+use std::ffi::c_char;
+
+use crate::buffers::{GsBytes, bytes_arg, out_arg, owned_string};
+use crate::error::{GsStatus, guard};
+use crate::store::{GsStore, with_store};
+
+/// Builds the next sync request and sets `*out_request` to its bytes: POST them as the body of
+/// the sync call (`application/octet-stream`) and pass the answer to `gs_sync_apply`.
+///
+/// The request carries local changes the server has not acknowledged, oldest first, within
+/// `budget` bytes (a record larger than the whole budget still goes alone, so nothing is ever
+/// stuck), and asks for at most `budget` bytes back: a slow link wants a small budget, for
+/// example 16 KiB on 2G. Building a request changes nothing the app can see; if the request is
+/// lost, the next one carries the same changes again.
+///
+/// # Ownership
+/// `*out_request` is owned by the caller: free it with `gs_bytes_free`. Empty when the call
+/// fails.
+///
+/// # Safety
+/// `store` is a handle from `gs_store_open`; `out_request` points to a writable `GsBytes`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gs_sync_prepare(
+    store: *mut GsStore,
+    budget: usize,
+    out_request: *mut GsBytes,
+) -> GsStatus {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        let out = unsafe { out_arg(out_request, "out_request", GsBytes::EMPTY) }?;
+        let request = with_store(store, |s| Ok(s.prepare_sync(budget)?))?;
+        *out = GsBytes::from_vec(request.bytes);
+        Ok(())
+    })
+}
+
+/// Applies a sync response (the body the server answered) and sets `*out_summary_json` to what
+/// it did:
+///
+/// `{"acknowledged":[ids],"rejected":[{"id":..,"code":..,"reason":..}],"changed":[ids],
+/// "removed":[ids],"needs_history":[ids],"stale":false,"more":false}`
+///
+/// `changed` lists records that are new on this device or changed by someone else (refresh
+/// those screens); `rejected` lists uploads the server refused, with a machine-readable `code`
+/// and a `reason` for people (the record was reset to the server's copy); `more` says to sync
+/// again now. Applying the same response twice is harmless. Bytes that are not a valid
+/// response (truncated, corrupted, from another protocol version) give `GS_STATUS_CORRUPT` and
+/// change nothing.
+///
+/// # Ownership
+/// The library reads `bytes` during the call only; the caller keeps them. `*out_summary_json`
+/// is owned by the caller: free it with `gs_string_free`. NULL when the call fails.
+///
+/// # Safety
+/// `store` is a handle from `gs_store_open`; `bytes` points to `len` readable bytes (NULL only
+/// with `len` 0); `out_summary_json` points to writable memory for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gs_sync_apply(
+    store: *mut GsStore,
+    bytes: *const u8,
+    len: usize,
+    out_summary_json: *mut *mut c_char,
+) -> GsStatus {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        let out = unsafe { out_arg(out_summary_json, "out_summary_json", std::ptr::null_mut()) }?;
+        let bytes = unsafe { bytes_arg(bytes, len, "bytes") }?;
+        let report = with_store(store, |s| Ok(s.apply_sync(bytes)?))?;
+        *out = owned_string(serde_json::to_string(&report)?)?;
+        Ok(())
+    })
+}
