@@ -350,7 +350,7 @@ enum GsStatus gs_upload_next(struct GsStore *store,
  * Records how many bytes of a photo the server holds, from the answer to a range upload or
  * from a `HEAD` after a broken link. The server is the truth: this may move the next offset
  * back as well as forward. When it covers the whole photo, the photo leaves the upload queue.
- * An unknown sha256 gives `GS_STATUS_INVALID_RECORD`.
+ * An unknown sha256 gives `GS_STATUS_NOT_FOUND`.
  *
  * # Safety
  * `store` is a handle from `gs_store_open`; `sha256` is a NUL-terminated string.

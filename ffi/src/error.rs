@@ -75,7 +75,7 @@ impl From<sync_core::Error> for Failure {
             E::Wire(_) | E::Automerge(_) | E::Hydrate(_) => GsStatus::Corrupt,
             E::Reconcile(_) => GsStatus::Internal,
             E::Store(_) => GsStatus::Storage,
-            E::NotFound(_) => GsStatus::NotFound,
+            E::NotFound(_) | E::BlobNotFound(_) => GsStatus::NotFound,
             E::AlreadyExists(_) => GsStatus::AlreadyExists,
             E::Json(_) => GsStatus::InvalidJson,
             // No wildcard: a new sync-core error must be given its status here.

@@ -296,7 +296,8 @@ async fn bench_data_set(name: &str, entries: Vec<IndexEntry>, rows: &mut Vec<Mea
     let index_cpu = per_cpu_second(lookups.len(), cpu, thread_cpu());
     rows.push(Measurement {
         data: data.clone(),
-        contender: "gridsync index (R-tree + banded edges), 1 thread".into(),
+        contender: "gridsync index (cell directory from the R-tree + banded edges), 1 thread"
+            .into(),
         points: lookups.len(),
         per_second: rate(lookups.len(), elapsed),
         per_cpu_second: index_cpu,
@@ -304,6 +305,22 @@ async fn bench_data_set(name: &str, entries: Vec<IndexEntry>, rows: &mut Vec<Mea
             "{:.1} % of points owned",
             100.0 * found as f64 / lookups.len() as f64
         ),
+    });
+
+    let mut scratch = Vec::new();
+    let cpu = thread_cpu();
+    let started = Instant::now();
+    for &(lon, lat) in &lookups {
+        black_box(index.locate_via_rtree(lon, lat, &mut scratch));
+    }
+    let elapsed = started.elapsed();
+    rows.push(Measurement {
+        data: data.clone(),
+        contender: "same, candidates from an R-tree query per point (no cell directory)".into(),
+        points: lookups.len(),
+        per_second: rate(lookups.len(), elapsed),
+        per_cpu_second: per_cpu_second(lookups.len(), cpu, thread_cpu()),
+        note: String::new(),
     });
 
     let sample = &lookups[..20_000];

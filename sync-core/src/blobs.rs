@@ -126,7 +126,7 @@ impl Store {
                 |r| r.get(0),
             )
             .optional()?
-            .ok_or_else(|| SchemaError::BadAttachment(chunk.sha256.clone()))?;
+            .ok_or_else(|| Error::BlobNotFound(chunk.sha256.clone()))?;
         let blob = self
             .conn
             .blob_open(MAIN_DB, c"blobs", c"bytes", rowid, true)?;
@@ -150,9 +150,7 @@ impl Store {
             params![sha256, server_holds as i64],
         )?;
         if n == 0 {
-            return Err(Error::Schema(SchemaError::BadAttachment(
-                sha256.to_string(),
-            )));
+            return Err(Error::BlobNotFound(sha256.to_string()));
         }
         Ok(())
     }

@@ -60,6 +60,8 @@ pub enum Error {
     Store(#[source] Box<rusqlite::Error>),
     #[error("record {0} not found")]
     NotFound(uuid::Uuid),
+    #[error("blob {0} not found")]
+    BlobNotFound(String),
     #[error("record {0} already exists")]
     AlreadyExists(uuid::Uuid),
     #[error("invalid json")]

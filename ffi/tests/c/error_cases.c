@@ -186,7 +186,7 @@ static void bad_photos(GsStore *store, const char *id, const char *dir) {
     EXPECT_FAILS_WITH_NULL_OUT(GS_STATUS_IO, out,
                                gs_photo_attach_file(store, id, missing, "image/jpeg", NULL, &out));
     CHECK_CONTAINS(gs_last_error_message(), "no-such-photo.jpg");
-    EXPECT_STATUS(GS_STATUS_INVALID_RECORD,
+    EXPECT_STATUS(GS_STATUS_NOT_FOUND,
                   gs_upload_ack(store, "0000000000000000000000000000000000000000000000000000000000000000", 5));
 }
 

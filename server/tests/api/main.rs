@@ -7,6 +7,8 @@ mod helpers;
 
 /// Login, logout, token expiry and revocation.
 mod auth;
+/// The command line: bootstrapping accounts with `user add`.
+mod cli;
 /// The server process killed with SIGKILL under sync load, restarted, nothing lost or doubled.
 mod crash;
 /// Problem documents, body limits, health and metrics.

@@ -7,17 +7,10 @@ const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
 
-/// The OpenAPI documents that must describe the server: the repository's `openapi.yaml` and,
-/// while it is kept, the server's own `server/openapi.server.yaml`.
+/// The OpenAPI document that must describe the server: the repository's `openapi.yaml`.
 fn spec_files() -> Vec<PathBuf> {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    [
-        manifest.join("../openapi.yaml"),
-        manifest.join("openapi.server.yaml"),
-    ]
-    .into_iter()
-    .filter(|p| p.exists())
-    .collect()
+    vec![manifest.join("../openapi.yaml")]
 }
 
 fn documented(path: &Path) -> BTreeSet<(String, String)> {
