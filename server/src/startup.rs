@@ -109,6 +109,9 @@ impl Application {
                     Err::<actix_web::HttpResponse, _>(ApiError::NotFound("no such route".into()))
                 }))
                 .wrap(from_fn(problems_and_metrics))
+                // Responses are compressed for clients that ask (Accept-Encoding); request
+                // bodies in gzip are decoded by the extractors.
+                .wrap(actix_web::middleware::Compress::default())
         })
         .listen(listener)
         .map_err(|source| StartupError::Bind {

@@ -220,8 +220,71 @@ enum Stored {
     Rejected(Rejection, Option<Vec<u8>>),
 }
 
-/// Merges, checks and stores one document: the whole write path for a device's upload and for
-/// a staff member's edit. Retries when another writer stored the document in between.
+/// One upload merged and checked against the stored document: either settled (nothing to
+/// store, or refused) or a write to commit.
+enum Prepared {
+    Settled(Stored),
+    Write(Box<RecordCommit>),
+}
+
+/// Merges and checks one upload against the current stored document, and adds the server's
+/// own decisions. Pure but for the read.
+async fn prepare_upload(
+    store: &dyn Store,
+    upload: &sync_core::DocPayload,
+    authority: &AccountAuthority<'_>,
+    actor: &ActorId,
+    origin: &str,
+) -> Result<Prepared, ApiError> {
+    let stored = store.record_doc(&upload.id.to_string()).await?;
+    let (current, expected_version) = match &stored {
+        Some(s) => (
+            Some(RecordDoc::load(&s.doc).map_err(ApiError::internal)?),
+            Some(s.version),
+        ),
+        None => (None, None),
+    };
+    let accepted = match merge_upload(current, upload, actor.clone(), authority) {
+        Merged::Unchanged => return Ok(Prepared::Settled(Stored::Accepted)),
+        Merged::Rejected(rejection) => {
+            let reset = (rejection.code != MISSING_HISTORY)
+                .then(|| stored.map(|s| s.doc).unwrap_or_default());
+            return Ok(Prepared::Settled(Stored::Rejected(rejection, reset)));
+        }
+        Merged::Accepted(accepted) => accepted,
+    };
+    let Accepted {
+        mut doc, changes, ..
+    } = *accepted;
+    let mut new_changes: Vec<NewChange> = changes
+        .iter()
+        .map(|c| NewChange {
+            hash: c.hash().0.to_vec(),
+            origin: origin.to_string(),
+            bytes: c.raw_bytes().to_vec(),
+        })
+        .collect();
+    let heads = doc.heads();
+    if decide_owner(&mut doc, authority.map, actor).map_err(ApiError::internal)? {
+        for c in doc.automerge().get_changes(&heads) {
+            new_changes.push(NewChange {
+                hash: c.hash().0.to_vec(),
+                origin: SERVER.into(),
+                bytes: c.raw_bytes().to_vec(),
+            });
+        }
+    }
+    let record = doc.record().map_err(ApiError::internal)?;
+    Ok(Prepared::Write(Box::new(RecordCommit {
+        row: record_row(&record, now_ms()),
+        doc: doc.save(),
+        expected_version,
+        changes: new_changes,
+    })))
+}
+
+/// Merges, checks and stores one document on its own, retrying when another writer stored it
+/// in between: the path for staff edits and for uploads whose group commit met a conflict.
 async fn store_upload(
     store: &dyn Store,
     upload: &sync_core::DocPayload,
@@ -230,59 +293,65 @@ async fn store_upload(
     origin: &str,
 ) -> Result<Stored, ApiError> {
     for _ in 0..COMMIT_ATTEMPTS {
-        let stored = store.record_doc(&upload.id.to_string()).await?;
-        let (current, expected_version) = match &stored {
-            Some(s) => (
-                Some(RecordDoc::load(&s.doc).map_err(ApiError::internal)?),
-                Some(s.version),
-            ),
-            None => (None, None),
-        };
-        let accepted = match merge_upload(current, upload, actor.clone(), authority) {
-            Merged::Unchanged => return Ok(Stored::Accepted),
-            Merged::Rejected(rejection) => {
-                let reset = (rejection.code != MISSING_HISTORY)
-                    .then(|| stored.map(|s| s.doc).unwrap_or_default());
-                return Ok(Stored::Rejected(rejection, reset));
+        match prepare_upload(store, upload, authority, actor, origin).await? {
+            Prepared::Settled(stored) => return Ok(stored),
+            Prepared::Write(commit) => {
+                match store
+                    .commit_records(std::slice::from_ref(commit.as_ref()))
+                    .await?[..]
+                {
+                    [CommitOutcome::Stored { .. }] => return Ok(Stored::Accepted),
+                    _ => continue,
+                }
             }
-            Merged::Accepted(accepted) => accepted,
-        };
-        let Accepted {
-            mut doc, changes, ..
-        } = *accepted;
-        let mut new_changes: Vec<NewChange> = changes
-            .iter()
-            .map(|c| NewChange {
-                hash: c.hash().0.to_vec(),
-                origin: origin.to_string(),
-                bytes: c.raw_bytes().to_vec(),
-            })
-            .collect();
-        let heads = doc.heads();
-        if decide_owner(&mut doc, authority.map, actor).map_err(ApiError::internal)? {
-            for c in doc.automerge().get_changes(&heads) {
-                new_changes.push(NewChange {
-                    hash: c.hash().0.to_vec(),
-                    origin: SERVER.into(),
-                    bytes: c.raw_bytes().to_vec(),
-                });
-            }
-        }
-        let record = doc.record().map_err(ApiError::internal)?;
-        let commit = RecordCommit {
-            row: record_row(&record, now_ms()),
-            doc: doc.save(),
-            expected_version,
-            changes: new_changes,
-        };
-        match store.commit_record(&commit).await? {
-            CommitOutcome::Stored { .. } => return Ok(Stored::Accepted),
-            CommitOutcome::Conflict => continue,
         }
     }
     Err(ApiError::Conflict(
         "the record is being written by others; try again".into(),
     ))
+}
+
+/// Stores every upload of a request: all writes go to the database in one transaction (one
+/// durable commit for the whole request); uploads whose document moved meanwhile are redone one
+/// by one.
+async fn store_uploads(
+    store: &dyn Store,
+    uploads: &[sync_core::DocPayload],
+    authority: &AccountAuthority<'_>,
+    actor: &ActorId,
+    origin: &str,
+) -> Result<Vec<Stored>, ApiError> {
+    let mut results: Vec<Option<Stored>> = Vec::with_capacity(uploads.len());
+    let mut writes: Vec<(usize, RecordCommit)> = Vec::new();
+    for (i, upload) in uploads.iter().enumerate() {
+        match prepare_upload(store, upload, authority, actor, origin).await? {
+            Prepared::Settled(stored) => results.push(Some(stored)),
+            Prepared::Write(commit) => {
+                results.push(None);
+                writes.push((i, *commit));
+            }
+        }
+    }
+    // One lock order for every transaction: by record id.
+    writes.sort_by(|a, b| a.1.row.id.cmp(&b.1.row.id));
+    let commits: Vec<RecordCommit> = writes.iter().map(|(_, c)| c.clone()).collect();
+    let outcomes = if commits.is_empty() {
+        Vec::new()
+    } else {
+        store.commit_records(&commits).await?
+    };
+    for ((i, _), outcome) in writes.iter().zip(outcomes) {
+        results[*i] = Some(match outcome {
+            CommitOutcome::Stored { .. } => Stored::Accepted,
+            CommitOutcome::Conflict => {
+                store_upload(store, &uploads[*i], authority, actor, origin).await?
+            }
+        });
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| r.unwrap_or(Stored::Accepted))
+        .collect())
 }
 
 /// Handles one sync request from `device`, returning the encoded response.
@@ -302,8 +371,9 @@ pub async fn handle_sync(
     let store = state.store.as_ref();
     let mut builder = ResponseBuilder::new(&request, MAX_RESPONSE_BYTES);
 
-    for upload in &request.uploads {
-        match store_upload(store, upload, &authority, actor, &origin).await? {
+    let stored = store_uploads(store, &request.uploads, &authority, actor, &origin).await?;
+    for (upload, stored) in request.uploads.iter().zip(stored) {
+        match stored {
             Stored::Accepted => builder.ack(upload.id, Verdict::Accepted),
             Stored::Rejected(rejection, reset) => {
                 metrics.sync_rejections.fetch_add(1, Ordering::Relaxed);
@@ -497,7 +567,7 @@ pub async fn seed_demo_records(
             expected_version: None,
             changes,
         };
-        store.commit_record(&commit).await?;
+        store.commit_records(std::slice::from_ref(&commit)).await?;
     }
     Ok(records.len())
 }

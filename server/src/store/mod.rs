@@ -106,10 +106,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// A record's document and the version it was stored at.
     async fn record_doc(&self, id: &str) -> Result<Option<StoredDoc>>;
-    /// Stores a document, its row and its new changes in one transaction, each change with the
-    /// next sequence number (taken under the `change_seq` row lock, so sequence order is commit
-    /// order). [`CommitOutcome::Conflict`] when the document moved since it was read.
-    async fn commit_record(&self, commit: &RecordCommit) -> Result<CommitOutcome>;
+    /// Stores documents, their rows and their new changes in one transaction, each change with
+    /// the next sequence number (taken under the `change_seq` row lock, so sequence order is
+    /// commit order). A document that moved since it was read is left out and reported
+    /// [`CommitOutcome::Conflict`]; the others are stored. One outcome per commit, in order.
+    async fn commit_records(&self, commits: &[RecordCommit]) -> Result<Vec<CommitOutcome>>;
     /// The last sequence number handed out.
     async fn change_head(&self) -> Result<i64>;
     /// How many times the account's areas or role changed (what it may read).

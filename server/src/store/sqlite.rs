@@ -398,8 +398,8 @@ impl Store for SqliteStore {
         super::sqlite_records::record_doc(&self.pool, id).await
     }
 
-    async fn commit_record(&self, commit: &RecordCommit) -> Result<CommitOutcome> {
-        super::sqlite_records::commit_record(&self.pool, commit).await
+    async fn commit_records(&self, commits: &[RecordCommit]) -> Result<Vec<CommitOutcome>> {
+        super::sqlite_records::commit_records(&self.pool, commits).await
     }
 
     async fn change_head(&self) -> Result<i64> {

@@ -21,18 +21,46 @@ pub(super) async fn record_doc(pool: &SqlitePool, id: &str) -> Result<Option<Sto
     }))
 }
 
-pub(super) async fn commit_record(
+pub(super) async fn commit_records(
     pool: &SqlitePool,
-    commit: &RecordCommit,
-) -> Result<CommitOutcome> {
+    commits: &[RecordCommit],
+) -> Result<Vec<CommitOutcome>> {
     let mut tx = pool.begin().await?;
-    let n = commit.changes.len() as i64;
-    let last_seq: i64 =
-        sqlx::query("UPDATE change_seq SET seq = seq + ? WHERE id = 1 RETURNING seq")
-            .bind(n)
-            .fetch_one(&mut *tx)
-            .await?
-            .get(0);
+    // Take the sequence row first: its lock orders whole transactions, so sequence numbers are
+    // handed out in commit order, with no gaps.
+    let mut seq: i64 = sqlx::query("UPDATE change_seq SET seq = seq WHERE id = 1 RETURNING seq")
+        .fetch_one(&mut *tx)
+        .await?
+        .get(0);
+    let mut outcomes = Vec::with_capacity(commits.len());
+    for commit in commits {
+        let last_seq = seq + commit.changes.len() as i64;
+        if write_row(&mut tx, commit, last_seq).await? == 0 {
+            outcomes.push(CommitOutcome::Conflict);
+            continue;
+        }
+        insert_changes(&mut tx, commit, seq + 1).await?;
+        seq = last_seq;
+        outcomes.push(CommitOutcome::Stored {
+            version: commit.expected_version.unwrap_or(0) + 1,
+            last_seq,
+        });
+    }
+    sqlx::query("UPDATE change_seq SET seq = ? WHERE id = 1")
+        .bind(seq)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(outcomes)
+}
+
+/// Inserts (no expected version) or updates (at the expected version) a record's row and
+/// document; 0 rows written means another writer got there first.
+async fn write_row(
+    tx: &mut Transaction<'_, Sqlite>,
+    commit: &RecordCommit,
+    last_seq: i64,
+) -> Result<u64> {
     let row = &commit.row;
     let written = match commit.expected_version {
         None => sqlx::query(
@@ -55,7 +83,7 @@ pub(super) async fn commit_record(
         .bind(row.updated_at)
         .bind(last_seq)
         .bind(&commit.doc)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected(),
         Some(version) => sqlx::query(
@@ -77,20 +105,11 @@ pub(super) async fn commit_record(
         .bind(&commit.doc)
         .bind(&row.id)
         .bind(version)
-        .execute(&mut *tx)
+        .execute(&mut **tx)
         .await?
         .rows_affected(),
     };
-    if written == 0 {
-        tx.rollback().await?;
-        return Ok(CommitOutcome::Conflict);
-    }
-    insert_changes(&mut tx, commit, last_seq - n + 1).await?;
-    tx.commit().await?;
-    Ok(CommitOutcome::Stored {
-        version: commit.expected_version.unwrap_or(0) + 1,
-        last_seq,
-    })
+    Ok(written)
 }
 
 async fn insert_changes(

@@ -408,6 +408,23 @@ both_backends! {
         assert_eq!(response.status(), 200);
         let report = worker.store.apply_sync(&response.bytes().await.unwrap()).unwrap();
         assert_eq!(report.acknowledged, vec![id]);
+
+        // And the response comes back gzip-compressed to a client that asks for it.
+        let request = worker.store.prepare_sync(64 * 1024).unwrap();
+        let response = app
+            .client
+            .post(app.url("/api/v1/sync"))
+            .bearer_auth(&worker.token)
+            .header("x-gridsync-device", &worker.device)
+            .header("accept-encoding", "gzip")
+            .body(request.bytes)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["content-encoding"], "gzip");
+        let mut frame = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(response.bytes().await.unwrap().as_ref()), &mut frame).unwrap();
+        assert!(worker.store.apply_sync(&frame).is_ok());
     }
 }
 

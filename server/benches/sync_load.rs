@@ -1,0 +1,205 @@
+//! Sync ingest under load: 200 simulated devices, each with its own sync-core store, create new
+//! records and sync them through the real HTTP server, concurrently. Reports new records stored
+//! per second and the p50/p99 latency of sync requests, on SQLite and on PostgreSQL.
+//!
+//! `cargo bench -p gridsync-server --bench sync_load` (PostgreSQL at `GRIDSYNC_TEST_PG_URL`,
+//! default `postgres://postgres@127.0.0.1:5432/postgres`; a database is created and dropped).
+//! The devices run in this process on the same two cores as the server, so the figures include
+//! the load generator's own work.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gridsync_server::auth::hash_password;
+use gridsync_server::domain::{NewUser, Role, now_unix};
+use gridsync_server::{Application, Settings, demo, store};
+use sync_core::{Crs, Location, RecordBuilder, Store};
+
+const DEVICES: usize = 200;
+const ACCOUNTS: usize = 10;
+const ROUNDS: usize = 10;
+const RECORDS_PER_ROUND: usize = 5;
+const GRID: &str = "22030200100101";
+
+struct Outcome {
+    records: usize,
+    wall: Duration,
+    latencies: Vec<Duration>,
+}
+
+async fn run(url: &str) -> Outcome {
+    let store = store::connect(url).await.expect("store");
+    store.put_areas(&demo::areas(), now_unix()).await.unwrap();
+    let hash = hash_password("bench-password").unwrap();
+    for a in 0..ACCOUNTS {
+        store
+            .create_user(&NewUser {
+                username: format!("worker{a}"),
+                password_hash: hash.clone(),
+                role: Role::GridWorker,
+                areas: vec![GRID.into()],
+                created_at: now_unix(),
+            })
+            .await
+            .unwrap();
+    }
+    let mut settings = Settings::for_tests(url);
+    settings.workers = Some(2);
+    let app = Application::build_with_store(store, settings)
+        .await
+        .unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    tokio::spawn(app.run_until_stopped());
+
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(DEVICES)
+        .build()
+        .unwrap();
+    let mut tokens = Vec::new();
+    for a in 0..ACCOUNTS {
+        let response = client
+            .post(format!("{address}/api/v1/auth/login"))
+            .json(&serde_json::json!({ "username": format!("worker{a}"), "password": "bench-password" }))
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = response.json().await.unwrap();
+        tokens.push(body["token"].as_str().unwrap().to_string());
+    }
+    let area = demo::areas().into_iter().find(|a| a.code == GRID).unwrap();
+    let point = (
+        (area.bbox[0] + area.bbox[2]) / 2.0,
+        (area.bbox[1] + area.bbox[3]) / 2.0,
+    );
+
+    let address = Arc::new(address);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for d in 0..DEVICES {
+        let (client, address, token) = (
+            client.clone(),
+            address.clone(),
+            tokens[d % ACCOUNTS].clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let account = format!("worker{}", d % ACCOUNTS);
+            let device = format!("device-{d}");
+            let mut phone = Store::open_in_memory(&account, &device).unwrap();
+            let mut latencies = Vec::with_capacity(ROUNDS);
+            let mut acknowledged = 0;
+            for round in 0..ROUNDS {
+                for i in 0..RECORDS_PER_ROUND {
+                    let record =
+                        RecordBuilder::complaint(format!("{device} {round}/{i}"), phone.writer())
+                            .description("路灯不亮，请尽快维修。")
+                            .category("municipal.lighting")
+                            .location(Location {
+                                lon: point.0,
+                                lat: point.1,
+                                accuracy_m: Some(5.0),
+                                crs: Crs::Wgs84,
+                            })
+                            .build();
+                    phone.create(&record).unwrap();
+                }
+                let request = phone.prepare_sync(256 * 1024).unwrap();
+                let sent = Instant::now();
+                let response = client
+                    .post(format!("{address}/api/v1/sync"))
+                    .bearer_auth(&token)
+                    .header("x-gridsync-device", &device)
+                    .body(request.bytes)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+                let bytes = response.bytes().await.unwrap();
+                latencies.push(sent.elapsed());
+                acknowledged += phone.apply_sync(&bytes).unwrap().acknowledged.len();
+            }
+            (acknowledged, latencies)
+        }));
+    }
+    let mut records = 0;
+    let mut latencies = Vec::new();
+    for task in tasks {
+        let (n, l) = task.await.unwrap();
+        records += n;
+        latencies.extend(l);
+    }
+    let wall = started.elapsed();
+    handle.stop(true).await;
+    Outcome {
+        records,
+        wall,
+        latencies,
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+async fn fresh_postgres() -> (String, String, String) {
+    let admin = std::env::var("GRIDSYNC_TEST_PG_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("gridsync_bench_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .unwrap();
+    // The name is made here from hex digits only.
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+        .execute(&mut conn)
+        .await
+        .unwrap();
+    let base = admin
+        .rsplit_once('/')
+        .map(|(b, _)| b.to_string())
+        .unwrap_or(admin.clone());
+    (format!("{base}/{name}"), admin, name)
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    println!(
+        "{DEVICES} devices ({ACCOUNTS} accounts), {ROUNDS} rounds of {RECORDS_PER_ROUND} new records each, all concurrent\n"
+    );
+    println!(
+        "| backend | new records stored | wall time | records/s | sync p50 | sync p99 | requests |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let (pg, admin, name) = fresh_postgres().await;
+    for (backend, url) in [
+        ("SQLite (WAL, synchronous=FULL)", sqlite.as_str()),
+        ("PostgreSQL 15", pg.as_str()),
+    ] {
+        let mut outcome = run(url).await;
+        outcome.latencies.sort();
+        println!(
+            "| {backend} | {} | {:.2} s | {:.0} | {:.1} ms | {:.1} ms | {} |",
+            outcome.records,
+            outcome.wall.as_secs_f64(),
+            outcome.records as f64 / outcome.wall.as_secs_f64(),
+            percentile(&outcome.latencies, 0.50).as_secs_f64() * 1e3,
+            percentile(&outcome.latencies, 0.99).as_secs_f64() * 1e3,
+            outcome.latencies.len(),
+        );
+        assert_eq!(
+            outcome.records,
+            DEVICES * ROUNDS * RECORDS_PER_ROUND,
+            "every record acknowledged"
+        );
+    }
+    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+        .await
+        .unwrap();
+    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+    )))
+    .execute(&mut conn)
+    .await;
+}
