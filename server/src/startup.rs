@@ -113,6 +113,8 @@ impl Application {
                 // bodies in gzip are decoded by the extractors.
                 .wrap(actix_web::middleware::Compress::default())
         })
+        // Under load a request can wait its turn for a while; the default 5 s would drop it.
+        .client_request_timeout(std::time::Duration::from_secs(60))
         .listen(listener)
         .map_err(|source| StartupError::Bind {
             address: format!("port {port}"),

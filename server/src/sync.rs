@@ -5,6 +5,7 @@
 //! between those decisions and the database, retrying when another instance wrote the same
 //! document in between.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use sync_core::automerge::ActorId;
@@ -18,7 +19,9 @@ use crate::coords;
 use crate::domain::{Role, User};
 use crate::error::ApiError;
 use crate::state::{AppState, MapSnapshot};
-use crate::store::{CommitOutcome, NewChange, RecordCommit, RecordRow, RecordScope, Store};
+use crate::store::{
+    CommitOutcome, NewChange, RecordCommit, RecordRow, RecordScope, Store, StoredDoc,
+};
 
 /// The origin of changes the server writes itself, and the writer named in them.
 pub const SERVER: &str = "server";
@@ -227,16 +230,40 @@ enum Prepared {
     Write(Box<RecordCommit>),
 }
 
+/// Who writes: owned, so the CPU-heavy merge can run on the blocking pool, off the server's
+/// event loops.
+#[derive(Debug, Clone)]
+pub struct WriteContext {
+    pub user: User,
+    pub map: Arc<MapSnapshot>,
+    pub actor: ActorId,
+    /// `<user id>/<device>`.
+    pub origin: String,
+}
+
 /// Merges and checks one upload against the current stored document, and adds the server's
-/// own decisions. Pure but for the read.
+/// own decisions. The read is async; the automerge work runs on the blocking pool.
 async fn prepare_upload(
     store: &dyn Store,
     upload: &sync_core::DocPayload,
-    authority: &AccountAuthority<'_>,
-    actor: &ActorId,
-    origin: &str,
+    ctx: &WriteContext,
 ) -> Result<Prepared, ApiError> {
     let stored = store.record_doc(&upload.id.to_string()).await?;
+    let (upload, ctx) = (upload.clone(), ctx.clone());
+    actix_web::web::block(move || merge_and_decide(stored, &upload, &ctx))
+        .await
+        .map_err(ApiError::internal)?
+}
+
+fn merge_and_decide(
+    stored: Option<StoredDoc>,
+    upload: &sync_core::DocPayload,
+    ctx: &WriteContext,
+) -> Result<Prepared, ApiError> {
+    let authority = AccountAuthority {
+        user: &ctx.user,
+        map: &ctx.map,
+    };
     let (current, expected_version) = match &stored {
         Some(s) => (
             Some(RecordDoc::load(&s.doc).map_err(ApiError::internal)?),
@@ -244,7 +271,7 @@ async fn prepare_upload(
         ),
         None => (None, None),
     };
-    let accepted = match merge_upload(current, upload, actor.clone(), authority) {
+    let accepted = match merge_upload(current, upload, ctx.actor.clone(), &authority) {
         Merged::Unchanged => return Ok(Prepared::Settled(Stored::Accepted)),
         Merged::Rejected(rejection) => {
             let reset = (rejection.code != MISSING_HISTORY)
@@ -260,12 +287,12 @@ async fn prepare_upload(
         .iter()
         .map(|c| NewChange {
             hash: c.hash().0.to_vec(),
-            origin: origin.to_string(),
+            origin: ctx.origin.clone(),
             bytes: c.raw_bytes().to_vec(),
         })
         .collect();
     let heads = doc.heads();
-    if decide_owner(&mut doc, authority.map, actor).map_err(ApiError::internal)? {
+    if decide_owner(&mut doc, &ctx.map, &ctx.actor).map_err(ApiError::internal)? {
         for c in doc.automerge().get_changes(&heads) {
             new_changes.push(NewChange {
                 hash: c.hash().0.to_vec(),
@@ -288,12 +315,10 @@ async fn prepare_upload(
 async fn store_upload(
     store: &dyn Store,
     upload: &sync_core::DocPayload,
-    authority: &AccountAuthority<'_>,
-    actor: &ActorId,
-    origin: &str,
+    ctx: &WriteContext,
 ) -> Result<Stored, ApiError> {
     for _ in 0..COMMIT_ATTEMPTS {
-        match prepare_upload(store, upload, authority, actor, origin).await? {
+        match prepare_upload(store, upload, ctx).await? {
             Prepared::Settled(stored) => return Ok(stored),
             Prepared::Write(commit) => {
                 match store
@@ -317,14 +342,12 @@ async fn store_upload(
 async fn store_uploads(
     store: &dyn Store,
     uploads: &[sync_core::DocPayload],
-    authority: &AccountAuthority<'_>,
-    actor: &ActorId,
-    origin: &str,
+    ctx: &WriteContext,
 ) -> Result<Vec<Stored>, ApiError> {
     let mut results: Vec<Option<Stored>> = Vec::with_capacity(uploads.len());
     let mut writes: Vec<(usize, RecordCommit)> = Vec::new();
     for (i, upload) in uploads.iter().enumerate() {
-        match prepare_upload(store, upload, authority, actor, origin).await? {
+        match prepare_upload(store, upload, ctx).await? {
             Prepared::Settled(stored) => results.push(Some(stored)),
             Prepared::Write(commit) => {
                 results.push(None);
@@ -343,9 +366,7 @@ async fn store_uploads(
     for ((i, _), outcome) in writes.iter().zip(outcomes) {
         results[*i] = Some(match outcome {
             CommitOutcome::Stored { .. } => Stored::Accepted,
-            CommitOutcome::Conflict => {
-                store_upload(store, &uploads[*i], authority, actor, origin).await?
-            }
+            CommitOutcome::Conflict => store_upload(store, &uploads[*i], ctx).await?,
         });
     }
     Ok(results
@@ -371,7 +392,13 @@ pub async fn handle_sync(
     let store = state.store.as_ref();
     let mut builder = ResponseBuilder::new(&request, MAX_RESPONSE_BYTES);
 
-    let stored = store_uploads(store, &request.uploads, &authority, actor, &origin).await?;
+    let ctx = WriteContext {
+        user: user.clone(),
+        map: map.clone(),
+        actor: actor.clone(),
+        origin: origin.clone(),
+    };
+    let stored = store_uploads(store, &request.uploads, &ctx).await?;
     for (upload, stored) in request.uploads.iter().zip(stored) {
         match stored {
             Stored::Accepted => builder.ack(upload.id, Verdict::Accepted),
@@ -456,7 +483,6 @@ pub async fn create_record(
 ) -> Result<Record, ApiError> {
     let actor = &state.actor;
     let map = state.grids.snapshot().await?;
-    let authority = AccountAuthority { user, map: &map };
     let writer = Writer::new(user.username.clone(), "web");
     let mut doc = RecordDoc::create(record, actor.clone(), &writer)
         .map_err(|e| ApiError::unprocessable("invalid_record", crate::error::cause_chain(&e)))?;
@@ -464,15 +490,13 @@ pub async fn create_record(
         id: record.id,
         bytes: doc.save(),
     };
-    match store_upload(
-        state.store.as_ref(),
-        &upload,
-        &authority,
-        actor,
-        &origin(user, "web"),
-    )
-    .await?
-    {
+    let ctx = WriteContext {
+        user: user.clone(),
+        map,
+        actor: actor.clone(),
+        origin: origin(user, "web"),
+    };
+    match store_upload(state.store.as_ref(), &upload, &ctx).await? {
         Stored::Accepted => {}
         Stored::Rejected(rejection, _) => {
             return Err(ApiError::unprocessable("record_rejected", rejection.reason));
