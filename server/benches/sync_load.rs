@@ -81,8 +81,8 @@ async fn run(url: &str) -> Outcome {
     let address = Arc::new(address);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for d in 0..devices() {
-        let (client, address, token) = (client.clone(), address.clone(), tokens[d].clone());
+    for (d, token) in tokens.into_iter().enumerate() {
+        let (client, address) = (client.clone(), address.clone());
         tasks.push(tokio::spawn(async move {
             let account = format!("worker{d}");
             let device = format!("device-{d}");
