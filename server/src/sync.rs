@@ -157,23 +157,24 @@ pub fn wgs84_point(record: &Record) -> Option<(f64, f64)> {
     })
 }
 
-/// Writes the server's ownership decision into the document when it differs from what the
-/// document says, with a timeline event (noting a claim the geometry disagrees with).
+/// Writes the server's ownership decision into the document when it differs from what
+/// `record` (the document's current record) says, with a timeline event (noting a claim the
+/// geometry disagrees with). Returns the record after the decision, or `None` if it stood.
 pub fn decide_owner(
     doc: &mut RecordDoc,
+    record: &Record,
     map: &MapSnapshot,
     actor: &ActorId,
-) -> Result<bool, sync_core::Error> {
-    let record = doc.record()?;
-    let code = wgs84_point(&record)
+) -> Result<Option<Record>, sync_core::Error> {
+    let code = wgs84_point(record)
         .and_then(|(lon, lat)| map.index.locate(lon, lat))
         .map(|id| map.index.area(id).code.clone());
     if record.owner_grid.as_ref().is_some_and(|o| o.code == code) {
-        return Ok(false);
+        return Ok(None);
     }
     let version = map.version();
     doc.set_actor(actor.clone());
-    let changed = doc.update(&Writer::new(SERVER, SERVER), |r| {
+    doc.update(&Writer::new(SERVER, SERVER), |r| {
         r.owner_grid = Some(OwnerGrid {
             code: code.clone(),
             boundary_version: version,
@@ -188,8 +189,19 @@ pub fn decide_owner(
         };
         push_event(r, SERVER, "owner_assigned", &note);
         Ok(())
-    })?;
-    Ok(changed.is_some())
+    })
+}
+
+/// Automerge changes as change-log entries from `origin`.
+fn log_entries(changes: &[sync_core::automerge::Change], origin: &str) -> Vec<NewChange> {
+    changes
+        .iter()
+        .map(|c| NewChange {
+            hash: c.hash().0.to_vec(),
+            origin: origin.to_string(),
+            bytes: c.raw_bytes().to_vec(),
+        })
+        .collect()
 }
 
 /// The listable row of a record.
@@ -281,27 +293,22 @@ fn merge_and_decide(
         Merged::Accepted(accepted) => accepted,
     };
     let Accepted {
-        mut doc, changes, ..
+        mut doc,
+        record,
+        changes,
+        ..
     } = *accepted;
-    let mut new_changes: Vec<NewChange> = changes
-        .iter()
-        .map(|c| NewChange {
-            hash: c.hash().0.to_vec(),
-            origin: ctx.origin.clone(),
-            bytes: c.raw_bytes().to_vec(),
-        })
-        .collect();
+    let mut new_changes = log_entries(&changes, &ctx.origin);
     let heads = doc.heads();
-    if decide_owner(&mut doc, &ctx.map, &ctx.actor).map_err(ApiError::internal)? {
-        for c in doc.automerge().get_changes(&heads) {
-            new_changes.push(NewChange {
-                hash: c.hash().0.to_vec(),
-                origin: SERVER.into(),
-                bytes: c.raw_bytes().to_vec(),
-            });
+    let decided =
+        decide_owner(&mut doc, &record, &ctx.map, &ctx.actor).map_err(ApiError::internal)?;
+    let record = match decided {
+        Some(decided) => {
+            new_changes.extend(log_entries(&doc.automerge().get_changes(&heads), SERVER));
+            decided
         }
-    }
-    let record = doc.record().map_err(ApiError::internal)?;
+        None => record,
+    };
     Ok(Prepared::Write(Box::new(RecordCommit {
         row: record_row(&record, now_ms()),
         doc: doc.save(),
@@ -520,9 +527,10 @@ pub async fn seed_demo_records(
     map: &MapSnapshot,
 ) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
     use sync_core::{Channel, Location, RecordBuilder, RiskLevel};
+    let areas = crate::demo::areas();
     let centre = |code: &str| {
-        crate::demo::areas()
-            .into_iter()
+        areas
+            .iter()
             .find(|a| a.code == code)
             .map(|a| ((a.bbox[0] + a.bbox[2]) / 2.0, (a.bbox[1] + a.bbox[3]) / 2.0))
             .unwrap_or((124.35, 43.17))
@@ -573,18 +581,8 @@ pub async fn seed_demo_records(
     let actor = sync_core::new_actor();
     for (record, writer) in &records {
         let mut doc = RecordDoc::create(record, actor.clone(), writer)?;
-        decide_owner(&mut doc, map, &actor)?;
-        let changes = doc
-            .automerge()
-            .get_changes(&[])
-            .iter()
-            .map(|c| NewChange {
-                hash: c.hash().0.to_vec(),
-                origin: "demo".into(),
-                bytes: c.raw_bytes().to_vec(),
-            })
-            .collect();
-        let record = doc.record()?;
+        let record = decide_owner(&mut doc, record, map, &actor)?.unwrap_or_else(|| record.clone());
+        let changes = log_entries(&doc.automerge().get_changes(&[]), "demo");
         let commit = RecordCommit {
             row: record_row(&record, now_ms()),
             doc: doc.save(),

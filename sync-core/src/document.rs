@@ -100,12 +100,13 @@ impl RecordDoc {
 
     /// Changes the record through `edit` and commits the difference as one change. A change
     /// that would leave the record invalid is refused and leaves the document as it was.
-    /// Returns the new change's hash, or `None` when `edit` changed nothing.
+    /// Returns the record as it now is (so callers need not read it back), or `None` when
+    /// `edit` changed nothing.
     pub fn update(
         &mut self,
         writer: &Writer,
         edit: impl FnOnce(&mut Record) -> Result<()>,
-    ) -> Result<Option<ChangeHash>> {
+    ) -> Result<Option<Record>> {
         let before = self.record()?;
         let mut after = before.clone();
         edit(&mut after)?;
@@ -120,7 +121,10 @@ impl RecordDoc {
             self.doc.rollback();
             return Err(e.into());
         }
-        Ok(self.doc.commit_with(writer.commit_options(now_ms())))
+        Ok(self
+            .doc
+            .commit_with(writer.commit_options(now_ms()))
+            .map(|_| after))
     }
 
     /// The document's current heads.
@@ -163,16 +167,6 @@ impl RecordDoc {
     /// Mutable access to the underlying automerge document.
     pub fn automerge(&mut self) -> &mut AutoCommit {
         &mut self.doc
-    }
-
-    /// Consumes the wrapper, returning the automerge document.
-    pub fn into_automerge(self) -> AutoCommit {
-        self.doc
-    }
-
-    /// Wraps an existing automerge document.
-    pub fn from_automerge(doc: AutoCommit) -> Self {
-        RecordDoc { doc }
     }
 
     /// A copy of this document with its own actor.

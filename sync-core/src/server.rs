@@ -251,11 +251,6 @@ impl ResponseBuilder {
         !self.response.updates.is_empty()
     }
 
-    /// Whether the response has reached its budget.
-    pub fn is_full(&self) -> bool {
-        self.used >= self.budget
-    }
-
     /// Finishes the response: the device's cursor moves to `next_cursor`, and `more` says
     /// whether changes beyond it wait.
     pub fn finish(mut self, next_cursor: u64, more: bool) -> SyncResponse {

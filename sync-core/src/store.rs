@@ -439,12 +439,11 @@ pub(crate) fn update_in(
     let mut doc = load_doc(tx, id)?.ok_or(Error::NotFound(*id))?;
     doc.set_actor(actor.clone());
     let before = doc.heads();
-    if doc.update(writer, edit)?.is_none() {
+    let Some(record) = doc.update(writer, edit)? else {
         return Ok(false);
-    }
+    };
     let chunk = doc.save_after(&before);
     append_chunk(tx, id, &mut doc, &chunk)?;
-    let record = doc.record()?;
     upsert_row(tx, &record)?;
     tx.execute(
         "UPDATE records SET local_counter = local_counter + 1 WHERE id = ?1",
