@@ -364,16 +364,16 @@ async fn store_uploads(
     }
     // One lock order for every transaction: by record id.
     writes.sort_by(|a, b| a.1.row.id.cmp(&b.1.row.id));
-    let commits: Vec<RecordCommit> = writes.iter().map(|(_, c)| c.clone()).collect();
+    let (indices, commits): (Vec<usize>, Vec<RecordCommit>) = writes.into_iter().unzip();
     let outcomes = if commits.is_empty() {
         Vec::new()
     } else {
         store.commit_records(&commits).await?
     };
-    for ((i, _), outcome) in writes.iter().zip(outcomes) {
-        results[*i] = Some(match outcome {
+    for (i, outcome) in indices.into_iter().zip(outcomes) {
+        results[i] = Some(match outcome {
             CommitOutcome::Stored { .. } => Stored::Accepted,
-            CommitOutcome::Conflict => store_upload(store, &uploads[*i], ctx).await?,
+            CommitOutcome::Conflict => store_upload(store, &uploads[i], ctx).await?,
         });
     }
     Ok(results
