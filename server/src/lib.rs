@@ -33,6 +33,7 @@ pub mod state;
 pub mod store;
 pub mod sync;
 pub mod telemetry;
+pub mod workflow;
 
 pub use configuration::Settings;
 pub use startup::Application;
