@@ -7,3 +7,4 @@
 //! own change, through the same commit path sync uses.
 
 pub mod calendar;
+pub mod lifecycle;
