@@ -63,16 +63,11 @@ impl AccountAuthority<'_> {
                 Role::GridWorker | Role::GridLeader | Role::Dispatcher | Role::Admin
             ),
             AttachmentChanged => matches!(self.user.role, Role::Dispatcher | Role::Admin),
-            Status | Assignments | Returns => {
-                matches!(self.user.role, Role::Dispatcher | Role::Admin)
-            }
-            Replies | Result => {
-                matches!(
-                    self.user.role,
-                    Role::Department | Role::Dispatcher | Role::Admin
-                )
-            }
-            Evaluation => matches!(self.user.role, Role::Dispatcher | Role::Admin),
+            // The case workflow moves only through the server's transitions
+            // (`POST /api/v1/records/{id}/transitions`), which check order, role and
+            // department and write these fields as the server's own change. No device, whatever
+            // its account's role, writes them through sync.
+            Status | Assignments | Returns | Replies | Result | Evaluation => false,
         }
     }
 
@@ -193,7 +188,7 @@ pub fn decide_owner(
 }
 
 /// Automerge changes as change-log entries from `origin`.
-fn log_entries(changes: &[sync_core::automerge::Change], origin: &str) -> Vec<NewChange> {
+pub fn log_entries(changes: &[sync_core::automerge::Change], origin: &str) -> Vec<NewChange> {
     changes
         .iter()
         .map(|c| NewChange {

@@ -529,7 +529,7 @@ mod tests {
             let d = Date::from_days(days);
             let (y, m, dd) = d.ymd();
             prop_assert_eq!(Date::from_ymd(y, m, dd), Some(d));
-            if y >= 0 && y <= 9999 {
+            if (0..=9999).contains(&y) {
                 prop_assert_eq!(d.to_string().parse::<Date>().unwrap(), d);
             }
         }

@@ -8,3 +8,4 @@
 
 pub mod calendar;
 pub mod lifecycle;
+pub mod service;

@@ -23,3 +23,6 @@ mod openapi;
 mod roles;
 /// Sync over HTTP with phones' sync-core stores, the records API and resumable photo uploads.
 mod sync;
+/// The complaint workflow: calendar, deadline classes, departments, dispatch rules, every
+/// transition and the refused ones, supervision notices.
+mod workflow;
