@@ -8,4 +8,5 @@
 
 pub mod calendar;
 pub mod lifecycle;
+pub mod scheduler;
 pub mod service;

@@ -21,6 +21,8 @@ mod locate;
 mod openapi;
 /// Account management and the role × endpoint × area matrix.
 mod roles;
+/// The supervision scheduler: overdue cases, notices issued once across instances.
+mod scheduler;
 /// Sync over HTTP with phones' sync-core stores, the records API and resumable photo uploads.
 mod sync;
 /// The complaint workflow: calendar, deadline classes, departments, dispatch rules, every
