@@ -71,6 +71,7 @@ route_table! {
     post "/api/v1/records/{id}/transitions" => workflow::transition;
     get "/api/v1/records/{id}/case" => workflow::get_case;
     get "/api/v1/supervision-notices" => workflow::list_notices;
+    get "/api/v1/reports/rates" => workflow::rates;
 }
 
 /// An account as shown to clients (never the password hash).

@@ -455,3 +455,84 @@ pub async fn list_notices(
     let notices = state.store.notices(record.as_deref()).await?;
     Ok(HttpResponse::Ok().json(json!({ "notices": notices })))
 }
+
+/// Query of the rates report.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatesQuery {
+    /// First day of the period (CST), inclusive.
+    from: crate::workflow::calendar::Date,
+    /// Last day of the period (CST), inclusive.
+    to: crate::workflow::calendar::Date,
+    /// Weight of "basically satisfied" (0–1, default 0.8).
+    basic_weight: Option<f64>,
+    /// Smallest denominator ranked (default 10).
+    min_sample: Option<u64>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// `GET /api/v1/reports/rates`: the three rates per region (every level) and per department
+/// for a period, with rankings.
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn rates(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<RatesQuery>,
+) -> ApiResult<HttpResponse> {
+    use crate::workflow::rates::{self, RateSettings};
+    caller.require_role(&[Role::Supervisor, Role::Dispatcher, Role::Admin])?;
+    let q = query.into_inner();
+    if q.to < q.from || q.to.days() - q.from.days() > 366 {
+        return Err(ApiError::bad_request(
+            "invalid_period",
+            "the period runs forwards and spans at most 367 days",
+        ));
+    }
+    let defaults = RateSettings::default();
+    let settings = RateSettings {
+        basic_weight: q.basic_weight.unwrap_or(defaults.basic_weight),
+        min_sample: q.min_sample.unwrap_or(defaults.min_sample),
+    };
+    if !(0.0..=1.0).contains(&settings.basic_weight) {
+        return Err(ApiError::bad_request(
+            "invalid_weight",
+            "basic_weight is between 0 and 1",
+        ));
+    }
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_format",
+                format!("unknown format {other:?}"),
+            ));
+        }
+    };
+    let (from, to) = (q.from.start_ms(), q.to.end_ms());
+    let cases = state.store.cases_between(from, to).await?;
+    let map = state.grids.snapshot().await?;
+    let report = rates::compute(&cases, from, to, &settings, |grid| {
+        match map.index.id_of(grid) {
+            Some(id) => map
+                .index
+                .path(id)
+                .into_iter()
+                .map(|a| {
+                    (
+                        map.index.area(a).code.clone(),
+                        map.meta[a as usize].level.as_str().to_string(),
+                    )
+                })
+                .collect(),
+            None => vec![(grid.to_string(), "grid".to_string())],
+        }
+    });
+    if csv {
+        return Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .body(rates::to_csv(&report)));
+    }
+    Ok(HttpResponse::Ok().json(report))
+}

@@ -177,6 +177,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn case_row(&self, record_id: &str) -> Result<Option<CaseRow>>;
     /// Open cases with a reply, result or plan follow-up due before `now`.
     async fn cases_due(&self, now: i64) -> Result<Vec<CaseRow>>;
+    /// Cases whose reply fell due, or whose result or evaluation was given, in `[from, to]`.
+    async fn cases_between(&self, from: i64, to: i64) -> Result<Vec<CaseRow>>;
     /// Supervision notices (of one record, or all), oldest first.
     async fn notices(&self, record_id: Option<&str>) -> Result<Vec<Notice>>;
     /// Stores a workflow write in one transaction: the document, its row and changes (as

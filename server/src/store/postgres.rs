@@ -487,6 +487,10 @@ impl Store for PostgresStore {
         super::workflow::postgres::cases_due(&self.pool, now).await
     }
 
+    async fn cases_between(&self, from: i64, to: i64) -> Result<Vec<CaseRow>> {
+        super::workflow::postgres::cases_between(&self.pool, from, to).await
+    }
+
     async fn notices(&self, record_id: Option<&str>) -> Result<Vec<Notice>> {
         super::workflow::postgres::notices(&self.pool, record_id).await
     }

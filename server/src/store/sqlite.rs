@@ -507,6 +507,10 @@ impl Store for SqliteStore {
         super::workflow::sqlite::cases_due(&self.pool, now).await
     }
 
+    async fn cases_between(&self, from: i64, to: i64) -> Result<Vec<CaseRow>> {
+        super::workflow::sqlite::cases_between(&self.pool, from, to).await
+    }
+
     async fn notices(&self, record_id: Option<&str>) -> Result<Vec<Notice>> {
         super::workflow::sqlite::notices(&self.pool, record_id).await
     }

@@ -432,6 +432,22 @@ macro_rules! workflow_queries {
             rows.iter().map(case_from_row).collect()
         }
 
+        pub(in crate::store) async fn cases_between(
+            pool: &$pool,
+            from: i64,
+            to: i64,
+        ) -> Result<Vec<CaseRow>> {
+            // The constant SQL is joined from constants only.
+            let sql = sqlx::AssertSqlSafe(format!(
+                "{} WHERE (response_due >= $1 AND response_due <= $2) \
+                 OR (result_at >= $1 AND result_at <= $2) \
+                 OR (evaluated_at >= $1 AND evaluated_at <= $2) ORDER BY record_id",
+                $crate::store::workflow::SELECT_CASE
+            ));
+            let rows = sqlx::query(sql).bind(from).bind(to).fetch_all(pool).await?;
+            rows.iter().map(case_from_row).collect()
+        }
+
         pub(in crate::store) async fn notices(
             pool: &$pool,
             record_id: Option<&str>,

@@ -8,5 +8,6 @@
 
 pub mod calendar;
 pub mod lifecycle;
+pub mod rates;
 pub mod scheduler;
 pub mod service;

@@ -19,6 +19,8 @@ mod grids;
 mod locate;
 /// The router and `openapi.yaml` agree.
 mod openapi;
+/// The three rates over a hand-computed fixture month.
+mod rates;
 /// Account management and the role × endpoint × area matrix.
 mod roles;
 /// The supervision scheduler: overdue cases, notices issued once across instances.
