@@ -72,6 +72,9 @@ route_table! {
     get "/api/v1/records/{id}/case" => workflow::get_case;
     get "/api/v1/supervision-notices" => workflow::list_notices;
     get "/api/v1/reports/rates" => workflow::rates;
+    get "/api/v1/reports/monthly/{month}" => workflow::monthly_report;
+    get "/api/v1/score-rules" => workflow::get_score_rules;
+    put "/api/v1/score-rules" => workflow::put_score_rules;
 }
 
 /// An account as shown to clients (never the password hash).

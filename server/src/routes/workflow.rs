@@ -513,26 +513,201 @@ pub async fn rates(
     let (from, to) = (q.from.start_ms(), q.to.end_ms());
     let cases = state.store.cases_between(from, to).await?;
     let map = state.grids.snapshot().await?;
-    let report = rates::compute(&cases, from, to, &settings, |grid| {
-        match map.index.id_of(grid) {
-            Some(id) => map
-                .index
-                .path(id)
-                .into_iter()
-                .map(|a| {
-                    (
-                        map.index.area(a).code.clone(),
-                        map.meta[a as usize].level.as_str().to_string(),
-                    )
-                })
-                .collect(),
-            None => vec![(grid.to_string(), "grid".to_string())],
-        }
-    });
+    let report = rates::compute(&cases, from, to, &settings, |grid| region_path(&map, grid));
     if csv {
         return Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
             .body(rates::to_csv(&report)));
     }
     Ok(HttpResponse::Ok().json(report))
+}
+
+/// A grid and every region above it, `(code, level)`, the grid first.
+fn region_path(map: &crate::state::MapSnapshot, grid: &str) -> Vec<(String, String)> {
+    match map.index.id_of(grid) {
+        Some(id) => map
+            .index
+            .path(id)
+            .into_iter()
+            .map(|a| {
+                (
+                    map.index.area(a).code.clone(),
+                    map.meta[a as usize].level.as_str().to_string(),
+                )
+            })
+            .collect(),
+        None => vec![(grid.to_string(), "grid".to_string())],
+    }
+}
+
+/// The key of the bonus and deduction rules in `workflow_settings`.
+const SCORE_RULES: &str = "score_rules";
+
+async fn score_rules(state: &AppState) -> ApiResult<crate::workflow::report::ScoreRules> {
+    Ok(match state.store.setting(SCORE_RULES).await? {
+        Some(text) => serde_json::from_str(&text).map_err(ApiError::internal)?,
+        None => Default::default(),
+    })
+}
+
+/// `GET /api/v1/score-rules`: the monthly report's bonus and deduction points.
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn get_score_rules(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&[Role::Supervisor, Role::Dispatcher, Role::Admin])?;
+    Ok(HttpResponse::Ok().json(score_rules(&state).await?))
+}
+
+/// `PUT /api/v1/score-rules` (admin).
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username))]
+pub async fn put_score_rules(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<crate::workflow::report::ScoreRules>,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&[Role::Admin])?;
+    let rules = body.into_inner();
+    if !rules.is_valid() {
+        return Err(ApiError::unprocessable(
+            "invalid_score_rules",
+            "every figure is a finite number within ±1000",
+        ));
+    }
+    let text = serde_json::to_string(&rules).map_err(ApiError::internal)?;
+    state.store.put_setting(SCORE_RULES, &text).await?;
+    Ok(HttpResponse::Ok().json(rules))
+}
+
+/// Query of the monthly report.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonthlyQuery {
+    basic_weight: Option<f64>,
+    min_sample: Option<u64>,
+    /// `json` (default), `csv`, `xlsx` or `svg` (the 12-month chart).
+    format: Option<String>,
+}
+
+async fn complaints_of(
+    state: &AppState,
+    map: &crate::state::MapSnapshot,
+    month: crate::workflow::report::Month,
+) -> ApiResult<Vec<crate::workflow::report::Complaint>> {
+    let (from, to) = month.bounds();
+    let rows = state.store.complaints_created_between(from, to).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, channel, category, status, grid)| {
+            // The region one level below the top of the grid's tree (a county in a city).
+            let region = grid.as_deref().map(|g| {
+                let path = region_path(map, g);
+                path.get(path.len().saturating_sub(2))
+                    .map(|(code, _)| code.clone())
+                    .unwrap_or_else(|| g.to_string())
+            });
+            crate::workflow::report::Complaint {
+                id,
+                channel,
+                category,
+                status,
+                region,
+                grid,
+            }
+        })
+        .collect())
+}
+
+/// `GET /api/v1/reports/monthly/{month}`: the monthly report (月汇总、月分析).
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn monthly_report(
+    state: web::Data<AppState>,
+    caller: Caller,
+    month: web::Path<String>,
+    query: web::Query<MonthlyQuery>,
+) -> ApiResult<HttpResponse> {
+    use crate::workflow::rates::{self, RateSettings};
+    use crate::workflow::report::{self, Month, MonthlyInput};
+    caller.require_role(&[Role::Supervisor, Role::Dispatcher, Role::Admin])?;
+    let month = Month::parse(&month)
+        .ok_or_else(|| ApiError::bad_request("invalid_month", "a month is YYYY-MM"))?;
+    let q = query.into_inner();
+    let defaults = RateSettings::default();
+    let settings = RateSettings {
+        basic_weight: q.basic_weight.unwrap_or(defaults.basic_weight),
+        min_sample: q.min_sample.unwrap_or(defaults.min_sample),
+    };
+    if !(0.0..=1.0).contains(&settings.basic_weight) {
+        return Err(ApiError::bad_request(
+            "invalid_weight",
+            "basic_weight is between 0 and 1",
+        ));
+    }
+    let format = q.format.unwrap_or_else(|| "json".into());
+    if !["json", "csv", "xlsx", "svg"].contains(&format.as_str()) {
+        return Err(ApiError::bad_request(
+            "invalid_format",
+            format!("unknown format {format:?}"),
+        ));
+    }
+    let store = state.store.as_ref();
+    let map = state.grids.snapshot().await?;
+    let (from, to) = month.bounds();
+    let cases = store.cases_between(from, to).await?;
+    let rates = rates::compute(&cases, from, to, &settings, |g| region_path(&map, g));
+    let complaints = complaints_of(&state, &map, month).await?;
+    let previous = complaints_of(&state, &map, month.previous()).await?;
+    let mut notices = Vec::new();
+    for notice in store.notices(None).await? {
+        if !(from..=to).contains(&notice.issued_at) {
+            continue;
+        }
+        let case = store.case_row(&notice.record_id).await?;
+        let department = case.as_ref().and_then(|c| c.lead_department.clone());
+        let regions = case
+            .as_ref()
+            .and_then(|c| c.owner_grid.as_deref())
+            .map(|g| region_path(&map, g))
+            .unwrap_or_default();
+        notices.push(report::IssuedNotice {
+            notice,
+            department,
+            regions,
+        });
+    }
+    let mut trend = Vec::new();
+    let mut m = month;
+    for _ in 0..12 {
+        let (f, t) = m.bounds();
+        trend.push((m, store.cases_between(f, t).await?));
+        m = m.previous();
+    }
+    trend.reverse();
+    let report = report::monthly(MonthlyInput {
+        month,
+        complaints: &complaints,
+        previous_complaints: &previous,
+        cases: &cases,
+        notices: &notices,
+        rates,
+        rules: score_rules(&state).await?,
+        trend,
+    });
+    Ok(match format.as_str() {
+        "csv" => HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .body(report::to_csv(&report)),
+        "svg" => HttpResponse::Ok()
+            .content_type("image/svg+xml")
+            .body(report::trend_svg(&report)),
+        "xlsx" => HttpResponse::Ok()
+            .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+            .insert_header((
+                "content-disposition",
+                format!("attachment; filename=\"report-{month}.xlsx\""),
+            ))
+            .body(report::to_xlsx(&report).map_err(ApiError::internal)?),
+        _ => HttpResponse::Ok().json(report),
+    })
 }

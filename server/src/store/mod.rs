@@ -177,8 +177,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn case_row(&self, record_id: &str) -> Result<Option<CaseRow>>;
     /// Open cases with a reply, result or plan follow-up due before `now`.
     async fn cases_due(&self, now: i64) -> Result<Vec<CaseRow>>;
-    /// Cases whose reply fell due, or whose result or evaluation was given, in `[from, to]`.
+    /// Cases created, closed, whose reply fell due, or whose result or evaluation was given in
+    /// `[from, to]`.
     async fn cases_between(&self, from: i64, to: i64) -> Result<Vec<CaseRow>>;
+    /// Complaints created in `[from, to]`: `(id, channel, category, status, owner grid)`.
+    async fn complaints_created_between(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, String, String, String, Option<String>)>>;
+    /// A workflow setting (a JSON document).
+    async fn setting(&self, key: &str) -> Result<Option<String>>;
+    /// Stores a workflow setting.
+    async fn put_setting(&self, key: &str, value: &str) -> Result<()>;
     /// Supervision notices (of one record, or all), oldest first.
     async fn notices(&self, record_id: Option<&str>) -> Result<Vec<Notice>>;
     /// Stores a workflow write in one transaction: the document, its row and changes (as

@@ -491,6 +491,22 @@ impl Store for PostgresStore {
         super::workflow::postgres::cases_between(&self.pool, from, to).await
     }
 
+    async fn complaints_created_between(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, String, String, String, Option<String>)>> {
+        super::workflow::postgres::complaints_created_between(&self.pool, from, to).await
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>> {
+        super::workflow::postgres::setting(&self.pool, key).await
+    }
+
+    async fn put_setting(&self, key: &str, value: &str) -> Result<()> {
+        super::workflow::postgres::put_setting(&self.pool, key, value).await
+    }
+
     async fn notices(&self, record_id: Option<&str>) -> Result<Vec<Notice>> {
         super::workflow::postgres::notices(&self.pool, record_id).await
     }

@@ -511,6 +511,22 @@ impl Store for SqliteStore {
         super::workflow::sqlite::cases_between(&self.pool, from, to).await
     }
 
+    async fn complaints_created_between(
+        &self,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(String, String, String, String, Option<String>)>> {
+        super::workflow::sqlite::complaints_created_between(&self.pool, from, to).await
+    }
+
+    async fn setting(&self, key: &str) -> Result<Option<String>> {
+        super::workflow::sqlite::setting(&self.pool, key).await
+    }
+
+    async fn put_setting(&self, key: &str, value: &str) -> Result<()> {
+        super::workflow::sqlite::put_setting(&self.pool, key, value).await
+    }
+
     async fn notices(&self, record_id: Option<&str>) -> Result<Vec<Notice>> {
         super::workflow::sqlite::notices(&self.pool, record_id).await
     }

@@ -441,11 +441,51 @@ macro_rules! workflow_queries {
             let sql = sqlx::AssertSqlSafe(format!(
                 "{} WHERE (response_due >= $1 AND response_due <= $2) \
                  OR (result_at >= $1 AND result_at <= $2) \
-                 OR (evaluated_at >= $1 AND evaluated_at <= $2) ORDER BY record_id",
+                 OR (evaluated_at >= $1 AND evaluated_at <= $2) \
+                 OR (created_at >= $1 AND created_at <= $2) \
+                 OR (closed_at >= $1 AND closed_at <= $2) ORDER BY record_id",
                 $crate::store::workflow::SELECT_CASE
             ));
             let rows = sqlx::query(sql).bind(from).bind(to).fetch_all(pool).await?;
             rows.iter().map(case_from_row).collect()
+        }
+
+        pub(in crate::store) async fn complaints_created_between(
+            pool: &$pool,
+            from: i64,
+            to: i64,
+        ) -> Result<Vec<(String, String, String, String, Option<String>)>> {
+            let rows = sqlx::query(
+                "SELECT id, channel, category, status, owner_grid FROM records \
+                 WHERE kind = 'complaint' AND created_at >= $1 AND created_at <= $2 ORDER BY id",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?, r.try_get(4)?)))
+                .collect()
+        }
+
+        pub(in crate::store) async fn setting(pool: &$pool, key: &str) -> Result<Option<String>> {
+            let row = sqlx::query("SELECT value FROM workflow_settings WHERE key = $1")
+                .bind(key)
+                .fetch_optional(pool)
+                .await?;
+            Ok(row.map(|r| r.try_get(0)).transpose()?)
+        }
+
+        pub(in crate::store) async fn put_setting(pool: &$pool, key: &str, value: &str) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO workflow_settings (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .bind(key)
+            .bind(value)
+            .execute(pool)
+            .await?;
+            Ok(())
         }
 
         pub(in crate::store) async fn notices(

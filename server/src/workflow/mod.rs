@@ -9,5 +9,6 @@
 pub mod calendar;
 pub mod lifecycle;
 pub mod rates;
+pub mod report;
 pub mod scheduler;
 pub mod service;

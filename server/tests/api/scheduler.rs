@@ -109,6 +109,22 @@ both_backends! {
         let events = overdue_events(&app, &id, &desk).await;
         assert_eq!(events.len(), 2);
         assert!(events[0].contains("initial reply"), "{}", events[0]);
+
+        // The monthly report deducts 2 points per notice issued in its month.
+        let month_of = |ms: i64| {
+            let (y, m, _) = gridsync_server::workflow::calendar::Date::of_instant(ms).ymd();
+            format!("{y:04}-{m:02}")
+        };
+        let month = month_of(now + 30 * DAY_MS);
+        let in_month = [now + 5 * DAY_MS, now + 30 * DAY_MS].iter().filter(|&&t| month_of(t) == month).count() as u64;
+        let report: Value = app.get(&format!("/api/v1/reports/monthly/{month}"), Some(&desk)).await.json().await.unwrap();
+        let housing = report["department_scores"].as_array().unwrap().iter().find(|s| s["code"] == "housing");
+        assert_eq!(report["overdue"], json!([id]));
+        if let Some(housing) = housing {
+            assert_eq!((housing["overdue"].as_u64(), housing["score"].as_f64()), (Some(in_month), Some(100.0 - 2.0 * in_month as f64)));
+        } else {
+            panic!("housing is scored in {month}: {report}");
+        }
     }
 }
 

@@ -1,0 +1,720 @@
+//! The monthly report (月汇总、月分析): counts, hot topics, prominent complaints, the three
+//! rates with rankings, bonus and deduction points, and the rates over the last 12 months; as
+//! JSON, CSV, XLSX and an SVG chart. Pure: the route gathers the rows.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::{Deserialize, Serialize};
+
+use crate::store::{CaseRow, Notice};
+use crate::workflow::calendar::Date;
+use crate::workflow::rates::{Group, RatesReport, Tally};
+
+/// A calendar month.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Month {
+    pub year: i32,
+    pub month: u32,
+}
+
+impl Month {
+    /// `YYYY-MM`.
+    pub fn parse(text: &str) -> Option<Month> {
+        let (y, m) = text.split_once('-')?;
+        if y.len() != 4 || m.len() != 2 {
+            return None;
+        }
+        let (year, month) = (y.parse().ok()?, m.parse().ok()?);
+        Date::from_ymd(year, month, 1).map(|_| Month { year, month })
+    }
+
+    pub fn first_day(self) -> Date {
+        Date::from_ymd(self.year, self.month, 1).unwrap_or(Date::from_days(0))
+    }
+
+    pub fn last_day(self) -> Date {
+        Date::from_days(self.next().first_day().days() - 1)
+    }
+
+    /// `[00:00 of the first day, 23:59:59.999 of the last day]` CST, in Unix ms.
+    pub fn bounds(self) -> (i64, i64) {
+        (self.first_day().start_ms(), self.last_day().end_ms())
+    }
+
+    pub fn next(self) -> Month {
+        if self.month == 12 {
+            Month {
+                year: self.year + 1,
+                month: 1,
+            }
+        } else {
+            Month {
+                year: self.year,
+                month: self.month + 1,
+            }
+        }
+    }
+
+    pub fn previous(self) -> Month {
+        if self.month == 1 {
+            Month {
+                year: self.year - 1,
+                month: 12,
+            }
+        } else {
+            Month {
+                year: self.year,
+                month: self.month - 1,
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Month {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:04}-{:02}", self.year, self.month)
+    }
+}
+
+/// Points added per occurrence in the month (negative: deductions), over a base.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScoreRules {
+    /// Everyone starts here.
+    pub base: f64,
+    /// Per case whose result `resolved` was reported in the month.
+    pub resolved: f64,
+    /// Per supervision notice for a missed reply or result deadline issued in the month.
+    pub overdue: f64,
+    /// Per dissatisfied evaluation in the month.
+    pub dissatisfied: f64,
+}
+
+impl Default for ScoreRules {
+    fn default() -> Self {
+        ScoreRules {
+            base: 100.0,
+            resolved: 1.0,
+            overdue: -2.0,
+            dissatisfied: -1.0,
+        }
+    }
+}
+
+impl ScoreRules {
+    /// Whether every figure is finite and within ±1000.
+    pub fn is_valid(&self) -> bool {
+        [self.base, self.resolved, self.overdue, self.dissatisfied]
+            .iter()
+            .all(|v| v.is_finite() && v.abs() <= 1000.0)
+    }
+}
+
+/// A complaint as the counts see it.
+#[derive(Debug, Clone)]
+pub struct Complaint {
+    pub id: String,
+    pub channel: String,
+    pub category: String,
+    pub status: String,
+    /// The county (or region one level below the root) it lies in, if owned.
+    pub region: Option<String>,
+    pub grid: Option<String>,
+}
+
+/// One count with the previous month's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Topic {
+    pub key: String,
+    pub count: u64,
+    pub previous: u64,
+    pub change: i64,
+}
+
+/// A group's points.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Score {
+    pub code: String,
+    pub level: Option<String>,
+    pub resolved: u64,
+    pub overdue: u64,
+    pub dissatisfied: u64,
+    pub score: f64,
+    pub rank: u32,
+}
+
+/// The overall rates of one month.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TrendPoint {
+    pub month: String,
+    pub response: Option<f64>,
+    pub resolution: Option<f64>,
+    pub satisfaction: Option<f64>,
+}
+
+/// The monthly report.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MonthlyReport {
+    pub month: String,
+    pub complaints: u64,
+    pub by_channel: BTreeMap<String, u64>,
+    pub by_category: BTreeMap<String, u64>,
+    pub by_status: BTreeMap<String, u64>,
+    pub by_region: BTreeMap<String, u64>,
+    /// The five most frequent categories and grids, with the previous month's counts.
+    pub hot_categories: Vec<Topic>,
+    pub hot_grids: Vec<Topic>,
+    /// Record ids: supervised for a missed deadline, returned after a dissatisfied evaluation,
+    /// linked as duplicates, flagged unreasonable (repeat or excessive petitions).
+    pub overdue: Vec<String>,
+    pub returned: Vec<String>,
+    pub duplicates: Vec<String>,
+    pub unreasonable: Vec<String>,
+    pub rates: RatesReport,
+    pub score_rules: ScoreRules,
+    pub department_scores: Vec<Score>,
+    pub region_scores: Vec<Score>,
+    /// The 12 months ending with this one.
+    pub trend: Vec<TrendPoint>,
+}
+
+/// A notice with the lead department and the region path `(code, level)` of its case.
+#[derive(Debug, Clone)]
+pub struct IssuedNotice {
+    pub notice: Notice,
+    pub department: Option<String>,
+    pub regions: Vec<(String, String)>,
+}
+
+/// One line of the chart: its legend, colour and value.
+type Series = (&'static str, &'static str, fn(&TrendPoint) -> Option<f64>);
+
+/// Everything the report is made from.
+#[derive(Debug)]
+pub struct MonthlyInput<'a> {
+    pub month: Month,
+    pub complaints: &'a [Complaint],
+    pub previous_complaints: &'a [Complaint],
+    /// Cases with any event in the month.
+    pub cases: &'a [CaseRow],
+    /// Notices issued in the month.
+    pub notices: &'a [IssuedNotice],
+    pub rates: RatesReport,
+    pub rules: ScoreRules,
+    /// Per month of the trend (oldest first): every case with an event in that month.
+    pub trend: Vec<(Month, Vec<CaseRow>)>,
+}
+
+fn count<'a>(items: impl Iterator<Item = &'a str>) -> BTreeMap<String, u64> {
+    let mut map = BTreeMap::new();
+    for item in items {
+        *map.entry(item.to_string()).or_insert(0) += 1;
+    }
+    map
+}
+
+fn hot(now: &BTreeMap<String, u64>, before: &BTreeMap<String, u64>) -> Vec<Topic> {
+    let mut topics: Vec<Topic> = now
+        .iter()
+        .map(|(key, &count)| {
+            let previous = before.get(key).copied().unwrap_or(0);
+            Topic {
+                key: key.clone(),
+                count,
+                previous,
+                change: count as i64 - previous as i64,
+            }
+        })
+        .collect();
+    topics.sort_by(|a, b| b.count.cmp(&a.count).then(a.key.cmp(&b.key)));
+    topics.truncate(5);
+    topics
+}
+
+fn scores(
+    groups: &[Group],
+    overdue: &BTreeMap<(Option<String>, String), u64>,
+    rules: &ScoreRules,
+) -> Vec<Score> {
+    // Everyone with a rate in the month, and everyone supervised in it even without one.
+    let mut scored: Vec<(String, Option<String>, Tally)> = groups
+        .iter()
+        .map(|g| (g.code.clone(), g.level.clone(), g.tally))
+        .collect();
+    for (level, code) in overdue.keys() {
+        if !scored.iter().any(|(c, l, _)| c == code && l == level) {
+            scored.push((code.clone(), level.clone(), Tally::default()));
+        }
+    }
+    let mut scores: Vec<Score> = scored
+        .into_iter()
+        .map(|(code, level, t)| {
+            let dissatisfied = t.evaluated - t.satisfied - t.basically_satisfied;
+            let late = overdue
+                .get(&(level.clone(), code.clone()))
+                .copied()
+                .unwrap_or(0);
+            Score {
+                code,
+                level,
+                resolved: t.resolved,
+                overdue: late,
+                dissatisfied,
+                score: rules.base
+                    + rules.resolved * t.resolved as f64
+                    + rules.overdue * late as f64
+                    + rules.dissatisfied * dissatisfied as f64,
+                rank: 0,
+            }
+        })
+        .collect();
+    // Rank among peers (same level), highest score first, ties sharing a rank.
+    let levels: Vec<Option<String>> = {
+        let mut l: Vec<Option<String>> = scores.iter().map(|s| s.level.clone()).collect();
+        l.sort();
+        l.dedup();
+        l
+    };
+    for level in levels {
+        let mut peers: Vec<&mut Score> = scores.iter_mut().filter(|s| s.level == level).collect();
+        peers.sort_by(|a, b| b.score.total_cmp(&a.score));
+        let mut previous: Option<(f64, u32)> = None;
+        for (i, s) in peers.into_iter().enumerate() {
+            let rank = match previous {
+                Some((v, r)) if v == s.score => r,
+                _ => i as u32 + 1,
+            };
+            previous = Some((s.score, rank));
+            s.rank = rank;
+        }
+    }
+    scores
+}
+
+/// Builds the report.
+pub fn monthly(input: MonthlyInput<'_>) -> MonthlyReport {
+    let (from, to) = input.month.bounds();
+    let by_category = count(input.complaints.iter().map(|c| c.category.as_str()));
+    let previous_categories = count(
+        input
+            .previous_complaints
+            .iter()
+            .map(|c| c.category.as_str()),
+    );
+    let by_grid = count(input.complaints.iter().filter_map(|c| c.grid.as_deref()));
+    let previous_grids = count(
+        input
+            .previous_complaints
+            .iter()
+            .filter_map(|c| c.grid.as_deref()),
+    );
+    let within = |t: Option<i64>| t.is_some_and(|t| (from..=to).contains(&t));
+    let mut overdue_ids: Vec<String> = Vec::new();
+    let mut department_overdue: BTreeMap<(Option<String>, String), u64> = BTreeMap::new();
+    let mut region_overdue: BTreeMap<(Option<String>, String), u64> = BTreeMap::new();
+    for IssuedNotice {
+        notice,
+        department,
+        regions,
+    } in input.notices
+    {
+        if !matches!(notice.subject.as_str(), "reply" | "result") {
+            continue;
+        }
+        if !overdue_ids.contains(&notice.record_id) {
+            overdue_ids.push(notice.record_id.clone());
+        }
+        if let Some(department) = department {
+            *department_overdue
+                .entry((None, department.clone()))
+                .or_insert(0) += 1;
+        }
+        for (code, level) in regions {
+            *region_overdue
+                .entry((Some(level.clone()), code.clone()))
+                .or_insert(0) += 1;
+        }
+    }
+    overdue_ids.sort();
+    let ids = |keep: &dyn Fn(&CaseRow) -> bool| {
+        let mut ids: Vec<String> = input
+            .cases
+            .iter()
+            .filter(|c| keep(c))
+            .map(|c| c.record_id.clone())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let returned = ids(&|c| c.rating.as_deref() == Some("dissatisfied") && within(c.evaluated_at));
+    let duplicates = ids(&|c| c.duplicate_of.is_some() && within(c.closed_at));
+    let unreasonable =
+        ids(&|c| c.status == "flagged_unreasonable" || c.plan_follow_up_due.is_some());
+    let trend = input
+        .trend
+        .iter()
+        .map(|(month, cases)| {
+            let (f, t) = month.bounds();
+            let mut sum = Tally::default();
+            for case in cases {
+                let one = Tally::of(case, f, t);
+                sum.reply_due += one.reply_due;
+                sum.replied_on_time += one.replied_on_time;
+                sum.results += one.results;
+                sum.resolved += one.resolved;
+                sum.evaluated += one.evaluated;
+                sum.satisfied += one.satisfied;
+                sum.basically_satisfied += one.basically_satisfied;
+            }
+            let ratio = |n: f64, d: u64| (d > 0).then(|| n / d as f64);
+            TrendPoint {
+                month: month.to_string(),
+                response: ratio(sum.replied_on_time as f64, sum.reply_due),
+                resolution: ratio(sum.resolved as f64, sum.results),
+                satisfaction: ratio(
+                    sum.satisfied as f64
+                        + input.rates.basic_weight * sum.basically_satisfied as f64,
+                    sum.evaluated,
+                ),
+            }
+        })
+        .collect();
+    MonthlyReport {
+        month: input.month.to_string(),
+        complaints: input.complaints.len() as u64,
+        by_channel: count(input.complaints.iter().map(|c| c.channel.as_str())),
+        by_status: count(input.complaints.iter().map(|c| c.status.as_str())),
+        by_region: count(
+            input
+                .complaints
+                .iter()
+                .map(|c| c.region.as_deref().unwrap_or("unassigned")),
+        ),
+        hot_categories: hot(&by_category, &previous_categories),
+        hot_grids: hot(&by_grid, &previous_grids),
+        by_category,
+        overdue: overdue_ids,
+        returned,
+        duplicates,
+        unreasonable,
+        department_scores: scores(&input.rates.departments, &department_overdue, &input.rules),
+        region_scores: scores(&input.rates.regions, &region_overdue, &input.rules),
+        score_rules: input.rules,
+        rates: input.rates,
+        trend,
+    }
+}
+
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// The report as CSV: `section,key,value[,…]` rows, sections in the JSON's order.
+pub fn to_csv(report: &MonthlyReport) -> String {
+    let mut out = String::from("section,key,value,previous,change\n");
+    let _ = writeln!(out, "complaints,total,{}", report.complaints);
+    for (section, map) in [
+        ("channel", &report.by_channel),
+        ("category", &report.by_category),
+        ("status", &report.by_status),
+        ("region", &report.by_region),
+    ] {
+        for (key, n) in map {
+            let _ = writeln!(out, "{section},{},{n}", csv_field(key));
+        }
+    }
+    for (section, topics) in [
+        ("hot_category", &report.hot_categories),
+        ("hot_grid", &report.hot_grids),
+    ] {
+        for t in topics {
+            let _ = writeln!(
+                out,
+                "{section},{},{},{},{}",
+                csv_field(&t.key),
+                t.count,
+                t.previous,
+                t.change
+            );
+        }
+    }
+    for (section, ids) in [
+        ("overdue", &report.overdue),
+        ("returned", &report.returned),
+        ("duplicate", &report.duplicates),
+        ("unreasonable", &report.unreasonable),
+    ] {
+        for id in ids {
+            let _ = writeln!(out, "{section},{id},");
+        }
+    }
+    for (section, scores) in [
+        ("department_score", &report.department_scores),
+        ("region_score", &report.region_scores),
+    ] {
+        for s in scores {
+            let _ = writeln!(out, "{section},{},{},{},", s.code, s.score, s.rank);
+        }
+    }
+    for p in &report.trend {
+        let f = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "trend,{},{},{},{}",
+            p.month,
+            f(p.response),
+            f(p.resolution),
+            f(p.satisfaction)
+        );
+    }
+    out.push('\n');
+    out.push_str(&crate::workflow::rates::to_csv(&report.rates));
+    out
+}
+
+/// The three rates over the trend's months as an SVG line chart (months without a sample
+/// leave a gap).
+pub fn trend_svg(report: &MonthlyReport) -> String {
+    let (width, height) = (760.0, 360.0);
+    let (left, right, top, bottom) = (56.0, 150.0, 40.0, 48.0);
+    let plot_w = width - left - right;
+    let plot_h = height - top - bottom;
+    let n = report.trend.len().max(1);
+    let x = |i: usize| {
+        left + if n > 1 {
+            plot_w * i as f64 / (n - 1) as f64
+        } else {
+            plot_w / 2.0
+        }
+    };
+    let y = |v: f64| top + plot_h * (1.0 - v.clamp(0.0, 1.0));
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">"#
+    );
+    let _ = write!(
+        svg,
+        r#"<title>三率 {} – {}</title>"#,
+        report.trend.first().map_or("", |p| p.month.as_str()),
+        report.month
+    );
+    let _ = write!(
+        svg,
+        r##"<rect width="{width}" height="{height}" fill="#ffffff"/>"##
+    );
+    for pct in [0, 25, 50, 75, 100] {
+        let yy = y(pct as f64 / 100.0);
+        let _ = write!(
+            svg,
+            r##"<line x1="{left}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#dddddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{pct}%</text>"##,
+            left + plot_w,
+            left - 6.0,
+            yy + 4.0
+        );
+    }
+    for (i, p) in report.trend.iter().enumerate() {
+        let _ = write!(
+            svg,
+            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
+            x(i),
+            top + plot_h + 20.0,
+            &p.month[2..]
+        );
+    }
+    let series: [Series; 3] = [
+        ("响应率 response", "#1f77b4", |p| p.response),
+        ("解决率 resolution", "#2ca02c", |p| p.resolution),
+        ("满意率 satisfaction", "#d62728", |p| p.satisfaction),
+    ];
+    for (k, (name, colour, value)) in series.iter().enumerate() {
+        let mut segment: Vec<String> = Vec::new();
+        let flush = |segment: &mut Vec<String>, svg: &mut String| {
+            if !segment.is_empty() {
+                let _ = write!(
+                    svg,
+                    r#"<polyline class="rate" data-series="{k}" fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#,
+                    segment.join(" ")
+                );
+                segment.clear();
+            }
+        };
+        for (i, p) in report.trend.iter().enumerate() {
+            match value(p) {
+                Some(v) => {
+                    segment.push(format!("{:.1},{:.1}", x(i), y(v)));
+                    let _ = write!(
+                        svg,
+                        r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{colour}"/>"#,
+                        x(i),
+                        y(v)
+                    );
+                }
+                None => flush(&mut segment, &mut svg),
+            }
+        }
+        flush(&mut segment, &mut svg);
+        let ly = top + 16.0 * k as f64;
+        let _ = write!(
+            svg,
+            r#"<line x1="{:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{colour}" stroke-width="2"/><text x="{:.1}" y="{:.1}">{name}</text>"#,
+            width - right + 12.0,
+            width - right + 32.0,
+            width - right + 38.0,
+            ly + 4.0
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// The report as an XLSX workbook: sheets Summary, Rates, Scores and Trend.
+pub fn to_xlsx(report: &MonthlyReport) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut book = Workbook::new();
+    let bold = Format::new().set_bold();
+    let percent = Format::new().set_num_format("0.00%");
+
+    let sheet = book.add_worksheet().set_name("Summary")?;
+    sheet.write_string_with_format(0, 0, format!("月汇总 {}", report.month), &bold)?;
+    sheet.write_string(1, 0, "complaints")?;
+    sheet.write_number(1, 1, report.complaints as f64)?;
+    let mut row = 3;
+    for (title, map) in [
+        ("channel", &report.by_channel),
+        ("category", &report.by_category),
+        ("status", &report.by_status),
+        ("region", &report.by_region),
+    ] {
+        sheet.write_string_with_format(row, 0, title, &bold)?;
+        row += 1;
+        for (key, n) in map {
+            sheet.write_string(row, 0, key)?;
+            sheet.write_number(row, 1, *n as f64)?;
+            row += 1;
+        }
+        row += 1;
+    }
+
+    let sheet = book.add_worksheet().set_name("Rates")?;
+    let header = [
+        "kind",
+        "code",
+        "level",
+        "response",
+        "rank",
+        "resolution",
+        "rank",
+        "satisfaction",
+        "rank",
+    ];
+    for (c, h) in header.iter().enumerate() {
+        sheet.write_string_with_format(0, c as u16, *h, &bold)?;
+    }
+    let mut row = 1;
+    for (kind, groups) in [
+        ("region", &report.rates.regions),
+        ("department", &report.rates.departments),
+    ] {
+        for g in groups {
+            sheet.write_string(row, 0, kind)?;
+            sheet.write_string(row, 1, &g.code)?;
+            sheet.write_string(row, 2, g.level.as_deref().unwrap_or(""))?;
+            for (i, rate) in [&g.response, &g.resolution, &g.satisfaction]
+                .iter()
+                .enumerate()
+            {
+                let col = 3 + 2 * i as u16;
+                if let Some(v) = rate.rate {
+                    sheet.write_number_with_format(row, col, v, &percent)?;
+                }
+                if let Some(rank) = rate.rank {
+                    sheet.write_number(row, col + 1, rank as f64)?;
+                }
+            }
+            row += 1;
+        }
+    }
+
+    let sheet = book.add_worksheet().set_name("Scores")?;
+    for (c, h) in [
+        "kind",
+        "code",
+        "level",
+        "resolved",
+        "overdue",
+        "dissatisfied",
+        "score",
+        "rank",
+    ]
+    .iter()
+    .enumerate()
+    {
+        sheet.write_string_with_format(0, c as u16, *h, &bold)?;
+    }
+    let mut row = 1;
+    for (kind, scores) in [
+        ("department", &report.department_scores),
+        ("region", &report.region_scores),
+    ] {
+        for s in scores {
+            sheet.write_string(row, 0, kind)?;
+            sheet.write_string(row, 1, &s.code)?;
+            sheet.write_string(row, 2, s.level.as_deref().unwrap_or(""))?;
+            sheet.write_number(row, 3, s.resolved as f64)?;
+            sheet.write_number(row, 4, s.overdue as f64)?;
+            sheet.write_number(row, 5, s.dissatisfied as f64)?;
+            sheet.write_number(row, 6, s.score)?;
+            sheet.write_number(row, 7, s.rank as f64)?;
+            row += 1;
+        }
+    }
+
+    let sheet = book.add_worksheet().set_name("Trend")?;
+    for (c, h) in ["month", "response", "resolution", "satisfaction"]
+        .iter()
+        .enumerate()
+    {
+        sheet.write_string_with_format(0, c as u16, *h, &bold)?;
+    }
+    for (i, p) in report.trend.iter().enumerate() {
+        let row = i as u32 + 1;
+        sheet.write_string(row, 0, &p.month)?;
+        for (c, v) in [p.response, p.resolution, p.satisfaction]
+            .into_iter()
+            .enumerate()
+        {
+            if let Some(v) = v {
+                sheet.write_number_with_format(row, c as u16 + 1, v, &percent)?;
+            }
+        }
+    }
+    book.save_to_buffer()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn months_parse_and_step_across_years() {
+        let m = Month::parse("2026-12").unwrap();
+        assert_eq!(
+            (m.next().to_string(), m.previous().to_string()),
+            ("2027-01".into(), "2026-11".into())
+        );
+        assert_eq!(m.last_day().to_string(), "2026-12-31");
+        assert_eq!(
+            Month::parse("2024-02").unwrap().last_day().to_string(),
+            "2024-02-29"
+        );
+        for bad in ["2026-13", "2026-1", "26-01", "2026/01", ""] {
+            assert!(Month::parse(bad).is_none(), "{bad}");
+        }
+    }
+}
