@@ -20,6 +20,11 @@ if [ ! -d tests/interop/node_modules/@automerge/automerge ]; then
   npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 fi
 
+# The Python clients some tests drive (the `georeport` Open311 client, from PyPI), in .venv.
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import georeport" 2>/dev/null; then
+  python3 -m venv .venv && .venv/bin/pip install --quiet -r tests/python/requirements.txt
+fi
+
 # Property tests: modest in CI, more with PROPTEST_CASES=1000 ./scripts/test.sh
 export PROPTEST_CASES="${PROPTEST_CASES:-32}"
 

@@ -92,6 +92,11 @@ pub struct ServeArgs {
     /// the scheduler off (another instance sharing the database may run it).
     #[arg(long, env = "GRIDSYNC_SUPERVISION_INTERVAL_SECS", default_value_t = 60)]
     pub supervision_interval_secs: u64,
+
+    /// How near, in metres, an open complaint of the same category must be to be offered as a
+    /// possible duplicate of a new one (Open311 and the public form).
+    #[arg(long, env = "GRIDSYNC_DUPLICATE_RADIUS_M", default_value_t = 200.0)]
+    pub duplicate_radius_m: f64,
 }
 
 impl clap::ValueEnum for Role {
@@ -123,6 +128,8 @@ pub struct Settings {
     pub workers: Option<usize>,
     /// How often the supervision scheduler sweeps; `None`: not in this instance.
     pub supervision_interval: Option<Duration>,
+    /// The radius of duplicate hints at intake, in metres.
+    pub duplicate_radius_m: f64,
 }
 
 impl Settings {
@@ -138,6 +145,7 @@ impl Settings {
             workers: args.workers,
             supervision_interval: (args.supervision_interval_secs > 0)
                 .then(|| Duration::from_secs(args.supervision_interval_secs)),
+            duplicate_radius_m: args.duplicate_radius_m,
         }
     }
 
@@ -154,6 +162,7 @@ impl Settings {
             max_body_bytes: 64 * 1024 * 1024,
             workers: Some(2),
             supervision_interval: None,
+            duplicate_radius_m: 200.0,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod blobs;
 pub mod grids;
 pub mod health;
 pub mod locate;
+pub mod open311;
 pub mod records;
 pub mod sync;
 pub mod workflow;
@@ -75,6 +76,16 @@ route_table! {
     get "/api/v1/reports/monthly/{month}" => workflow::monthly_report;
     get "/api/v1/score-rules" => workflow::get_score_rules;
     put "/api/v1/score-rules" => workflow::put_score_rules;
+    // Open311 GeoReport v2 and the public form (issue 6): no bearer token.
+    get "/open311/v2/discovery.{format}" => open311::discovery;
+    get "/open311/v2/services.{format}" => open311::services;
+    get "/open311/v2/services/{service_code}.{format}" => open311::service_definition;
+    post "/open311/v2/requests.{format}" => open311::create_request;
+    get "/open311/v2/requests.{format}" => open311::list_requests;
+    get "/open311/v2/requests/{service_request_id}.{format}" => open311::get_request;
+    get "/open311/v2/tokens/{token}.{format}" => open311::token;
+    post "/api/v1/public/complaints" => open311::public_complaint;
+    post "/api/v1/admin/open311-keys" => open311::issue_key;
 }
 
 /// An account as shown to clients (never the password hash).

@@ -17,6 +17,8 @@ mod errors;
 mod grids;
 /// Ownership lookups, single and batch, and index freshness across instances.
 mod locate;
+/// Open311 GeoReport v2 with the real `georeport` client, and the public resident form.
+mod open311;
 /// The router and `openapi.yaml` agree.
 mod openapi;
 /// The three rates over a hand-computed fixture month.

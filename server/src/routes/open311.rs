@@ -1,0 +1,771 @@
+//! Open311 GeoReport v2 under `/open311/v2/` (issue 6): discovery, services (our complaint
+//! categories) and their definitions, service requests (form-encoded POST, anonymous or with an
+//! API key; GET with the standard filters; one request; tokens), each as `.json` or `.xml`;
+//! and the public resident form `POST /api/v1/public/complaints`. Public: no bearer token.
+//!
+//! Statuses map to Open311's two: `closed` is closed, every other status is open, and the
+//! detailed status is in `status_notes`. `expected_datetime` is the lead department's deadline,
+//! `agency_responsible` the lead department's name. A new request is answered with the open
+//! complaints of the same category within the configured radius (`duplicates`, and a sentence
+//! in `service_notice`).
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sync_core::{
+    Channel, Complainant, ComplainantType, Crs, Location, RecordBuilder, RecordDoc, Writer, now_ms,
+};
+
+use crate::auth::{Caller, token_hash};
+use crate::domain::{Role, User};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+use crate::store::{RecordQuery, RecordRow, RecordScope};
+use crate::workflow::calendar::{CST_OFFSET_MS, Date};
+
+/// The most requests one `GET requests` answers.
+pub const MAX_REQUESTS: i64 = 1000;
+const DAY_MS: i64 = 24 * 3600 * 1000;
+/// The key in `workflow_settings` holding the trusted clients' API key hashes.
+const API_KEYS: &str = "open311_api_keys";
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Format {
+    Json,
+    Xml,
+}
+
+fn format_of(text: &str) -> ApiResult<Format> {
+    match text {
+        "json" => Ok(Format::Json),
+        "xml" => Ok(Format::Xml),
+        other => Err(ApiError::NotFound(format!(
+            "no format {other:?}; use .json or .xml"
+        ))),
+    }
+}
+
+/// A W3C datetime in China Standard Time.
+pub fn w3c(ms: i64) -> String {
+    let date = Date::of_instant(ms);
+    let seconds = (ms + CST_OFFSET_MS).rem_euclid(DAY_MS) / 1000;
+    format!(
+        "{date}T{:02}:{:02}:{:02}+08:00",
+        seconds / 3600,
+        seconds / 60 % 60,
+        seconds % 60
+    )
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS` with `Z` or `±HH:MM` (fractions of a second are ignored).
+pub fn parse_w3c(text: &str) -> Option<i64> {
+    let (date, rest) = text.split_once('T')?;
+    let date: Date = date.parse().ok()?;
+    if rest.len() < 8 {
+        return None;
+    }
+    let (time, mut zone) = rest.split_at(8);
+    let parts: Vec<i64> = time
+        .split(':')
+        .map(|p| p.parse().ok())
+        .collect::<Option<_>>()?;
+    let [h, m, s] = parts[..] else { return None };
+    if !(0..24).contains(&h) || !(0..60).contains(&m) || !(0..61).contains(&s) {
+        return None;
+    }
+    if let Some(stripped) = zone.strip_prefix('.') {
+        zone = stripped.trim_start_matches(|c: char| c.is_ascii_digit());
+    }
+    let offset_ms = match zone {
+        "Z" | "z" => 0,
+        _ => {
+            let sign = match zone.as_bytes().first()? {
+                b'+' => 1,
+                b'-' => -1,
+                _ => return None,
+            };
+            let (oh, om) = zone[1..].split_once(':')?;
+            let (oh, om): (i64, i64) = (oh.parse().ok()?, om.parse().ok()?);
+            sign * (oh * 3600 + om * 60) * 1000
+        }
+    };
+    Some(date.days() as i64 * DAY_MS + (h * 3600 + m * 60 + s) * 1000 - offset_ms)
+}
+
+fn xml_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&apos;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A JSON value as XML elements (objects become elements, arrays repeat `item`).
+fn to_xml(out: &mut String, name: &str, value: &Value, item: &str) {
+    match value {
+        Value::Null => {
+            let _ = write!(out, "<{name}/>");
+        }
+        Value::Object(map) => {
+            let _ = write!(out, "<{name}>");
+            for (key, v) in map {
+                to_xml(out, key, v, "item");
+            }
+            let _ = write!(out, "</{name}>");
+        }
+        Value::Array(items) => {
+            let _ = write!(out, "<{name}>");
+            for v in items {
+                to_xml(out, item, v, "item");
+            }
+            let _ = write!(out, "</{name}>");
+        }
+        Value::String(s) => {
+            let _ = write!(out, "<{name}>{}</{name}>", xml_escape(s));
+        }
+        other => {
+            let _ = write!(out, "<{name}>{other}</{name}>");
+        }
+    }
+}
+
+/// Answers `value` in the format: JSON as is; XML with `root` holding one `item` per element.
+fn answer(
+    format: Format,
+    status: actix_web::http::StatusCode,
+    root: &str,
+    item: &str,
+    value: &Value,
+) -> HttpResponse {
+    match format {
+        Format::Json => HttpResponse::build(status).json(value),
+        Format::Xml => {
+            let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>");
+            to_xml(&mut xml, root, value, item);
+            HttpResponse::build(status)
+                .content_type("text/xml; charset=utf-8")
+                .body(xml)
+        }
+    }
+}
+
+fn ok(format: Format, root: &str, item: &str, value: &Value) -> HttpResponse {
+    answer(format, actix_web::http::StatusCode::OK, root, item, value)
+}
+
+/// `GET /open311/v2/discovery.{format}`.
+#[tracing::instrument(skip(req))]
+pub async fn discovery(req: HttpRequest, format: web::Path<String>) -> ApiResult<HttpResponse> {
+    let format = format_of(&format)?;
+    let info = req.connection_info();
+    let base = format!("{}://{}/open311/v2/", info.scheme(), info.host());
+    let value = json!({
+        "changeset": "2026-11-27T00:00:00+08:00",
+        "contact": "gridsync 接诉即办",
+        "key_service": "POST /api/v1/admin/open311-keys (admin)",
+        "endpoints": [{
+            "specification": "http://wiki.open311.org/GeoReport_v2",
+            "url": base,
+            "changeset": "2026-11-27T00:00:00+08:00",
+            "type": "production",
+            "formats": ["application/json", "text/xml"],
+        }],
+    });
+    Ok(match format {
+        Format::Json => HttpResponse::Ok().json(value),
+        Format::Xml => {
+            let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>");
+            to_xml(&mut xml, "discovery", &value, "endpoint");
+            HttpResponse::Ok()
+                .content_type("text/xml; charset=utf-8")
+                .body(xml)
+        }
+    })
+}
+
+/// Our services: the categories that dispatch rules name.
+async fn categories(state: &AppState) -> ApiResult<Vec<String>> {
+    let mut codes: Vec<String> = state
+        .store
+        .dispatch_rules()
+        .await?
+        .into_iter()
+        .map(|r| r.category)
+        .filter(|c| c != "*")
+        .collect();
+    codes.sort();
+    codes.dedup();
+    Ok(codes)
+}
+
+fn service(code: &str) -> Value {
+    json!({
+        "service_code": code,
+        "service_name": code,
+        "description": format!("Complaints of category {code}"),
+        "metadata": false,
+        "type": "realtime",
+        "keywords": "",
+        "group": code.split('.').next().unwrap_or(code),
+    })
+}
+
+/// `GET /open311/v2/services.{format}`.
+#[tracing::instrument(skip(state))]
+pub async fn services(
+    state: web::Data<AppState>,
+    format: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let format = format_of(&format)?;
+    let list: Vec<Value> = categories(&state)
+        .await?
+        .iter()
+        .map(|c| service(c))
+        .collect();
+    Ok(ok(format, "services", "service", &Value::Array(list)))
+}
+
+/// `GET /open311/v2/services/{service_code}.{format}`.
+#[tracing::instrument(skip(state))]
+pub async fn service_definition(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (code, format) = path.into_inner();
+    let format = format_of(&format)?;
+    if !categories(&state).await?.contains(&code) {
+        return Err(ApiError::NotFound(format!("no service {code:?}")));
+    }
+    let value = json!({ "service_code": code, "attributes": [] });
+    Ok(ok(format, "service_definition", "attribute", &value))
+}
+
+/// Distance in metres between two WGS-84 points (haversine).
+fn distance_m((lon1, lat1): (f64, f64), (lon2, lat2): (f64, f64)) -> f64 {
+    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
+    let (dp, dl) = ((lat2 - lat1).to_radians(), (lon2 - lon1).to_radians());
+    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
+    2.0 * 6_371_000.0 * a.sqrt().asin()
+}
+
+/// Open complaints of `category` created in the last 90 days within the configured radius of
+/// a WGS-84 point, nearest first.
+pub async fn duplicate_hints(
+    state: &AppState,
+    category: &str,
+    point: (f64, f64),
+    except: &str,
+) -> ApiResult<Vec<String>> {
+    let radius = state.settings.duplicate_radius_m;
+    let now = now_ms();
+    let rows = state
+        .store
+        .list_records(&RecordQuery {
+            scope: RecordScope::All,
+            owners: None,
+            unassigned: false,
+            kind: Some("complaint".into()),
+            status: None,
+            channel: None,
+            created_from: Some(now - 90 * DAY_MS),
+            created_to: None,
+            after: None,
+            limit: MAX_REQUESTS,
+        })
+        .await?;
+    let mut near: Vec<(f64, String)> = rows
+        .into_iter()
+        .filter(|r| r.category == category && r.status != "closed" && r.id != except)
+        .filter_map(|r| {
+            let d = distance_m(point, (r.lon?, r.lat?));
+            (d <= radius).then_some((d, r.id))
+        })
+        .collect();
+    near.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(near.into_iter().map(|(_, id)| id).collect())
+}
+
+/// What a new complaint from outside says.
+struct Intake {
+    category: String,
+    point: (f64, f64),
+    description: String,
+    title: Option<String>,
+    complainant: Complainant,
+    /// `open311:<client>`, `open311:anonymous` or `public-form`.
+    author: String,
+    channel: Channel,
+}
+
+/// Creates the complaint as the server on behalf of an outside author (an account with no
+/// rights beyond creating it), returns its id and the duplicate hints.
+async fn intake(state: &AppState, intake: Intake) -> ApiResult<(String, Vec<String>)> {
+    let description = intake.description.trim().to_string();
+    if description.is_empty() {
+        return Err(ApiError::bad_request(
+            "missing_description",
+            "a description is required",
+        ));
+    }
+    let title = intake
+        .title
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| description.chars().take(80).collect());
+    let (lon, lat) = intake.point;
+    let writer = Writer::new(intake.author.clone(), "open311");
+    let record = RecordBuilder::complaint(title, &writer)
+        .description(description)
+        .category(intake.category.clone())
+        .channel(intake.channel)
+        .location(Location {
+            lon,
+            lat,
+            accuracy_m: None,
+            crs: Crs::Wgs84,
+        })
+        .complainant(intake.complainant)
+        .build();
+    record
+        .validate()
+        .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+    let author = User {
+        id: 0,
+        username: intake.author,
+        password_hash: String::new(),
+        role: Role::GridWorker,
+        active: true,
+        areas: Vec::new(),
+        created_at: 0,
+    };
+    let stored = crate::sync::create_record(state, &author, &record).await?;
+    let id = stored.id.to_string();
+    let hints = duplicate_hints(state, &intake.category, (lon, lat), &id).await?;
+    Ok((id, hints))
+}
+
+fn field<'a>(form: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+    form.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+}
+
+fn coordinate(form: &HashMap<String, String>, name: &str, range: f64) -> ApiResult<f64> {
+    let text = field(form, name)
+        .ok_or_else(|| ApiError::bad_request("missing_location", "lat and long are required"))?;
+    text.parse::<f64>()
+        .ok()
+        .filter(|v| v.is_finite() && v.abs() <= range)
+        .ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_location",
+                format!("{name} {text:?} is not a coordinate"),
+            )
+        })
+}
+
+async fn client_of(state: &AppState, api_key: Option<&str>) -> ApiResult<String> {
+    let Some(key) = api_key else {
+        return Ok("open311:anonymous".into());
+    };
+    let keys: HashMap<String, String> = match state.store.setting(API_KEYS).await? {
+        Some(text) => serde_json::from_str(&text).map_err(ApiError::internal)?,
+        None => HashMap::new(),
+    };
+    let hash = token_hash(key);
+    keys.into_iter()
+        .find(|(_, h)| *h == hash)
+        .map(|(client, _)| format!("open311:{client}"))
+        .ok_or_else(|| ApiError::forbidden("unknown api_key"))
+}
+
+/// `POST /open311/v2/requests.{format}`: form-encoded; `api_key` optional (anonymous allowed).
+#[tracing::instrument(skip(state, form))]
+pub async fn create_request(
+    state: web::Data<AppState>,
+    format: web::Path<String>,
+    form: web::Form<HashMap<String, String>>,
+) -> ApiResult<HttpResponse> {
+    let format = format_of(&format)?;
+    let form = form.into_inner();
+    let author = client_of(&state, field(&form, "api_key")).await?;
+    let code = field(&form, "service_code")
+        .ok_or_else(|| ApiError::bad_request("missing_service_code", "service_code is required"))?;
+    if !categories(&state).await?.iter().any(|c| c == code) {
+        return Err(ApiError::bad_request(
+            "unknown_service_code",
+            format!("no service {code:?}"),
+        ));
+    }
+    let lat = coordinate(&form, "lat", 90.0)?;
+    let lon = coordinate(&form, "long", 180.0)?;
+    let name = [field(&form, "first_name"), field(&form, "last_name")]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
+    let phone = field(&form, "phone").map(str::to_string);
+    let anonymous = name.is_empty() && phone.is_none();
+    let (id, hints) = intake(
+        &state,
+        Intake {
+            category: code.to_string(),
+            point: (lon, lat),
+            description: field(&form, "description").unwrap_or_default().to_string(),
+            title: None,
+            complainant: Complainant {
+                anonymous,
+                kind: ComplainantType::Person,
+                name: (!name.is_empty()).then_some(name),
+                phone,
+            },
+            author,
+            channel: Channel::Open311,
+        },
+    )
+    .await?;
+    let notice = if hints.is_empty() {
+        "received".to_string()
+    } else {
+        format!(
+            "received; {} open request(s) of this service nearby may be the same",
+            hints.len()
+        )
+    };
+    let value = json!([{
+        "service_request_id": id,
+        "token": id,
+        "service_notice": notice,
+        "account_id": Value::Null,
+        "duplicates": hints,
+    }]);
+    Ok(answer(
+        format,
+        actix_web::http::StatusCode::CREATED,
+        "service_requests",
+        "request",
+        &value,
+    ))
+}
+
+async fn request_view(
+    state: &AppState,
+    row: &RecordRow,
+    names: &HashMap<String, String>,
+) -> ApiResult<Value> {
+    let case = state.store.case_row(&row.id).await?;
+    let lead = case.as_ref().and_then(|c| c.lead_department.clone());
+    let expected = case.as_ref().and_then(|c| c.deadline);
+    Ok(json!({
+        "service_request_id": row.id,
+        "status": if row.status == "closed" { "closed" } else { "open" },
+        "status_notes": row.status,
+        "service_name": row.category,
+        "service_code": row.category,
+        "description": row.title,
+        "agency_responsible": lead.map(|l| names.get(&l).cloned().unwrap_or(l)),
+        "service_notice": Value::Null,
+        "requested_datetime": w3c(row.created_at),
+        "updated_datetime": w3c(row.updated_at),
+        "expected_datetime": expected.map(w3c),
+        "address": Value::Null,
+        "address_id": Value::Null,
+        "zipcode": Value::Null,
+        "lat": row.lat,
+        "long": row.lon,
+        "media_url": Value::Null,
+    }))
+}
+
+async fn department_names(state: &AppState) -> ApiResult<HashMap<String, String>> {
+    Ok(state
+        .store
+        .departments()
+        .await?
+        .into_iter()
+        .map(|d| (d.code, d.name))
+        .collect())
+}
+
+async fn row_of(state: &AppState, id: &str) -> ApiResult<Option<RecordRow>> {
+    let Ok(uuid) = uuid::Uuid::parse_str(id) else {
+        return Ok(None);
+    };
+    let Some(stored) = state.store.record_doc(&uuid.to_string()).await? else {
+        return Ok(None);
+    };
+    let record = RecordDoc::load(&stored.doc)
+        .and_then(|d| d.record())
+        .map_err(ApiError::internal)?;
+    if record.kind != sync_core::Kind::Complaint {
+        return Ok(None);
+    }
+    let mut row = crate::sync::record_row(&record, record.created_at);
+    row.updated_at = record
+        .timeline
+        .iter()
+        .map(|e| e.at)
+        .max()
+        .unwrap_or(record.created_at);
+    Ok(Some(row))
+}
+
+/// Filters of `GET requests`.
+#[derive(Debug, Deserialize)]
+pub struct RequestsQuery {
+    service_request_id: Option<String>,
+    service_code: Option<String>,
+    start_date: Option<String>,
+    end_date: Option<String>,
+    status: Option<String>,
+    #[allow(dead_code)]
+    jurisdiction_id: Option<String>,
+}
+
+/// `GET /open311/v2/requests.{format}`: by ids, or by service codes, status (open, closed)
+/// and a creation window (at most 90 days; the last 90 days by default), newest first.
+#[tracing::instrument(skip(state))]
+pub async fn list_requests(
+    state: web::Data<AppState>,
+    format: web::Path<String>,
+    query: web::Query<RequestsQuery>,
+) -> ApiResult<HttpResponse> {
+    let format = format_of(&format)?;
+    let q = query.into_inner();
+    let names = department_names(&state).await?;
+    let mut views = Vec::new();
+    if let Some(ids) = &q.service_request_id {
+        for id in ids
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .take(MAX_REQUESTS as usize)
+        {
+            if let Some(row) = row_of(&state, id).await? {
+                views.push(request_view(&state, &row, &names).await?);
+            }
+        }
+        return Ok(ok(
+            format,
+            "service_requests",
+            "request",
+            &Value::Array(views),
+        ));
+    }
+    let date = |text: &Option<String>, name: &str| -> ApiResult<Option<i64>> {
+        text.as_deref()
+            .map(|t| {
+                parse_w3c(t).ok_or_else(|| {
+                    ApiError::bad_request(
+                        "invalid_date",
+                        format!("{name} {t:?} is not a W3C datetime"),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let (start, end) = (
+        date(&q.start_date, "start_date")?,
+        date(&q.end_date, "end_date")?,
+    );
+    let (start, end) = match (start, end) {
+        (Some(s), Some(e)) => (s, e),
+        (Some(s), None) => (s, s + 90 * DAY_MS),
+        (None, Some(e)) => (e - 90 * DAY_MS, e),
+        (None, None) => (now_ms() - 90 * DAY_MS, now_ms()),
+    };
+    if end < start || end - start > 90 * DAY_MS {
+        return Err(ApiError::bad_request(
+            "invalid_date",
+            "the window runs forwards and spans at most 90 days",
+        ));
+    }
+    let statuses: Vec<&str> = q
+        .status
+        .as_deref()
+        .map(|s| s.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    if statuses.iter().any(|s| !["open", "closed"].contains(s)) {
+        return Err(ApiError::bad_request(
+            "invalid_status",
+            "status is open or closed",
+        ));
+    }
+    let codes: Vec<&str> = q
+        .service_code
+        .as_deref()
+        .map(|s| s.split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    let rows = state
+        .store
+        .list_records(&RecordQuery {
+            scope: RecordScope::All,
+            owners: None,
+            unassigned: false,
+            kind: Some("complaint".into()),
+            status: None,
+            channel: None,
+            created_from: Some(start),
+            created_to: Some(end + 1),
+            after: None,
+            limit: MAX_REQUESTS,
+        })
+        .await?;
+    for row in rows {
+        let open = if row.status == "closed" {
+            "closed"
+        } else {
+            "open"
+        };
+        if (!codes.is_empty() && !codes.contains(&row.category.as_str()))
+            || (!statuses.is_empty() && !statuses.contains(&open))
+        {
+            continue;
+        }
+        views.push(request_view(&state, &row, &names).await?);
+    }
+    Ok(ok(
+        format,
+        "service_requests",
+        "request",
+        &Value::Array(views),
+    ))
+}
+
+/// `GET /open311/v2/requests/{id}.{format}`.
+#[tracing::instrument(skip(state))]
+pub async fn get_request(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (id, format) = path.into_inner();
+    let format = format_of(&format)?;
+    let row = row_of(&state, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no request {id:?}")))?;
+    let view = request_view(&state, &row, &department_names(&state).await?).await?;
+    Ok(ok(format, "service_requests", "request", &json!([view])))
+}
+
+/// `GET /open311/v2/tokens/{token}.{format}`: a request's id from its token (the token is the id:
+/// requests are stored at once).
+#[tracing::instrument(skip(state))]
+pub async fn token(
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (token, format) = path.into_inner();
+    let format = format_of(&format)?;
+    row_of(&state, &token)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no token {token:?}")))?;
+    Ok(ok(
+        format,
+        "service_requests",
+        "request",
+        &json!([{ "service_request_id": token, "token": token }]),
+    ))
+}
+
+/// A trusted client's name.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKey {
+    client: String,
+}
+
+/// `POST /api/v1/admin/open311-keys`: issues an API key for a trusted Open311 client (shown once;
+/// stored hashed). A second key for the same client replaces the first.
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username))]
+pub async fn issue_key(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<NewKey>,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&[Role::Admin])?;
+    let client = body.into_inner().client;
+    crate::routes::admin::validate_username(&client).map_err(|_| {
+        ApiError::bad_request(
+            "invalid_client",
+            "a client name is 1 to 64 ASCII letters, digits, '_', '-' or '.'",
+        )
+    })?;
+    let mut keys: HashMap<String, String> = match state.store.setting(API_KEYS).await? {
+        Some(text) => serde_json::from_str(&text).map_err(ApiError::internal)?,
+        None => HashMap::new(),
+    };
+    let key = crate::auth::new_token();
+    keys.insert(client.clone(), token_hash(&key));
+    let text = serde_json::to_string(&keys).map_err(ApiError::internal)?;
+    state.store.put_setting(API_KEYS, &text).await?;
+    Ok(HttpResponse::Created().json(json!({ "client": client, "api_key": key })))
+}
+
+/// A resident's complaint from the public form.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublicComplaint {
+    category: String,
+    description: String,
+    title: Option<String>,
+    lon: f64,
+    lat: f64,
+    /// WGS-84 (default) or GCJ-02 as Chinese web maps report it.
+    #[serde(default)]
+    crs: Option<Crs>,
+    /// Omitted: anonymous.
+    complainant: Option<Complainant>,
+}
+
+/// `POST /api/v1/public/complaints`: the resident form (anonymous allowed; a person, legal person
+/// or organisation). Answers the new id and the open complaints nearby of the same category.
+#[tracing::instrument(skip(state, body))]
+pub async fn public_complaint(
+    state: web::Data<AppState>,
+    body: web::Json<PublicComplaint>,
+) -> ApiResult<HttpResponse> {
+    let c = body.into_inner();
+    if !categories(&state).await?.contains(&c.category) {
+        return Err(ApiError::unprocessable(
+            "unknown_category",
+            format!("no category {:?}", c.category),
+        ));
+    }
+    if !(c.lon.is_finite() && c.lat.is_finite() && c.lon.abs() <= 180.0 && c.lat.abs() <= 90.0) {
+        return Err(ApiError::bad_request(
+            "invalid_location",
+            "lon and lat are WGS-84 degrees",
+        ));
+    }
+    let point = match c.crs.unwrap_or(Crs::Wgs84) {
+        Crs::Wgs84 => (c.lon, c.lat),
+        Crs::Gcj02 => crate::coords::gcj02_to_wgs84(c.lon, c.lat),
+    };
+    let complainant = c.complainant.unwrap_or(Complainant {
+        anonymous: true,
+        kind: ComplainantType::Person,
+        name: None,
+        phone: None,
+    });
+    let (id, duplicates) = intake(
+        &state,
+        Intake {
+            category: c.category,
+            point,
+            description: c.description,
+            title: c.title,
+            complainant,
+            author: "public-form".into(),
+            channel: Channel::Web,
+        },
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(json!({ "id": id, "duplicates": duplicates })))
+}
