@@ -166,13 +166,45 @@ pub fn decide_owner(
     map: &MapSnapshot,
     actor: &ActorId,
 ) -> Result<Option<Record>, sync_core::Error> {
+    write_owner(doc, record, map, actor, None)
+}
+
+/// [`decide_owner`] after a boundary edit: the timeline event says the boundary moved and
+/// which grid owned the record before, so the history keeps where it stood when reported.
+pub fn reassign_owner(
+    doc: &mut RecordDoc,
+    record: &Record,
+    map: &MapSnapshot,
+    actor: &ActorId,
+    edit: &str,
+) -> Result<Option<Record>, sync_core::Error> {
+    write_owner(doc, record, map, actor, Some(edit))
+}
+
+fn write_owner(
+    doc: &mut RecordDoc,
+    record: &Record,
+    map: &MapSnapshot,
+    actor: &ActorId,
+    edit: Option<&str>,
+) -> Result<Option<Record>, sync_core::Error> {
+    let version = map.version();
+    // A decision made against a newer map (by a re-ownership that ran while this request held
+    // an older snapshot) is never overwritten from an older one.
+    if record
+        .owner_grid
+        .as_ref()
+        .is_some_and(|o| o.boundary_version > version)
+    {
+        return Ok(None);
+    }
     let code = wgs84_point(record)
         .and_then(|(lon, lat)| map.index.locate(lon, lat))
         .map(|id| map.index.area(id).code.clone());
     if record.owner_grid.as_ref().is_some_and(|o| o.code == code) {
         return Ok(None);
     }
-    let version = map.version();
+    let previous = record.owner_grid.as_ref().and_then(|o| o.code.clone());
     doc.set_actor(actor.clone());
     doc.update(&Writer::new(SERVER, SERVER), |r| {
         r.owner_grid = Some(OwnerGrid {
@@ -180,20 +212,38 @@ pub fn decide_owner(
             boundary_version: version,
             decided_at: now_ms(),
         });
-        let note = match (&code, &r.claimed_grid) {
-            (None, _) => "outside every grid: placed in the unassigned queue".to_string(),
-            (Some(code), Some(claimed)) if claimed != code => {
-                format!("owner grid {code} (the device claimed {claimed})")
+        let (kind, note) = match edit {
+            Some(edit) => {
+                let now = match &code {
+                    Some(code) => format!("owner grid {code}"),
+                    None => "outside every grid: placed in the unassigned queue".to_string(),
+                };
+                let was = previous.as_deref().unwrap_or("the unassigned queue");
+                (
+                    "owner_changed",
+                    format!(
+                        "{now} after a boundary edit (map version {version}: {edit}); was {was}"
+                    ),
+                )
             }
-            (Some(code), _) => format!("owner grid {code}"),
+            None => (
+                "owner_assigned",
+                match (&code, &r.claimed_grid) {
+                    (None, _) => "outside every grid: placed in the unassigned queue".to_string(),
+                    (Some(code), Some(claimed)) if claimed != code => {
+                        format!("owner grid {code} (the device claimed {claimed})")
+                    }
+                    (Some(code), _) => format!("owner grid {code}"),
+                },
+            ),
         };
-        push_event(r, SERVER, "owner_assigned", &note);
+        push_event(r, SERVER, kind, &note);
         Ok(())
     })
 }
 
 /// Automerge changes as change-log entries from `origin`.
-fn log_entries(changes: &[sync_core::automerge::Change], origin: &str) -> Vec<NewChange> {
+pub fn log_entries(changes: &[sync_core::automerge::Change], origin: &str) -> Vec<NewChange> {
     changes
         .iter()
         .map(|c| NewChange {

@@ -6,9 +6,11 @@
 pub mod admin;
 pub mod auth;
 pub mod blobs;
+pub mod gis;
 pub mod grids;
 pub mod health;
 pub mod locate;
+pub mod ogc;
 pub mod records;
 pub mod sync;
 
@@ -42,8 +44,17 @@ route_table! {
     put "/api/v1/admin/users/{username}/areas" => admin::set_areas;
     post "/api/v1/admin/users/{username}/revoke-tokens" => admin::revoke_tokens;
     post "/api/v1/grids/import" => grids::import;
+    post "/api/v1/grids/merge" => gis::merge;
+    post "/api/v1/grids/batch" => gis::batch;
     get "/api/v1/grids" => grids::list;
+    post "/api/v1/grids" => gis::create;
     get "/api/v1/grids/{code}" => grids::get;
+    put "/api/v1/grids/{code}" => gis::replace;
+    patch "/api/v1/grids/{code}" => gis::update;
+    delete "/api/v1/grids/{code}" => gis::retire;
+    post "/api/v1/grids/{code}/split" => gis::split;
+    get "/api/v1/grids/{code}/versions" => gis::versions;
+    get "/api/v1/grids/{code}/coverage" => gis::coverage;
     get "/api/v1/locate" => locate::locate;
     post "/api/v1/locate/batch" => locate::batch;
     post "/api/v1/sync" => sync::sync;
@@ -52,6 +63,18 @@ route_table! {
     get "/api/v1/records/{id}" => records::get;
     get "/api/v1/records/{id}/automerge" => records::automerge;
     get "/api/v1/records/{id}/history" => records::history;
+    get "/ogc" => ogc::landing;
+    get "/ogc/" => ogc::landing;
+    get "/ogc/conformance" => ogc::conformance;
+    get "/ogc/api" => ogc::api;
+    get "/ogc/collections" => ogc::collections;
+    get "/ogc/collections/{collection}" => ogc::collection;
+    get "/ogc/collections/{collection}/items" => ogc::items;
+    post "/ogc/collections/{collection}/items" => ogc::create;
+    get "/ogc/collections/{collection}/items/{id}" => ogc::item;
+    put "/ogc/collections/{collection}/items/{id}" => ogc::replace;
+    patch "/ogc/collections/{collection}/items/{id}" => ogc::update;
+    delete "/ogc/collections/{collection}/items/{id}" => ogc::delete;
     put "/api/v1/blobs/{sha256}" => blobs::put;
     head "/api/v1/blobs/{sha256}" => blobs::head;
     get "/api/v1/blobs/{sha256}" => blobs::get;

@@ -66,6 +66,8 @@ pub struct ListQuery {
     from: Option<i64>,
     /// Created before (Unix milliseconds).
     to: Option<i64>,
+    /// Only records inside `min_lon,min_lat,max_lon,max_lat` (WGS-84).
+    bbox: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
     limit: Option<i64>,
@@ -73,7 +75,8 @@ pub struct ListQuery {
     format: Option<String>,
 }
 
-fn parse_enum<T: std::str::FromStr>(
+/// An optional filter value that must parse as `T`.
+pub fn parse_enum<T: std::str::FromStr>(
     value: &Option<String>,
     field: &str,
 ) -> ApiResult<Option<String>> {
@@ -86,7 +89,8 @@ fn parse_enum<T: std::str::FromStr>(
     }
 }
 
-fn parse_cursor(cursor: &str) -> ApiResult<(i64, String)> {
+/// Reads a `next_cursor` back.
+pub fn parse_cursor(cursor: &str) -> ApiResult<(i64, String)> {
     let bad = || ApiError::bad_request("invalid_cursor", "the cursor is not one this server gave");
     let (at, id) = cursor.split_once('_').ok_or_else(bad)?;
     let at = at.parse::<i64>().map_err(|_| bad())?;
@@ -149,6 +153,11 @@ pub async fn list(
         channel: parse_enum::<sync_core::Channel>(&q.channel, "channel")?,
         created_from: q.from,
         created_to: q.to,
+        bbox: q
+            .bbox
+            .as_deref()
+            .map(|b| crate::routes::grids::parse_bbox(b, crate::coords::Crs::Wgs84))
+            .transpose()?,
         after: q.cursor.as_deref().map(parse_cursor).transpose()?,
         limit: limit + 1,
     };

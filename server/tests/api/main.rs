@@ -13,6 +13,8 @@ mod cli;
 mod crash;
 /// Problem documents, body limits, health and metrics.
 mod errors;
+/// GIS staff editing boundaries: versions, topology, coverage, split/merge, re-ownership.
+mod gis;
 /// Importing, listing and fetching the grid map.
 mod grids;
 /// Ownership lookups, single and batch, and index freshness across instances.

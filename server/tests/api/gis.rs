@@ -1,0 +1,358 @@
+//! GIS staff editing the grid map: versions and `If-Match`, validation with repairs and
+//! locations, topology against parents and siblings, coverage reports, split and merge, and
+//! the re-ownership of exactly the records a moved boundary affects.
+
+use gridsync_server::domain::Role;
+use serde_json::{Value, json};
+use sync_core::{Crs, RecordId};
+
+use crate::both_backends;
+use crate::helpers::{TestApp, assert_problem, collection, rect_feature};
+use crate::sync::Phone;
+
+/// A village split into two grids side by side at longitude 124.31.
+fn two_grids() -> Value {
+    collection(vec![
+        rect_feature("V", None, Some("village"), [124.30, 43.10, 124.32, 43.12]),
+        rect_feature("A", Some("V"), None, [124.30, 43.10, 124.31, 43.12]),
+        rect_feature("B", Some("V"), None, [124.31, 43.10, 124.32, 43.12]),
+    ])
+}
+
+async fn import(app: &TestApp, gis: &str, map: &Value) {
+    let response = app.post("/api/v1/grids/import", Some(gis), map).await;
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+}
+
+/// A hotline complaint at a point; returns its id.
+async fn complaint_at(app: &TestApp, dispatcher: &str, title: &str, lon: f64, lat: f64) -> String {
+    let body = json!({
+        "kind": "complaint", "title": title, "category": "municipal", "channel": "hotline",
+        "location": { "lon": lon, "lat": lat, "crs": "wgs84" },
+    });
+    let response = app.post("/api/v1/records", Some(dispatcher), &body).await;
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+    let record: Value = response.json().await.unwrap();
+    record["id"].as_str().unwrap().to_string()
+}
+
+async fn record(app: &TestApp, token: &str, id: &str) -> Value {
+    let response = app.get(&format!("/api/v1/records/{id}"), Some(token)).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+fn owner(record: &Value) -> Option<&str> {
+    record["owner_grid"]["code"].as_str()
+}
+
+async fn version_of(app: &TestApp, token: &str, code: &str) -> String {
+    let response = app.get(&format!("/api/v1/grids/{code}"), Some(token)).await;
+    assert_eq!(response.status(), 200);
+    response.headers()["etag"].to_str().unwrap().to_string()
+}
+
+/// The shared boundary of A and B moved from 124.31 west to 124.305.
+fn moved_boundary() -> Value {
+    collection(vec![
+        rect_feature("A", Some("V"), None, [124.30, 43.10, 124.305, 43.12]),
+        rect_feature("B", Some("V"), None, [124.305, 43.10, 124.32, 43.12]),
+    ])
+}
+
+both_backends! {
+    async fn moving_a_shared_boundary_reowns_only_the_records_in_the_strip_and_rescopes_them(app: TestApp) {
+        let gis = app.user_token("gis", Role::Gis, &[]).await;
+        let dispatcher = app.user_token("hotline", Role::Dispatcher, &[]).await;
+        import(&app, &gis, &two_grids()).await;
+        let mut worker_b = Phone::new(&app, "worker-b", Role::GridWorker, &["B"]).await;
+        let west = complaint_at(&app, &dispatcher, "west of the strip", 124.302, 43.11).await;
+        let strip = complaint_at(&app, &dispatcher, "in the strip", 124.308, 43.11).await;
+        let east = complaint_at(&app, &dispatcher, "east", 124.315, 43.11).await;
+        assert_eq!(owner(&record(&app, &dispatcher, &strip).await), Some("A"));
+        worker_b.sync_all(&app).await;
+        let strip_id: RecordId = strip.parse().unwrap();
+        assert!(worker_b.store.get(&strip_id).is_err(), "not in B's scope yet");
+        let untouched_west = app.get(&format!("/api/v1/records/{west}/automerge"), Some(&dispatcher)).await.bytes().await.unwrap();
+
+        // A dry run previews the move and changes nothing.
+        let preview = app.post("/api/v1/grids/batch?dry_run=true", Some(&gis), &moved_boundary()).await;
+        assert_eq!(preview.status(), 200);
+        let preview: Value = preview.json().await.unwrap();
+        assert_eq!(preview["dry_run"], true);
+        assert_eq!(preview["reownership"]["examined"], 3);
+        assert_eq!(preview["reownership"]["changed"], 1);
+        assert_eq!(preview["reownership"]["sample"][0]["id"], strip.as_str());
+        assert_eq!(owner(&record(&app, &dispatcher, &strip).await), Some("A"));
+        assert_eq!(app.store.map_version().await.unwrap(), 1);
+
+        let response = app.post("/api/v1/grids/batch?reason=road%20rebuilt", Some(&gis), &moved_boundary()).await;
+        assert_eq!(response.status(), 200);
+        let report: Value = response.json().await.unwrap();
+        assert_eq!(report["map_version"], 2);
+        assert_eq!(report["reownership"]["examined"], 3);
+        assert_eq!(report["reownership"]["changed"], 1);
+        assert_eq!(report["reownership"]["moves"], json!([{ "from": "A", "to": "B", "records": 1 }]));
+
+        let moved = record(&app, &dispatcher, &strip).await;
+        assert_eq!(owner(&moved), Some("B"));
+        assert_eq!(moved["owner_grid"]["boundary_version"], 2);
+        let events: Vec<&Value> = moved["timeline"].as_array().unwrap().iter().collect();
+        let first_owner = events.iter().find(|e| e["kind"] == "owner_assigned").expect("first owner event");
+        assert!(first_owner["note"].as_str().unwrap().contains("owner grid A"), "history keeps the first owner");
+        let last = events.last().unwrap();
+        assert_eq!(last["kind"], "owner_changed");
+        assert!(last["note"].as_str().unwrap().contains("was A"), "{last}");
+        assert!(last["note"].as_str().unwrap().contains("road rebuilt"), "{last}");
+        // The others were not written at all.
+        assert_eq!(owner(&record(&app, &dispatcher, &east).await), Some("B"));
+        let after_west = app.get(&format!("/api/v1/records/{west}/automerge"), Some(&dispatcher)).await.bytes().await.unwrap();
+        assert_eq!(after_west, untouched_west);
+
+        // B's worker now receives the moved record, whole.
+        worker_b.sync_all(&app).await;
+        worker_b.sync_all(&app).await;
+        let received = worker_b.store.get(&strip_id).expect("moved into B's scope");
+        assert_eq!(received.owner_grid.unwrap().code.as_deref(), Some("B"));
+        assert_eq!(received.title, "in the strip");
+    }
+}
+
+both_backends! {
+    async fn a_stale_if_match_is_refused_with_412_and_changes_nothing(app: TestApp) {
+        let gis = app.user_token("gis", Role::Gis, &[]).await;
+        import(&app, &gis, &two_grids()).await;
+        let etag = version_of(&app, &gis, "A").await;
+        assert_eq!(etag, "\"1\"");
+        let smaller = rect_feature("A", Some("V"), None, [124.30, 43.10, 124.31, 43.11]);
+        let first = app.client.put(app.url("/api/v1/grids/A")).bearer_auth(&gis)
+            .header("if-match", &etag).json(&smaller).send().await.unwrap();
+        assert_eq!(first.status(), 200);
+        assert_eq!(first.headers()["etag"], "\"2\"");
+
+        let again = rect_feature("A", Some("V"), None, [124.30, 43.10, 124.31, 43.115]);
+        let stale = app.client.put(app.url("/api/v1/grids/A")).bearer_auth(&gis)
+            .header("if-match", &etag).json(&again).send().await.unwrap();
+        assert_problem(stale, 412, "version_mismatch").await;
+        assert_eq!(version_of(&app, &gis, "A").await, "\"2\"");
+        let current: Value = app.get("/api/v1/grids/A", Some(&gis)).await.json().await.unwrap();
+        assert_eq!(current["geometry"]["coordinates"][0][2], json!([124.31, 43.11]));
+    }
+}
+
+both_backends! {
+    async fn every_version_is_kept_with_who_and_why_and_the_map_reads_as_of_a_time(app: TestApp) {
+        let gis = app.user_token("gis", Role::Gis, &[]).await;
+        import(&app, &gis, &two_grids()).await;
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let before = sync_core::now_ms();
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let response = app.post("/api/v1/grids/batch?reason=new%20road", Some(&gis), &moved_boundary()).await;
+        assert_eq!(response.status(), 200);
+        let retire_b = app.send_json(reqwest::Method::DELETE, "/api/v1/grids/B?reason=flooded", Some(&gis), &json!(null)).await;
+        assert_eq!(retire_b.status(), 200, "{}", retire_b.text().await.unwrap());
+
+        let history: Value = app.get("/api/v1/grids/B/versions", Some(&gis)).await.json().await.unwrap();
+        let versions = history["features"].as_array().unwrap();
+        let ops: Vec<&str> = versions.iter().map(|v| v["properties"]["operation"].as_str().unwrap()).collect();
+        assert_eq!(ops, ["import", "replace", "retire"]);
+        assert_eq!(versions[1]["properties"]["actor"], "gis");
+        assert_eq!(versions[1]["properties"]["reason"], "new road");
+        assert_eq!(versions[2]["properties"]["retired"], true);
+        assert!(versions[0]["properties"]["valid_to"].is_string());
+        assert!(versions[2]["properties"]["valid_to"].is_null());
+
+        assert_problem(app.get("/api/v1/grids/B", Some(&gis)).await, 404, "not_found").await;
+        let then: Value = app.get(&format!("/api/v1/grids/B?as_of={before}"), Some(&gis)).await.json().await.unwrap();
+        assert_eq!(then["geometry"]["coordinates"][0][0], json!([124.31, 43.10]));
+        let listed: Value = app.get(&format!("/api/v1/grids?parent=V&as_of={before}"), Some(&gis)).await.json().await.unwrap();
+        assert_eq!(listed["features"].as_array().unwrap().len(), 2);
+        let now: Value = app.get("/api/v1/grids?parent=V", Some(&gis)).await.json().await.unwrap();
+        assert_eq!(now["features"].as_array().unwrap().len(), 1);
+        let rfc = app.get("/api/v1/grids?as_of=2020-01-01T00:00:00Z", Some(&gis)).await;
+        let rfc: Value = rfc.json().await.unwrap();
+        assert_eq!(rfc["features"].as_array().unwrap().len(), 0, "nothing existed in 2020");
+        assert_problem(app.get("/api/v1/grids?as_of=yesterday", Some(&gis)).await, 400, "invalid_datetime").await;
+    }
+}
+
+both_backends! {
+    async fn overlapping_a_sibling_or_leaving_the_parent_is_rejected_with_the_area_and_where(app: TestApp) {
+        let gis = app.user_token("gis", Role::Gis, &[]).await;
+        import(&app, &gis, &two_grids()).await;
+
+        // A new grid C reaching 0.002° into B.
+        let c = rect_feature("C", Some("V"), None, [124.31, 43.10, 124.312, 43.12]);
+        let body = assert_problem(app.post("/api/v1/grids", Some(&gis), &c).await, 422, "topology_rejected").await;
+        let problem = &body["problems"][0];
+        assert_eq!(problem["code"], "sibling_overlap");
+        assert_eq!(problem["with"], "B");
+        let at = problem["at"].as_array().unwrap();
+        assert!((124.31..124.312).contains(&at[0].as_f64().unwrap()), "{problem}");
+        // About 162 m × 2224 m.
+        let area = problem["area_m2"].as_f64().unwrap();
+        assert!((3.0e5..4.0e5).contains(&area), "{area}");
+
+        // Growing B north out of the village.
+        let tall = rect_feature("B", Some("V"), None, [124.31, 43.10, 124.32, 43.13]);
+        let body = assert_problem(app.client.put(app.url("/api/v1/grids/B")).bearer_auth(&gis).json(&tall).send().await.unwrap(), 422, "topology_rejected").await;
+        assert_eq!(body["problems"][0]["code"], "outside_parent");
+        assert_eq!(body["problems"][0]["with"], "V");
+
+        // Shrinking the village under its grids.
+        let small = rect_feature("V", None, Some("village"), [124.30, 43.10, 124.315, 43.12]);
+        let body = assert_problem(app.client.put(app.url("/api/v1/grids/V")).bearer_auth(&gis).json(&small).send().await.unwrap(), 422, "topology_rejected").await;
+        assert_eq!(body["problems"][0]["code"], "children_outside");
+        assert_eq!(body["problems"][0]["with"], "B");
+
+        // A sliver within the tolerance is accepted.
+        let touching = rect_feature("C", Some("V"), None, [124.3199999999, 43.10, 124.32, 43.11]);
+        let tiny = app.post("/api/v1/grids?dry_run=true&tolerance_m2=100000", Some(&gis), &touching).await;
+        assert_eq!(tiny.status(), 200);
+        assert_eq!(app.store.map_version().await.unwrap(), 1, "rejections and dry runs write nothing");
+    }
+}
+
+both_backends! {
+    async fn the_coverage_report_finds_a_planted_gap_and_overlap(app: TestApp) {
+        let gis = app.user_token("gis", Role::Gis, &[]).await;
+        // Three grids in the village: a gap between A and B, an overlap between B and C.
+        let map = collection(vec![
+            rect_feature("V", None, Some("village"), [124.30, 43.10, 124.33, 43.12]),
+            rect_feature("A", Some("V"), None, [124.30, 43.10, 124.309, 43.12]),
+            rect_feature("B", Some("V"), None, [124.31, 43.10, 124.321, 43.12]),
+            rect_feature("C", Some("V"), None, [124.32, 43.10, 124.33, 43.12]),
+        ]);
+        import(&app, &gis, &map).await;
+        let report: Value = app.get("/api/v1/grids/V/coverage", Some(&gis)).await.json().await.unwrap();
+
+        assert_eq!(report["children"], 3);
+        let gaps = report["gaps"].as_array().unwrap();
+        assert_eq!(gaps.len(), 1);
+        let at = gaps[0]["at"].as_array().unwrap();
+        assert!((124.309..124.31).contains(&at[0].as_f64().unwrap()), "{}", gaps[0]);
+        assert_eq!(gaps[0]["geometry"]["type"], "Polygon");
+        let overlaps = report["overlaps"].as_array().unwrap();
+        assert_eq!(overlaps.len(), 1);
+        assert_eq!(overlaps[0]["codes"], json!(["B", "C"]));
+        let share = report["covered_share"].as_f64().unwrap();
+        // 0.001° of 0.03° is missing.
+        assert!((share - 29.0 / 30.0).abs() < 0.002, "{share}");
+
+        let seamless: Value = app.get("/api/v1/grids/A/coverage", Some(&gis)).await.json().await.unwrap();
+        assert_eq!(seamless["children"], 0);
+        assert_eq!(seamless["covered_share"], 0.0);
+    }
+}
+
+both_backends! {
+    async fn a_grid_split_in_two_and_merged_back_moves_its_records_each_time(app: TestApp) {
+        let gis = app.user_token("gis", Role::Gis, &[]).await;
+        let dispatcher = app.user_token("hotline", Role::Dispatcher, &[]).await;
+        import(&app, &gis, &two_grids()).await;
+        let south = complaint_at(&app, &dispatcher, "south", 124.315, 43.105).await;
+        let north = complaint_at(&app, &dispatcher, "north", 124.315, 43.115).await;
+
+        let parts = collection(vec![
+            rect_feature("B1", None, None, [124.31, 43.10, 124.32, 43.11]),
+            rect_feature("B2", None, None, [124.31, 43.11, 124.32, 43.12]),
+        ]);
+        let gappy = collection(vec![
+            rect_feature("B1", None, None, [124.31, 43.10, 124.32, 43.109]),
+            rect_feature("B2", None, None, [124.31, 43.11, 124.32, 43.12]),
+        ]);
+        let body = assert_problem(app.post("/api/v1/grids/B/split", Some(&gis), &gappy).await, 422, "topology_rejected").await;
+        assert_eq!(body["problems"][0]["code"], "split_gap");
+
+        let split = app.post("/api/v1/grids/B/split", Some(&gis), &parts).await;
+        assert_eq!(split.status(), 201, "{}", split.text().await.unwrap());
+        let split: Value = split.json().await.unwrap();
+        assert_eq!(split["reownership"]["changed"], 2);
+        assert_eq!(owner(&record(&app, &dispatcher, &south).await), Some("B1"));
+        assert_eq!(owner(&record(&app, &dispatcher, &north).await), Some("B2"));
+        assert_problem(app.get("/api/v1/grids/B", Some(&gis)).await, 404, "not_found").await;
+        let b1: Value = app.get("/api/v1/grids/B1", Some(&gis)).await.json().await.unwrap();
+        assert_eq!(b1["properties"]["parent"], "V");
+        assert_eq!(b1["properties"]["level"], "grid");
+
+        let merge = json!({ "codes": ["B1", "B2"], "into": { "code": "B", "name": "grid B again" } });
+        let merged = app.post("/api/v1/grids/merge", Some(&gis), &merge).await;
+        assert_eq!(merged.status(), 201, "{}", merged.text().await.unwrap());
+        assert_eq!(owner(&record(&app, &dispatcher, &south).await), Some("B"));
+        assert_eq!(owner(&record(&app, &dispatcher, &north).await), Some("B"));
+        let coverage: Value = app.get("/api/v1/grids/V/coverage", Some(&gis)).await.json().await.unwrap();
+        assert!((coverage["covered_share"].as_f64().unwrap() - 1.0).abs() < 1e-6);
+        assert!(coverage["gaps"].as_array().unwrap().is_empty());
+    }
+}
+
+both_backends! {
+    async fn messy_rings_are_repaired_and_reported_and_a_self_intersection_is_located(app: TestApp) {
+        let gis = app.user_token("gis", Role::Gis, &[]).await;
+        import(&app, &gis, &two_grids()).await;
+        // Clockwise, open, with a repeated vertex: all three repaired.
+        let messy = json!({
+            "type": "Feature",
+            "properties": { "code": "C", "name": "messy", "parent": "V" },
+            "geometry": { "type": "Polygon", "coordinates": [[
+                [124.30, 43.119], [124.301, 43.119], [124.301, 43.119], [124.301, 43.118], [124.30, 43.118]
+            ]] },
+        });
+        let response = app.post("/api/v1/grids?tolerance_m2=100000000", Some(&gis), &messy).await;
+        assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+        let report: Value = response.json().await.unwrap();
+        let repairs: Vec<&str> = report["areas"][0]["repairs"].as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap()).collect();
+        assert_eq!(repairs, ["duplicate_vertices", "closed_ring", "ring_orientation"]);
+
+        let bowtie = json!({
+            "type": "Feature",
+            "properties": { "code": "D", "name": "bowtie", "parent": "V" },
+            "geometry": { "type": "Polygon", "coordinates": [[
+                [124.30, 43.10], [124.302, 43.102], [124.302, 43.10], [124.30, 43.102], [124.30, 43.10]
+            ]] },
+        });
+        let body = assert_problem(app.post("/api/v1/grids", Some(&gis), &bowtie).await, 422, "self_intersection").await;
+        let at = body["location"].as_array().unwrap();
+        assert!((at[0].as_f64().unwrap() - 124.301).abs() < 1e-9);
+        assert!((at[1].as_f64().unwrap() - 43.101).abs() < 1e-9);
+    }
+}
+
+both_backends! {
+    async fn an_area_with_children_cannot_be_retired_and_only_gis_staff_edit(app: TestApp) {
+        let gis = app.user_token("gis", Role::Gis, &[]).await;
+        let leader = app.user_token("leader", Role::GridLeader, &["V"]).await;
+        import(&app, &gis, &two_grids()).await;
+        let refused = app.send_json(reqwest::Method::DELETE, "/api/v1/grids/V", Some(&gis), &json!(null)).await;
+        assert_problem(refused, 409, "has_children").await;
+        let forbidden = app.send_json(reqwest::Method::DELETE, "/api/v1/grids/A", Some(&leader), &json!(null)).await;
+        assert_problem(forbidden, 403, "forbidden").await;
+        let c = rect_feature("C", Some("V"), None, [124.30, 43.10, 124.301, 43.101]);
+        assert_problem(app.post("/api/v1/grids", Some(&leader), &c).await, 403, "forbidden").await;
+        let exists = rect_feature("A", Some("V"), None, [124.30, 43.10, 124.31, 43.12]);
+        assert_problem(app.post("/api/v1/grids", Some(&gis), &exists).await, 409, "area_exists").await;
+        assert_problem(app.post("/api/v1/grids", None, &c).await, 401, "unauthenticated").await;
+        let bad_if_match = app.client.delete(app.url("/api/v1/grids/A")).bearer_auth(&gis).header("if-match", "yesterday").send().await.unwrap();
+        assert_problem(bad_if_match, 400, "invalid_if_match").await;
+        assert_eq!(app.store.map_version().await.unwrap(), 1);
+    }
+}
+
+// A record placed by GCJ-02 coordinates (as a phone's map SDK gives them) is owned by the
+// right grid after an edit too.
+both_backends! {
+    async fn a_records_gcj02_location_is_converted_before_reownership(app: TestApp) {
+        let gis = app.user_token("gis", Role::Gis, &[]).await;
+        import(&app, &gis, &two_grids()).await;
+        let mut worker = Phone::new(&app, "worker-a", Role::GridWorker, &["A"]).await;
+        let (lon, lat) = gridsync_server::coords::wgs84_to_gcj02(124.308, 43.11);
+        let id = worker.complaint_at("phone in the strip", (lon, lat), Crs::Gcj02);
+        worker.sync_all(&app).await;
+        assert_eq!(worker.store.get(&id).unwrap().owner_grid.unwrap().code.as_deref(), Some("A"));
+
+        let response = app.post("/api/v1/grids/batch", Some(&gis), &moved_boundary()).await;
+        assert_eq!(response.status(), 200);
+        worker.sync_all(&app).await;
+        assert_eq!(worker.store.get(&id).unwrap().owner_grid.unwrap().code.as_deref(), Some("B"), "its creator still follows it");
+    }
+}
