@@ -20,6 +20,14 @@ if [ ! -d tests/interop/node_modules/@automerge/automerge ]; then
   npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 fi
 
+# Python clients for the interoperability tests (OWSLib from PyPI), in .venv; reinstalled
+# when tests/python/requirements.txt changes.
+if [ ! -x .venv/bin/python ] || ! cmp -s tests/python/requirements.txt .venv/requirements.txt; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+  cp tests/python/requirements.txt .venv/requirements.txt
+fi
+
 # Property tests: modest in CI, more with PROPTEST_CASES=1000 ./scripts/test.sh
 export PROPTEST_CASES="${PROPTEST_CASES:-32}"
 

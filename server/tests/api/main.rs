@@ -19,6 +19,8 @@ mod gis;
 mod grids;
 /// Ownership lookups, single and batch, and index freshness across instances.
 mod locate;
+/// OGC API – Features over HTTP, and OWSLib as a real client.
+mod ogc;
 /// The router and `openapi.yaml` agree.
 mod openapi;
 /// Account management and the role × endpoint × area matrix.
