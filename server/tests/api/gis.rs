@@ -356,3 +356,114 @@ both_backends! {
         assert_eq!(worker.store.get(&id).unwrap().owner_grid.unwrap().code.as_deref(), Some("B"), "its creator still follows it");
     }
 }
+
+/// Siping's real district outlines (amap, GCJ-02) from `scripts/fetch-test-data.sh`.
+fn siping(code: &str) -> Value {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/test-data/siping")
+        .join(format!("{code}.geojson"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}; run ./scripts/fetch-test-data.sh (./scripts/test.sh does)",
+            path.display()
+        )
+    });
+    serde_json::from_str(&text).expect("geojson")
+}
+
+/// The file is a bare geometry with an `adcode`: made into a Feature as a GIS user would.
+fn district(code: &str, name: &str, level: &str, parent: Option<&str>) -> Value {
+    let mut geometry = siping(code);
+    if let Some(object) = geometry.as_object_mut() {
+        object.remove("properties");
+    }
+    json!({
+        "type": "Feature",
+        "properties": { "code": code, "name": name, "level": level, "parent": parent },
+        "geometry": geometry,
+    })
+}
+
+async fn stored_geometry(app: &TestApp, token: &str, code: &str) -> geo::MultiPolygon {
+    let feature: Value = app
+        .get(&format!("/api/v1/grids/{code}"), Some(token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    gridsync_server::geometry::from_stored(&feature["geometry"].to_string()).unwrap()
+}
+
+fn inside(geometry: &geo::MultiPolygon) -> (f64, f64) {
+    use geo::InteriorPoint;
+    let largest = geometry
+        .0
+        .iter()
+        .max_by(|a, b| geo::Area::unsigned_area(*a).total_cmp(&geo::Area::unsigned_area(*b)))
+        .unwrap();
+    let p = largest.interior_point().unwrap();
+    (p.x(), p.y())
+}
+
+both_backends! {
+    async fn a_real_boundary_moved_between_two_districts_reowns_the_strip_and_nothing_else(app: TestApp) {
+        use geo::{BooleanOps, Buffer};
+        let gis = app.user_token("gis", Role::Gis, &[]).await;
+        let dispatcher = app.user_token("hotline", Role::Dispatcher, &[]).await;
+        let map = collection(vec![
+            district("220300", "四平市", "city", None),
+            district("220302", "铁西区", "county", Some("220300")),
+            district("220303", "铁东区", "county", Some("220300")),
+        ]);
+        let response = app.post("/api/v1/grids/import?crs=gcj02", Some(&gis), &map).await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        let imported: Value = response.json().await.unwrap();
+        assert_eq!(imported["imported"], 3);
+
+        // The strip of 铁东区 within ~500 m of 铁西区 moves to 铁西区.
+        let west = stored_geometry(&app, &gis, "220302").await;
+        let east = stored_geometry(&app, &gis, "220303").await;
+        let strip = west.buffer(0.005).intersection(&east);
+        let new_west = west.union(&strip);
+        let new_east = east.difference(&strip);
+        let far_east = east.difference(&west.buffer(0.03));
+
+        let in_strip = inside(&strip);
+        let stays_east = inside(&far_east);
+        let stays_west = inside(&west);
+        let moved = complaint_at(&app, &dispatcher, "in the strip", in_strip.0, in_strip.1).await;
+        let east_record = complaint_at(&app, &dispatcher, "deep in 铁东区", stays_east.0, stays_east.1).await;
+        let west_record = complaint_at(&app, &dispatcher, "in 铁西区", stays_west.0, stays_west.1).await;
+        assert_eq!(owner(&record(&app, &dispatcher, &moved).await), Some("220303"));
+        assert_eq!(owner(&record(&app, &dispatcher, &west_record).await), Some("220302"));
+        let mut worker = Phone::new(&app, "tiexi-worker", Role::GridWorker, &["220302"]).await;
+        worker.sync_all(&app).await;
+
+        let feature = |code: &str, name: &str, geometry: &geo::MultiPolygon| json!({
+            "type": "Feature",
+            "properties": { "code": code, "name": name },
+            "geometry": gridsync_server::geometry::to_geojson(geometry, gridsync_server::coords::Crs::Wgs84),
+        });
+        let edit = collection(vec![
+            feature("220302", "铁西区", &new_west),
+            feature("220303", "铁东区", &new_east),
+        ]);
+        // Real outlines of a city and its districts, simplified separately, disagree by
+        // slivers: 1 ha of tolerance absorbs them.
+        let response = app.post("/api/v1/grids/batch?tolerance_m2=10000&reason=district%20boundary%20adjusted", Some(&gis), &edit).await;
+        assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+        let report: Value = response.json().await.unwrap();
+        assert_eq!(report["reownership"]["changed"], 1, "{report}");
+        assert_eq!(report["reownership"]["moves"], json!([{ "from": "220303", "to": "220302", "records": 1 }]));
+
+        assert_eq!(owner(&record(&app, &dispatcher, &moved).await), Some("220302"));
+        assert_eq!(owner(&record(&app, &dispatcher, &east_record).await), Some("220303"));
+        assert_eq!(owner(&record(&app, &dispatcher, &west_record).await), Some("220302"));
+        worker.sync_all(&app).await;
+        worker.sync_all(&app).await;
+        let moved_id: RecordId = moved.parse().unwrap();
+        assert_eq!(worker.store.get(&moved_id).unwrap().title, "in the strip", "re-scoped to 铁西区's worker");
+        let east_id: RecordId = east_record.parse().unwrap();
+        assert!(worker.store.get(&east_id).is_err(), "and nothing else");
+    }
+}
