@@ -28,6 +28,7 @@ pub mod geo_index;
 pub mod geometry;
 pub mod import;
 pub mod metrics;
+pub mod record_import;
 pub mod reown;
 pub mod routes;
 pub mod startup;

@@ -569,6 +569,56 @@ pub async fn create_record(
         .map_err(ApiError::internal)
 }
 
+/// Creates many records from staff intake (a file import) in one transaction, each owned
+/// through the map as a synced record would be. All or nothing.
+pub async fn create_records(
+    state: &AppState,
+    user: &User,
+    device: &str,
+    records: &[Record],
+) -> Result<(), ApiError> {
+    let map = state.grids.snapshot().await?;
+    let (actor, user, device, records) = (
+        state.actor.clone(),
+        user.clone(),
+        device.to_string(),
+        records.to_vec(),
+    );
+    let commits = actix_web::web::block(move || {
+        let writer = Writer::new(user.username.clone(), device.clone());
+        let origin = origin(&user, &device);
+        records
+            .iter()
+            .map(|record| {
+                let mut doc = RecordDoc::create(record, actor.clone(), &writer).map_err(|e| {
+                    ApiError::unprocessable("invalid_record", crate::error::cause_chain(&e))
+                })?;
+                let record = decide_owner(&mut doc, record, &map, &actor)
+                    .map_err(ApiError::internal)?
+                    .unwrap_or_else(|| record.clone());
+                let changes = log_entries(&doc.automerge().get_changes(&[]), &origin);
+                Ok(RecordCommit {
+                    row: record_row(&record, now_ms()),
+                    doc: doc.save(),
+                    expected_version: None,
+                    changes,
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let mut commits = commits;
+    commits.sort_by(|a, b| a.row.id.cmp(&b.row.id));
+    let outcomes = state.store.commit_records(&commits).await?;
+    if outcomes.contains(&CommitOutcome::Conflict) {
+        return Err(ApiError::Conflict(
+            "a record with one of these ids already exists".into(),
+        ));
+    }
+    Ok(())
+}
+
 /// A few records for the demo city, so a newcomer sees something at once: complaints from the
 /// demo worker's phone and the hotline, a risk inspection, and one outside every grid. Each is
 /// owned through the map as a synced record would be.

@@ -59,6 +59,7 @@ route_table! {
     post "/api/v1/locate/batch" => locate::batch;
     post "/api/v1/sync" => sync::sync;
     post "/api/v1/records" => records::create;
+    post "/api/v1/records/import" => records::import;
     get "/api/v1/records" => records::list;
     get "/api/v1/records/{id}" => records::get;
     get "/api/v1/records/{id}/automerge" => records::automerge;

@@ -467,3 +467,61 @@ both_backends! {
         assert!(worker.store.get(&east_id).is_err(), "and nothing else");
     }
 }
+
+both_backends! {
+    async fn a_messy_geojson_file_of_records_is_repaired_per_feature_or_refused_whole(app: TestApp) {
+        let gis = app.user_token("gis", Role::Gis, &[]).await;
+        let dispatcher = app.user_token("hotline", Role::Dispatcher, &[]).await;
+        import(&app, &gis, &two_grids()).await;
+        let point = |title: Value, geometry: Value| json!({ "type": "Feature", "geometry": geometry,
+            "properties": { "title": title, "category": "roads", "OBJECTID": 7 } });
+        let file = collection(vec![
+            point(json!("clean"), json!({ "type": "Point", "coordinates": [124.305, 43.11] })),
+            point(json!("text numbers"), json!({ "type": "Point", "coordinates": ["124.315", " 43.11"] })),
+            point(json!("one of many"), json!({ "type": "MultiPoint", "coordinates": [[124.305, 43.105, 212.0]] })),
+            point(json!("swapped"), json!({ "type": "Point", "coordinates": [43.11, 124.315] })),
+            point(json!(null), json!({ "type": "Point", "coordinates": [124.305, 43.11] })),
+            point(json!("a line"), json!({ "type": "LineString", "coordinates": [[124.3, 43.1], [124.31, 43.11]] })),
+        ]);
+        let mut body = b"\xEF\xBB\xBF".to_vec();
+        body.extend(serde_json::to_vec(&file).unwrap());
+        let send = |query: &'static str| {
+            app.client.post(app.url(&format!("/api/v1/records/import{query}"))).bearer_auth(&dispatcher).body(body.clone()).send()
+        };
+
+        let refused = assert_problem(send("").await.unwrap(), 422, "import_rejected").await;
+        let codes: Vec<Value> = refused["results"].as_array().unwrap().iter().map(|r| r["error"]["code"].clone()).collect();
+        assert_eq!(codes, [Value::Null, Value::Null, Value::Null, Value::Null, json!("missing_title"), json!("unsupported_geometry_type")]);
+        let listed: Value = app.get("/api/v1/records", Some(&dispatcher)).await.json().await.unwrap();
+        assert!(listed["records"].as_array().unwrap().is_empty(), "nothing imported: {listed}");
+
+        let response = send("?partial=true").await.unwrap();
+        assert_eq!(response.status(), 200);
+        let report: Value = response.json().await.unwrap();
+        assert_eq!(report["imported"], 4);
+        assert_eq!(report["rejected"], 2);
+        let results = report["results"].as_array().unwrap();
+        let repairs = |i: usize| -> Vec<String> { results[i]["repairs"].as_array().map(|r| r.iter().map(|x| x["code"].as_str().unwrap().to_string()).collect()).unwrap_or_default() };
+        assert_eq!(repairs(0), Vec::<String>::new());
+        assert_eq!(repairs(1), ["numeric_strings"]);
+        assert_eq!(repairs(2), ["single_multipoint", "dropped_z"]);
+        assert_eq!(repairs(3), ["swapped_axes"]);
+        let owners: Vec<Option<String>> = {
+            let mut owners = Vec::new();
+            for i in 0..4 {
+                let id = results[i]["id"].as_str().unwrap();
+                owners.push(owner(&record(&app, &dispatcher, id).await).map(String::from));
+            }
+            owners
+        };
+        assert_eq!(owners, [Some("A".into()), Some("B".into()), Some("A".into()), Some("B".into())]);
+        let swapped = record(&app, &dispatcher, results[3]["id"].as_str().unwrap()).await;
+        assert_eq!(swapped["channel"], "suggestion_box");
+        assert_eq!(swapped["location"]["lon"], 124.315);
+
+        let out: Value = app.get("/api/v1/records?format=geojson", Some(&dispatcher)).await.json().await.unwrap();
+        assert_eq!(out["type"], "FeatureCollection");
+        assert_eq!(out["features"].as_array().unwrap().len(), 4);
+        assert_problem(app.client.post(app.url("/api/v1/records/import")).bearer_auth(&gis).body(body.clone()).send().await.unwrap(), 403, "forbidden").await;
+    }
+}
