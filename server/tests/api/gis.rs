@@ -508,8 +508,8 @@ both_backends! {
         assert_eq!(repairs(3), ["swapped_axes"]);
         let owners: Vec<Option<String>> = {
             let mut owners = Vec::new();
-            for i in 0..4 {
-                let id = results[i]["id"].as_str().unwrap();
+            for result in &results[..4] {
+                let id = result["id"].as_str().unwrap();
                 owners.push(owner(&record(&app, &dispatcher, id).await).map(String::from));
             }
             owners
