@@ -476,6 +476,10 @@ pub async fn run(
         version,
         "boundary edit applied"
     );
+    state
+        .metrics
+        .boundary_edits
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let note = if input.reason.is_empty() {
         format!("{} by {actor}", input.operation)
     } else {

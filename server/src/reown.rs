@@ -218,6 +218,10 @@ pub async fn run_job(
     let map = state.grids.refresh().await?;
     let report = apply(state.store.as_ref(), map, &state.actor, boxes, edit).await?;
     state
+        .metrics
+        .reowned_records
+        .fetch_add(report.changed, std::sync::atomic::Ordering::Relaxed);
+    state
         .store
         .finish_reown_job(
             job,

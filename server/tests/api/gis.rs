@@ -93,6 +93,9 @@ both_backends! {
         assert_eq!(report["reownership"]["examined"], 3);
         assert_eq!(report["reownership"]["changed"], 1);
         assert_eq!(report["reownership"]["moves"], json!([{ "from": "A", "to": "B", "records": 1 }]));
+        let metrics = app.get("/metrics", None).await.text().await.unwrap();
+        assert!(metrics.contains("gridsync_boundary_edits_total 1\n"), "{metrics}");
+        assert!(metrics.contains("gridsync_reowned_records_total 1\n"), "{metrics}");
 
         let moved = record(&app, &dispatcher, &strip).await;
         assert_eq!(owner(&moved), Some("B"));
