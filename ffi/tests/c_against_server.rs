@@ -1,7 +1,7 @@
 //! The C client against the real server: the harness starts gridsync-server in-process on
 //! port 0 over a fresh SQLite database with the demo grid map, and moves the C program's sync
-//! bytes over HTTP as a phone's HTTP stack would. A dispatcher, syncing through the same API
-//! from a sync-core store of their own, changes the record between the phone's syncs.
+//! bytes over HTTP as a phone's HTTP stack would. A dispatcher accepts the case through the
+//! workflow API between the phone's syncs.
 
 mod support;
 
@@ -13,7 +13,6 @@ use gridsync_server::domain::{NewUser, Role, now_unix};
 use gridsync_server::{Application, Settings, demo, store};
 use serde_json::{Value, json};
 use support::{Link, Runner, c_source, compile, run};
-use sync_core::{Status, Store};
 
 const PASSWORD: &str = "correct-horse";
 const WORKER_GRID: &str = "22030200100101";
@@ -160,35 +159,22 @@ async fn sync_with_the_server(runner: Runner) {
     )
     .await;
 
-    // A dispatcher accepts the case from their own device.
-    let id = std::fs::read_to_string(dir.path().join("id.txt"))
-        .unwrap()
-        .parse()
-        .unwrap();
-    let mut dispatcher = Store::open_in_memory("zhou", "zhou-desk").unwrap();
-    let request = dispatcher.prepare_sync(256 * 1024).unwrap();
-    let answer = server
-        .sync(&dispatcher_token, "zhou-desk", request.bytes)
-        .await;
-    assert!(
-        dispatcher
-            .apply_sync(&answer)
-            .unwrap()
-            .changed
-            .contains(&id)
-    );
-    dispatcher
-        .update(&id, |r| {
-            r.workflow.status = Status::Accepted;
-            Ok(())
-        })
-        .unwrap();
-    let request = dispatcher.prepare_sync(256 * 1024).unwrap();
-    let answer = server
-        .sync(&dispatcher_token, "zhou-desk", request.bytes)
-        .await;
-    let report = dispatcher.apply_sync(&answer).unwrap();
-    assert_eq!(report.acknowledged, vec![id], "{report:?}");
+    // A dispatcher accepts the case through the workflow API; the server writes the step into
+    // the record's document as its own change.
+    let id = std::fs::read_to_string(dir.path().join("id.txt")).unwrap();
+    let response = server
+        .client
+        .post(format!(
+            "{}/api/v1/records/{}/transitions",
+            server.address,
+            id.trim()
+        ))
+        .bearer_auth(&dispatcher_token)
+        .json(&json!({ "action": "accept", "note": "属实，受理" }))
+        .send()
+        .await
+        .expect("transition request");
+    assert_eq!(response.status(), 200, "accept");
 
     // The phone's next sync brings the change.
     server

@@ -87,6 +87,11 @@ pub struct ServeArgs {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "GRIDSYNC_WORKERS")]
     pub workers: Option<usize>,
+
+    /// How often, in seconds, to look for overdue cases and issue supervision notices; 0 turns
+    /// the scheduler off (another instance sharing the database may run it).
+    #[arg(long, env = "GRIDSYNC_SUPERVISION_INTERVAL_SECS", default_value_t = 60)]
+    pub supervision_interval_secs: u64,
 }
 
 impl clap::ValueEnum for Role {
@@ -116,6 +121,8 @@ pub struct Settings {
     pub max_body_bytes: usize,
     /// HTTP worker threads.
     pub workers: Option<usize>,
+    /// How often the supervision scheduler sweeps; `None`: not in this instance.
+    pub supervision_interval: Option<Duration>,
 }
 
 impl Settings {
@@ -129,11 +136,14 @@ impl Settings {
             map_check_interval: Duration::from_millis(args.map_check_ms),
             max_body_bytes: args.max_body_bytes,
             workers: args.workers,
+            supervision_interval: (args.supervision_interval_secs > 0)
+                .then(|| Duration::from_secs(args.supervision_interval_secs)),
         }
     }
 
     /// Defaults for an in-process test server: a free port, two workers, a map check on every
-    /// request (so a second instance's change is seen at once).
+    /// request (so a second instance's change is seen at once), no background scheduler (tests
+    /// sweep explicitly, at the time they choose).
     pub fn for_tests(database_url: impl Into<String>) -> Self {
         Settings {
             bind: "127.0.0.1:0".into(),
@@ -143,6 +153,7 @@ impl Settings {
             map_check_interval: Duration::ZERO,
             max_body_bytes: 64 * 1024 * 1024,
             workers: Some(2),
+            supervision_interval: None,
         }
     }
 }

@@ -64,6 +64,17 @@ pub enum ApiError {
     /// `If-Match` named a version that is no longer current.
     #[error("{0}")]
     PreconditionFailed(String),
+    /// The resource is not in a state that allows this (a workflow action out of order): 409
+    /// with a stable code; `extra` members are merged into the body.
+    #[error("{detail}")]
+    InvalidState {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// What was wrong.
+        detail: String,
+        /// Further members of the problem object (e.g. the current status).
+        extra: Option<Map<String, Value>>,
+    },
     /// The body is larger than allowed.
     #[error("{0}")]
     PayloadTooLarge(String),
@@ -113,7 +124,9 @@ impl ApiError {
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
-            ApiError::BadRequest { code, .. } | ApiError::Unprocessable { code, .. } => code,
+            ApiError::BadRequest { code, .. }
+            | ApiError::Unprocessable { code, .. }
+            | ApiError::InvalidState { code, .. } => code,
             ApiError::Conflict(_) => "conflict",
             ApiError::Refused { code, .. } => code,
             ApiError::PreconditionFailed(_) => "version_mismatch",
@@ -222,7 +235,9 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Conflict(_) | ApiError::Refused { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::Refused { .. } | ApiError::InvalidState { .. } => {
+                StatusCode::CONFLICT
+            }
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -239,7 +254,9 @@ impl ResponseError for ApiError {
             tracing::debug!(code = self.code(), detail = %self, "request rejected");
         }
         let extra = match self {
-            ApiError::Unprocessable { extra, .. } => extra.as_ref(),
+            ApiError::Unprocessable { extra, .. } | ApiError::InvalidState { extra, .. } => {
+                extra.as_ref()
+            }
             _ => None,
         };
         problem_response(status, self.code(), &self.to_string(), extra)

@@ -37,6 +37,7 @@ pub mod store;
 pub mod sync;
 pub mod telemetry;
 pub mod topology;
+pub mod workflow;
 
 pub use configuration::Settings;
 pub use startup::Application;

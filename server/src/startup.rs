@@ -132,6 +132,9 @@ impl Application {
             server = server.workers(workers);
         }
         let server = server.run();
+        if let Some(every) = state.settings.supervision_interval {
+            tokio::spawn(crate::workflow::scheduler::run(state.clone(), every));
+        }
         tracing::info!(port, backend = state.store.backend(), "listening");
         Ok(Application {
             port,

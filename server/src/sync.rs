@@ -63,16 +63,11 @@ impl AccountAuthority<'_> {
                 Role::GridWorker | Role::GridLeader | Role::Dispatcher | Role::Admin
             ),
             AttachmentChanged => matches!(self.user.role, Role::Dispatcher | Role::Admin),
-            Status | Assignments | Returns => {
-                matches!(self.user.role, Role::Dispatcher | Role::Admin)
-            }
-            Replies | Result => {
-                matches!(
-                    self.user.role,
-                    Role::Department | Role::Dispatcher | Role::Admin
-                )
-            }
-            Evaluation => matches!(self.user.role, Role::Dispatcher | Role::Admin),
+            // The case workflow moves only through the server's transitions
+            // (`POST /api/v1/records/{id}/transitions`), which check order, role and
+            // department and write these fields as the server's own change. No device, whatever
+            // its account's role, writes them through sync.
+            Status | Assignments | Returns | Replies | Result | Evaluation => false,
         }
     }
 

@@ -13,6 +13,7 @@ pub mod locate;
 pub mod ogc;
 pub mod records;
 pub mod sync;
+pub mod workflow;
 
 use actix_web::web;
 use serde_json::{Value, json};
@@ -79,6 +80,22 @@ route_table! {
     put "/api/v1/blobs/{sha256}" => blobs::put;
     head "/api/v1/blobs/{sha256}" => blobs::head;
     get "/api/v1/blobs/{sha256}" => blobs::get;
+    // Workflow (issue 6).
+    get "/api/v1/calendar/{year}" => workflow::get_calendar;
+    put "/api/v1/calendar/{year}" => workflow::put_calendar;
+    get "/api/v1/deadline-classes" => workflow::list_deadline_classes;
+    put "/api/v1/deadline-classes/{code}" => workflow::put_deadline_class;
+    get "/api/v1/departments" => workflow::list_departments;
+    get "/api/v1/departments/{code}" => workflow::get_department;
+    put "/api/v1/departments/{code}" => workflow::put_department;
+    get "/api/v1/dispatch-rules" => workflow::list_dispatch_rules;
+    put "/api/v1/dispatch-rules" => workflow::put_dispatch_rule;
+    delete "/api/v1/dispatch-rules" => workflow::delete_dispatch_rule;
+    put "/api/v1/admin/users/{username}/department" => workflow::put_user_department;
+    post "/api/v1/records/{id}/transitions" => workflow::transition;
+    get "/api/v1/records/{id}/case" => workflow::get_case;
+    get "/api/v1/supervision-notices" => workflow::list_notices;
+    get "/api/v1/reports/rates" => workflow::rates;
 }
 
 /// An account as shown to clients (never the password hash).

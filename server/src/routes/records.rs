@@ -338,7 +338,7 @@ pub fn record_view(record: &Record, role: Role, missing_blobs: &[String]) -> Val
     value
 }
 
-async fn load_visible(
+pub(crate) async fn load_visible(
     state: &AppState,
     caller: &Caller,
     id: &str,

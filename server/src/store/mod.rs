@@ -12,6 +12,7 @@ mod records;
 mod sqlite;
 mod sqlite_gis;
 mod sqlite_records;
+pub mod workflow;
 
 use std::sync::Arc;
 
@@ -26,6 +27,9 @@ pub use records::{
     RecordScope, StoredDoc,
 };
 pub use sqlite::SqliteStore;
+pub use workflow::{CaseRow, Contact, Department, DispatchRule, Notice, WorkflowOutcome};
+
+use crate::workflow::calendar::{CalendarDay, DeadlineClass};
 
 /// Why a storage call failed.
 #[derive(Debug, thiserror::Error)]
@@ -174,6 +178,51 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         changed: i64,
         now_ms: i64,
     ) -> Result<()>;
+    // --- Workflow (issue 6): tables in each backend's `0003_workflow.sql`; one implementation
+    // for both backends in `store/workflow.rs` ----------------------------------------------
+
+    /// Configured holidays and make-up working days of a year (every year when `None`), by date.
+    async fn calendar_days(&self, year: Option<i32>) -> Result<Vec<CalendarDay>>;
+    /// Replaces a year's configured days.
+    async fn put_calendar_year(&self, year: i32, days: &[CalendarDay]) -> Result<()>;
+    /// Every deadline class, by code.
+    async fn deadline_classes(&self) -> Result<Vec<DeadlineClass>>;
+    /// Creates or replaces a deadline class.
+    async fn put_deadline_class(&self, class: &DeadlineClass) -> Result<()>;
+    /// Every department, by code.
+    async fn departments(&self) -> Result<Vec<Department>>;
+    /// Creates or replaces a department.
+    async fn put_department(&self, department: &Department, now: i64) -> Result<()>;
+    /// Every dispatch rule, by category and area.
+    async fn dispatch_rules(&self) -> Result<Vec<DispatchRule>>;
+    /// Creates or replaces the rule for its category and area.
+    async fn put_dispatch_rule(&self, rule: &DispatchRule) -> Result<()>;
+    /// Removes a rule; `false` if there was none.
+    async fn delete_dispatch_rule(&self, category: &str, area: &str) -> Result<bool>;
+    /// Links an account to the department it acts for (`None` unlinks it).
+    async fn set_user_department(&self, user_id: i64, department: Option<&str>) -> Result<()>;
+    /// The department an account acts for.
+    async fn user_department(&self, user_id: i64) -> Result<Option<String>>;
+    /// A case's row.
+    async fn case_row(&self, record_id: &str) -> Result<Option<CaseRow>>;
+    /// Open cases with a reply, result or plan follow-up due before `now`.
+    async fn cases_due(&self, now: i64) -> Result<Vec<CaseRow>>;
+    /// Cases whose reply fell due, or whose result or evaluation was given, in `[from, to]`.
+    async fn cases_between(&self, from: i64, to: i64) -> Result<Vec<CaseRow>>;
+    /// Supervision notices (of one record, or all), oldest first.
+    async fn notices(&self, record_id: Option<&str>) -> Result<Vec<Notice>>;
+    /// Stores a workflow write in one transaction: the document, its row and changes (as
+    /// [`Store::commit_records`] does), the case row and new notices. Nothing is stored when
+    /// the document moved ([`WorkflowOutcome::Conflict`]) or a notice exists already.
+    async fn commit_workflow(
+        &self,
+        commit: &RecordCommit,
+        case: &CaseRow,
+        notices: &[Notice],
+    ) -> Result<WorkflowOutcome>;
+    /// Takes or renews the lease `name` for `holder` until `now + ttl_ms`; `false` while
+    /// another holder's lease is unexpired.
+    async fn take_lease(&self, name: &str, holder: &str, now: i64, ttl_ms: i64) -> Result<bool>;
 }
 
 /// Opens (creating and migrating) the store a URL names: `sqlite://PATH` (also `sqlite:PATH`,

@@ -8,11 +8,13 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
 use super::{
-    AreaEdit, AreaVersion, BlobState, CommitOutcome, EditOutcome, FeedItem, RecordCommit,
-    RecordPoint, RecordQuery, RecordRow, RecordScope, ReownJob, Result, Store, StoreError,
-    StoredDoc, is_unique_violation, parse_level, parse_role,
+    AreaEdit, AreaVersion, BlobState, CaseRow, CommitOutcome, Department, DispatchRule,
+    EditOutcome, FeedItem, Notice, RecordCommit, RecordPoint, RecordQuery, RecordRow, RecordScope,
+    ReownJob, Result, Store, StoreError, StoredDoc, WorkflowOutcome, is_unique_violation,
+    parse_level, parse_role,
 };
 use crate::domain::{AreaFilter, AreaRecord, Level, NewUser, User, UserUpdate};
+use crate::workflow::calendar::{CalendarDay, DeadlineClass};
 
 /// The PostgreSQL store.
 #[derive(Debug, Clone)]
@@ -447,5 +449,80 @@ impl Store for PostgresStore {
         now_ms: i64,
     ) -> Result<()> {
         super::postgres_gis::finish_reown_job(&self.pool, id, examined, changed, now_ms).await
+    }
+
+    // --- Workflow (issue 6) ---------------------------------------------------------------
+
+    async fn calendar_days(&self, year: Option<i32>) -> Result<Vec<CalendarDay>> {
+        super::workflow::postgres::calendar_days(&self.pool, year).await
+    }
+
+    async fn put_calendar_year(&self, year: i32, days: &[CalendarDay]) -> Result<()> {
+        super::workflow::postgres::put_calendar_year(&self.pool, year, days).await
+    }
+
+    async fn deadline_classes(&self) -> Result<Vec<DeadlineClass>> {
+        super::workflow::postgres::deadline_classes(&self.pool).await
+    }
+
+    async fn put_deadline_class(&self, class: &DeadlineClass) -> Result<()> {
+        super::workflow::postgres::put_deadline_class(&self.pool, class).await
+    }
+
+    async fn departments(&self) -> Result<Vec<Department>> {
+        super::workflow::postgres::departments(&self.pool).await
+    }
+
+    async fn put_department(&self, department: &Department, now: i64) -> Result<()> {
+        super::workflow::postgres::put_department(&self.pool, department, now).await
+    }
+
+    async fn dispatch_rules(&self) -> Result<Vec<DispatchRule>> {
+        super::workflow::postgres::dispatch_rules(&self.pool).await
+    }
+
+    async fn put_dispatch_rule(&self, rule: &DispatchRule) -> Result<()> {
+        super::workflow::postgres::put_dispatch_rule(&self.pool, rule).await
+    }
+
+    async fn delete_dispatch_rule(&self, category: &str, area: &str) -> Result<bool> {
+        super::workflow::postgres::delete_dispatch_rule(&self.pool, category, area).await
+    }
+
+    async fn set_user_department(&self, user_id: i64, department: Option<&str>) -> Result<()> {
+        super::workflow::postgres::set_user_department(&self.pool, user_id, department).await
+    }
+
+    async fn user_department(&self, user_id: i64) -> Result<Option<String>> {
+        super::workflow::postgres::user_department(&self.pool, user_id).await
+    }
+
+    async fn case_row(&self, record_id: &str) -> Result<Option<CaseRow>> {
+        super::workflow::postgres::case_row(&self.pool, record_id).await
+    }
+
+    async fn cases_due(&self, now: i64) -> Result<Vec<CaseRow>> {
+        super::workflow::postgres::cases_due(&self.pool, now).await
+    }
+
+    async fn cases_between(&self, from: i64, to: i64) -> Result<Vec<CaseRow>> {
+        super::workflow::postgres::cases_between(&self.pool, from, to).await
+    }
+
+    async fn notices(&self, record_id: Option<&str>) -> Result<Vec<Notice>> {
+        super::workflow::postgres::notices(&self.pool, record_id).await
+    }
+
+    async fn commit_workflow(
+        &self,
+        commit: &RecordCommit,
+        case: &CaseRow,
+        notices: &[Notice],
+    ) -> Result<WorkflowOutcome> {
+        super::workflow::postgres::commit_workflow(&self.pool, commit, case, notices).await
+    }
+
+    async fn take_lease(&self, name: &str, holder: &str, now: i64, ttl_ms: i64) -> Result<bool> {
+        super::workflow::postgres::take_lease(&self.pool, name, holder, now, ttl_ms).await
     }
 }

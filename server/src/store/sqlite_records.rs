@@ -56,7 +56,7 @@ pub(super) async fn commit_records(
 
 /// Inserts (no expected version) or updates (at the expected version) a record's row and
 /// document; 0 rows written means another writer got there first.
-async fn write_row(
+pub(super) async fn write_row(
     tx: &mut Transaction<'_, Sqlite>,
     commit: &RecordCommit,
     last_seq: i64,
@@ -112,7 +112,7 @@ async fn write_row(
     Ok(written)
 }
 
-async fn insert_changes(
+pub(super) async fn insert_changes(
     tx: &mut Transaction<'_, Sqlite>,
     commit: &RecordCommit,
     first_seq: i64,

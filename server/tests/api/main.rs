@@ -23,7 +23,14 @@ mod locate;
 mod ogc;
 /// The router and `openapi.yaml` agree.
 mod openapi;
+/// The three rates over a hand-computed fixture month.
+mod rates;
 /// Account management and the role × endpoint × area matrix.
 mod roles;
+/// The supervision scheduler: overdue cases, notices issued once across instances.
+mod scheduler;
 /// Sync over HTTP with phones' sync-core stores, the records API and resumable photo uploads.
 mod sync;
+/// The complaint workflow: calendar, deadline classes, departments, dispatch rules, every
+/// transition and the refused ones, supervision notices.
+mod workflow;

@@ -178,20 +178,49 @@ both_backends! {
 }
 
 both_backends! {
-    async fn a_dispatchers_status_change_reaches_the_workers_phone(app: TestApp) {
+    async fn a_dispatchers_transition_reaches_the_workers_phone(app: TestApp) {
         app.load_demo_map().await;
         let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
-        let mut dispatcher = Phone::new(&app, "zhou", Role::Dispatcher, &["2203"]).await;
+        let dispatcher = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
         let id = worker.complaint_at("Pothole", centre(WORKER_GRID), Crs::Wgs84);
         worker.sync_all(&app).await;
-        dispatcher.sync_all(&app).await;
 
-        dispatcher.store.update(&id, |r| { r.workflow.status = Status::Accepted; Ok(()) }).unwrap();
-        assert_eq!(dispatcher.sync_all(&app).await.acknowledged, vec![id]);
+        let accepted = app.post(&format!("/api/v1/records/{id}/transitions"), Some(&dispatcher), &json!({ "action": "accept", "note": "市政类" })).await;
+        assert_eq!(accepted.status(), 200);
         let report = worker.sync_all(&app).await;
 
         assert_eq!(report.changed, vec![id]);
-        assert_eq!(worker.store.get(&id).unwrap().workflow.status, Status::Accepted);
+        let record = worker.store.get(&id).unwrap();
+        assert_eq!(record.workflow.status, Status::Accepted);
+        let event = record.timeline.last().unwrap();
+        assert_eq!((event.actor.as_str(), event.kind.as_str(), event.note.as_str()), ("zhou", "accepted", "市政类"));
+    }
+}
+
+both_backends! {
+    async fn no_phone_moves_the_workflow_through_sync_whatever_its_role(app: TestApp) {
+        app.load_demo_map().await;
+        let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+        let mut dispatcher = Phone::new(&app, "zhou", Role::Dispatcher, &["2203"]).await;
+        let mut department = Phone::new(&app, "dept", Role::Department, &["2203"]).await;
+        let id = worker.complaint_at("Pothole", centre(WORKER_GRID), Crs::Wgs84);
+        worker.sync_all(&app).await;
+        dispatcher.sync_all(&app).await;
+        department.sync_all(&app).await;
+
+        dispatcher.store.update(&id, |r| { r.workflow.status = Status::Accepted; Ok(()) }).unwrap();
+        department.store.update(&id, |r| { r.workflow.result = Some(sync_core::HandlingResult { outcome: sync_core::Outcome::Resolved, explanation: "done".into(), at: 1 }); Ok(()) }).unwrap();
+        let by_dispatcher = dispatcher.sync(&app).await;
+        let by_department = department.sync(&app).await;
+
+        assert_eq!(by_dispatcher.rejected.len(), 1);
+        assert_eq!(by_dispatcher.rejected[0].code, "forbidden_field");
+        assert!(by_dispatcher.rejected[0].reason.contains("workflow.status"), "{}", by_dispatcher.rejected[0].reason);
+        assert_eq!(by_department.rejected.len(), 1);
+        assert!(by_department.rejected[0].reason.contains("workflow.result"), "{}", by_department.rejected[0].reason);
+        let stored: Value = app.get(&format!("/api/v1/records/{id}"), Some(&worker.token)).await.json().await.unwrap();
+        assert_eq!(stored["workflow"]["status"], "received");
+        assert_eq!(stored["workflow"]["result"], Value::Null);
     }
 }
 

@@ -1,0 +1,538 @@
+//! The workflow API (issue 6): the calendar, deadline classes, departments, dispatch rules,
+//! department accounts, case transitions and supervision notices.
+
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Caller;
+use crate::domain::{Role, now_unix};
+use crate::error::{ApiError, ApiResult};
+use crate::routes::records::record_view;
+use crate::state::AppState;
+use crate::store::{CaseRow, Contact, Department, DispatchRule};
+use crate::workflow::calendar::{CalendarDay, DeadlineClass, Span};
+use crate::workflow::lifecycle::Action;
+use crate::workflow::service;
+
+/// Roles that manage departments and dispatch rules.
+const DESK: &[Role] = &[Role::Dispatcher, Role::Admin];
+
+/// Codes of departments and deadline classes: 1–64 ASCII letters, digits, `_`, `-`, `.`.
+fn check_code(what: &str, code: &str) -> ApiResult<()> {
+    let ok = (1..=64).contains(&code.len())
+        && code
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_code",
+            format!("a {what} code is 1 to 64 ASCII letters, digits, '_', '-' or '.'"),
+        ))
+    }
+}
+
+fn check_name(name: &str) -> ApiResult<()> {
+    if name.trim().is_empty() || name.chars().count() > 200 {
+        return Err(ApiError::unprocessable(
+            "invalid_name",
+            "a name has 1 to 200 characters",
+        ));
+    }
+    Ok(())
+}
+
+fn check_year(year: i32) -> ApiResult<()> {
+    if (1900..=2200).contains(&year) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_request(
+            "invalid_year",
+            "the year must be 1900 to 2200",
+        ))
+    }
+}
+
+/// `GET /api/v1/calendar/{year}`: the year's holidays and make-up working days.
+#[tracing::instrument(skip(state, _caller))]
+pub async fn get_calendar(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    year: web::Path<i32>,
+) -> ApiResult<HttpResponse> {
+    let year = year.into_inner();
+    check_year(year)?;
+    let days = state.store.calendar_days(Some(year)).await?;
+    Ok(HttpResponse::Ok().json(json!({ "year": year, "days": days })))
+}
+
+/// A year's calendar.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarBody {
+    days: Vec<CalendarDay>,
+}
+
+/// `PUT /api/v1/calendar/{year}`: replaces the year's holidays and make-up working days.
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username))]
+pub async fn put_calendar(
+    state: web::Data<AppState>,
+    caller: Caller,
+    year: web::Path<i32>,
+    body: web::Json<CalendarBody>,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&[Role::Admin])?;
+    let year = year.into_inner();
+    check_year(year)?;
+    let mut days = body.into_inner().days;
+    days.sort_by_key(|d| d.date);
+    for pair in days.windows(2) {
+        if pair[0].date == pair[1].date {
+            return Err(ApiError::unprocessable(
+                "invalid_calendar",
+                format!("{} is listed twice", pair[0].date),
+            ));
+        }
+    }
+    if let Some(day) = days.iter().find(|d| d.date.year() != year) {
+        return Err(ApiError::unprocessable(
+            "invalid_calendar",
+            format!("{} is not in {year}", day.date),
+        ));
+    }
+    if days.iter().any(|d| d.name.chars().count() > 200) {
+        return Err(ApiError::unprocessable(
+            "invalid_calendar",
+            "a day's name has at most 200 characters",
+        ));
+    }
+    state.store.put_calendar_year(year, &days).await?;
+    Ok(HttpResponse::Ok().json(json!({ "year": year, "days": days })))
+}
+
+/// `GET /api/v1/deadline-classes`.
+#[tracing::instrument(skip(state, _caller))]
+pub async fn list_deadline_classes(
+    state: web::Data<AppState>,
+    _caller: Caller,
+) -> ApiResult<HttpResponse> {
+    let classes = state.store.deadline_classes().await?;
+    Ok(HttpResponse::Ok().json(json!({ "deadline_classes": classes })))
+}
+
+/// A deadline class's settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeadlineClassBody {
+    name: String,
+    response: Span,
+    handling: Span,
+}
+
+/// `PUT /api/v1/deadline-classes/{code}`: creates or replaces a class.
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username))]
+pub async fn put_deadline_class(
+    state: web::Data<AppState>,
+    caller: Caller,
+    code: web::Path<String>,
+    body: web::Json<DeadlineClassBody>,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&[Role::Admin])?;
+    let code = code.into_inner();
+    check_code("deadline class", &code)?;
+    let DeadlineClassBody {
+        name,
+        response,
+        handling,
+    } = body.into_inner();
+    check_name(&name)?;
+    if !response.is_valid() || !handling.is_valid() {
+        return Err(ApiError::unprocessable(
+            "invalid_span",
+            "a span is 1 to 2160 hours or 1 to 250 working days",
+        ));
+    }
+    let class = DeadlineClass {
+        code,
+        name,
+        response,
+        handling,
+    };
+    state.store.put_deadline_class(&class).await?;
+    Ok(HttpResponse::Ok().json(class))
+}
+
+/// `GET /api/v1/departments`.
+#[tracing::instrument(skip(state, _caller))]
+pub async fn list_departments(
+    state: web::Data<AppState>,
+    _caller: Caller,
+) -> ApiResult<HttpResponse> {
+    let departments = state.store.departments().await?;
+    Ok(HttpResponse::Ok().json(json!({ "departments": departments })))
+}
+
+/// `GET /api/v1/departments/{code}`.
+#[tracing::instrument(skip(state, _caller))]
+pub async fn get_department(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    code: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let code = code.into_inner();
+    let department = state
+        .store
+        .departments()
+        .await?
+        .into_iter()
+        .find(|d| d.code == code)
+        .ok_or_else(|| ApiError::NotFound(format!("no department {code:?}")))?;
+    Ok(HttpResponse::Ok().json(department))
+}
+
+/// A department's settings.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentBody {
+    name: String,
+    #[serde(default)]
+    areas: Vec<String>,
+    #[serde(default)]
+    contacts: Vec<Contact>,
+}
+
+async fn check_areas(state: &AppState, areas: &[String]) -> ApiResult<()> {
+    let found = state.store.area_levels(areas).await?;
+    if let Some(missing) = areas.iter().find(|a| !found.iter().any(|(c, _)| c == *a)) {
+        return Err(ApiError::unprocessable(
+            "unknown_area",
+            format!("no such area: {missing}"),
+        ));
+    }
+    Ok(())
+}
+
+/// `PUT /api/v1/departments/{code}`: creates or replaces a department.
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username))]
+pub async fn put_department(
+    state: web::Data<AppState>,
+    caller: Caller,
+    code: web::Path<String>,
+    body: web::Json<DepartmentBody>,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(DESK)?;
+    let code = code.into_inner();
+    check_code("department", &code)?;
+    let DepartmentBody {
+        name,
+        mut areas,
+        contacts,
+    } = body.into_inner();
+    check_name(&name)?;
+    areas.sort();
+    areas.dedup();
+    check_areas(&state, &areas).await?;
+    if contacts.len() > 50
+        || contacts.iter().any(|c| {
+            c.name.trim().is_empty()
+                || c.name.chars().count() > 100
+                || c.phone.as_ref().is_some_and(|p| p.chars().count() > 40)
+                || c.duty.as_ref().is_some_and(|d| d.chars().count() > 100)
+        })
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_contact",
+            "at most 50 contacts, each with a name of 1 to 100 characters",
+        ));
+    }
+    let department = Department {
+        code,
+        name,
+        areas,
+        contacts,
+    };
+    state
+        .store
+        .put_department(&department, now_unix() * 1000)
+        .await?;
+    Ok(HttpResponse::Ok().json(department))
+}
+
+/// `GET /api/v1/dispatch-rules`.
+#[tracing::instrument(skip(state, _caller))]
+pub async fn list_dispatch_rules(
+    state: web::Data<AppState>,
+    _caller: Caller,
+) -> ApiResult<HttpResponse> {
+    let rules = state.store.dispatch_rules().await?;
+    Ok(HttpResponse::Ok().json(json!({ "dispatch_rules": rules })))
+}
+
+/// `PUT /api/v1/dispatch-rules`: creates or replaces the rule for a category and area.
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username))]
+pub async fn put_dispatch_rule(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<DispatchRule>,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(DESK)?;
+    let rule = body.into_inner();
+    if rule.category.trim().is_empty() || rule.category.len() > 100 {
+        return Err(ApiError::unprocessable(
+            "invalid_category",
+            "a category has 1 to 100 bytes (or is `*`)",
+        ));
+    }
+    check_areas(&state, std::slice::from_ref(&rule.area)).await?;
+    if !state
+        .store
+        .departments()
+        .await?
+        .iter()
+        .any(|d| d.code == rule.department)
+    {
+        return Err(ApiError::unprocessable(
+            "unknown_department",
+            format!("no department {:?}", rule.department),
+        ));
+    }
+    if !state
+        .store
+        .deadline_classes()
+        .await?
+        .iter()
+        .any(|c| c.code == rule.deadline_class)
+    {
+        return Err(ApiError::unprocessable(
+            "unknown_deadline_class",
+            format!("no deadline class {:?}", rule.deadline_class),
+        ));
+    }
+    state.store.put_dispatch_rule(&rule).await?;
+    Ok(HttpResponse::Ok().json(rule))
+}
+
+/// Which rule to delete.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleKey {
+    category: String,
+    area: String,
+}
+
+/// `DELETE /api/v1/dispatch-rules?category=…&area=…`.
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn delete_dispatch_rule(
+    state: web::Data<AppState>,
+    caller: Caller,
+    key: web::Query<RuleKey>,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(DESK)?;
+    if state
+        .store
+        .delete_dispatch_rule(&key.category, &key.area)
+        .await?
+    {
+        Ok(HttpResponse::NoContent().finish())
+    } else {
+        Err(ApiError::NotFound("no such dispatch rule".into()))
+    }
+}
+
+/// The department an account acts for.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserDepartmentBody {
+    department: Option<String>,
+}
+
+/// `PUT /api/v1/admin/users/{username}/department`: links a department account to its
+/// department (`null` unlinks it).
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username))]
+pub async fn put_user_department(
+    state: web::Data<AppState>,
+    caller: Caller,
+    username: web::Path<String>,
+    body: web::Json<UserDepartmentBody>,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&[Role::Admin])?;
+    let username = username.into_inner();
+    let user = state
+        .store
+        .user_by_name(&username)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no user `{username}`")))?;
+    let department = body.into_inner().department;
+    if let Some(code) = &department {
+        if user.role != Role::Department {
+            return Err(ApiError::unprocessable(
+                "not_a_department_account",
+                format!("{username} has role {}, not department", user.role),
+            ));
+        }
+        if !state
+            .store
+            .departments()
+            .await?
+            .iter()
+            .any(|d| &d.code == code)
+        {
+            return Err(ApiError::unprocessable(
+                "unknown_department",
+                format!("no department {code:?}"),
+            ));
+        }
+    }
+    state
+        .store
+        .set_user_department(user.id, department.as_deref())
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "username": username, "department": department })))
+}
+
+fn case_view(case: &CaseRow) -> Value {
+    serde_json::to_value(case).unwrap_or(Value::Null)
+}
+
+/// `POST /api/v1/records/{id}/transitions`: one step of the case's lifecycle.
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username))]
+pub async fn transition(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Json<Value>,
+) -> ApiResult<HttpResponse> {
+    let action: Action = serde_json::from_value(body.into_inner())
+        .map_err(|e| ApiError::unprocessable("invalid_transition_request", e.to_string()))?;
+    let (record, case) = service::transition(&state, &caller.user, &id, action).await?;
+    Ok(HttpResponse::Ok().json(json!({
+        "record": record_view(&record, caller.user.role, &[]),
+        "case": case_view(&case),
+    })))
+}
+
+/// `GET /api/v1/records/{id}/case`: the case's queryable row (deadlines, lead, timings).
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn get_case(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&[
+        Role::Dispatcher,
+        Role::Admin,
+        Role::Supervisor,
+        Role::Department,
+        Role::GridLeader,
+    ])?;
+    let (_, record, _) = crate::routes::records::load_visible(&state, &caller, &id).await?;
+    let case = state
+        .store
+        .case_row(&record.id.to_string())
+        .await?
+        .ok_or_else(|| ApiError::NotFound("this record has not entered the workflow".into()))?;
+    Ok(HttpResponse::Ok().json(case_view(&case)))
+}
+
+/// Filters of the notices listing.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoticeQuery {
+    record: Option<uuid::Uuid>,
+}
+
+/// `GET /api/v1/supervision-notices`: notices issued (by the scheduler or by hand).
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn list_notices(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<NoticeQuery>,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&[Role::Supervisor, Role::Dispatcher, Role::Admin])?;
+    let record = query.record.map(|r| r.to_string());
+    let notices = state.store.notices(record.as_deref()).await?;
+    Ok(HttpResponse::Ok().json(json!({ "notices": notices })))
+}
+
+/// Query of the rates report.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RatesQuery {
+    /// First day of the period (CST), inclusive.
+    from: crate::workflow::calendar::Date,
+    /// Last day of the period (CST), inclusive.
+    to: crate::workflow::calendar::Date,
+    /// Weight of "basically satisfied" (0–1, default 0.8).
+    basic_weight: Option<f64>,
+    /// Smallest denominator ranked (default 10).
+    min_sample: Option<u64>,
+    /// `json` (default) or `csv`.
+    format: Option<String>,
+}
+
+/// `GET /api/v1/reports/rates`: the three rates per region (every level) and per department
+/// for a period, with rankings.
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn rates(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<RatesQuery>,
+) -> ApiResult<HttpResponse> {
+    use crate::workflow::rates::{self, RateSettings};
+    caller.require_role(&[Role::Supervisor, Role::Dispatcher, Role::Admin])?;
+    let q = query.into_inner();
+    if q.to < q.from || q.to.days() - q.from.days() > 366 {
+        return Err(ApiError::bad_request(
+            "invalid_period",
+            "the period runs forwards and spans at most 367 days",
+        ));
+    }
+    let defaults = RateSettings::default();
+    let settings = RateSettings {
+        basic_weight: q.basic_weight.unwrap_or(defaults.basic_weight),
+        min_sample: q.min_sample.unwrap_or(defaults.min_sample),
+    };
+    if !(0.0..=1.0).contains(&settings.basic_weight) {
+        return Err(ApiError::bad_request(
+            "invalid_weight",
+            "basic_weight is between 0 and 1",
+        ));
+    }
+    let csv = match q.format.as_deref() {
+        None | Some("json") => false,
+        Some("csv") => true,
+        Some(other) => {
+            return Err(ApiError::bad_request(
+                "invalid_format",
+                format!("unknown format {other:?}"),
+            ));
+        }
+    };
+    let (from, to) = (q.from.start_ms(), q.to.end_ms());
+    let cases = state.store.cases_between(from, to).await?;
+    let map = state.grids.snapshot().await?;
+    let report = rates::compute(&cases, from, to, &settings, |grid| {
+        match map.index.id_of(grid) {
+            Some(id) => map
+                .index
+                .path(id)
+                .into_iter()
+                .map(|a| {
+                    (
+                        map.index.area(a).code.clone(),
+                        map.meta[a as usize].level.as_str().to_string(),
+                    )
+                })
+                .collect(),
+            None => vec![(grid.to_string(), "grid".to_string())],
+        }
+    });
+    if csv {
+        return Ok(HttpResponse::Ok()
+            .content_type("text/csv; charset=utf-8")
+            .body(rates::to_csv(&report)));
+    }
+    Ok(HttpResponse::Ok().json(report))
+}

@@ -1,0 +1,598 @@
+//! The workflow tables' types (issue 6) and their queries, written once for both backends.
+//!
+//! Every statement here is plain SQL with `$N` parameters, which both SQLite and PostgreSQL
+//! accept, over columns typed alike (TEXT and 64-bit integers) in both migrations; the
+//! [`workflow_queries!`] macro instantiates the same functions for each pool type, so the two
+//! backends cannot drift apart.
+
+use serde::{Deserialize, Serialize};
+
+use crate::workflow::calendar::{CalendarDay, DeadlineClass};
+
+/// A person to call at a department.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Contact {
+    pub name: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// What they do there (e.g. 值班, 负责人).
+    #[serde(default)]
+    pub duty: Option<String>,
+}
+
+/// A department (事权部门).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Department {
+    pub code: String,
+    pub name: String,
+    /// The area codes it serves (each covers its subtree).
+    pub areas: Vec<String>,
+    pub contacts: Vec<Contact>,
+}
+
+/// category × area → lead department and deadline class.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispatchRule {
+    /// A record category, or `*` for any.
+    pub category: String,
+    /// An area code; the rule covers its subtree.
+    pub area: String,
+    pub department: String,
+    pub deadline_class: String,
+}
+
+/// The queryable row of a case, derived from its document (and the server's own bookkeeping:
+/// deadline class, response deadline, duplicate link, plan follow-up) on every workflow write.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
+pub struct CaseRow {
+    pub record_id: String,
+    pub status: String,
+    pub category: String,
+    pub owner_grid: Option<String>,
+    pub channel: String,
+    pub created_at: i64,
+    pub lead_department: Option<String>,
+    pub deadline_class: Option<String>,
+    /// When the case was first dispatched.
+    pub dispatched_at: Option<i64>,
+    /// When the initial reply is (was) due.
+    pub response_due: Option<i64>,
+    /// When the active lead's result is due.
+    pub deadline: Option<i64>,
+    /// The lead department's first reply.
+    pub replied_at: Option<i64>,
+    pub result_outcome: Option<String>,
+    pub result_at: Option<i64>,
+    pub rating: Option<String>,
+    pub evaluated_at: Option<i64>,
+    pub returns: i64,
+    pub duplicate_of: Option<String>,
+    pub plan_follow_up_due: Option<i64>,
+    pub closed_at: Option<i64>,
+    pub updated_at: i64,
+}
+
+/// A supervision notice (督办).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Notice {
+    pub id: String,
+    pub record_id: String,
+    /// What is overdue: `reply`, `result`, `plan_follow_up`; or `manual` for a notice issued by
+    /// a supervisor.
+    pub subject: String,
+    pub department: Option<String>,
+    /// The deadline that was missed (none for manual notices).
+    pub due_at: Option<i64>,
+    pub issued_at: i64,
+    /// A user name, or `server` for the scheduler.
+    pub issued_by: String,
+    pub note: String,
+}
+
+/// What a workflow commit did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WorkflowOutcome {
+    /// Document, row, case row and notices are stored.
+    Stored,
+    /// The document moved since it was read: read again and redo.
+    Conflict,
+    /// One of the notices exists already; nothing was stored.
+    NoticeExists,
+}
+
+/// The first and last day of a year as stored (`YYYY-MM-DD` sorts as text); every day when
+/// `year` is `None`.
+pub(super) fn calendar_bounds(year: Option<i32>) -> (String, String) {
+    match year {
+        Some(y) => (format!("{y:04}-01-01"), format!("{y:04}-12-31")),
+        None => ("0000-01-01".into(), "9999-12-31".into()),
+    }
+}
+
+/// Decodes a stored JSON list, or reports the row as corrupt.
+pub(super) fn json_column<T: serde::de::DeserializeOwned>(text: &str) -> super::Result<T> {
+    serde_json::from_str(text).map_err(|e| super::StoreError::Corrupt(e.to_string()))
+}
+
+/// `DeadlineClass` from stored parts.
+pub(super) fn deadline_class(
+    code: String,
+    name: String,
+    response: (String, i64),
+    handling: (String, i64),
+) -> super::Result<DeadlineClass> {
+    use crate::workflow::calendar::Span;
+    let span = |(unit, amount): (String, i64)| {
+        Span::from_parts(&unit, amount)
+            .ok_or_else(|| super::StoreError::Corrupt(format!("span {amount} {unit}")))
+    };
+    Ok(DeadlineClass {
+        code,
+        name,
+        response: span(response)?,
+        handling: span(handling)?,
+    })
+}
+
+/// A calendar row.
+pub(super) fn calendar_day(day: &str, kind: &str, name: String) -> super::Result<CalendarDay> {
+    Ok(CalendarDay {
+        date: day
+            .parse()
+            .map_err(|e: crate::workflow::calendar::BadDate| {
+                super::StoreError::Corrupt(e.to_string())
+            })?,
+        kind: kind
+            .parse()
+            .map_err(|e: crate::workflow::calendar::BadDate| {
+                super::StoreError::Corrupt(e.to_string())
+            })?,
+        name,
+    })
+}
+
+pub(super) const SELECT_CASE: &str = "SELECT record_id, status, category, owner_grid, channel, \
+    created_at, lead_department, deadline_class, dispatched_at, response_due, deadline, \
+    replied_at, result_outcome, result_at, rating, evaluated_at, returns, duplicate_of, \
+    plan_follow_up_due, closed_at, updated_at FROM workflow_cases";
+
+/// Instantiates the workflow queries for one backend: `$pool` is the pool type, `$db` the
+/// database, `$records` the module with that backend's record-commit helpers.
+macro_rules! workflow_queries {
+    ($pool:ty, $db:ty, $records:path) => {
+        use sqlx::Row;
+
+        use $crate::store::Result;
+        use $crate::store::records::RecordCommit;
+        use $crate::store::workflow::{
+            CaseRow, Department, DispatchRule, Notice, WorkflowOutcome, calendar_bounds,
+            calendar_day, deadline_class, json_column,
+        };
+        use $crate::workflow::calendar::{CalendarDay, DeadlineClass};
+        use $records as records;
+
+        pub(in crate::store) async fn calendar_days(
+            pool: &$pool,
+            year: Option<i32>,
+        ) -> Result<Vec<CalendarDay>> {
+            let (from, to) = calendar_bounds(year);
+            let rows = sqlx::query(
+                "SELECT day, kind, name FROM calendar_days WHERE day >= $1 AND day <= $2 \
+                 ORDER BY day",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| calendar_day(r.try_get(0)?, r.try_get(1)?, r.try_get(2)?))
+                .collect()
+        }
+
+        pub(in crate::store) async fn put_calendar_year(
+            pool: &$pool,
+            year: i32,
+            days: &[CalendarDay],
+        ) -> Result<()> {
+            let (from, to) = calendar_bounds(Some(year));
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM calendar_days WHERE day >= $1 AND day <= $2")
+                .bind(from)
+                .bind(to)
+                .execute(&mut *tx)
+                .await?;
+            for day in days {
+                sqlx::query("INSERT INTO calendar_days (day, kind, name) VALUES ($1, $2, $3)")
+                    .bind(day.date.to_string())
+                    .bind(day.kind.as_str())
+                    .bind(&day.name)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        pub(in crate::store) async fn deadline_classes(pool: &$pool) -> Result<Vec<DeadlineClass>> {
+            let rows = sqlx::query(
+                "SELECT code, name, response_unit, response_amount, handling_unit, \
+                 handling_amount FROM deadline_classes ORDER BY code",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    deadline_class(
+                        r.try_get(0)?,
+                        r.try_get(1)?,
+                        (r.try_get(2)?, r.try_get(3)?),
+                        (r.try_get(4)?, r.try_get(5)?),
+                    )
+                })
+                .collect()
+        }
+
+        pub(in crate::store) async fn put_deadline_class(
+            pool: &$pool,
+            class: &DeadlineClass,
+        ) -> Result<()> {
+            let (ru, ra) = class.response.parts();
+            let (hu, ha) = class.handling.parts();
+            sqlx::query(
+                "INSERT INTO deadline_classes (code, name, response_unit, response_amount, \
+                 handling_unit, handling_amount) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
+                 response_unit = excluded.response_unit, response_amount = excluded.response_amount, \
+                 handling_unit = excluded.handling_unit, handling_amount = excluded.handling_amount",
+            )
+            .bind(&class.code)
+            .bind(&class.name)
+            .bind(ru)
+            .bind(ra)
+            .bind(hu)
+            .bind(ha)
+            .execute(pool)
+            .await?;
+            Ok(())
+        }
+
+        pub(in crate::store) async fn departments(pool: &$pool) -> Result<Vec<Department>> {
+            let rows = sqlx::query(
+                "SELECT code, name, areas, contacts FROM departments ORDER BY code",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Department {
+                        code: r.try_get(0)?,
+                        name: r.try_get(1)?,
+                        areas: json_column(r.try_get(2)?)?,
+                        contacts: json_column(r.try_get(3)?)?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(in crate::store) async fn put_department(
+            pool: &$pool,
+            department: &Department,
+            now: i64,
+        ) -> Result<()> {
+            let areas = serde_json::to_string(&department.areas)
+                .map_err(|e| $crate::store::StoreError::Corrupt(e.to_string()))?;
+            let contacts = serde_json::to_string(&department.contacts)
+                .map_err(|e| $crate::store::StoreError::Corrupt(e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO departments (code, name, areas, contacts, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5) ON CONFLICT (code) DO UPDATE SET \
+                 name = excluded.name, areas = excluded.areas, contacts = excluded.contacts, \
+                 updated_at = excluded.updated_at",
+            )
+            .bind(&department.code)
+            .bind(&department.name)
+            .bind(areas)
+            .bind(contacts)
+            .bind(now)
+            .execute(pool)
+            .await?;
+            Ok(())
+        }
+
+        pub(in crate::store) async fn dispatch_rules(pool: &$pool) -> Result<Vec<DispatchRule>> {
+            let rows = sqlx::query(
+                "SELECT category, area_code, department, deadline_class FROM dispatch_rules \
+                 ORDER BY category, area_code",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(DispatchRule {
+                        category: r.try_get(0)?,
+                        area: r.try_get(1)?,
+                        department: r.try_get(2)?,
+                        deadline_class: r.try_get(3)?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(in crate::store) async fn put_dispatch_rule(
+            pool: &$pool,
+            rule: &DispatchRule,
+        ) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO dispatch_rules (category, area_code, department, deadline_class) \
+                 VALUES ($1, $2, $3, $4) ON CONFLICT (category, area_code) DO UPDATE SET \
+                 department = excluded.department, deadline_class = excluded.deadline_class",
+            )
+            .bind(&rule.category)
+            .bind(&rule.area)
+            .bind(&rule.department)
+            .bind(&rule.deadline_class)
+            .execute(pool)
+            .await?;
+            Ok(())
+        }
+
+        pub(in crate::store) async fn delete_dispatch_rule(
+            pool: &$pool,
+            category: &str,
+            area: &str,
+        ) -> Result<bool> {
+            let done = sqlx::query("DELETE FROM dispatch_rules WHERE category = $1 AND area_code = $2")
+                .bind(category)
+                .bind(area)
+                .execute(pool)
+                .await?;
+            Ok(done.rows_affected() > 0)
+        }
+
+        pub(in crate::store) async fn set_user_department(
+            pool: &$pool,
+            user_id: i64,
+            department: Option<&str>,
+        ) -> Result<()> {
+            let mut tx = pool.begin().await?;
+            sqlx::query("DELETE FROM user_departments WHERE user_id = $1")
+                .bind(user_id)
+                .execute(&mut *tx)
+                .await?;
+            if let Some(department) = department {
+                sqlx::query("INSERT INTO user_departments (user_id, department) VALUES ($1, $2)")
+                    .bind(user_id)
+                    .bind(department)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
+            Ok(())
+        }
+
+        pub(in crate::store) async fn user_department(
+            pool: &$pool,
+            user_id: i64,
+        ) -> Result<Option<String>> {
+            let row = sqlx::query("SELECT department FROM user_departments WHERE user_id = $1")
+                .bind(user_id)
+                .fetch_optional(pool)
+                .await?;
+            Ok(row.map(|r| r.try_get(0)).transpose()?)
+        }
+
+        fn case_from_row(r: &<$db as sqlx::Database>::Row) -> Result<CaseRow> {
+            Ok(CaseRow {
+                record_id: r.try_get(0)?,
+                status: r.try_get(1)?,
+                category: r.try_get(2)?,
+                owner_grid: r.try_get(3)?,
+                channel: r.try_get(4)?,
+                created_at: r.try_get(5)?,
+                lead_department: r.try_get(6)?,
+                deadline_class: r.try_get(7)?,
+                dispatched_at: r.try_get(8)?,
+                response_due: r.try_get(9)?,
+                deadline: r.try_get(10)?,
+                replied_at: r.try_get(11)?,
+                result_outcome: r.try_get(12)?,
+                result_at: r.try_get(13)?,
+                rating: r.try_get(14)?,
+                evaluated_at: r.try_get(15)?,
+                returns: r.try_get(16)?,
+                duplicate_of: r.try_get(17)?,
+                plan_follow_up_due: r.try_get(18)?,
+                closed_at: r.try_get(19)?,
+                updated_at: r.try_get(20)?,
+            })
+        }
+
+        pub(in crate::store) async fn case_row(pool: &$pool, record_id: &str) -> Result<Option<CaseRow>> {
+            let sql = sqlx::AssertSqlSafe(format!(
+                "{} WHERE record_id = $1",
+                $crate::store::workflow::SELECT_CASE
+            ));
+            let row = sqlx::query(sql).bind(record_id).fetch_optional(pool).await?;
+            row.as_ref().map(case_from_row).transpose()
+        }
+
+        pub(in crate::store) async fn cases_due(pool: &$pool, now: i64) -> Result<Vec<CaseRow>> {
+            // Open cases with a reply, result or plan follow-up past due. The constant SQL is
+            // joined from constants only.
+            let sql = sqlx::AssertSqlSafe(format!(
+                "{} WHERE status <> 'closed' AND ( \
+                 (replied_at IS NULL AND response_due IS NOT NULL AND response_due < $1) \
+                 OR (result_at IS NULL AND deadline IS NOT NULL AND deadline < $1) \
+                 OR (plan_follow_up_due IS NOT NULL AND plan_follow_up_due < $1)) \
+                 ORDER BY record_id",
+                $crate::store::workflow::SELECT_CASE
+            ));
+            let rows = sqlx::query(sql).bind(now).fetch_all(pool).await?;
+            rows.iter().map(case_from_row).collect()
+        }
+
+        pub(in crate::store) async fn cases_between(
+            pool: &$pool,
+            from: i64,
+            to: i64,
+        ) -> Result<Vec<CaseRow>> {
+            // The constant SQL is joined from constants only.
+            let sql = sqlx::AssertSqlSafe(format!(
+                "{} WHERE (response_due >= $1 AND response_due <= $2) \
+                 OR (result_at >= $1 AND result_at <= $2) \
+                 OR (evaluated_at >= $1 AND evaluated_at <= $2) ORDER BY record_id",
+                $crate::store::workflow::SELECT_CASE
+            ));
+            let rows = sqlx::query(sql).bind(from).bind(to).fetch_all(pool).await?;
+            rows.iter().map(case_from_row).collect()
+        }
+
+        pub(in crate::store) async fn notices(
+            pool: &$pool,
+            record_id: Option<&str>,
+        ) -> Result<Vec<Notice>> {
+            let rows = sqlx::query(
+                "SELECT id, record_id, subject, department, due_at, issued_at, issued_by, note \
+                 FROM supervision_notices WHERE ($1 IS NULL OR record_id = $1) \
+                 ORDER BY issued_at, id",
+            )
+            .bind(record_id)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(Notice {
+                        id: r.try_get(0)?,
+                        record_id: r.try_get(1)?,
+                        subject: r.try_get(2)?,
+                        department: r.try_get(3)?,
+                        due_at: r.try_get(4)?,
+                        issued_at: r.try_get(5)?,
+                        issued_by: r.try_get(6)?,
+                        note: r.try_get(7)?,
+                    })
+                })
+                .collect()
+        }
+
+        /// The document, its row and changes (as `commit_records` stores them), the case row
+        /// and any notices, in one transaction.
+        pub(in crate::store) async fn commit_workflow(
+            pool: &$pool,
+            commit: &RecordCommit,
+            case: &CaseRow,
+            notices: &[Notice],
+        ) -> Result<WorkflowOutcome> {
+            let mut tx = pool.begin().await?;
+            let seq: i64 = sqlx::query("UPDATE change_seq SET seq = seq WHERE id = 1 RETURNING seq")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+            let last_seq = seq + commit.changes.len() as i64;
+            if records::write_row(&mut tx, commit, last_seq).await? == 0 {
+                tx.rollback().await?;
+                return Ok(WorkflowOutcome::Conflict);
+            }
+            records::insert_changes(&mut tx, commit, seq + 1).await?;
+            sqlx::query("UPDATE change_seq SET seq = $1 WHERE id = 1")
+                .bind(last_seq)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(
+                "INSERT INTO workflow_cases (record_id, status, category, owner_grid, channel, \
+                 created_at, lead_department, deadline_class, dispatched_at, response_due, \
+                 deadline, replied_at, result_outcome, result_at, rating, evaluated_at, returns, \
+                 duplicate_of, plan_follow_up_due, closed_at, updated_at) VALUES ($1, $2, $3, \
+                 $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
+                 $21) ON CONFLICT (record_id) DO UPDATE SET status = excluded.status, \
+                 category = excluded.category, owner_grid = excluded.owner_grid, \
+                 channel = excluded.channel, lead_department = excluded.lead_department, \
+                 deadline_class = excluded.deadline_class, dispatched_at = excluded.dispatched_at, \
+                 response_due = excluded.response_due, deadline = excluded.deadline, \
+                 replied_at = excluded.replied_at, result_outcome = excluded.result_outcome, \
+                 result_at = excluded.result_at, rating = excluded.rating, \
+                 evaluated_at = excluded.evaluated_at, returns = excluded.returns, \
+                 duplicate_of = excluded.duplicate_of, \
+                 plan_follow_up_due = excluded.plan_follow_up_due, \
+                 closed_at = excluded.closed_at, updated_at = excluded.updated_at",
+            )
+            .bind(&case.record_id)
+            .bind(&case.status)
+            .bind(&case.category)
+            .bind(case.owner_grid.as_deref())
+            .bind(&case.channel)
+            .bind(case.created_at)
+            .bind(case.lead_department.as_deref())
+            .bind(case.deadline_class.as_deref())
+            .bind(case.dispatched_at)
+            .bind(case.response_due)
+            .bind(case.deadline)
+            .bind(case.replied_at)
+            .bind(case.result_outcome.as_deref())
+            .bind(case.result_at)
+            .bind(case.rating.as_deref())
+            .bind(case.evaluated_at)
+            .bind(case.returns)
+            .bind(case.duplicate_of.as_deref())
+            .bind(case.plan_follow_up_due)
+            .bind(case.closed_at)
+            .bind(case.updated_at)
+            .execute(&mut *tx)
+            .await?;
+            for notice in notices {
+                let inserted = sqlx::query(
+                    "INSERT INTO supervision_notices (id, record_id, subject, department, due_at, \
+                     issued_at, issued_by, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(&notice.id)
+                .bind(&notice.record_id)
+                .bind(&notice.subject)
+                .bind(notice.department.as_deref())
+                .bind(notice.due_at)
+                .bind(notice.issued_at)
+                .bind(&notice.issued_by)
+                .bind(&notice.note)
+                .execute(&mut *tx)
+                .await?;
+                if inserted.rows_affected() == 0 {
+                    tx.rollback().await?;
+                    return Ok(WorkflowOutcome::NoticeExists);
+                }
+            }
+            tx.commit().await?;
+            Ok(WorkflowOutcome::Stored)
+        }
+
+        pub(in crate::store) async fn take_lease(
+            pool: &$pool,
+            name: &str,
+            holder: &str,
+            now: i64,
+            ttl_ms: i64,
+        ) -> Result<bool> {
+            let taken = sqlx::query(
+                "UPDATE scheduler_leases SET holder = $1, expires_at = $2 \
+                 WHERE name = $3 AND (expires_at < $4 OR holder = $1)",
+            )
+            .bind(holder)
+            .bind(now + ttl_ms)
+            .bind(name)
+            .bind(now)
+            .execute(pool)
+            .await?;
+            Ok(taken.rows_affected() == 1)
+        }
+    };
+}
+
+/// The SQLite instantiation.
+pub(super) mod sqlite {
+    workflow_queries!(sqlx::SqlitePool, sqlx::Sqlite, crate::store::sqlite_records);
+}
+
+/// The PostgreSQL instantiation.
+pub(super) mod postgres {
+    workflow_queries!(sqlx::PgPool, sqlx::Postgres, crate::store::postgres_records);
+}

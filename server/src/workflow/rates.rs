@@ -1,0 +1,392 @@
+//! The three rates (三率) per region subtree and per department, and their rankings. Pure.
+//!
+//! For a period `[from, to]` (Unix ms, both inclusive), each case counts towards each rate by
+//! the moment its own event fell due or happened:
+//!
+//! - **response rate (响应率)** = cases whose initial reply fell due in the period and was given
+//!   by then (`replied_at ≤ response_due`) / cases whose initial reply fell due in the period
+//!   (`response_due` in the period; a case never replied to counts in the denominator only);
+//! - **resolution rate (解决率)** = cases whose standing result was reported in the period with
+//!   outcome `resolved` / cases with a standing result reported in the period (`result_at` in the
+//!   period). A dissatisfied evaluation sends the case back and clears its result, so a returned
+//!   case counts again only when its new result is reported;
+//! - **satisfaction rate (满意率)** = (satisfied + w · basically satisfied) / cases evaluated in
+//!   the period (`evaluated_at` in the period, latest evaluation), w the configurable weight of
+//!   "basically satisfied" (default 0.8).
+//!
+//! A case counts for its owner grid and every region above it, and for its (current) lead
+//! department. Within each group of peers (departments; regions of one level) a figure is
+//! ranked only when its denominator reaches the minimum sample size; ranks are by rate,
+//! highest first, and equal rates share a rank ("1, 1, 3").
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::store::CaseRow;
+
+/// Settings of a rates computation.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateSettings {
+    /// The weight of "basically satisfied" in the satisfaction rate, 0 to 1.
+    pub basic_weight: f64,
+    /// The smallest denominator that is ranked.
+    pub min_sample: u64,
+}
+
+impl Default for RateSettings {
+    fn default() -> Self {
+        RateSettings {
+            basic_weight: 0.8,
+            min_sample: 10,
+        }
+    }
+}
+
+/// The counts behind the three rates.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Tally {
+    pub reply_due: u64,
+    pub replied_on_time: u64,
+    pub results: u64,
+    pub resolved: u64,
+    pub evaluated: u64,
+    pub satisfied: u64,
+    pub basically_satisfied: u64,
+}
+
+impl Tally {
+    /// What one case adds in `[from, to]`.
+    pub fn of(case: &CaseRow, from: i64, to: i64) -> Tally {
+        let within = |t: Option<i64>| t.is_some_and(|t| (from..=to).contains(&t));
+        let mut tally = Tally::default();
+        if within(case.response_due) {
+            tally.reply_due = 1;
+            if let (Some(replied), Some(due)) = (case.replied_at, case.response_due)
+                && replied <= due
+            {
+                tally.replied_on_time = 1;
+            }
+        }
+        if within(case.result_at) {
+            tally.results = 1;
+            tally.resolved = u64::from(case.result_outcome.as_deref() == Some("resolved"));
+        }
+        if within(case.evaluated_at) {
+            tally.evaluated = 1;
+            match case.rating.as_deref() {
+                Some("satisfied") => tally.satisfied = 1,
+                Some("basically_satisfied") => tally.basically_satisfied = 1,
+                _ => {}
+            }
+        }
+        tally
+    }
+
+    fn add(&mut self, other: &Tally) {
+        self.reply_due += other.reply_due;
+        self.replied_on_time += other.replied_on_time;
+        self.results += other.results;
+        self.resolved += other.resolved;
+        self.evaluated += other.evaluated;
+        self.satisfied += other.satisfied;
+        self.basically_satisfied += other.basically_satisfied;
+    }
+
+    fn is_empty(&self) -> bool {
+        self.reply_due == 0 && self.results == 0 && self.evaluated == 0
+    }
+}
+
+/// One rate: `numerator / denominator`, `None` with no sample; its rank among peers, if ranked.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Rate {
+    pub numerator: f64,
+    pub denominator: u64,
+    pub rate: Option<f64>,
+    pub rank: Option<u32>,
+}
+
+impl Rate {
+    fn new(numerator: f64, denominator: u64) -> Rate {
+        Rate {
+            numerator,
+            denominator,
+            rate: (denominator > 0).then(|| numerator / denominator as f64),
+            rank: None,
+        }
+    }
+}
+
+/// A region or department with its rates.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Group {
+    pub code: String,
+    /// The region's level (`city` … `grid`); `None` for departments.
+    pub level: Option<String>,
+    pub tally: Tally,
+    pub response: Rate,
+    pub resolution: Rate,
+    pub satisfaction: Rate,
+}
+
+impl Group {
+    fn new(code: String, level: Option<String>, tally: Tally, settings: &RateSettings) -> Group {
+        Group {
+            code,
+            level,
+            response: Rate::new(tally.replied_on_time as f64, tally.reply_due),
+            resolution: Rate::new(tally.resolved as f64, tally.results),
+            satisfaction: Rate::new(
+                tally.satisfied as f64 + settings.basic_weight * tally.basically_satisfied as f64,
+                tally.evaluated,
+            ),
+            tally,
+        }
+    }
+}
+
+/// The rates of a period.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RatesReport {
+    pub from: i64,
+    pub to: i64,
+    pub basic_weight: f64,
+    pub min_sample: u64,
+    /// Every region with a case in the period, by level then code.
+    pub regions: Vec<Group>,
+    /// Every lead department with a case in the period, by code.
+    pub departments: Vec<Group>,
+}
+
+/// Ranks `groups` on one rate: ranked when the denominator reaches `min_sample`, highest rate
+/// first, equal rates sharing a rank.
+fn rank(groups: &mut [&mut Group], min_sample: u64, rate: fn(&mut Group) -> &mut Rate) {
+    let mut ranked: Vec<(usize, f64)> = groups
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(i, g)| {
+            let r = rate(g);
+            (r.denominator >= min_sample && r.denominator > 0).then(|| (i, r.rate.unwrap_or(0.0)))
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut previous: Option<(f64, u32)> = None;
+    for (position, (i, value)) in ranked.into_iter().enumerate() {
+        let place = match previous {
+            Some((v, place)) if v == value => place,
+            _ => position as u32 + 1,
+        };
+        previous = Some((value, place));
+        rate(groups[i]).rank = Some(place);
+    }
+}
+
+fn rank_all(groups: &mut [&mut Group], min_sample: u64) {
+    rank(groups, min_sample, |g| &mut g.response);
+    rank(groups, min_sample, |g| &mut g.resolution);
+    rank(groups, min_sample, |g| &mut g.satisfaction);
+}
+
+/// Computes the rates of `[from, to]`. `regions_of` gives the owner grid's region path (the
+/// grid and every ancestor, each with its level).
+pub fn compute(
+    cases: &[CaseRow],
+    from: i64,
+    to: i64,
+    settings: &RateSettings,
+    regions_of: impl Fn(&str) -> Vec<(String, String)>,
+) -> RatesReport {
+    let mut regions: BTreeMap<(String, String), Tally> = BTreeMap::new();
+    let mut departments: BTreeMap<String, Tally> = BTreeMap::new();
+    for case in cases {
+        let tally = Tally::of(case, from, to);
+        if tally.is_empty() {
+            continue;
+        }
+        if let Some(owner) = &case.owner_grid {
+            for (code, level) in regions_of(owner) {
+                regions.entry((level, code)).or_default().add(&tally);
+            }
+        }
+        if let Some(department) = &case.lead_department {
+            departments
+                .entry(department.clone())
+                .or_default()
+                .add(&tally);
+        }
+    }
+    let level_order = |level: &str| {
+        crate::domain::Level::ALL
+            .iter()
+            .position(|l| l.as_str() == level)
+            .unwrap_or(usize::MAX)
+    };
+    let mut regions: Vec<Group> = regions
+        .into_iter()
+        .map(|((level, code), tally)| Group::new(code, Some(level), tally, settings))
+        .collect();
+    regions.sort_by(|a, b| {
+        let (la, lb) = (
+            a.level.as_deref().unwrap_or(""),
+            b.level.as_deref().unwrap_or(""),
+        );
+        level_order(la)
+            .cmp(&level_order(lb))
+            .then(a.code.cmp(&b.code))
+    });
+    let mut departments: Vec<Group> = departments
+        .into_iter()
+        .map(|(code, tally)| Group::new(code, None, tally, settings))
+        .collect();
+    let levels: Vec<Option<String>> = {
+        let mut l: Vec<Option<String>> = regions.iter().map(|g| g.level.clone()).collect();
+        l.dedup();
+        l
+    };
+    for level in levels {
+        let mut peers: Vec<&mut Group> = regions.iter_mut().filter(|g| g.level == level).collect();
+        rank_all(&mut peers, settings.min_sample);
+    }
+    let mut peers: Vec<&mut Group> = departments.iter_mut().collect();
+    rank_all(&mut peers, settings.min_sample);
+    RatesReport {
+        from,
+        to,
+        basic_weight: settings.basic_weight,
+        min_sample: settings.min_sample,
+        regions,
+        departments,
+    }
+}
+
+/// The report as CSV: one line per region, then per department.
+pub fn to_csv(report: &RatesReport) -> String {
+    let mut out = String::from(
+        "kind,code,level,response_numerator,response_denominator,response_rate,response_rank,\
+         resolution_numerator,resolution_denominator,resolution_rate,resolution_rank,\
+         satisfaction_numerator,satisfaction_denominator,satisfaction_rate,satisfaction_rank\n",
+    );
+    let fmt = |r: &Rate| {
+        format!(
+            "{},{},{},{}",
+            r.numerator,
+            r.denominator,
+            r.rate.map(|v| format!("{v:.4}")).unwrap_or_default(),
+            r.rank.map(|v| v.to_string()).unwrap_or_default()
+        )
+    };
+    for (kind, groups) in [
+        ("region", &report.regions),
+        ("department", &report.departments),
+    ] {
+        for g in groups {
+            out.push_str(&format!(
+                "{kind},{},{},{},{},{}\n",
+                g.code,
+                g.level.as_deref().unwrap_or(""),
+                fmt(&g.response),
+                fmt(&g.resolution),
+                fmt(&g.satisfaction)
+            ));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn case(
+        dept: &str,
+        replied: Option<i64>,
+        outcome: Option<&str>,
+        rating: Option<&str>,
+    ) -> CaseRow {
+        CaseRow {
+            status: "evaluated".into(),
+            owner_grid: Some("g".into()),
+            lead_department: Some(dept.into()),
+            response_due: Some(100),
+            replied_at: replied,
+            result_outcome: outcome.map(str::to_string),
+            result_at: outcome.map(|_| 200),
+            rating: rating.map(str::to_string),
+            evaluated_at: rating.map(|_| 300),
+            ..CaseRow::default()
+        }
+    }
+
+    fn report(cases: &[CaseRow], min_sample: u64) -> RatesReport {
+        let settings = RateSettings {
+            basic_weight: 0.5,
+            min_sample,
+        };
+        compute(cases, 0, 1000, &settings, |g| {
+            vec![(g.to_string(), "grid".into())]
+        })
+    }
+
+    #[test]
+    fn each_rate_counts_what_fell_due_or_happened_in_the_period() {
+        let cases = [
+            case("a", Some(50), Some("resolved"), Some("satisfied")),
+            case(
+                "a",
+                Some(150),
+                Some("partly_resolved"),
+                Some("basically_satisfied"),
+            ),
+            case("a", None, None, None),
+            CaseRow {
+                response_due: Some(5000),
+                ..case("a", Some(50), Some("resolved"), Some("dissatisfied"))
+            },
+        ];
+        let a = &report(&cases, 1).departments[0];
+        assert_eq!((a.response.numerator, a.response.denominator), (1.0, 3));
+        assert_eq!((a.resolution.numerator, a.resolution.denominator), (2.0, 3));
+        assert_eq!(
+            (a.satisfaction.numerator, a.satisfaction.denominator),
+            (1.5, 3)
+        );
+        assert_eq!(a.satisfaction.rate, Some(0.5));
+    }
+
+    #[test]
+    fn equal_rates_share_a_rank_and_small_samples_are_shown_but_not_ranked() {
+        let on_time = || case("x", Some(1), None, None);
+        let late = || case("x", Some(500), None, None);
+        let mut cases = Vec::new();
+        for (dept, good, bad) in [("a", 2, 2), ("b", 1, 1), ("c", 3, 1), ("d", 1, 0)] {
+            for _ in 0..good {
+                cases.push(CaseRow {
+                    lead_department: Some(dept.into()),
+                    ..on_time()
+                });
+            }
+            for _ in 0..bad {
+                cases.push(CaseRow {
+                    lead_department: Some(dept.into()),
+                    ..late()
+                });
+            }
+        }
+        let computed = report(&cases, 2);
+        let ranks: Vec<(&str, Option<f64>, Option<u32>)> = computed
+            .departments
+            .iter()
+            .map(|g| (g.code.as_str(), g.response.rate, g.response.rank))
+            .collect();
+        assert_eq!(
+            ranks,
+            [
+                ("a", Some(0.5), Some(2)),
+                ("b", Some(0.5), Some(2)),
+                ("c", Some(0.75), Some(1)),
+                ("d", Some(1.0), None)
+            ]
+        );
+    }
+}

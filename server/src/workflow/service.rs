@@ -1,0 +1,357 @@
+//! The workflow over the store: resolves what a transition needs (calendar, deadline class,
+//! dispatch rule, the caller's department), lets [`lifecycle::apply`] decide, and writes the
+//! result into the record's automerge document as the server's own change, committing the
+//! document, its change log entries, the case row and any notice in one transaction.
+
+use sync_core::{Authority, Record, RecordDoc, Writer, now_ms};
+
+use crate::domain::{Role, User};
+use crate::error::ApiError;
+use crate::state::{AppState, MapSnapshot};
+use crate::store::{CaseRow, DispatchRule, Notice, RecordCommit, Store, WorkflowOutcome};
+use crate::sync::{AccountAuthority, SERVER, log_entries, record_row};
+use crate::workflow::calendar::{Calendar, DeadlineClass};
+use crate::workflow::lifecycle::{self, Action, Actor, DispatchPlan, Env, TransitionError};
+
+/// How many times a workflow write is redone when another writer stored the document first.
+const ATTEMPTS: usize = 8;
+
+/// The deadline class used when neither the request nor a rule names one.
+pub const DEFAULT_CLASS: &str = "general";
+
+/// The configured calendar (every year).
+pub async fn calendar(store: &dyn Store) -> Result<Calendar, ApiError> {
+    Ok(Calendar::new(store.calendar_days(None).await?))
+}
+
+impl From<TransitionError> for ApiError {
+    fn from(error: TransitionError) -> Self {
+        match error {
+            TransitionError::InvalidTransition { action, status } => {
+                let mut extra = serde_json::Map::new();
+                extra.insert("action".into(), action.into());
+                extra.insert("case_status".into(), status.as_str().into());
+                ApiError::InvalidState {
+                    code: "invalid_transition",
+                    detail: error.to_string(),
+                    extra: Some(extra),
+                }
+            }
+            TransitionError::Forbidden(detail) => ApiError::Forbidden(detail),
+            TransitionError::Invalid { code, detail } => ApiError::unprocessable(code, detail),
+        }
+    }
+}
+
+/// The rule that dispatches a record of `category` owned by `owner`: the deepest rule area
+/// containing the owner grid; at equal depth an exact category beats the wildcard `*`.
+pub fn matching_rule<'r>(
+    rules: &'r [DispatchRule],
+    map: &MapSnapshot,
+    category: &str,
+    owner: Option<&str>,
+) -> Option<&'r DispatchRule> {
+    let owner = owner?;
+    rules
+        .iter()
+        .filter(|r| r.category == category || r.category == "*")
+        .filter(|r| map.is_within(owner, &r.area))
+        .max_by_key(|r| {
+            let depth = map
+                .index
+                .id_of(&r.area)
+                .map_or(0, |id| map.index.path(id).len());
+            (depth, r.category != "*")
+        })
+}
+
+/// Fills the blanks of a dispatch from the rules and checks every department and class exists.
+async fn plan_dispatch(
+    store: &dyn Store,
+    map: &MapSnapshot,
+    record: &Record,
+    lead: Option<&String>,
+    co_handlers: &[String],
+    class: Option<&String>,
+) -> Result<DispatchPlan, ApiError> {
+    let rules = store.dispatch_rules().await?;
+    let owner = record.owner_grid.as_ref().and_then(|o| o.code.as_deref());
+    let rule = matching_rule(&rules, map, &record.category, owner);
+    let lead = match (lead, rule) {
+        (Some(lead), _) => lead.clone(),
+        (None, Some(rule)) => rule.department.clone(),
+        (None, None) => {
+            return Err(ApiError::unprocessable(
+                "no_dispatch_rule",
+                format!(
+                    "no dispatch rule covers category {:?} in {}; name the lead department",
+                    record.category,
+                    owner.unwrap_or("the unassigned queue")
+                ),
+            ));
+        }
+    };
+    let class_code = class
+        .cloned()
+        .or_else(|| rule.map(|r| r.deadline_class.clone()))
+        .unwrap_or_else(|| DEFAULT_CLASS.to_string());
+    let departments = store.departments().await?;
+    let mut co: Vec<String> = Vec::new();
+    for code in co_handlers {
+        if *code != lead && !co.contains(code) {
+            co.push(code.clone());
+        }
+    }
+    for code in std::iter::once(&lead).chain(&co) {
+        if !departments.iter().any(|d| &d.code == code) {
+            return Err(ApiError::unprocessable(
+                "unknown_department",
+                format!("no department {code:?}"),
+            ));
+        }
+    }
+    let class = find_class(store, &class_code).await?.ok_or_else(|| {
+        ApiError::unprocessable(
+            "unknown_deadline_class",
+            format!("no deadline class {class_code:?}"),
+        )
+    })?;
+    Ok(DispatchPlan {
+        lead,
+        co_handlers: co,
+        class,
+    })
+}
+
+async fn find_class(store: &dyn Store, code: &str) -> Result<Option<DeadlineClass>, ApiError> {
+    Ok(store
+        .deadline_classes()
+        .await?
+        .into_iter()
+        .find(|c| c.code == code))
+}
+
+/// The case row as stored, or a fresh one for a record that has not been through the workflow.
+async fn case_of(store: &dyn Store, record: &Record, now: i64) -> Result<CaseRow, ApiError> {
+    Ok(match store.case_row(&record.id.to_string()).await? {
+        Some(row) => row,
+        None => {
+            let mut row = CaseRow::default();
+            lifecycle::sync_case(record, &mut row, now);
+            row
+        }
+    })
+}
+
+/// What one attempt produced.
+enum Attempt {
+    Done(Box<(Record, CaseRow)>),
+    Retry,
+}
+
+/// Writes `edit`'s change of the record and case row into the document as the server, with
+/// the notices it returns, retrying when the document moved.
+pub async fn write_case<F>(
+    state: &AppState,
+    record_id: &str,
+    mut edit: F,
+) -> Result<(Record, CaseRow), ApiError>
+where
+    F: AsyncEdit,
+{
+    for _ in 0..ATTEMPTS {
+        match attempt(state, record_id, &mut edit).await? {
+            Attempt::Done(done) => return Ok(*done),
+            Attempt::Retry => continue,
+        }
+    }
+    Err(ApiError::Conflict(
+        "the record is being written by others; try again".into(),
+    ))
+}
+
+/// One read-decide-write of a case: given the current record and case row, change them and
+/// return the notices to store; `Ok(None)` means there is nothing to write.
+pub trait AsyncEdit {
+    fn edit(
+        &mut self,
+        record: &mut Record,
+        case: &mut CaseRow,
+    ) -> impl std::future::Future<Output = Result<Option<Vec<Notice>>, ApiError>>;
+}
+
+async fn attempt<F: AsyncEdit>(
+    state: &AppState,
+    record_id: &str,
+    edit: &mut F,
+) -> Result<Attempt, ApiError> {
+    let store = state.store.as_ref();
+    let stored = store
+        .record_doc(record_id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("record {record_id} not found")))?;
+    let mut doc = RecordDoc::load(&stored.doc).map_err(ApiError::internal)?;
+    let before = doc.record().map_err(ApiError::internal)?;
+    let now = now_ms();
+    let mut case = case_of(store, &before, now).await?;
+    let mut after = before.clone();
+    let Some(notices) = edit.edit(&mut after, &mut case).await? else {
+        return Ok(Attempt::Done(Box::new((before, case))));
+    };
+    let heads = doc.heads();
+    doc.set_actor(state.actor.clone());
+    let written = doc
+        .update(&Writer::new(SERVER, SERVER), |r| {
+            *r = after.clone();
+            Ok(())
+        })
+        .map_err(|e| ApiError::unprocessable("invalid_record", crate::error::cause_chain(&e)))?
+        .unwrap_or(after);
+    let changes = log_entries(&doc.automerge().get_changes(&heads), SERVER);
+    let commit = RecordCommit {
+        row: record_row(&written, now),
+        doc: doc.save(),
+        expected_version: Some(stored.version),
+        changes,
+    };
+    match store.commit_workflow(&commit, &case, &notices).await? {
+        WorkflowOutcome::Stored => Ok(Attempt::Done(Box::new((written, case)))),
+        WorkflowOutcome::Conflict => Ok(Attempt::Retry),
+        WorkflowOutcome::NoticeExists => Err(ApiError::InvalidState {
+            code: "notice_exists",
+            detail: "this supervision notice was issued already".into(),
+            extra: None,
+        }),
+    }
+}
+
+/// A transition requested over HTTP.
+struct Transition<'a> {
+    state: &'a AppState,
+    map: &'a MapSnapshot,
+    actor: Actor,
+    action: Action,
+    calendar: Calendar,
+}
+
+impl AsyncEdit for Transition<'_> {
+    async fn edit(
+        &mut self,
+        record: &mut Record,
+        case: &mut CaseRow,
+    ) -> Result<Option<Vec<Notice>>, ApiError> {
+        let store = self.state.store.as_ref();
+        // Refuse out-of-order actions before resolving anything else, so the status code says
+        // what is wrong first.
+        let mut env = Env {
+            now: now_ms(),
+            calendar: &self.calendar,
+            dispatch: None,
+            class: None,
+        };
+        match &self.action {
+            Action::Dispatch {
+                lead,
+                co_handlers,
+                deadline_class,
+                ..
+            } if matches!(
+                record.workflow.status,
+                sync_core::Status::Accepted
+                    | sync_core::Status::Dispatched
+                    | sync_core::Status::SignedFor
+            ) && self.action.roles().contains(&self.actor.role) =>
+            {
+                env.dispatch = Some(
+                    plan_dispatch(
+                        store,
+                        self.map,
+                        record,
+                        lead.as_ref(),
+                        co_handlers,
+                        deadline_class.as_ref(),
+                    )
+                    .await?,
+                );
+            }
+            Action::Evaluate { .. } => {
+                let code = case.deadline_class.as_deref().unwrap_or(DEFAULT_CLASS);
+                env.class = find_class(store, code).await?;
+            }
+            Action::LinkDuplicate { duplicate_of, .. } => {
+                let exists = store.record_doc(&duplicate_of.to_string()).await?.is_some();
+                if !exists {
+                    return Err(ApiError::unprocessable(
+                        "unknown_record",
+                        format!("no record {duplicate_of}"),
+                    ));
+                }
+            }
+            _ => {}
+        }
+        Ok(Some(lifecycle::apply(
+            record,
+            case,
+            &self.action,
+            &self.actor,
+            &env,
+        )?))
+    }
+}
+
+/// Takes `action` on a record for `user`: scope first (a record outside the caller's areas is
+/// 403 for the roles scoped by area), then the lifecycle's checks, then one commit.
+pub async fn transition(
+    state: &AppState,
+    user: &User,
+    record_id: &str,
+    action: Action,
+) -> Result<(Record, CaseRow), ApiError> {
+    let id = uuid::Uuid::parse_str(record_id)
+        .map_err(|_| {
+            ApiError::bad_request("invalid_id", format!("{record_id:?} is not a record id"))
+        })?
+        .to_string();
+    let store = state.store.as_ref();
+    let map = state.grids.snapshot().await?;
+    let stored = store
+        .record_doc(&id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("record {id} not found")))?;
+    let record = RecordDoc::load(&stored.doc)
+        .and_then(|d| d.record())
+        .map_err(ApiError::internal)?;
+    // Department accounts are scoped by assignment (checked by the lifecycle), everyone else
+    // by their areas.
+    let authority = AccountAuthority { user, map: &map };
+    if user.role != Role::Department && !authority.in_scope(&record) {
+        return Err(ApiError::forbidden("this record is outside your areas"));
+    }
+    let department = if user.role == Role::Department {
+        store.user_department(user.id).await?
+    } else {
+        None
+    };
+    let mut transition = Transition {
+        state,
+        map: &map,
+        actor: Actor {
+            username: user.username.clone(),
+            role: user.role,
+            department,
+        },
+        action,
+        calendar: calendar(store).await?,
+    };
+    write_case(state, &id, &mut transition).await
+}
+
+impl<T: AsyncEdit> AsyncEdit for &mut T {
+    async fn edit(
+        &mut self,
+        record: &mut Record,
+        case: &mut CaseRow,
+    ) -> Result<Option<Vec<Notice>>, ApiError> {
+        (**self).edit(record, case).await
+    }
+}

@@ -1,0 +1,460 @@
+//! The three rates over a hand-computed fixture month: October 2026, with the National Day
+//! holiday (1–7 October) and its make-up working days (Sunday 27 September, Saturday
+//! 10 October); 57 complaints, 54 of them counting in October, over 3 departments and 2 counties.
+
+use gridsync_server::domain::Role;
+use gridsync_server::store::{CaseRow, RecordCommit};
+use gridsync_server::sync::{SERVER, log_entries, record_row};
+use gridsync_server::workflow::calendar::{
+    Calendar, CalendarDay, Date, DayKind, DeadlineClass, Span,
+};
+use gridsync_server::workflow::lifecycle::{self, Action, Actor, DispatchPlan, Env};
+use serde_json::{Value, json};
+use sync_core::{
+    Channel, Crs, Location, Outcome, OwnerGrid, Rating, RecordBuilder, RecordDoc, Writer,
+};
+
+use crate::both_backends;
+use crate::helpers::{TestApp, assert_problem};
+
+const GRID_A: &str = "22030200100101"; // county 220302
+const GRID_B: &str = "22030300200204"; // county 220303
+const HOUR: i64 = 3600 * 1000;
+
+fn date(s: &str) -> Date {
+    s.parse().unwrap()
+}
+
+/// `hour` o'clock CST on `day`.
+fn at(day: &str, hour: i64) -> i64 {
+    date(day).start_ms() + hour * HOUR
+}
+
+fn calendar() -> Calendar {
+    let mut days: Vec<CalendarDay> = (1..=7)
+        .map(|d| CalendarDay {
+            date: Date::from_ymd(2026, 10, d).unwrap(),
+            kind: DayKind::Holiday,
+            name: "国庆节".into(),
+        })
+        .collect();
+    for d in ["2026-09-27", "2026-10-10"] {
+        days.push(CalendarDay {
+            date: date(d),
+            kind: DayKind::Workday,
+            name: "国庆调休".into(),
+        });
+    }
+    Calendar::new(days)
+}
+
+fn general() -> DeadlineClass {
+    DeadlineClass {
+        code: "general".into(),
+        name: "一般".into(),
+        response: Span::WorkingDays(1),
+        handling: Span::WorkingDays(7),
+    }
+}
+
+/// One fixture complaint: `O` reply on time (dispatch day 15:00), `L` late (six days later),
+/// `-` never; result `R`esolved, `P`artly, `C`annot, `-`; rating `S`, `B`, `D`, `-`.
+struct Spec {
+    grid: &'static str,
+    department: &'static str,
+    code: &'static str,
+}
+
+/// The 54 October complaints, numbered 1–54 in order (see the tallies in the test).
+fn october() -> Vec<Spec> {
+    let groups: [(&str, &str, &[&str]); 6] = [
+        (
+            "housing",
+            GRID_A,
+            &[
+                "ORS", "ORS", "ORS", "ORB", "ORB", "OPD", "LRS", "LC-", "O--", "---", "ORS", "OR-",
+            ],
+        ),
+        (
+            "housing",
+            GRID_B,
+            &["ORS", "ORS", "LRB", "OPB", "ORD", "L--", "ORS", "OCD"],
+        ),
+        (
+            "water",
+            GRID_A,
+            &["ORS", "LRS", "LPB", "OR-", "---", "ORS", "ORB", "LCD"],
+        ),
+        (
+            "water",
+            GRID_B,
+            &[
+                "ORS", "ORS", "ORS", "ORB", "ORB", "LPB", "ORS", "O--", "LRD", "ORS",
+            ],
+        ),
+        (
+            "police",
+            GRID_A,
+            &["ORS", "LRB", "OPD", "---", "ORS", "OR-"],
+        ),
+        (
+            "police",
+            GRID_B,
+            &[
+                "ORS", "ORS", "LRS", "OCB", "ORB", "LPD", "ORS", "ORS", "L--", "ORD",
+            ],
+        ),
+    ];
+    groups
+        .into_iter()
+        .flat_map(|(department, grid, codes)| {
+            codes.iter().map(move |code| Spec {
+                grid,
+                department,
+                code,
+            })
+        })
+        .collect()
+}
+
+/// The moments of one complaint's steps.
+struct Times {
+    dispatched: i64,
+    replied: i64,
+    result: i64,
+    evaluated: i64,
+}
+
+fn ordinary(day: &str, late: bool) -> Times {
+    let d = date(day);
+    let plus = |n: i32, hour: i64| Date::from_days(d.days() + n).start_ms() + hour * HOUR;
+    Times {
+        dispatched: plus(0, 10),
+        replied: if late { plus(6, 10) } else { plus(0, 15) },
+        result: plus(7, 10),
+        evaluated: plus(8, 10),
+    }
+}
+
+/// Builds the case through the real lifecycle at the given times and stores it as the server
+/// would (document, row, change log, case row in one commit).
+async fn store_case(app: &TestApp, n: usize, spec: &Spec, times: Times) -> CaseRow {
+    let calendar = calendar();
+    let desk = Actor {
+        username: "zhou".into(),
+        role: Role::Dispatcher,
+        department: None,
+    };
+    let handler = Actor {
+        username: format!("{}-staff", spec.department),
+        role: Role::Department,
+        department: Some(spec.department.into()),
+    };
+    let area = gridsync_server::demo::areas()
+        .into_iter()
+        .find(|a| a.code == spec.grid)
+        .unwrap();
+    let mut record = RecordBuilder::complaint(format!("诉求 {n}"), &Writer::new("zhou", "web"))
+        .category("municipal")
+        .channel(Channel::Hotline)
+        .location(Location {
+            lon: (area.bbox[0] + area.bbox[2]) / 2.0,
+            lat: (area.bbox[1] + area.bbox[3]) / 2.0,
+            accuracy_m: None,
+            crs: Crs::Wgs84,
+        })
+        .build();
+    record.created_at = times.dispatched - HOUR;
+    record.owner_grid = Some(OwnerGrid {
+        code: Some(spec.grid.into()),
+        boundary_version: 1,
+        decided_at: record.created_at,
+    });
+    let mut case = CaseRow::default();
+    lifecycle::sync_case(&record, &mut case, record.created_at);
+    let code: Vec<char> = spec.code.chars().collect();
+    let mut steps: Vec<(i64, &Actor, Action)> = vec![
+        (
+            times.dispatched - HOUR / 2,
+            &desk,
+            Action::Accept {
+                note: String::new(),
+                category: None,
+            },
+        ),
+        (
+            times.dispatched,
+            &desk,
+            Action::Dispatch {
+                note: String::new(),
+                lead: None,
+                co_handlers: vec![],
+                deadline_class: None,
+            },
+        ),
+        (
+            times.dispatched + HOUR,
+            &handler,
+            Action::SignFor {
+                note: String::new(),
+            },
+        ),
+    ];
+    if code[0] != '-' {
+        steps.push((
+            times.replied,
+            &handler,
+            Action::Reply {
+                note: "已收到".into(),
+            },
+        ));
+    }
+    let outcome = match code[1] {
+        'R' => Some(Outcome::Resolved),
+        'P' => Some(Outcome::PartlyResolved),
+        'C' => Some(Outcome::CannotResolve),
+        _ => None,
+    };
+    if let Some(outcome) = outcome {
+        steps.push((
+            times.result - HOUR,
+            &handler,
+            Action::StartHandling {
+                note: String::new(),
+            },
+        ));
+        steps.push((
+            times.result,
+            &handler,
+            Action::ReportResult {
+                outcome,
+                explanation: "已处理".into(),
+                note: String::new(),
+            },
+        ));
+    }
+    let rating = match code[2] {
+        'S' => Some(Rating::Satisfied),
+        'B' => Some(Rating::BasicallySatisfied),
+        'D' => Some(Rating::Dissatisfied),
+        _ => None,
+    };
+    if let Some(rating) = rating {
+        steps.push((
+            times.evaluated - HOUR,
+            &desk,
+            Action::Feedback {
+                note: "回访".into(),
+            },
+        ));
+        steps.push((
+            times.evaluated,
+            &desk,
+            Action::Evaluate {
+                rating,
+                comment: None,
+                note: String::new(),
+            },
+        ));
+    }
+    for (now, who, action) in steps {
+        let env = Env {
+            now,
+            calendar: &calendar,
+            dispatch: Some(DispatchPlan {
+                lead: spec.department.into(),
+                co_handlers: vec![],
+                class: general(),
+            }),
+            class: Some(general()),
+        };
+        lifecycle::apply(&mut record, &mut case, &action, who, &env)
+            .unwrap_or_else(|e| panic!("case {n} {}: {e}", action.name()));
+    }
+    let mut doc = RecordDoc::create(
+        &record,
+        sync_core::new_actor(),
+        &Writer::new(SERVER, SERVER),
+    )
+    .unwrap();
+    let changes = log_entries(&doc.automerge().get_changes(&[]), SERVER);
+    let commit = RecordCommit {
+        row: record_row(&record, times.evaluated),
+        doc: doc.save(),
+        expected_version: None,
+        changes,
+    };
+    let stored = app
+        .store
+        .commit_workflow(&commit, &case, &[])
+        .await
+        .unwrap();
+    assert_eq!(stored, gridsync_server::store::WorkflowOutcome::Stored);
+    case
+}
+
+async fn fixture(app: &TestApp) {
+    app.load_demo_map().await;
+    for (i, spec) in october().iter().enumerate() {
+        let n = i + 1;
+        let days = ["12", "13", "14", "15", "16", "19", "20", "21", "22", "23"];
+        let times = match n {
+            // Dispatched the day before the holiday: the reply is due at the end of the first
+            // working day after it, 8 October, so a reply on 6 October is on time.
+            1 => Times {
+                dispatched: at("2026-09-30", 10),
+                replied: at("2026-10-06", 10),
+                result: at("2026-10-08", 10),
+                evaluated: at("2026-10-09", 10),
+            },
+            // Dispatched on Friday 9 October: the next working day is the make-up Saturday, so
+            // a reply on Sunday is late.
+            53 => Times {
+                dispatched: at("2026-10-09", 10),
+                replied: at("2026-10-11", 10),
+                result: 0,
+                evaluated: 0,
+            },
+            _ => ordinary(
+                &format!("2026-10-{}", days[(n - 1) % 10]),
+                spec.code.starts_with('L'),
+            ),
+        };
+        let case = store_case(app, n, spec, times).await;
+        match n {
+            1 => assert_eq!(case.response_due, Some(date("2026-10-08").end_ms())),
+            53 => assert_eq!(case.response_due, Some(date("2026-10-10").end_ms())),
+            _ => {}
+        }
+    }
+    // Outside October: everything in September, or dispatched in November.
+    let outside = [
+        ("2026-09-21", GRID_A, "housing"),
+        ("2026-11-02", GRID_B, "water"),
+        ("2026-11-02", GRID_A, "police"),
+    ];
+    for (i, (day, grid, department)) in outside.into_iter().enumerate() {
+        store_case(
+            app,
+            55 + i,
+            &Spec {
+                grid,
+                department,
+                code: "ORS",
+            },
+            ordinary(day, false),
+        )
+        .await;
+    }
+}
+
+fn rate(group: &Value, which: &str) -> (f64, u64, Option<u64>) {
+    let r = &group[which];
+    (
+        r["numerator"].as_f64().unwrap(),
+        r["denominator"].as_u64().unwrap(),
+        r["rank"].as_u64(),
+    )
+}
+
+fn group<'a>(report: &'a Value, kind: &str, code: &str) -> &'a Value {
+    report[kind]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["code"] == code)
+        .unwrap_or_else(|| panic!("{kind} {code}"))
+}
+
+fn assert_rate(group: &Value, which: &str, numerator: f64, denominator: u64, rank: Option<u64>) {
+    let (n, d, r) = rate(group, which);
+    assert!(
+        (n - numerator).abs() < 1e-9 && d == denominator && r == rank,
+        "{} {which}: {n}/{d} rank {r:?}, want {numerator}/{denominator} rank {rank:?}",
+        group["code"]
+    );
+    let value = group[which]["rate"].as_f64().unwrap();
+    assert!((value - numerator / denominator as f64).abs() < 1e-12);
+}
+
+both_backends! {
+    async fn the_fixture_months_rates_and_rankings_are_exactly_as_computed_by_hand(app: TestApp) {
+        fixture(&app).await;
+        let supervisor = app.user_token("jiwei", Role::Supervisor, &["2203"]).await;
+
+        let report: Value = app
+            .get("/api/v1/reports/rates?from=2026-10-01&to=2026-10-31&basic_weight=0.8&min_sample=12", Some(&supervisor))
+            .await
+            .json()
+            .await
+            .unwrap();
+
+        // Departments. housing: replies 15 of 20 on time; 12 of 14 standing results resolved
+        // (cases 6, 17 and 20 were returned, 9, 10, 18 have none); 8 satisfied + 4 basically of 15.
+        let housing = group(&report, "departments", "housing");
+        assert_rate(housing, "response", 15.0, 20, Some(1));
+        assert_rate(housing, "resolution", 12.0, 14, Some(1));
+        assert_rate(housing, "satisfaction", 8.0 + 0.8 * 4.0, 15, Some(2));
+        // water: 12 of 18; 12 of 14; 8 + 0.8 × 5 of 15.
+        let water = group(&report, "departments", "water");
+        assert_rate(water, "response", 12.0, 18, Some(3));
+        assert_rate(water, "resolution", 12.0, 14, Some(1));
+        assert_rate(water, "satisfaction", 8.0 + 0.8 * 5.0, 15, Some(1));
+        // police: 11 of 16; 10 of 11 (below the sample of 12: shown, not ranked); 7 + 0.8 × 3 of 13.
+        let police = group(&report, "departments", "police");
+        assert_rate(police, "response", 11.0, 16, Some(2));
+        assert_rate(police, "resolution", 10.0, 11, None);
+        assert_rate(police, "satisfaction", 7.0 + 0.8 * 3.0, 13, Some(3));
+        assert_eq!(report["departments"].as_array().unwrap().len(), 3);
+
+        // Counties, ranked against each other.
+        let a = group(&report, "regions", "220302");
+        assert_eq!(a["level"], "county");
+        assert_rate(a, "response", 17.0, 26, Some(2));
+        assert_rate(a, "resolution", 17.0, 19, Some(1));
+        assert_rate(a, "satisfaction", 10.0 + 0.8 * 5.0, 18, Some(1));
+        let b = group(&report, "regions", "220303");
+        assert_rate(b, "response", 21.0, 28, Some(1));
+        assert_rate(b, "resolution", 17.0, 20, Some(2));
+        assert_rate(b, "satisfaction", 13.0 + 0.8 * 7.0, 25, Some(2));
+        // The city is the sum; every level down to the two grids is reported.
+        let city = group(&report, "regions", "2203");
+        assert_rate(city, "response", 38.0, 54, Some(1));
+        assert_rate(city, "resolution", 34.0, 39, Some(1));
+        assert_rate(city, "satisfaction", 23.0 + 0.8 * 12.0, 43, Some(1));
+        let levels: Vec<&str> = report["regions"].as_array().unwrap().iter().map(|g| g["level"].as_str().unwrap()).collect();
+        assert_eq!(levels, ["city", "county", "county", "township", "township", "village", "village", "grid", "grid"]);
+        assert_rate(group(&report, "regions", GRID_A), "response", 17.0, 26, Some(2));
+
+        let csv = app
+            .get("/api/v1/reports/rates?from=2026-10-01&to=2026-10-31&basic_weight=0.8&min_sample=12&format=csv", Some(&supervisor))
+            .await
+            .text()
+            .await
+            .unwrap();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert!(lines[0].starts_with("kind,code,level,response_numerator,response_denominator,response_rate,response_rank"));
+        assert_eq!(lines.len(), 1 + 9 + 3);
+        assert!(lines.contains(&"department,police,,11,16,0.6875,2,10,11,0.9091,,9.4,13,0.7231,3"), "{csv}");
+    }
+}
+
+both_backends! {
+    async fn the_rates_are_for_supervisors_and_the_desk_and_refuse_a_bad_period(app: TestApp) {
+        app.load_demo_map().await;
+        let worker = app.user_token("wang", Role::GridWorker, &[GRID_A]).await;
+        let desk = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
+
+        let by_worker = app.get("/api/v1/reports/rates?from=2026-10-01&to=2026-10-31", Some(&worker)).await;
+        let backwards = app.get("/api/v1/reports/rates?from=2026-10-31&to=2026-10-01", Some(&desk)).await;
+        let not_a_date = app.get("/api/v1/reports/rates?from=2026-10&to=2026-10-31", Some(&desk)).await;
+        let heavy = app.get("/api/v1/reports/rates?from=2026-10-01&to=2026-10-31&basic_weight=2", Some(&desk)).await;
+        let empty: Value = app.get("/api/v1/reports/rates?from=2026-10-01&to=2026-10-31", Some(&desk)).await.json().await.unwrap();
+
+        assert_problem(by_worker, 403, "forbidden").await;
+        assert_problem(backwards, 400, "invalid_period").await;
+        assert_problem(not_a_date, 400, "invalid_query").await;
+        assert_problem(heavy, 400, "invalid_weight").await;
+        assert_eq!((empty["regions"].clone(), empty["departments"].clone(), empty["min_sample"].clone()), (json!([]), json!([]), json!(10)));
+    }
+}

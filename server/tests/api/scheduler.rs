@@ -1,0 +1,153 @@
+use std::time::Duration;
+
+use gridsync_server::domain::Role;
+use gridsync_server::store;
+use gridsync_server::workflow::scheduler::{Sweep, sweep};
+use gridsync_server::{AppState, Settings};
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::helpers::TestApp;
+
+const GRID: &str = "22030200100101";
+const DAY_MS: i64 = 24 * 3600 * 1000;
+const LEASE: Duration = Duration::from_secs(60);
+
+/// Another server instance's state over the same database: its own pool and automerge actor.
+async fn instance(app: &TestApp) -> AppState {
+    let store = store::connect(&app.database_url).await.expect("open store");
+    AppState::new(store, Settings::for_tests(&app.database_url))
+}
+
+/// A complaint dispatched to a department that never answers; returns its id.
+async fn neglected_case(app: &TestApp) -> (String, String) {
+    app.load_demo_map().await;
+    let desk = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
+    let put = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/departments/housing",
+            Some(&desk),
+            &json!({ "name": "住建局" }),
+        )
+        .await;
+    assert_eq!(put.status(), 200);
+    let area = gridsync_server::demo::areas()
+        .into_iter()
+        .find(|a| a.code == GRID)
+        .unwrap();
+    let (lon, lat) = (
+        (area.bbox[0] + area.bbox[2]) / 2.0,
+        (area.bbox[1] + area.bbox[3]) / 2.0,
+    );
+    let created: Value = app
+        .post(
+            "/api/v1/records",
+            Some(&desk),
+            &json!({
+                "kind": "complaint", "title": "井盖缺失", "channel": "hotline", "category": "roads",
+                "location": { "lon": lon, "lat": lat, "accuracy_m": null, "crs": "wgs84" },
+            }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap().to_string();
+    for body in [
+        json!({ "action": "accept" }),
+        json!({ "action": "dispatch", "lead": "housing", "deadline_class": "general" }),
+    ] {
+        let response = app
+            .post(
+                &format!("/api/v1/records/{id}/transitions"),
+                Some(&desk),
+                &body,
+            )
+            .await;
+        assert_eq!(response.status(), 200);
+    }
+    (id, desk)
+}
+
+async fn overdue_events(app: &TestApp, id: &str, token: &str) -> Vec<String> {
+    let record: Value = app
+        .get(&format!("/api/v1/records/{id}"), Some(token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    record["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "overdue")
+        .map(|e| e["note"].as_str().unwrap().to_string())
+        .collect()
+}
+
+both_backends! {
+    async fn an_overdue_case_gets_one_notice_per_missed_deadline_on_its_timeline(app: TestApp) {
+        let (id, desk) = neglected_case(&app).await;
+        let server = instance(&app).await;
+        let now = sync_core::now_ms();
+
+        let before_due = sweep(&server, "a", now, LEASE).await.unwrap();
+        let reply_late = sweep(&server, "a", now + 5 * DAY_MS, LEASE).await.unwrap();
+        let both_late = sweep(&server, "a", now + 30 * DAY_MS, LEASE).await.unwrap();
+        let again = sweep(&server, "a", now + 31 * DAY_MS, LEASE).await.unwrap();
+
+        assert_eq!(before_due, Sweep { ran: true, issued: 0, already_issued: 0 });
+        assert_eq!(reply_late, Sweep { ran: true, issued: 1, already_issued: 0 });
+        assert_eq!(both_late, Sweep { ran: true, issued: 1, already_issued: 1 });
+        assert_eq!(again, Sweep { ran: true, issued: 0, already_issued: 2 });
+        let notices: Value = app.get(&format!("/api/v1/supervision-notices?record={id}"), Some(&desk)).await.json().await.unwrap();
+        let subjects: Vec<(&str, &str, Option<&str>)> = notices["notices"].as_array().unwrap().iter()
+            .map(|n| (n["subject"].as_str().unwrap(), n["issued_by"].as_str().unwrap(), n["department"].as_str()))
+            .collect();
+        assert_eq!(subjects, [("reply", "server", Some("housing")), ("result", "server", Some("housing"))]);
+        let events = overdue_events(&app, &id, &desk).await;
+        assert_eq!(events.len(), 2);
+        assert!(events[0].contains("initial reply"), "{}", events[0]);
+    }
+}
+
+both_backends! {
+    async fn two_instances_sweeping_at_once_issue_each_notice_once(app: TestApp) {
+        let (id, desk) = neglected_case(&app).await;
+        let second = TestApp::spawn_on(app.backend, &app.database_url, |_| {}).await;
+        let (a, b) = (instance(&app).await, instance(&second).await);
+        let late = sync_core::now_ms() + 30 * DAY_MS;
+
+        let (first, other) = tokio::join!(sweep(&a, "instance-a", late, LEASE), sweep(&b, "instance-b", late, LEASE));
+        let (first, other) = (first.unwrap(), other.unwrap());
+        // The lease runs out; the other instance takes over and finds the work done.
+        let takeover = sweep(&b, "instance-b", late + 2 * LEASE.as_millis() as i64, LEASE).await.unwrap();
+
+        assert_eq!(u8::from(first.ran) + u8::from(other.ran), 1, "one instance holds the lease: {first:?} {other:?}");
+        assert_eq!(first.issued + other.issued, 2);
+        assert_eq!(takeover, Sweep { ran: true, issued: 0, already_issued: 2 });
+        let notices: Value = second.get("/api/v1/supervision-notices", Some(&desk)).await.json().await.unwrap();
+        assert_eq!(notices["notices"].as_array().unwrap().len(), 2);
+        assert_eq!(overdue_events(&second, &id, &desk).await.len(), 2);
+    }
+}
+
+both_backends! {
+    async fn even_overlapping_sweeps_under_one_lease_issue_each_notice_once(app: TestApp) {
+        // Two instances that both believe they hold the lease (it expired mid-sweep): the
+        // notices' unique key decides, and the loser's timeline event is rolled back with it.
+        let (id, desk) = neglected_case(&app).await;
+        let (a, b) = (instance(&app).await, instance(&app).await);
+        let late = sync_core::now_ms() + 30 * DAY_MS;
+
+        let (first, other) = tokio::join!(sweep(&a, "same", late, LEASE), sweep(&b, "same", late, LEASE));
+        let (first, other) = (first.unwrap(), other.unwrap());
+
+        assert!(first.ran && other.ran);
+        assert_eq!(first.issued + other.issued, 2, "{first:?} {other:?}");
+        let notices: Value = app.get(&format!("/api/v1/supervision-notices?record={id}"), Some(&desk)).await.json().await.unwrap();
+        assert_eq!(notices["notices"].as_array().unwrap().len(), 2);
+        assert_eq!(overdue_events(&app, &id, &desk).await.len(), 2);
+    }
+}
