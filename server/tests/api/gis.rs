@@ -528,3 +528,46 @@ both_backends! {
         assert_problem(app.client.post(app.url("/api/v1/records/import")).bearer_auth(&gis).body(body.clone()).send().await.unwrap(), 403, "forbidden").await;
     }
 }
+
+both_backends! {
+    async fn a_server_stopped_before_reownership_finishes_the_job_when_it_starts_again(app: TestApp) {
+        let gis = app.user_token("gis", Role::Gis, &[]).await;
+        let dispatcher = app.user_token("hotline", Role::Dispatcher, &[]).await;
+        import(&app, &gis, &two_grids()).await;
+        let strip = complaint_at(&app, &dispatcher, "in the strip", 124.308, 43.11).await;
+        // The edit as its transaction leaves it when the process dies right after the commit:
+        // the areas written and the re-ownership job queued, no record touched yet.
+        let area = |code: &str, rect: [f64; 4]| {
+            let feature = rect_feature(code, Some("V"), None, rect);
+            let checked = gridsync_server::import::check_feature(&feature, gridsync_server::coords::Crs::Wgs84).unwrap();
+            gridsync_server::domain::AreaRecord {
+                code: code.into(),
+                name: checked.name,
+                level: gridsync_server::domain::Level::Grid,
+                parent: Some("V".into()),
+                geometry: gridsync_server::geometry::to_geojson(&checked.geometry, gridsync_server::coords::Crs::Wgs84).to_string(),
+                bbox: gridsync_server::geometry::bbox(&checked.geometry),
+                version: 0,
+                updated_at: 0,
+            }
+        };
+        let edit = gridsync_server::store::AreaEdit {
+            upserts: vec![area("A", [124.30, 43.10, 124.305, 43.12]), area("B", [124.305, 43.10, 124.32, 43.12])],
+            retire: Vec::new(),
+            expect: Vec::new(),
+            operation: "replace".into(),
+            actor: "gis".into(),
+            reason: "crash".into(),
+            now_ms: sync_core::now_ms(),
+            reown_boxes: vec![[124.30, 43.10, 124.32, 43.12]],
+        };
+        app.store.edit_areas(&edit).await.unwrap();
+        assert_eq!(app.store.open_reown_jobs().await.unwrap().len(), 1);
+        assert_eq!(owner(&record(&app, &dispatcher, &strip).await), Some("A"), "not re-owned yet");
+
+        let restarted = TestApp::spawn_on(app.backend, &app.database_url, |_| {}).await;
+
+        assert!(restarted.store.open_reown_jobs().await.unwrap().is_empty());
+        assert_eq!(owner(&record(&restarted, &dispatcher, &strip).await), Some("B"));
+    }
+}
