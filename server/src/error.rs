@@ -52,6 +52,18 @@ pub enum ApiError {
     /// A unique value is taken.
     #[error("{0}")]
     Conflict(String),
+    /// The request conflicts with the current state, with a stable code (an area that still
+    /// has children, say).
+    #[error("{detail}")]
+    Refused {
+        /// Stable machine-readable code.
+        code: &'static str,
+        /// What stands in the way.
+        detail: String,
+    },
+    /// `If-Match` named a version that is no longer current.
+    #[error("{0}")]
+    PreconditionFailed(String),
     /// The resource is not in a state that allows this (a workflow action out of order): 409
     /// with a stable code; `extra` members are merged into the body.
     #[error("{detail}")]
@@ -116,6 +128,8 @@ impl ApiError {
             | ApiError::Unprocessable { code, .. }
             | ApiError::InvalidState { code, .. } => code,
             ApiError::Conflict(_) => "conflict",
+            ApiError::Refused { code, .. } => code,
+            ApiError::PreconditionFailed(_) => "version_mismatch",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Unavailable(_) => "unavailable",
@@ -221,7 +235,10 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Conflict(_) | ApiError::InvalidState { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::Refused { .. } | ApiError::InvalidState { .. } => {
+                StatusCode::CONFLICT
+            }
+            ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,

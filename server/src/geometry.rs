@@ -1,12 +1,27 @@
 //! Turning GeoJSON geometry into validated WGS-84 multipolygons and back.
 //!
-//! Validation happens on the raw positions first (closure, count, finiteness, range — things the
-//! conversion to `geo` types would silently "fix", such as closing an open ring) and then on the
+//! Validation happens on the raw positions first (count, finiteness, range) and then on the
 //! converted polygons with geo's `Validation` (self-intersection, holes outside their exterior,
 //! rings crossing, overlapping members of a multipolygon).
+//!
+//! The faults real files are full of and that have one obvious fix are repaired, and each repair
+//! is reported ([`Repair`]): repeated consecutive vertices are dropped, an open ring is closed,
+//! and rings are oriented as RFC 7946 says (exteriors counter-clockwise, holes clockwise).
+//! Anything else (a ring crossing itself, a hole outside its polygon) is rejected; a
+//! self-intersection is reported with where it is.
 
-use geo::{BoundingRect, Coord, LineString, MapCoords, MultiPolygon, Polygon, Validation};
+use geo::coordinate_position::CoordPos;
+use geo::dimensions::Dimensions;
+use geo::line_intersection::{LineIntersection, line_intersection};
+use geo::orient::{Direction, Orient};
+use geo::{
+    BoundingRect, Coord, Line, LineString, MapCoords, MultiPolygon, Polygon, Relate, Validation,
+    Winding,
+};
 use geojson::{Geometry, GeometryValue, Position};
+use rstar::primitives::{GeomWithData, Rectangle};
+use rstar::{AABB, RTree};
+use serde::Serialize;
 
 use crate::coords::Crs;
 
@@ -52,24 +67,32 @@ pub enum GeometryError {
         /// How many it has.
         count: usize,
     },
-    /// First and last positions differ.
-    #[error("ring {ring} is not closed: its first and last positions differ")]
-    UnclosedRing {
-        /// Ring index.
-        ring: usize,
-    },
     /// A polygon with no rings, or a multipolygon with no polygons.
     #[error("geometry is empty")]
     Empty,
-    /// A ring crosses itself.
-    #[error("{0}")]
-    SelfIntersection(String),
+    /// A ring crosses itself; `at` is a crossing point (in the input's CRS).
+    #[error("{message} at {}, {}", at[0], at[1])]
+    SelfIntersection {
+        /// What geo's validation says.
+        message: String,
+        /// `[lon, lat]` of a crossing.
+        at: [f64; 2],
+    },
     /// Any other topological problem geo reports (holes outside, rings crossing, overlaps).
     #[error("{0}")]
     InvalidTopology(String),
 }
 
 impl GeometryError {
+    /// Where the fault is, `[lon, lat]` in the input's CRS, when it has one place.
+    pub fn location(&self) -> Option<[f64; 2]> {
+        match self {
+            GeometryError::SelfIntersection { at, .. } => Some(*at),
+            GeometryError::OutOfRange { lon, lat, .. } => Some([*lon, *lat]),
+            _ => None,
+        }
+    }
+
     /// The stable machine-readable code.
     pub fn code(&self) -> &'static str {
         match self {
@@ -78,23 +101,44 @@ impl GeometryError {
             GeometryError::NotFinite { .. } => "not_finite",
             GeometryError::OutOfRange { .. } => "out_of_range",
             GeometryError::TooFewPositions { .. } => "too_few_positions",
-            GeometryError::UnclosedRing { .. } => "unclosed_ring",
             GeometryError::Empty => "empty_geometry",
-            GeometryError::SelfIntersection(_) => "self_intersection",
+            GeometryError::SelfIntersection { .. } => "self_intersection",
             GeometryError::InvalidTopology(_) => "invalid_topology",
         }
     }
+}
+
+/// A fault that was fixed on the way in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Repair {
+    /// `duplicate_vertices`, `closed_ring` or `ring_orientation`.
+    pub code: &'static str,
+    /// Ring index (counting rings across all polygons).
+    pub ring: usize,
+    /// What was done.
+    pub detail: String,
+}
+
+/// A geometry that passed validation, in WGS-84, with the repairs made to it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Repaired {
+    /// The geometry.
+    pub geometry: MultiPolygon,
+    /// What was fixed, in ring order.
+    pub repairs: Vec<Repair>,
 }
 
 fn rings_of(
     polygon: &[Vec<Position>],
     crs: Crs,
     ring_base: usize,
+    repairs: &mut Vec<Repair>,
 ) -> Result<Polygon, GeometryError> {
     let mut rings = Vec::with_capacity(polygon.len());
     for (offset, ring) in polygon.iter().enumerate() {
         let index = ring_base + offset;
-        let mut coords = Vec::with_capacity(ring.len());
+        let mut coords: Vec<(f64, f64)> = Vec::with_capacity(ring.len());
+        let mut duplicates = 0;
         for (position, value) in ring.iter().enumerate() {
             let numbers = value.as_slice();
             if numbers.len() < 2 {
@@ -118,16 +162,32 @@ fn rings_of(
                     lat,
                 });
             }
+            if coords.last() == Some(&(lon, lat)) {
+                duplicates += 1;
+                continue;
+            }
             coords.push((lon, lat));
+        }
+        if duplicates > 0 {
+            repairs.push(Repair {
+                code: "duplicate_vertices",
+                ring: index,
+                detail: format!("dropped {duplicates} repeated consecutive positions"),
+            });
+        }
+        if coords.len() >= 3 && coords.first() != coords.last() {
+            coords.push(coords[0]);
+            repairs.push(Repair {
+                code: "closed_ring",
+                ring: index,
+                detail: "the ring was open: its first position was appended to close it".into(),
+            });
         }
         if coords.len() < 4 {
             return Err(GeometryError::TooFewPositions {
                 ring: index,
                 count: coords.len(),
             });
-        }
-        if coords.first() != coords.last() {
-            return Err(GeometryError::UnclosedRing { ring: index });
         }
         let converted: Vec<Coord> = coords
             .into_iter()
@@ -143,22 +203,140 @@ fn rings_of(
     Ok(Polygon::new(exterior, rings.collect()))
 }
 
-/// Validates a GeoJSON Polygon or MultiPolygon given in `crs` and returns it in WGS-84.
-/// Either ring orientation is accepted (and kept: ownership tests do not depend on it).
+/// A point where two non-adjacent edges of `ring` meet, if any. Edges are found through an
+/// R-tree of their boxes, so a ring of thousands of vertices is checked in O(n log n).
+pub fn self_intersection(ring: &LineString) -> Option<Coord> {
+    let lines: Vec<Line> = ring.lines().collect();
+    let n = lines.len();
+    let boxes: Vec<GeomWithData<Rectangle<[f64; 2]>, usize>> = lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let rect = Rectangle::from_corners([l.start.x, l.start.y], [l.end.x, l.end.y]);
+            GeomWithData::new(rect, i)
+        })
+        .collect();
+    let tree = RTree::bulk_load(boxes);
+    for (i, line) in lines.iter().enumerate() {
+        let envelope = AABB::from_corners([line.start.x, line.start.y], [line.end.x, line.end.y]);
+        for other in tree.locate_in_envelope_intersecting(&envelope) {
+            let j = other.data;
+            // Each pair once; neighbours share a vertex by construction (and the last edge
+            // meets the first at the closing point).
+            if j <= i || j == i + 1 || (i == 0 && j == n - 1) {
+                continue;
+            }
+            match line_intersection(*line, lines[j]) {
+                Some(LineIntersection::SinglePoint { intersection, .. }) => {
+                    return Some(intersection);
+                }
+                Some(LineIntersection::Collinear { intersection }) => {
+                    return Some(intersection.start);
+                }
+                None => {}
+            }
+        }
+    }
+    // Adjacent edges folding back over each other (a spike) overlap along a line.
+    for i in 0..n {
+        let (a, b) = (lines[i], lines[(i + 1) % n]);
+        if let Some(LineIntersection::Collinear { intersection }) = line_intersection(a, b)
+            && intersection.start != intersection.end
+        {
+            return Some(intersection.end);
+        }
+    }
+    None
+}
+
+/// The members of a multipolygon must not overlap or share an edge (they may touch at points),
+/// as OGC simple features say. Only members whose boxes meet are compared.
+fn members_apart(multi: &MultiPolygon) -> Result<(), GeometryError> {
+    let boxes: Vec<Option<geo::Rect>> = multi.0.iter().map(|p| p.bounding_rect()).collect();
+    for (i, a) in multi.0.iter().enumerate() {
+        for (j, b) in multi.0.iter().enumerate().skip(i + 1) {
+            let (Some(ra), Some(rb)) = (boxes[i], boxes[j]) else {
+                continue;
+            };
+            if ra.max().x < rb.min().x
+                || rb.max().x < ra.min().x
+                || ra.max().y < rb.min().y
+                || rb.max().y < ra.min().y
+            {
+                continue;
+            }
+            let matrix = a.relate(b);
+            if matrix.get(CoordPos::Inside, CoordPos::Inside) == Dimensions::TwoDimensional {
+                return Err(GeometryError::InvalidTopology(format!(
+                    "polygons {i} and {j} of the multipolygon overlap"
+                )));
+            }
+            if matrix.get(CoordPos::OnBoundary, CoordPos::OnBoundary) == Dimensions::OneDimensional
+            {
+                return Err(GeometryError::InvalidTopology(format!(
+                    "polygons {i} and {j} of the multipolygon share an edge: merge them"
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn orient(polygon: Polygon, index: usize, ring_base: usize, repairs: &mut Vec<Repair>) -> Polygon {
+    if polygon.exterior().is_cw() {
+        repairs.push(Repair {
+            code: "ring_orientation",
+            ring: ring_base,
+            detail: format!(
+                "polygon {index}: exterior ring was clockwise; reversed to counter-clockwise (RFC 7946)"
+            ),
+        });
+    }
+    for (offset, hole) in polygon.interiors().iter().enumerate() {
+        if hole.is_ccw() {
+            repairs.push(Repair {
+                code: "ring_orientation",
+                ring: ring_base + 1 + offset,
+                detail: format!(
+                    "polygon {index}: hole was counter-clockwise; reversed to clockwise (RFC 7946)"
+                ),
+            });
+        }
+    }
+    polygon.orient(Direction::Default)
+}
+
+/// Validates a GeoJSON Polygon or MultiPolygon given in `crs` and returns it in WGS-84, with
+/// the obvious faults repaired (see the module docs); [`parse_geometry_repaired`] also says which.
 pub fn parse_geometry(
     geometry: Option<&Geometry>,
     crs: Crs,
 ) -> Result<MultiPolygon, GeometryError> {
+    parse_geometry_repaired(geometry, crs).map(|r| r.geometry)
+}
+
+/// Validates and repairs a GeoJSON Polygon or MultiPolygon given in `crs`; returns it in WGS-84
+/// with the list of repairs made.
+pub fn parse_geometry_repaired(
+    geometry: Option<&Geometry>,
+    crs: Crs,
+) -> Result<Repaired, GeometryError> {
     let Some(geometry) = geometry else {
         return Err(GeometryError::UnsupportedType("null".into()));
     };
+    let mut repairs = Vec::new();
+    let mut bases = Vec::new();
     let polygons = match &geometry.value {
-        GeometryValue::Polygon { coordinates } => vec![rings_of(coordinates, crs, 0)?],
+        GeometryValue::Polygon { coordinates } => {
+            bases.push(0);
+            vec![rings_of(coordinates, crs, 0, &mut repairs)?]
+        }
         GeometryValue::MultiPolygon { coordinates } => {
             let mut polygons = Vec::with_capacity(coordinates.len());
             let mut ring_base = 0;
             for polygon in coordinates {
-                polygons.push(rings_of(polygon, crs, ring_base)?);
+                bases.push(ring_base);
+                polygons.push(rings_of(polygon, crs, ring_base, &mut repairs)?);
                 ring_base += polygon.len();
             }
             polygons
@@ -169,28 +347,48 @@ pub fn parse_geometry(
         return Err(GeometryError::Empty);
     }
     for (index, polygon) in polygons.iter().enumerate() {
-        if let Err(problem) = polygon.check_validation() {
-            let prefix = if polygons.len() > 1 {
-                format!("polygon {index}: ")
-            } else {
-                String::new()
-            };
-            let message = format!("{prefix}{problem}");
-            return Err(match problem {
-                geo::algorithm::validation::InvalidPolygon::SelfIntersection(_) => {
-                    GeometryError::SelfIntersection(message)
-                }
-                _ => GeometryError::InvalidTopology(message),
-            });
+        let prefix = if polygons.len() > 1 {
+            format!("polygon {index}: ")
+        } else {
+            String::new()
+        };
+        // Self-intersections first, through the R-tree of edges: geo's own check compares every
+        // edge with every other, which takes seconds on a district outline of 20,000 vertices.
+        let rings = std::iter::once(polygon.exterior()).chain(polygon.interiors());
+        for (offset, ring) in rings.enumerate() {
+            if let Some(crossing) = self_intersection(ring) {
+                let (lon, lat) = crs.from_wgs84(crossing.x, crossing.y);
+                let role = if offset == 0 {
+                    "exterior ring".to_string()
+                } else {
+                    format!("interior ring {}", offset - 1)
+                };
+                return Err(GeometryError::SelfIntersection {
+                    message: format!("{prefix}{role} has a self-intersection"),
+                    at: [lon, lat],
+                });
+            }
+        }
+        // Holes: inside their exterior, not crossing each other (geo's checks; rings are
+        // already known to be simple).
+        if !polygon.interiors().is_empty()
+            && let Err(problem) = polygon.check_validation()
+        {
+            return Err(GeometryError::InvalidTopology(format!("{prefix}{problem}")));
         }
     }
+    let polygons: Vec<Polygon> = polygons
+        .into_iter()
+        .enumerate()
+        .map(|(index, polygon)| orient(polygon, index, bases[index], &mut repairs))
+        .collect();
     let multi = MultiPolygon(polygons);
-    if multi.0.len() > 1
-        && let Err(problem) = multi.check_validation()
-    {
-        return Err(GeometryError::InvalidTopology(problem.to_string()));
-    }
-    Ok(multi)
+    members_apart(&multi)?;
+    repairs.sort_by_key(|r| r.ring);
+    Ok(Repaired {
+        geometry: multi,
+        repairs,
+    })
 }
 
 /// `[min_lon, min_lat, max_lon, max_lat]` of a non-empty geometry.
@@ -245,19 +443,54 @@ mod tests {
 
     const SQUARE: [[f64; 2]; 5] = [[0.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0], [0.0, 0.0]];
 
+    fn repairs(rings: Vec<Vec<[f64; 2]>>) -> Vec<&'static str> {
+        parse_geometry_repaired(Some(&polygon(rings)), Crs::Wgs84)
+            .unwrap()
+            .repairs
+            .iter()
+            .map(|r| r.code)
+            .collect()
+    }
+
     #[test]
-    fn a_square_in_either_orientation_is_accepted() {
-        assert!(parse_geometry(Some(&polygon(vec![SQUARE.to_vec()])), Crs::Wgs84).is_ok());
+    fn a_square_in_either_orientation_is_accepted_and_stored_counter_clockwise() {
+        assert_eq!(repairs(vec![SQUARE.to_vec()]), Vec::<&str>::new());
         let mut reversed = SQUARE.to_vec();
         reversed.reverse();
-        assert!(parse_geometry(Some(&polygon(vec![reversed])), Crs::Wgs84).is_ok());
+        assert_eq!(repairs(vec![reversed.clone()]), ["ring_orientation"]);
+        let parsed = parse_geometry(Some(&polygon(vec![reversed])), Crs::Wgs84).unwrap();
+        assert!(parsed.0[0].exterior().is_ccw());
+    }
+
+    #[test]
+    fn an_open_ring_with_repeated_vertices_is_repaired_and_the_repairs_are_named() {
+        let messy = vec![[0.0, 0.0], [1.0, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]];
+        assert_eq!(
+            repairs(vec![messy.clone()]),
+            ["duplicate_vertices", "closed_ring"]
+        );
+        let parsed = parse_geometry(Some(&polygon(vec![messy])), Crs::Wgs84).unwrap();
+        let clean = parse_geometry(Some(&polygon(vec![SQUARE.to_vec()])), Crs::Wgs84).unwrap();
+        assert_eq!(parsed, clean);
+    }
+
+    #[test]
+    fn a_self_intersection_is_reported_where_it_is() {
+        let bowtie = vec![[0.0, 0.0], [2.0, 2.0], [2.0, 0.0], [0.0, 2.0], [0.0, 0.0]];
+        let error = parse_geometry(Some(&polygon(vec![bowtie])), Crs::Wgs84).unwrap_err();
+        assert_eq!(error.code(), "self_intersection");
+        let [x, y] = error.location().unwrap();
+        assert!((x - 1.0).abs() < 1e-9 && (y - 1.0).abs() < 1e-9, "{x},{y}");
     }
 
     #[test]
     fn each_kind_of_invalid_ring_is_named() {
-        assert_eq!(reason(vec![SQUARE[..4].to_vec()]), "unclosed_ring");
         assert_eq!(
             reason(vec![vec![[0.0, 0.0], [1.0, 0.0], [0.0, 0.0]]]),
+            "too_few_positions"
+        );
+        assert_eq!(
+            reason(vec![vec![[0.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.0, 0.0]]]),
             "too_few_positions"
         );
         let mut nan = SQUARE.to_vec();
@@ -301,6 +534,57 @@ mod tests {
         };
         let x = coordinates[0][0].as_slice()[0];
         assert!((x - 124.3).abs() < 1e-8);
+    }
+
+    /// A star-shaped ring: vertices at sorted angles with random radii is always simple.
+    fn star(radii: &[f64]) -> Vec<[f64; 2]> {
+        let n = radii.len();
+        let mut ring: Vec<[f64; 2]> = radii
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let angle = std::f64::consts::TAU * i as f64 / n as f64;
+                [124.3 + r * angle.cos(), 43.1 + r * angle.sin()]
+            })
+            .collect();
+        ring.push(ring[0]);
+        ring
+    }
+
+    proptest::proptest! {
+        /// Whatever a file does to a simple ring (reverses it, repeats vertices, leaves it open),
+        /// the repaired geometry is the clean one.
+        #[test]
+        fn repairs_give_back_the_clean_ring(
+            radii in proptest::collection::vec(0.001f64..0.01, 3..40),
+            reverse: bool,
+            repeat in proptest::collection::vec(proptest::prelude::any::<proptest::sample::Index>(), 0..5),
+            open: bool,
+        ) {
+            let clean = star(&radii);
+            let expected = parse_geometry(Some(&polygon(vec![clean.clone()])), Crs::Wgs84).unwrap();
+            let mut messy = clean;
+            if reverse {
+                messy.reverse();
+            }
+            for index in &repeat {
+                let i = index.index(messy.len());
+                messy.insert(i, messy[i]);
+            }
+            if open {
+                messy.pop();
+            }
+            let repaired = parse_geometry(Some(&polygon(vec![messy])), Crs::Wgs84).unwrap();
+            // Same ring, up to where it starts.
+            let ring = |g: &MultiPolygon| {
+                let mut v: Vec<(u64, u64)> = g.0[0].exterior().0.iter().map(|c| (c.x.to_bits(), c.y.to_bits())).collect();
+                v.pop();
+                v.sort_unstable();
+                v
+            };
+            proptest::prop_assert_eq!(ring(&repaired), ring(&expected));
+            proptest::prop_assert!(repaired.0[0].exterior().is_ccw());
+        }
     }
 
     #[test]

@@ -21,7 +21,7 @@ use serde_json::Value;
 
 use crate::coords::Crs;
 use crate::domain::{AreaRecord, Level};
-use crate::geometry::{self, GeometryError};
+use crate::geometry::{self, GeometryError, Repair};
 
 /// A rejected feature's reason.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -30,13 +30,18 @@ pub struct Rejection {
     pub code: &'static str,
     /// Explanation.
     pub detail: String,
+    /// `[lon, lat]` of the fault, when it is at one place (a self-intersection, say).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub location: Option<[f64; 2]>,
 }
 
 impl Rejection {
-    fn new(code: &'static str, detail: impl Into<String>) -> Self {
+    /// A reason with no location.
+    pub fn new(code: &'static str, detail: impl Into<String>) -> Self {
         Rejection {
             code,
             detail: detail.into(),
+            location: None,
         }
     }
 }
@@ -46,6 +51,7 @@ impl From<GeometryError> for Rejection {
         Rejection {
             code: error.code(),
             detail: error.to_string(),
+            location: error.location(),
         }
     }
 }
@@ -63,6 +69,8 @@ pub struct ValidFeature {
     pub level: Option<Level>,
     /// WGS-84 geometry.
     pub geometry: MultiPolygon,
+    /// Faults fixed on the way in.
+    pub repairs: Vec<Repair>,
 }
 
 /// The outcome for one feature, in input order.
@@ -78,6 +86,9 @@ pub struct FeatureResult {
     /// Why it was rejected.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<Rejection>,
+    /// Faults that were repaired (duplicate vertices, an open ring, ring orientation).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub repairs: Vec<Repair>,
 }
 
 /// A whole import, checked.
@@ -198,13 +209,14 @@ pub fn check_feature(feature: &Value, crs: Crs) -> Result<ValidFeature, Rejectio
                 .map_err(|e| Rejection::new("invalid_geometry", e.to_string()))?,
         ),
     };
-    let geometry = geometry::parse_geometry(geometry.as_ref(), crs)?;
+    let repaired = geometry::parse_geometry_repaired(geometry.as_ref(), crs)?;
     Ok(ValidFeature {
         code,
         name,
         parent,
         level,
-        geometry,
+        geometry: repaired.geometry,
+        repairs: repaired.repairs,
     })
 }
 
@@ -290,6 +302,7 @@ pub fn plan(checked: Vec<Checked>, existing: &HashMap<String, Level>) -> ImportP
                     code: Some(feature.code.clone()),
                     status: "valid",
                     error: None,
+                    repairs: feature.repairs.clone(),
                 });
                 accepted.push(AreaRecord {
                     bbox: geometry::bbox(&feature.geometry),
@@ -307,6 +320,7 @@ pub fn plan(checked: Vec<Checked>, existing: &HashMap<String, Level>) -> ImportP
                 code,
                 status: "rejected",
                 error: Some(rejection),
+                repairs: Vec::new(),
             }),
         }
     }
@@ -490,11 +504,11 @@ mod tests {
     #[test]
     fn a_child_of_a_rejected_parent_is_rejected_with_that_reason() {
         let mut bad = feature("P", None, Some("village"));
-        bad["geometry"]["coordinates"][0][4] = json!([0, 0.5]);
+        bad["geometry"]["coordinates"][0][2] = json!([0, 95]);
         let plan = run(vec![bad, feature("PG", Some("P"), None)], &[]);
         assert_eq!(
             codes(&plan),
-            [Some("unclosed_ring"), Some("parent_rejected")]
+            [Some("out_of_range"), Some("parent_rejected")]
         );
     }
 

@@ -30,6 +30,10 @@ pub struct Metrics {
     pub sync_rejections: AtomicU64,
     /// Total time spent serving sync requests, in microseconds.
     pub sync_micros: AtomicU64,
+    /// Boundary edits applied.
+    pub boundary_edits: AtomicU64,
+    /// Records whose owner a boundary edit changed.
+    pub reowned_records: AtomicU64,
 }
 
 impl Metrics {
@@ -81,6 +85,16 @@ impl Metrics {
                 "gridsync_imported_areas_total",
                 "Areas written by imports.",
                 &self.imported_areas,
+            ),
+            (
+                "gridsync_boundary_edits_total",
+                "Boundary edits applied.",
+                &self.boundary_edits,
+            ),
+            (
+                "gridsync_reowned_records_total",
+                "Records whose owner grid a boundary edit changed.",
+                &self.reowned_records,
             ),
             (
                 "gridsync_sync_requests_total",

@@ -85,6 +85,14 @@ impl Application {
         let state = AppState::new(store, settings);
         // Load the index before the first request rather than during it.
         state.grids.refresh().await?;
+        // Re-ownership left unfinished by a server that stopped during a boundary edit.
+        match crate::reown::resume(&state).await {
+            Ok(0) => {}
+            Ok(jobs) => tracing::info!(jobs, "unfinished re-ownership jobs completed"),
+            Err(error) => {
+                tracing::error!(cause = %crate::error::cause_chain(&error), "re-ownership jobs could not be resumed; they stay queued");
+            }
+        }
         let data = web::Data::new(state.clone());
         let limit = state.settings.max_body_bytes;
         let mut server = HttpServer::new(move || {

@@ -161,13 +161,45 @@ pub fn decide_owner(
     map: &MapSnapshot,
     actor: &ActorId,
 ) -> Result<Option<Record>, sync_core::Error> {
+    write_owner(doc, record, map, actor, None)
+}
+
+/// [`decide_owner`] after a boundary edit: the timeline event says the boundary moved and
+/// which grid owned the record before, so the history keeps where it stood when reported.
+pub fn reassign_owner(
+    doc: &mut RecordDoc,
+    record: &Record,
+    map: &MapSnapshot,
+    actor: &ActorId,
+    edit: &str,
+) -> Result<Option<Record>, sync_core::Error> {
+    write_owner(doc, record, map, actor, Some(edit))
+}
+
+fn write_owner(
+    doc: &mut RecordDoc,
+    record: &Record,
+    map: &MapSnapshot,
+    actor: &ActorId,
+    edit: Option<&str>,
+) -> Result<Option<Record>, sync_core::Error> {
+    let version = map.version();
+    // A decision made against a newer map (by a re-ownership that ran while this request held
+    // an older snapshot) is never overwritten from an older one.
+    if record
+        .owner_grid
+        .as_ref()
+        .is_some_and(|o| o.boundary_version > version)
+    {
+        return Ok(None);
+    }
     let code = wgs84_point(record)
         .and_then(|(lon, lat)| map.index.locate(lon, lat))
         .map(|id| map.index.area(id).code.clone());
     if record.owner_grid.as_ref().is_some_and(|o| o.code == code) {
         return Ok(None);
     }
-    let version = map.version();
+    let previous = record.owner_grid.as_ref().and_then(|o| o.code.clone());
     doc.set_actor(actor.clone());
     doc.update(&Writer::new(SERVER, SERVER), |r| {
         r.owner_grid = Some(OwnerGrid {
@@ -175,14 +207,32 @@ pub fn decide_owner(
             boundary_version: version,
             decided_at: now_ms(),
         });
-        let note = match (&code, &r.claimed_grid) {
-            (None, _) => "outside every grid: placed in the unassigned queue".to_string(),
-            (Some(code), Some(claimed)) if claimed != code => {
-                format!("owner grid {code} (the device claimed {claimed})")
+        let (kind, note) = match edit {
+            Some(edit) => {
+                let now = match &code {
+                    Some(code) => format!("owner grid {code}"),
+                    None => "outside every grid: placed in the unassigned queue".to_string(),
+                };
+                let was = previous.as_deref().unwrap_or("the unassigned queue");
+                (
+                    "owner_changed",
+                    format!(
+                        "{now} after a boundary edit (map version {version}: {edit}); was {was}"
+                    ),
+                )
             }
-            (Some(code), _) => format!("owner grid {code}"),
+            None => (
+                "owner_assigned",
+                match (&code, &r.claimed_grid) {
+                    (None, _) => "outside every grid: placed in the unassigned queue".to_string(),
+                    (Some(code), Some(claimed)) if claimed != code => {
+                        format!("owner grid {code} (the device claimed {claimed})")
+                    }
+                    (Some(code), _) => format!("owner grid {code}"),
+                },
+            ),
         };
-        push_event(r, SERVER, "owner_assigned", &note);
+        push_event(r, SERVER, kind, &note);
         Ok(())
     })
 }
@@ -512,6 +562,56 @@ pub async fn create_record(
     RecordDoc::load(&stored.doc)
         .and_then(|d| d.record())
         .map_err(ApiError::internal)
+}
+
+/// Creates many records from staff intake (a file import) in one transaction, each owned
+/// through the map as a synced record would be. All or nothing.
+pub async fn create_records(
+    state: &AppState,
+    user: &User,
+    device: &str,
+    records: &[Record],
+) -> Result<(), ApiError> {
+    let map = state.grids.snapshot().await?;
+    let (actor, user, device, records) = (
+        state.actor.clone(),
+        user.clone(),
+        device.to_string(),
+        records.to_vec(),
+    );
+    let commits = actix_web::web::block(move || {
+        let writer = Writer::new(user.username.clone(), device.clone());
+        let origin = origin(&user, &device);
+        records
+            .iter()
+            .map(|record| {
+                let mut doc = RecordDoc::create(record, actor.clone(), &writer).map_err(|e| {
+                    ApiError::unprocessable("invalid_record", crate::error::cause_chain(&e))
+                })?;
+                let record = decide_owner(&mut doc, record, &map, &actor)
+                    .map_err(ApiError::internal)?
+                    .unwrap_or_else(|| record.clone());
+                let changes = log_entries(&doc.automerge().get_changes(&[]), &origin);
+                Ok(RecordCommit {
+                    row: record_row(&record, now_ms()),
+                    doc: doc.save(),
+                    expected_version: None,
+                    changes,
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()
+    })
+    .await
+    .map_err(ApiError::internal)??;
+    let mut commits = commits;
+    commits.sort_by(|a, b| a.row.id.cmp(&b.row.id));
+    let outcomes = state.store.commit_records(&commits).await?;
+    if outcomes.contains(&CommitOutcome::Conflict) {
+        return Err(ApiError::Conflict(
+            "a record with one of these ids already exists".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// A few records for the demo city, so a newcomer sees something at once: complaints from the

@@ -99,10 +99,3 @@ CREATE TABLE scheduler_leases (
     expires_at BIGINT NOT NULL
 );
 INSERT INTO scheduler_leases VALUES ('supervision', '', 0);
-
--- Workflow settings as JSON documents by key (`score_rules`: the monthly report's bonus and
--- deduction points).
-CREATE TABLE workflow_settings (
-    key TEXT PRIMARY KEY,
-    value TEXT NOT NULL
-);

@@ -13,6 +13,7 @@ use crate::domain::{AreaFilter, AreaRecord, Level, Role, now_unix};
 use crate::error::{ApiError, ApiResult};
 use crate::geometry;
 use crate::import::{self, CollectionError};
+use crate::routes::gis::{etag, parse_time};
 use crate::state::AppState;
 
 /// Roles that may change the grid map.
@@ -111,9 +112,12 @@ pub struct ListQuery {
     bbox: Option<String>,
     #[serde(default)]
     crs: Crs,
+    /// RFC 3339 time (or Unix milliseconds): the map as it stood then.
+    as_of: Option<String>,
 }
 
-fn parse_bbox(text: &str, crs: Crs) -> Result<[f64; 4], ApiError> {
+/// Parses `min_lon,min_lat,max_lon,max_lat` given in `crs` into WGS-84.
+pub fn parse_bbox(text: &str, crs: Crs) -> Result<[f64; 4], ApiError> {
     let invalid =
         || ApiError::bad_request("invalid_bbox", "bbox is min_lon,min_lat,max_lon,max_lat");
     let numbers: Vec<f64> = text
@@ -131,7 +135,8 @@ fn parse_bbox(text: &str, crs: Crs) -> Result<[f64; 4], ApiError> {
     Ok([a, b, c, d])
 }
 
-fn feature(record: &AreaRecord, crs: Crs) -> ApiResult<Value> {
+/// An area as a GeoJSON Feature in `crs`.
+pub fn feature(record: &AreaRecord, crs: Crs) -> ApiResult<Value> {
     let geometry = geometry::from_stored(&record.geometry).map_err(|e| {
         ApiError::Internal(format!("stored geometry of {}: {e}", record.code).into())
     })?;
@@ -162,16 +167,18 @@ pub async fn list(
         level,
         bbox,
         crs,
+        as_of,
     } = query.into_inner();
     let bbox = bbox.as_deref().map(|b| parse_bbox(b, crs)).transpose()?;
-    let records = state
-        .store
-        .list_areas(&AreaFilter {
-            parent,
-            level,
-            bbox,
-        })
-        .await?;
+    let filter = AreaFilter {
+        parent,
+        level,
+        bbox,
+    };
+    let records = match as_of.as_deref().map(parse_time).transpose()? {
+        Some(at) => state.store.areas_as_of(at, &filter).await?,
+        None => state.store.list_areas(&filter).await?,
+    };
     let snapshot = state.grids.snapshot().await?;
     let features = records
         .iter()
@@ -194,6 +201,8 @@ pub async fn list(
 pub struct GetQuery {
     #[serde(default)]
     crs: Crs,
+    /// RFC 3339 time (or Unix milliseconds): the area as it stood then.
+    as_of: Option<String>,
 }
 
 /// `GET /api/v1/grids/{code}`: one area as a Feature.
@@ -205,7 +214,15 @@ pub async fn get(
     query: web::Query<GetQuery>,
 ) -> ApiResult<HttpResponse> {
     let code = path.into_inner();
-    let record = state.store.area(&code).await?;
+    let record = match query.as_of.as_deref().map(parse_time).transpose()? {
+        Some(at) => state
+            .store
+            .areas_as_of(at, &AreaFilter::default())
+            .await?
+            .into_iter()
+            .find(|a| a.code == code),
+        None => state.store.area(&code).await?,
+    };
     let record = record.ok_or_else(|| ApiError::NotFound(format!("no area `{code}`")))?;
     let snapshot = state.grids.snapshot().await?;
     if !snapshot.user_can_see(&caller.user, &record.code) {
@@ -215,5 +232,6 @@ pub async fn get(
     }
     Ok(HttpResponse::Ok()
         .content_type("application/geo+json")
+        .insert_header((actix_web::http::header::ETAG, etag(&record)))
         .json(feature(&record, query.crs)?))
 }

@@ -268,6 +268,9 @@ pub async fn duplicate_hints(
 ) -> ApiResult<Vec<String>> {
     let radius = state.settings.duplicate_radius_m;
     let now = now_ms();
+    // A box around the circle for the database; the exact distance after.
+    let dlat = radius / 111_320.0;
+    let dlon = radius / (111_320.0 * point.1.to_radians().cos().max(0.01));
     let rows = state
         .store
         .list_records(&RecordQuery {
@@ -279,6 +282,12 @@ pub async fn duplicate_hints(
             channel: None,
             created_from: Some(now - 90 * DAY_MS),
             created_to: None,
+            bbox: Some([
+                point.0 - dlon,
+                point.1 - dlat,
+                point.0 + dlon,
+                point.1 + dlat,
+            ]),
             after: None,
             limit: MAX_REQUESTS,
         })
@@ -614,6 +623,7 @@ pub async fn list_requests(
             channel: None,
             created_from: Some(start),
             created_to: Some(end + 1),
+            bbox: None,
             after: None,
             limit: MAX_REQUESTS,
         })

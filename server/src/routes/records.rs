@@ -50,6 +50,125 @@ pub async fn create(
     Ok(HttpResponse::Created().json(record_view(&stored, caller.user.role, &[])))
 }
 
+/// `?crs=&partial=&channel=` of a records import.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImportQuery {
+    #[serde(default)]
+    crs: crate::coords::Crs,
+    #[serde(default)]
+    partial: bool,
+    /// The channel of features that do not say (default `suggestion_box`).
+    channel: Option<String>,
+}
+
+/// `POST /api/v1/records/import`: records from a GeoJSON FeatureCollection of points (a
+/// suggestion-box batch, an export from another system). Messy files are repaired and the
+/// repairs reported per feature; a feature that cannot be read is rejected with its reason,
+/// and then nothing is imported unless `partial=true`. The records are created in one
+/// transaction.
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username, bytes = body.len()))]
+pub async fn import(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<ImportQuery>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    use crate::record_import::{PointResult, check_point};
+    caller.require_role(INTAKE_ROLES)?;
+    let ImportQuery {
+        crs,
+        partial,
+        channel,
+    } = query.into_inner();
+    let channel = channel.unwrap_or_else(|| "suggestion_box".into());
+    if channel.parse::<sync_core::Channel>().is_err() {
+        return Err(ApiError::bad_request(
+            "invalid_filter",
+            format!("unknown channel {channel:?}"),
+        ));
+    }
+    // A byte-order mark, as spreadsheet exports write.
+    let bytes = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body);
+    let features = crate::import::features_of(bytes).map_err(|e| match e {
+        crate::import::CollectionError::NotJson(_) => {
+            ApiError::bad_request("invalid_json", e.to_string())
+        }
+        crate::import::CollectionError::NotFeatureCollection => {
+            ApiError::bad_request("invalid_geojson", e.to_string())
+        }
+    })?;
+    if features.len() > 10_000 {
+        return Err(ApiError::PayloadTooLarge(
+            "at most 10000 records per import".into(),
+        ));
+    }
+    let writer = Writer::new(caller.user.username.clone(), "import");
+    let mut results = Vec::with_capacity(features.len());
+    let mut records = Vec::new();
+    for (index, feature) in features.iter().enumerate() {
+        let checked = check_point(feature, crs, &channel).and_then(|(new, repairs)| {
+            let record = new.into_record(&writer);
+            match record.validate() {
+                Ok(()) => Ok((record, repairs)),
+                Err(e) => Err((
+                    crate::import::Rejection::new("invalid_record", e.to_string()),
+                    repairs,
+                )),
+            }
+        });
+        match checked {
+            Ok((record, repairs)) => {
+                results.push(PointResult {
+                    index,
+                    status: "valid",
+                    id: Some(record.id.to_string()),
+                    error: None,
+                    repairs,
+                });
+                records.push(record);
+            }
+            Err((rejection, repairs)) => results.push(PointResult {
+                index,
+                status: "rejected",
+                id: None,
+                error: Some(rejection),
+                repairs,
+            }),
+        }
+    }
+    let rejected = results.iter().filter(|r| r.error.is_some()).count();
+    if rejected > 0 && !partial {
+        for result in &mut results {
+            result.id = None;
+        }
+        let mut extra = serde_json::Map::new();
+        extra.insert(
+            "results".into(),
+            serde_json::to_value(&results).map_err(ApiError::internal)?,
+        );
+        return Err(ApiError::Unprocessable {
+            code: "import_rejected",
+            detail: format!(
+                "{rejected} of {} features are invalid; nothing was imported (use partial=true to import the valid ones)",
+                results.len()
+            ),
+            extra: Some(extra),
+        });
+    }
+    if !records.is_empty() {
+        sync::create_records(&state, &caller.user, "import", &records).await?;
+    }
+    for result in results.iter_mut().filter(|r| r.error.is_none()) {
+        result.status = "imported";
+    }
+    Ok(HttpResponse::Ok().json(json!({
+        "imported": records.len(),
+        "rejected": rejected,
+        "results": results,
+    })))
+}
+
 /// Filters of `GET /api/v1/records`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -66,6 +185,8 @@ pub struct ListQuery {
     from: Option<i64>,
     /// Created before (Unix milliseconds).
     to: Option<i64>,
+    /// Only records inside `min_lon,min_lat,max_lon,max_lat` (WGS-84).
+    bbox: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
     limit: Option<i64>,
@@ -73,7 +194,8 @@ pub struct ListQuery {
     format: Option<String>,
 }
 
-fn parse_enum<T: std::str::FromStr>(
+/// An optional filter value that must parse as `T`.
+pub fn parse_enum<T: std::str::FromStr>(
     value: &Option<String>,
     field: &str,
 ) -> ApiResult<Option<String>> {
@@ -86,7 +208,8 @@ fn parse_enum<T: std::str::FromStr>(
     }
 }
 
-fn parse_cursor(cursor: &str) -> ApiResult<(i64, String)> {
+/// Reads a `next_cursor` back.
+pub fn parse_cursor(cursor: &str) -> ApiResult<(i64, String)> {
     let bad = || ApiError::bad_request("invalid_cursor", "the cursor is not one this server gave");
     let (at, id) = cursor.split_once('_').ok_or_else(bad)?;
     let at = at.parse::<i64>().map_err(|_| bad())?;
@@ -149,6 +272,11 @@ pub async fn list(
         channel: parse_enum::<sync_core::Channel>(&q.channel, "channel")?,
         created_from: q.from,
         created_to: q.to,
+        bbox: q
+            .bbox
+            .as_deref()
+            .map(|b| crate::routes::grids::parse_bbox(b, crate::coords::Crs::Wgs84))
+            .transpose()?,
         after: q.cursor.as_deref().map(parse_cursor).transpose()?,
         limit: limit + 1,
     };

@@ -4,10 +4,13 @@
 //! formatted from input) and carry their own migrations under `server/migrations/<backend>`.
 //! The integration suite runs every test against both.
 
+mod gis;
 mod postgres;
+mod postgres_gis;
 mod postgres_records;
 mod records;
 mod sqlite;
+mod sqlite_gis;
 mod sqlite_records;
 pub mod workflow;
 
@@ -17,6 +20,7 @@ use async_trait::async_trait;
 
 use crate::domain::{AreaFilter, AreaRecord, Level, NewUser, User, UserUpdate};
 
+pub use gis::{AreaEdit, AreaVersion, EditOutcome, RecordPoint, ReownJob};
 pub use postgres::PostgresStore;
 pub use records::{
     BlobState, CommitOutcome, FeedItem, NewChange, RecordCommit, RecordQuery, RecordRow,
@@ -148,6 +152,32 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Marks a blob complete, or forgets it when its hash did not verify.
     async fn blob_finish(&self, sha256: &str, verified: bool) -> Result<()>;
 
+    // --- boundary edits (tables in each backend's `0004_gis.sql`) ----------------------------
+
+    /// Applies a boundary edit in one transaction (see [`AreaEdit`]); nothing is written when
+    /// an expected version does not hold.
+    async fn edit_areas(&self, edit: &AreaEdit) -> Result<EditOutcome>;
+    /// Every version of an area, oldest first.
+    async fn area_history(&self, code: &str) -> Result<Vec<AreaVersion>>;
+    /// The areas as they stood at `at_ms` (Unix milliseconds), matching a filter, by code.
+    async fn areas_as_of(&self, at_ms: i64, filter: &AreaFilter) -> Result<Vec<AreaRecord>>;
+    /// Located records inside a box, by id, after `after_id`, at most `limit`.
+    async fn records_in_box(
+        &self,
+        bbox: [f64; 4],
+        after_id: &str,
+        limit: i64,
+    ) -> Result<Vec<RecordPoint>>;
+    /// Re-ownership jobs not finished yet, oldest first.
+    async fn open_reown_jobs(&self) -> Result<Vec<ReownJob>>;
+    /// Marks a re-ownership job done with its counts.
+    async fn finish_reown_job(
+        &self,
+        id: i64,
+        examined: i64,
+        changed: i64,
+        now_ms: i64,
+    ) -> Result<()>;
     // --- Workflow (issue 6): tables in each backend's `0003_workflow.sql`; one implementation
     // for both backends in `store/workflow.rs` ----------------------------------------------
 

@@ -8,9 +8,10 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
 use super::{
-    BlobState, CaseRow, CommitOutcome, Department, DispatchRule, FeedItem, Notice, RecordCommit,
-    RecordQuery, RecordRow, RecordScope, Result, Store, StoreError, StoredDoc, WorkflowOutcome,
-    is_unique_violation, parse_level, parse_role,
+    AreaEdit, AreaVersion, BlobState, CaseRow, CommitOutcome, Department, DispatchRule,
+    EditOutcome, FeedItem, Notice, RecordCommit, RecordPoint, RecordQuery, RecordRow, RecordScope,
+    ReownJob, Result, Store, StoreError, StoredDoc, WorkflowOutcome, is_unique_violation,
+    parse_level, parse_role,
 };
 use crate::domain::{AreaFilter, AreaRecord, Level, NewUser, User, UserUpdate};
 use crate::workflow::calendar::{CalendarDay, DeadlineClass};
@@ -94,7 +95,7 @@ fn user_from_row(row: &PgRow) -> Result<User> {
     })
 }
 
-fn area_from_row(row: &PgRow) -> Result<AreaRecord> {
+pub(super) fn area_from_row(row: &PgRow) -> Result<AreaRecord> {
     Ok(AreaRecord {
         code: row.try_get("code")?,
         name: row.try_get("name")?,
@@ -292,31 +293,13 @@ impl Store for PostgresStore {
         .fetch_one(&mut *tx)
         .await?;
         let version: i64 = row.try_get(0)?;
-        for area in areas {
-            sqlx::query(
-                "INSERT INTO areas (code, name, level, parent, geometry, min_lon, min_lat, \
-                 max_lon, max_lat, version, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
-                 ON CONFLICT (code) DO UPDATE SET name = EXCLUDED.name, level = EXCLUDED.level, \
-                 parent = EXCLUDED.parent, geometry = EXCLUDED.geometry, \
-                 min_lon = EXCLUDED.min_lon, min_lat = EXCLUDED.min_lat, \
-                 max_lon = EXCLUDED.max_lon, max_lat = EXCLUDED.max_lat, \
-                 version = EXCLUDED.version, updated_at = EXCLUDED.updated_at",
-            )
-            .bind(&area.code)
-            .bind(&area.name)
-            .bind(area.level.as_str())
-            .bind(area.parent.as_deref())
-            .bind(&area.geometry)
-            .bind(area.bbox[0])
-            .bind(area.bbox[1])
-            .bind(area.bbox[2])
-            .bind(area.bbox[3])
-            .bind(version)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let by = super::postgres_gis::Provenance {
+            operation: "import",
+            actor: "import",
+            reason: "",
+            now_ms: now * 1000,
+        };
+        super::postgres_gis::write_areas(&mut tx, areas, version, &by).await?;
         tx.commit().await?;
         Ok(version)
     }
@@ -431,6 +414,41 @@ impl Store for PostgresStore {
 
     async fn blob_finish(&self, sha256: &str, verified: bool) -> Result<()> {
         super::postgres_records::blob_finish(&self.pool, sha256, verified).await
+    }
+
+    async fn edit_areas(&self, edit: &AreaEdit) -> Result<EditOutcome> {
+        super::postgres_gis::edit_areas(&self.pool, edit).await
+    }
+
+    async fn area_history(&self, code: &str) -> Result<Vec<AreaVersion>> {
+        super::postgres_gis::area_history(&self.pool, code).await
+    }
+
+    async fn areas_as_of(&self, at_ms: i64, filter: &AreaFilter) -> Result<Vec<AreaRecord>> {
+        super::postgres_gis::areas_as_of(&self.pool, at_ms, filter).await
+    }
+
+    async fn records_in_box(
+        &self,
+        bbox: [f64; 4],
+        after_id: &str,
+        limit: i64,
+    ) -> Result<Vec<RecordPoint>> {
+        super::postgres_gis::records_in_box(&self.pool, bbox, after_id, limit).await
+    }
+
+    async fn open_reown_jobs(&self) -> Result<Vec<ReownJob>> {
+        super::postgres_gis::open_reown_jobs(&self.pool).await
+    }
+
+    async fn finish_reown_job(
+        &self,
+        id: i64,
+        examined: i64,
+        changed: i64,
+        now_ms: i64,
+    ) -> Result<()> {
+        super::postgres_gis::finish_reown_job(&self.pool, id, examined, changed, now_ms).await
     }
 
     // --- Workflow (issue 6) ---------------------------------------------------------------

@@ -200,6 +200,8 @@ pub(super) async fn list_records(pool: &PgPool, q: &RecordQuery) -> Result<Vec<R
          AND ($11::text IS NULL OR r.channel = $12) \
          AND ($13::bigint IS NULL OR r.created_at >= $14) AND ($15::bigint IS NULL OR r.created_at < $16) \
          AND ($17::bigint IS NULL OR r.created_at < $18 OR (r.created_at = $19 AND r.id < $20)) \
+         AND ($22::float8 IS NULL OR (r.lon >= $22 AND r.lat >= $23::float8 \
+              AND r.lon <= $24::float8 AND r.lat <= $25::float8)) \
          ORDER BY r.created_at DESC, r.id DESC LIMIT $21",
     )
     .bind(all)
@@ -223,6 +225,10 @@ pub(super) async fn list_records(pool: &PgPool, q: &RecordQuery) -> Result<Vec<R
     .bind(after_at)
     .bind(after_id)
     .bind(q.limit)
+    .bind(q.bbox.map(|b| b[0]))
+    .bind(q.bbox.map(|b| b[1]))
+    .bind(q.bbox.map(|b| b[2]))
+    .bind(q.bbox.map(|b| b[3]))
     .fetch_all(pool)
     .await?;
     Ok(rows.iter().map(record_row).collect())

@@ -96,6 +96,8 @@ pub struct RecordQuery {
     pub channel: Option<String>,
     pub created_from: Option<i64>,
     pub created_to: Option<i64>,
+    /// Only located records inside `[min_lon, min_lat, max_lon, max_lat]` (WGS-84).
+    pub bbox: Option<[f64; 4]>,
     /// Continue after this `(created_at, id)`.
     pub after: Option<(i64, String)>,
     pub limit: i64,

@@ -12,9 +12,10 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    BlobState, CaseRow, CommitOutcome, Department, DispatchRule, FeedItem, Notice, RecordCommit,
-    RecordQuery, RecordRow, RecordScope, Result, Store, StoreError, StoredDoc, WorkflowOutcome,
-    is_unique_violation, parse_level, parse_role,
+    AreaEdit, AreaVersion, BlobState, CaseRow, CommitOutcome, Department, DispatchRule,
+    EditOutcome, FeedItem, Notice, RecordCommit, RecordPoint, RecordQuery, RecordRow, RecordScope,
+    ReownJob, Result, Store, StoreError, StoredDoc, WorkflowOutcome, is_unique_violation,
+    parse_level, parse_role,
 };
 use crate::domain::{AreaFilter, AreaRecord, Level, NewUser, User, UserUpdate};
 use crate::workflow::calendar::{CalendarDay, DeadlineClass};
@@ -119,7 +120,7 @@ fn user_from_row(row: &SqliteRow) -> Result<User> {
     })
 }
 
-fn area_from_row(row: &SqliteRow) -> Result<AreaRecord> {
+pub(super) fn area_from_row(row: &SqliteRow) -> Result<AreaRecord> {
     Ok(AreaRecord {
         code: row.try_get("code")?,
         name: row.try_get("name")?,
@@ -313,30 +314,13 @@ impl Store for SqliteStore {
         .fetch_one(&mut *tx)
         .await?;
         let version: i64 = row.try_get(0)?;
-        for area in areas {
-            sqlx::query(
-                "INSERT INTO areas (code, name, level, parent, geometry, min_lon, min_lat, \
-                 max_lon, max_lat, version, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
-                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, level = excluded.level, \
-                 parent = excluded.parent, geometry = excluded.geometry, \
-                 min_lon = excluded.min_lon, min_lat = excluded.min_lat, \
-                 max_lon = excluded.max_lon, max_lat = excluded.max_lat, \
-                 version = excluded.version, updated_at = excluded.updated_at",
-            )
-            .bind(&area.code)
-            .bind(&area.name)
-            .bind(area.level.as_str())
-            .bind(area.parent.as_deref())
-            .bind(&area.geometry)
-            .bind(area.bbox[0])
-            .bind(area.bbox[1])
-            .bind(area.bbox[2])
-            .bind(area.bbox[3])
-            .bind(version)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        }
+        let by = super::sqlite_gis::Provenance {
+            operation: "import",
+            actor: "import",
+            reason: "",
+            now_ms: now * 1000,
+        };
+        super::sqlite_gis::write_areas(&mut tx, areas, version, &by).await?;
         tx.commit().await?;
         Ok(version)
     }
@@ -451,6 +435,41 @@ impl Store for SqliteStore {
 
     async fn blob_finish(&self, sha256: &str, verified: bool) -> Result<()> {
         super::sqlite_records::blob_finish(&self.pool, sha256, verified).await
+    }
+
+    async fn edit_areas(&self, edit: &AreaEdit) -> Result<EditOutcome> {
+        super::sqlite_gis::edit_areas(&self.pool, edit).await
+    }
+
+    async fn area_history(&self, code: &str) -> Result<Vec<AreaVersion>> {
+        super::sqlite_gis::area_history(&self.pool, code).await
+    }
+
+    async fn areas_as_of(&self, at_ms: i64, filter: &AreaFilter) -> Result<Vec<AreaRecord>> {
+        super::sqlite_gis::areas_as_of(&self.pool, at_ms, filter).await
+    }
+
+    async fn records_in_box(
+        &self,
+        bbox: [f64; 4],
+        after_id: &str,
+        limit: i64,
+    ) -> Result<Vec<RecordPoint>> {
+        super::sqlite_gis::records_in_box(&self.pool, bbox, after_id, limit).await
+    }
+
+    async fn open_reown_jobs(&self) -> Result<Vec<ReownJob>> {
+        super::sqlite_gis::open_reown_jobs(&self.pool).await
+    }
+
+    async fn finish_reown_job(
+        &self,
+        id: i64,
+        examined: i64,
+        changed: i64,
+        now_ms: i64,
+    ) -> Result<()> {
+        super::sqlite_gis::finish_reown_job(&self.pool, id, examined, changed, now_ms).await
     }
 
     // --- Workflow (issue 6) ---------------------------------------------------------------

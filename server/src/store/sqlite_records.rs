@@ -202,6 +202,7 @@ pub(super) async fn list_records(pool: &SqlitePool, q: &RecordQuery) -> Result<V
          AND (? IS NULL OR r.channel = ?) \
          AND (? IS NULL OR r.created_at >= ?) AND (? IS NULL OR r.created_at < ?) \
          AND (? IS NULL OR r.created_at < ? OR (r.created_at = ? AND r.id < ?)) \
+         AND (? IS NULL OR (r.lon >= ? AND r.lat >= ? AND r.lon <= ? AND r.lat <= ?)) \
          ORDER BY r.created_at DESC, r.id DESC LIMIT ?",
     )
     .bind(all)
@@ -224,6 +225,11 @@ pub(super) async fn list_records(pool: &SqlitePool, q: &RecordQuery) -> Result<V
     .bind(after_at)
     .bind(after_at)
     .bind(after_id)
+    .bind(q.bbox.map(|b| b[0]))
+    .bind(q.bbox.map(|b| b[0]))
+    .bind(q.bbox.map(|b| b[1]))
+    .bind(q.bbox.map(|b| b[2]))
+    .bind(q.bbox.map(|b| b[3]))
     .bind(q.limit)
     .fetch_all(pool)
     .await?;

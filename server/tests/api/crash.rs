@@ -224,6 +224,7 @@ async fn run(backend: Backend) {
             channel: None,
             created_from: None,
             created_to: None,
+            bbox: None,
             after: None,
             limit: 100_000,
         })

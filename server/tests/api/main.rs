@@ -13,10 +13,14 @@ mod cli;
 mod crash;
 /// Problem documents, body limits, health and metrics.
 mod errors;
+/// GIS staff editing boundaries: versions, topology, coverage, split/merge, re-ownership.
+mod gis;
 /// Importing, listing and fetching the grid map.
 mod grids;
 /// Ownership lookups, single and batch, and index freshness across instances.
 mod locate;
+/// OGC API – Features over HTTP, and OWSLib as a real client.
+mod ogc;
 /// Open311 GeoReport v2 with the real `georeport` client, and the public resident form.
 mod open311;
 /// The router and `openapi.yaml` agree.

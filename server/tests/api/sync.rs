@@ -13,7 +13,7 @@ const WORKER_GRID: &str = "22030200100101";
 const OTHER_GRID: &str = "22030200100102";
 
 /// The centre of a demo grid, in WGS-84.
-fn centre(code: &str) -> (f64, f64) {
+pub fn centre(code: &str) -> (f64, f64) {
     let area = demo::areas()
         .into_iter()
         .find(|a| a.code == code)
@@ -25,14 +25,14 @@ fn centre(code: &str) -> (f64, f64) {
 }
 
 /// A phone: a sync-core store plus the account's token, syncing through the real HTTP API.
-struct Phone {
-    store: Store,
-    token: String,
-    device: String,
+pub struct Phone {
+    pub store: Store,
+    pub token: String,
+    pub device: String,
 }
 
 impl Phone {
-    async fn new(app: &TestApp, username: &str, role: Role, areas: &[&str]) -> Phone {
+    pub async fn new(app: &TestApp, username: &str, role: Role, areas: &[&str]) -> Phone {
         let token = app.user_token(username, role, areas).await;
         let device = format!("{username}-phone");
         Phone {
@@ -42,7 +42,7 @@ impl Phone {
         }
     }
 
-    fn complaint_at(&mut self, title: &str, (lon, lat): (f64, f64), crs: Crs) -> RecordId {
+    pub fn complaint_at(&mut self, title: &str, (lon, lat): (f64, f64), crs: Crs) -> RecordId {
         let record = RecordBuilder::complaint(title, self.store.writer())
             .category("municipal")
             .location(Location {
@@ -73,7 +73,7 @@ impl Phone {
             .expect("sync request")
     }
 
-    async fn sync(&mut self, app: &TestApp) -> SyncReport {
+    pub async fn sync(&mut self, app: &TestApp) -> SyncReport {
         let request = self.store.prepare_sync(256 * 1024).unwrap();
         let response = self.exchange(app, request.bytes).await;
         assert_eq!(response.status(), 200, "sync status");
@@ -82,7 +82,7 @@ impl Phone {
     }
 
     /// Syncs until nothing waits.
-    async fn sync_all(&mut self, app: &TestApp) -> SyncReport {
+    pub async fn sync_all(&mut self, app: &TestApp) -> SyncReport {
         let mut all = SyncReport::default();
         for _ in 0..20 {
             let report = self.sync(app).await;
