@@ -152,10 +152,13 @@ pub(super) fn calendar_day(day: &str, kind: &str, name: String) -> super::Result
     })
 }
 
-pub(super) const SELECT_CASE: &str = "SELECT record_id, status, category, owner_grid, channel, \
-    created_at, lead_department, deadline_class, dispatched_at, response_due, deadline, \
-    replied_at, result_outcome, result_at, rating, evaluated_at, returns, duplicate_of, \
-    plan_follow_up_due, closed_at, updated_at FROM workflow_cases";
+/// The case columns, with the owner grid and category read from the record's own row: a
+/// boundary edit re-owns records (and a phone may correct a category) without a workflow write.
+pub(super) const SELECT_CASE: &str = "SELECT c.record_id, c.status, r.category, r.owner_grid, \
+    c.channel, c.created_at, c.lead_department, c.deadline_class, c.dispatched_at, \
+    c.response_due, c.deadline, c.replied_at, c.result_outcome, c.result_at, c.rating, \
+    c.evaluated_at, c.returns, c.duplicate_of, c.plan_follow_up_due, c.closed_at, c.updated_at \
+    FROM workflow_cases c JOIN records r ON r.id = c.record_id";
 
 /// Instantiates the workflow queries for one backend: `$pool` is the pool type, `$db` the
 /// database, `$records` the module with that backend's record-commit helpers.
@@ -410,7 +413,7 @@ macro_rules! workflow_queries {
 
         pub(in crate::store) async fn case_row(pool: &$pool, record_id: &str) -> Result<Option<CaseRow>> {
             let sql = sqlx::AssertSqlSafe(format!(
-                "{} WHERE record_id = $1",
+                "{} WHERE c.record_id = $1",
                 $crate::store::workflow::SELECT_CASE
             ));
             let row = sqlx::query(sql).bind(record_id).fetch_optional(pool).await?;
@@ -421,11 +424,11 @@ macro_rules! workflow_queries {
             // Open cases with a reply, result or plan follow-up past due. The constant SQL is
             // joined from constants only.
             let sql = sqlx::AssertSqlSafe(format!(
-                "{} WHERE status <> 'closed' AND ( \
-                 (replied_at IS NULL AND response_due IS NOT NULL AND response_due < $1) \
-                 OR (result_at IS NULL AND deadline IS NOT NULL AND deadline < $1) \
-                 OR (plan_follow_up_due IS NOT NULL AND plan_follow_up_due < $1)) \
-                 ORDER BY record_id",
+                "{} WHERE c.status <> 'closed' AND ( \
+                 (c.replied_at IS NULL AND c.response_due IS NOT NULL AND c.response_due < $1) \
+                 OR (c.result_at IS NULL AND c.deadline IS NOT NULL AND c.deadline < $1) \
+                 OR (c.plan_follow_up_due IS NOT NULL AND c.plan_follow_up_due < $1)) \
+                 ORDER BY c.record_id",
                 $crate::store::workflow::SELECT_CASE
             ));
             let rows = sqlx::query(sql).bind(now).fetch_all(pool).await?;
@@ -439,11 +442,11 @@ macro_rules! workflow_queries {
         ) -> Result<Vec<CaseRow>> {
             // The constant SQL is joined from constants only.
             let sql = sqlx::AssertSqlSafe(format!(
-                "{} WHERE (response_due >= $1 AND response_due <= $2) \
-                 OR (result_at >= $1 AND result_at <= $2) \
-                 OR (evaluated_at >= $1 AND evaluated_at <= $2) \
-                 OR (created_at >= $1 AND created_at <= $2) \
-                 OR (closed_at >= $1 AND closed_at <= $2) ORDER BY record_id",
+                "{} WHERE (c.response_due >= $1 AND c.response_due <= $2) \
+                 OR (c.result_at >= $1 AND c.result_at <= $2) \
+                 OR (c.evaluated_at >= $1 AND c.evaluated_at <= $2) \
+                 OR (c.created_at >= $1 AND c.created_at <= $2) \
+                 OR (c.closed_at >= $1 AND c.closed_at <= $2) ORDER BY c.record_id",
                 $crate::store::workflow::SELECT_CASE
             ));
             let rows = sqlx::query(sql).bind(from).bind(to).fetch_all(pool).await?;

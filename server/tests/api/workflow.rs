@@ -504,3 +504,23 @@ both_backends! {
         assert_problem(by_department, 403, "forbidden").await;
     }
 }
+
+both_backends! {
+    async fn a_case_follows_its_record_when_a_boundary_edit_re_owns_it(app: TestApp) {
+        let city = City::new(app).await;
+        let id = city.complaint(GRID, "municipal.lighting").await;
+        city.step(&id, &city.desk, json!({ "action": "accept" })).await;
+        let stored = city.app.store.record_doc(&id).await.unwrap().unwrap();
+        let record = sync_core::RecordDoc::load(&stored.doc).unwrap().record().unwrap();
+
+        // What a re-ownership writes: the record's row (and document) with the new owner.
+        let mut row = gridsync_server::sync::record_row(&record, sync_core::now_ms());
+        row.owner_grid = Some(OTHER_COUNTY_GRID.into());
+        let commit = gridsync_server::store::RecordCommit { row, doc: stored.doc, expected_version: Some(stored.version), changes: vec![] };
+        city.app.store.commit_records(&[commit]).await.unwrap();
+
+        let case: Value = city.app.get(&format!("/api/v1/records/{id}/case"), Some(&city.desk)).await.json().await.unwrap();
+        assert_eq!(case["owner_grid"], OTHER_COUNTY_GRID, "rates and reports count it in its new region");
+        assert_eq!(case["status"], "accepted");
+    }
+}
