@@ -71,6 +71,10 @@ pub struct CaseRow {
     pub plan_follow_up_due: Option<i64>,
     pub closed_at: Option<i64>,
     pub updated_at: i64,
+    /// Marked a group complaint (群体诉求) at acceptance.
+    pub group_complaint: bool,
+    /// Marked a legacy problem (历史遗留问题) at acceptance.
+    pub legacy: bool,
 }
 
 /// A supervision notice (督办).
@@ -157,8 +161,8 @@ pub(super) fn calendar_day(day: &str, kind: &str, name: String) -> super::Result
 pub(super) const SELECT_CASE: &str = "SELECT c.record_id, c.status, r.category, r.owner_grid, \
     c.channel, c.created_at, c.lead_department, c.deadline_class, c.dispatched_at, \
     c.response_due, c.deadline, c.replied_at, c.result_outcome, c.result_at, c.rating, \
-    c.evaluated_at, c.returns, c.duplicate_of, c.plan_follow_up_due, c.closed_at, c.updated_at \
-    FROM workflow_cases c JOIN records r ON r.id = c.record_id";
+    c.evaluated_at, c.returns, c.duplicate_of, c.plan_follow_up_due, c.closed_at, c.updated_at, \
+    c.group_complaint, c.legacy FROM workflow_cases c JOIN records r ON r.id = c.record_id";
 
 /// Instantiates the workflow queries for one backend: `$pool` is the pool type, `$db` the
 /// database, `$records` the module with that backend's record-commit helpers.
@@ -408,6 +412,8 @@ macro_rules! workflow_queries {
                 plan_follow_up_due: r.try_get(18)?,
                 closed_at: r.try_get(19)?,
                 updated_at: r.try_get(20)?,
+                group_complaint: r.try_get::<i64, _>(21)? != 0,
+                legacy: r.try_get::<i64, _>(22)? != 0,
             })
         }
 
@@ -546,9 +552,11 @@ macro_rules! workflow_queries {
                 "INSERT INTO workflow_cases (record_id, status, category, owner_grid, channel, \
                  created_at, lead_department, deadline_class, dispatched_at, response_due, \
                  deadline, replied_at, result_outcome, result_at, rating, evaluated_at, returns, \
-                 duplicate_of, plan_follow_up_due, closed_at, updated_at) VALUES ($1, $2, $3, \
-                 $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, \
-                 $21) ON CONFLICT (record_id) DO UPDATE SET status = excluded.status, \
+                 duplicate_of, plan_follow_up_due, closed_at, updated_at, group_complaint, legacy) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
+                 $17, $18, $19, $20, $21, $22, $23) ON CONFLICT (record_id) DO UPDATE SET \
+                 status = excluded.status, group_complaint = excluded.group_complaint, \
+                 legacy = excluded.legacy, \
                  category = excluded.category, owner_grid = excluded.owner_grid, \
                  channel = excluded.channel, lead_department = excluded.lead_department, \
                  deadline_class = excluded.deadline_class, dispatched_at = excluded.dispatched_at, \
@@ -581,6 +589,8 @@ macro_rules! workflow_queries {
             .bind(case.plan_follow_up_due)
             .bind(case.closed_at)
             .bind(case.updated_at)
+            .bind(i64::from(case.group_complaint))
+            .bind(i64::from(case.legacy))
             .execute(&mut *tx)
             .await?;
             for notice in notices {

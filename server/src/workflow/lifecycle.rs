@@ -36,6 +36,12 @@ pub enum Action {
         #[serde(default)]
         note: String,
         category: Option<String>,
+        /// A group complaint (群体诉求): many complainants, one matter.
+        #[serde(default)]
+        group_complaint: bool,
+        /// A legacy problem (历史遗留问题).
+        #[serde(default)]
+        legacy: bool,
     },
     /// An unreasonable demand or a repeat petition: handled by consultation, not dispatch.
     FlagUnreasonable { note: String },
@@ -48,6 +54,10 @@ pub enum Action {
         #[serde(default)]
         co_handlers: Vec<String>,
         deadline_class: Option<String>,
+        /// On a re-dispatch: the previous lead shirked the case (推诿), which the monthly report
+        /// deducts; recorded as a `shirking` notice against it.
+        #[serde(default)]
+        shirking: bool,
     },
     /// The lead department signs for the case.
     SignFor {
@@ -331,9 +341,24 @@ pub fn apply(
 
     let mut notices = Vec::new();
     let (kind, note): (&str, String) = match action {
-        Action::Accept { note, category } => {
+        Action::Accept {
+            note,
+            category,
+            group_complaint,
+            legacy,
+        } => {
             require(&[Status::Received])?;
-            let note = text("note", note, false)?;
+            let mut note = text("note", note, false)?;
+            case.group_complaint = *group_complaint;
+            case.legacy = *legacy;
+            for (marked, mark) in [
+                (*group_complaint, "group complaint"),
+                (*legacy, "legacy problem"),
+            ] {
+                if marked {
+                    note = join(mark.to_string(), note);
+                }
+            }
             if let Some(category) = category {
                 let category = text("category", category, true)?;
                 if category.len() > 100 {
@@ -350,13 +375,31 @@ pub fn apply(
             record.workflow.status = Status::FlaggedUnreasonable;
             ("flagged_unreasonable", note)
         }
-        Action::Dispatch { note, .. } => {
+        Action::Dispatch { note, shirking, .. } => {
             require(&[Status::Accepted, Status::Dispatched, Status::SignedFor])?;
             let note = text("note", note, false)?;
             let plan = env
                 .dispatch
                 .as_ref()
                 .ok_or_else(|| invalid("no_dispatch_rule", "nothing to dispatch to"))?;
+            if *shirking {
+                let Some(previous) = active_lead(record).map(|a| a.department.clone()) else {
+                    return Err(invalid(
+                        "not_a_redispatch",
+                        "shirking is recorded only when a dispatched case is re-dispatched",
+                    ));
+                };
+                notices.push(Notice {
+                    id: new_record_id().to_string(),
+                    record_id: record.id.to_string(),
+                    subject: "shirking".into(),
+                    department: Some(previous.clone()),
+                    due_at: None,
+                    issued_at: env.now,
+                    issued_by: actor.username.clone(),
+                    note: format!("推诿: {previous} shirked the case"),
+                });
+            }
             let deadline = new_assignments(record, &plan.lead, &plan.co_handlers, &plan.class, env);
             let redispatch = status != Status::Accepted;
             record.workflow.status = Status::Dispatched;

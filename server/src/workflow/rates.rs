@@ -50,6 +50,9 @@ pub struct Tally {
     pub replied_on_time: u64,
     pub results: u64,
     pub resolved: u64,
+    /// Of `resolved`: group complaints and legacy problems (for bonus points).
+    pub resolved_group: u64,
+    pub resolved_legacy: u64,
     pub evaluated: u64,
     pub satisfied: u64,
     pub basically_satisfied: u64,
@@ -71,6 +74,8 @@ impl Tally {
         if within(case.result_at) {
             tally.results = 1;
             tally.resolved = u64::from(case.result_outcome.as_deref() == Some("resolved"));
+            tally.resolved_group = tally.resolved * u64::from(case.group_complaint);
+            tally.resolved_legacy = tally.resolved * u64::from(case.legacy);
         }
         if within(case.evaluated_at) {
             tally.evaluated = 1;
@@ -83,11 +88,14 @@ impl Tally {
         tally
     }
 
-    fn add(&mut self, other: &Tally) {
+    /// Adds another tally.
+    pub fn add(&mut self, other: &Tally) {
         self.reply_due += other.reply_due;
         self.replied_on_time += other.replied_on_time;
         self.results += other.results;
         self.resolved += other.resolved;
+        self.resolved_group += other.resolved_group;
+        self.resolved_legacy += other.resolved_legacy;
         self.evaluated += other.evaluated;
         self.satisfied += other.satisfied;
         self.basically_satisfied += other.basically_satisfied;

@@ -89,6 +89,27 @@ pub struct ScoreRules {
     pub overdue: f64,
     /// Per dissatisfied evaluation in the month.
     pub dissatisfied: f64,
+    /// Per resolved group complaint (群体诉求), on top of `resolved`.
+    #[serde(default = "default_group_resolved")]
+    pub group_resolved: f64,
+    /// Per resolved legacy problem (历史遗留问题), on top of `resolved`.
+    #[serde(default = "default_legacy_resolved")]
+    pub legacy_resolved: f64,
+    /// Per case the desk re-dispatched because the department shirked it (推诿).
+    #[serde(default = "default_shirking")]
+    pub shirking: f64,
+}
+
+fn default_group_resolved() -> f64 {
+    2.0
+}
+
+fn default_legacy_resolved() -> f64 {
+    3.0
+}
+
+fn default_shirking() -> f64 {
+    -3.0
 }
 
 impl Default for ScoreRules {
@@ -98,6 +119,9 @@ impl Default for ScoreRules {
             resolved: 1.0,
             overdue: -2.0,
             dissatisfied: -1.0,
+            group_resolved: default_group_resolved(),
+            legacy_resolved: default_legacy_resolved(),
+            shirking: default_shirking(),
         }
     }
 }
@@ -105,9 +129,17 @@ impl Default for ScoreRules {
 impl ScoreRules {
     /// Whether every figure is finite and within ±1000.
     pub fn is_valid(&self) -> bool {
-        [self.base, self.resolved, self.overdue, self.dissatisfied]
-            .iter()
-            .all(|v| v.is_finite() && v.abs() <= 1000.0)
+        [
+            self.base,
+            self.resolved,
+            self.overdue,
+            self.dissatisfied,
+            self.group_resolved,
+            self.legacy_resolved,
+            self.shirking,
+        ]
+        .iter()
+        .all(|v| v.is_finite() && v.abs() <= 1000.0)
     }
 }
 
@@ -138,7 +170,10 @@ pub struct Score {
     pub code: String,
     pub level: Option<String>,
     pub resolved: u64,
+    pub resolved_group: u64,
+    pub resolved_legacy: u64,
     pub overdue: u64,
+    pub shirked: u64,
     pub dissatisfied: u64,
     pub score: f64,
     pub rank: u32,
@@ -232,17 +267,16 @@ fn hot(now: &BTreeMap<String, u64>, before: &BTreeMap<String, u64>) -> Vec<Topic
     topics
 }
 
-fn scores(
-    groups: &[Group],
-    overdue: &BTreeMap<(Option<String>, String), u64>,
-    rules: &ScoreRules,
-) -> Vec<Score> {
+/// Notice counts per group: `(level, code)` → (overdue, shirked).
+type Marks = BTreeMap<(Option<String>, String), (u64, u64)>;
+
+fn scores(groups: &[Group], marks: &Marks, rules: &ScoreRules) -> Vec<Score> {
     // Everyone with a rate in the month, and everyone supervised in it even without one.
     let mut scored: Vec<(String, Option<String>, Tally)> = groups
         .iter()
         .map(|g| (g.code.clone(), g.level.clone(), g.tally))
         .collect();
-    for (level, code) in overdue.keys() {
+    for (level, code) in marks.keys() {
         if !scored.iter().any(|(c, l, _)| c == code && l == level) {
             scored.push((code.clone(), level.clone(), Tally::default()));
         }
@@ -251,19 +285,25 @@ fn scores(
         .into_iter()
         .map(|(code, level, t)| {
             let dissatisfied = t.evaluated - t.satisfied - t.basically_satisfied;
-            let late = overdue
+            let (late, shirked) = marks
                 .get(&(level.clone(), code.clone()))
                 .copied()
-                .unwrap_or(0);
+                .unwrap_or((0, 0));
             Score {
                 code,
                 level,
                 resolved: t.resolved,
+                resolved_group: t.resolved_group,
+                resolved_legacy: t.resolved_legacy,
                 overdue: late,
+                shirked,
                 dissatisfied,
                 score: rules.base
                     + rules.resolved * t.resolved as f64
+                    + rules.group_resolved * t.resolved_group as f64
+                    + rules.legacy_resolved * t.resolved_legacy as f64
                     + rules.overdue * late as f64
+                    + rules.shirking * shirked as f64
                     + rules.dissatisfied * dissatisfied as f64,
                 rank: 0,
             }
@@ -311,29 +351,39 @@ pub fn monthly(input: MonthlyInput<'_>) -> MonthlyReport {
     );
     let within = |t: Option<i64>| t.is_some_and(|t| (from..=to).contains(&t));
     let mut overdue_ids: Vec<String> = Vec::new();
-    let mut department_overdue: BTreeMap<(Option<String>, String), u64> = BTreeMap::new();
-    let mut region_overdue: BTreeMap<(Option<String>, String), u64> = BTreeMap::new();
+    let mut department_marks = Marks::new();
+    let mut region_marks = Marks::new();
     for IssuedNotice {
         notice,
         department,
         regions,
     } in input.notices
     {
-        if !matches!(notice.subject.as_str(), "reply" | "result") {
-            continue;
-        }
-        if !overdue_ids.contains(&notice.record_id) {
+        let (late, shirked) = match notice.subject.as_str() {
+            "reply" | "result" => (1, 0),
+            "shirking" => (0, 1),
+            _ => continue,
+        };
+        if late == 1 && !overdue_ids.contains(&notice.record_id) {
             overdue_ids.push(notice.record_id.clone());
         }
-        if let Some(department) = department {
-            *department_overdue
+        // Shirking is charged to the department that shirked, not the case's current lead.
+        let charged = if shirked == 1 {
+            notice.department.as_ref()
+        } else {
+            department.as_ref()
+        };
+        if let Some(department) = charged {
+            let entry = department_marks
                 .entry((None, department.clone()))
-                .or_insert(0) += 1;
+                .or_default();
+            *entry = (entry.0 + late, entry.1 + shirked);
         }
         for (code, level) in regions {
-            *region_overdue
+            let entry = region_marks
                 .entry((Some(level.clone()), code.clone()))
-                .or_insert(0) += 1;
+                .or_default();
+            *entry = (entry.0 + late, entry.1 + shirked);
         }
     }
     overdue_ids.sort();
@@ -358,14 +408,7 @@ pub fn monthly(input: MonthlyInput<'_>) -> MonthlyReport {
             let (f, t) = month.bounds();
             let mut sum = Tally::default();
             for case in cases {
-                let one = Tally::of(case, f, t);
-                sum.reply_due += one.reply_due;
-                sum.replied_on_time += one.replied_on_time;
-                sum.results += one.results;
-                sum.resolved += one.resolved;
-                sum.evaluated += one.evaluated;
-                sum.satisfied += one.satisfied;
-                sum.basically_satisfied += one.basically_satisfied;
+                sum.add(&Tally::of(case, f, t));
             }
             let ratio = |n: f64, d: u64| (d > 0).then(|| n / d as f64);
             TrendPoint {
@@ -398,8 +441,8 @@ pub fn monthly(input: MonthlyInput<'_>) -> MonthlyReport {
         returned,
         duplicates,
         unreasonable,
-        department_scores: scores(&input.rates.departments, &department_overdue, &input.rules),
-        region_scores: scores(&input.rates.regions, &region_overdue, &input.rules),
+        department_scores: scores(&input.rates.departments, &department_marks, &input.rules),
+        region_scores: scores(&input.rates.regions, &region_marks, &input.rules),
         score_rules: input.rules,
         rates: input.rates,
         trend,
@@ -666,11 +709,19 @@ pub fn to_xlsx(report: &MonthlyReport) -> Result<Vec<u8>, rust_xlsxwriter::XlsxE
             sheet.write_string(row, 0, kind)?;
             sheet.write_string(row, 1, &s.code)?;
             sheet.write_string(row, 2, s.level.as_deref().unwrap_or(""))?;
-            sheet.write_number(row, 3, s.resolved as f64)?;
-            sheet.write_number(row, 4, s.overdue as f64)?;
-            sheet.write_number(row, 5, s.dissatisfied as f64)?;
-            sheet.write_number(row, 6, s.score)?;
-            sheet.write_number(row, 7, s.rank as f64)?;
+            let figures = [
+                s.resolved as f64,
+                s.resolved_group as f64,
+                s.resolved_legacy as f64,
+                s.overdue as f64,
+                s.shirked as f64,
+                s.dissatisfied as f64,
+                s.score,
+                s.rank as f64,
+            ];
+            for (i, v) in figures.into_iter().enumerate() {
+                sheet.write_number(row, 3 + i as u16, v)?;
+            }
             row += 1;
         }
     }

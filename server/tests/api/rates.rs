@@ -180,6 +180,8 @@ async fn store_case(app: &TestApp, n: usize, spec: &Spec, times: Times) -> CaseR
             Action::Accept {
                 note: String::new(),
                 category: None,
+                group_complaint: false,
+                legacy: false,
             },
         ),
         (
@@ -190,6 +192,7 @@ async fn store_case(app: &TestApp, n: usize, spec: &Spec, times: Times) -> CaseR
                 lead: None,
                 co_handlers: vec![],
                 deadline_class: None,
+                shirking: false,
             },
         ),
         (
@@ -516,7 +519,10 @@ both_backends! {
         let put = app.send_json(reqwest::Method::PUT, "/api/v1/score-rules", Some(&admin), &rules).await;
         assert_eq!(put.status(), 200);
         let rescored: Value = app.get(path, Some(&supervisor)).await.json().await.unwrap();
-        assert_eq!(rescored["score_rules"], json!({ "base": 0.0, "resolved": 0.0, "overdue": -2.0, "dissatisfied": -1.0 }));
+        assert_eq!(rescored["score_rules"], json!({
+            "base": 0.0, "resolved": 0.0, "overdue": -2.0, "dissatisfied": -1.0,
+            "group_resolved": 2.0, "legacy_resolved": 3.0, "shirking": -3.0,
+        }));
         assert_eq!(score(&rescored, "department_scores", "water"), (-2.0, 1, 12, 0, 2));
         assert_eq!(score(&rescored, "department_scores", "housing"), (-3.0, 2, 12, 0, 3));
         assert_eq!(score(&rescored, "department_scores", "police"), (-3.0, 2, 10, 0, 3));
@@ -564,7 +570,10 @@ both_backends! {
         assert_problem(huge, 422, "invalid_score_rules").await;
         assert_problem(missing, 400, "invalid_json").await;
         let rules: Value = app.get("/api/v1/score-rules", Some(&desk)).await.json().await.unwrap();
-        assert_eq!(rules, json!({ "base": 100.0, "resolved": 1.0, "overdue": -2.0, "dissatisfied": -1.0 }));
+        assert_eq!(rules, json!({
+            "base": 100.0, "resolved": 1.0, "overdue": -2.0, "dissatisfied": -1.0,
+            "group_resolved": 2.0, "legacy_resolved": 3.0, "shirking": -3.0,
+        }));
         assert_eq!((empty["complaints"].clone(), empty["trend"].as_array().unwrap().len()), (json!(0), 12));
     }
 }

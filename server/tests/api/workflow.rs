@@ -524,3 +524,46 @@ both_backends! {
         assert_eq!(case["status"], "accepted");
     }
 }
+
+both_backends! {
+    async fn group_complaints_and_legacy_problems_earn_bonus_points_and_shirking_costs_them(app: TestApp) {
+        let city = City::new(app).await;
+        let group = city.complaint(GRID, "municipal.lighting").await;
+        let legacy = city.complaint(GRID, "municipal.lighting").await;
+        city.step(&group, &city.desk, json!({ "action": "accept", "group_complaint": true, "note": "30户联名" })).await;
+        city.step(&legacy, &city.desk, json!({ "action": "accept", "legacy": true })).await;
+        for id in [&group, &legacy] {
+            city.step(id, &city.desk, json!({ "action": "dispatch" })).await;
+        }
+        let first_time = city.act(&group, &city.desk, json!({ "action": "accept", "group_complaint": true })).await;
+        // housing pushes the group complaint back: the desk re-dispatches it to water and records
+        // the shirking against housing.
+        let redispatched = city.step(&group, &city.desk, json!({ "action": "dispatch", "lead": "water", "shirking": true, "note": "住建局推诿" })).await;
+        let fresh = city.complaint(GRID, "municipal.lighting").await;
+        city.step(&fresh, &city.desk, json!({ "action": "accept" })).await;
+        let shirk_first_dispatch = city.act(&fresh, &city.desk, json!({ "action": "dispatch", "shirking": true })).await;
+        for (id, department) in [(&group, &city.water), (&legacy, &city.housing)] {
+            city.step(id, department, json!({ "action": "sign_for" })).await;
+            city.step(id, department, json!({ "action": "reply", "note": "收到" })).await;
+            city.step(id, department, json!({ "action": "report_result", "outcome": "resolved", "explanation": "已解决" })).await;
+        }
+
+        assert_problem(first_time, 409, "invalid_transition").await;
+        assert_problem(shirk_first_dispatch, 422, "not_a_redispatch").await;
+        assert_eq!(redispatched["case"]["group_complaint"], true);
+        let case: Value = city.app.get(&format!("/api/v1/records/{legacy}/case"), Some(&city.desk)).await.json().await.unwrap();
+        assert_eq!((case["legacy"].as_bool(), case["group_complaint"].as_bool()), (Some(true), Some(false)));
+        let notices: Value = city.app.get(&format!("/api/v1/supervision-notices?record={group}"), Some(&city.desk)).await.json().await.unwrap();
+        assert_eq!((notices["notices"][0]["subject"].as_str(), notices["notices"][0]["department"].as_str()), (Some("shirking"), Some("housing")));
+        let result_at = case["result_at"].as_i64().unwrap();
+        let (y, m, _) = Date::of_instant(result_at).ymd();
+        let report: Value = city.app.get(&format!("/api/v1/reports/monthly/{y:04}-{m:02}"), Some(&city.desk)).await.json().await.unwrap();
+        let score = |code: &str| report["department_scores"].as_array().unwrap().iter().find(|s| s["code"] == code).cloned().unwrap();
+        // Defaults: 100, +1 per resolved, +2 per resolved group complaint, +3 per resolved legacy
+        // problem, −3 per shirked case.
+        let (water, housing) = (score("water"), score("housing"));
+        assert_eq!((water["resolved_group"].as_u64(), water["score"].as_f64(), water["rank"].as_u64()), (Some(1), Some(103.0), Some(1)));
+        assert_eq!((housing["resolved_legacy"].as_u64(), housing["shirked"].as_u64(), housing["score"].as_f64(), housing["rank"].as_u64()), (Some(1), Some(1), Some(101.0), Some(2)));
+        assert!(report["department_scores"].as_array().unwrap().iter().all(|s| s["code"] != "police"), "police had nothing this month");
+    }
+}
