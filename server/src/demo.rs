@@ -153,12 +153,61 @@ pub async fn load(store: &dyn Store) -> Result<(), Box<dyn std::error::Error + S
             .await?;
         tracing::info!(username, password, %role, "demo account created");
     }
+    if store.departments().await?.is_empty() {
+        seed_workflow(store).await?;
+    }
     if store.change_head().await? == 0 {
         let (version, areas) = store.map_snapshot().await?;
         let map = crate::state::MapSnapshot::build(version, &areas);
         let count = crate::sync::seed_demo_records(store, &map).await?;
         tracing::info!(count, "demo records created");
     }
+    Ok(())
+}
+
+/// Three departments, dispatch rules for the demo records' categories (and a city-wide
+/// fallback), and the demo department account linked to the environment bureau, so a newcomer
+/// can take a complaint round the loop at once.
+async fn seed_workflow(store: &dyn Store) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    use crate::store::{Contact, Department, DispatchRule};
+    let now = now_unix() * 1000;
+    for (code, name, areas) in [
+        ("housing", "四平市住房和城乡建设局", "2203"),
+        ("environment", "四平市生态环境局", "2203"),
+        ("tiedong-urban", "铁东区城市管理局", "220303"),
+    ] {
+        let department = Department {
+            code: code.into(),
+            name: name.into(),
+            areas: vec![areas.into()],
+            contacts: vec![Contact {
+                name: "值班室".into(),
+                phone: Some("0434-12345".into()),
+                duty: Some("24小时值班".into()),
+            }],
+        };
+        store.put_department(&department, now).await?;
+    }
+    for (category, area, department, class) in [
+        ("municipal.lighting", "2203", "housing", "general"),
+        ("environment.noise", "2203", "environment", "urgent"),
+        ("*", "2203", "housing", "general"),
+        ("*", "220303", "tiedong-urban", "general"),
+    ] {
+        let rule = DispatchRule {
+            category: category.into(),
+            area: area.into(),
+            department: department.into(),
+            deadline_class: class.into(),
+        };
+        store.put_dispatch_rule(&rule).await?;
+    }
+    if let Some(account) = store.user_by_name("department").await? {
+        store
+            .set_user_department(account.id, Some("environment"))
+            .await?;
+    }
+    tracing::info!("demo departments and dispatch rules created");
     Ok(())
 }
 

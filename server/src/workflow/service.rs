@@ -43,8 +43,9 @@ impl From<TransitionError> for ApiError {
     }
 }
 
-/// The rule that dispatches a record of `category` owned by `owner`: the deepest rule area
-/// containing the owner grid; at equal depth an exact category beats the wildcard `*`.
+/// The rule that dispatches a record of `category` owned by `owner`: among the rules whose area
+/// contains the owner grid, a rule for the category beats the wildcard `*` (the category says
+/// whose authority, 事权, the matter is), then the deepest area wins.
 pub fn matching_rule<'r>(
     rules: &'r [DispatchRule],
     map: &MapSnapshot,
@@ -61,7 +62,7 @@ pub fn matching_rule<'r>(
                 .index
                 .id_of(&r.area)
                 .map_or(0, |id| map.index.path(id).len());
-            (depth, r.category != "*")
+            (r.category != "*", depth)
         })
 }
 

@@ -567,3 +567,125 @@ both_backends! {
         assert!(report["department_scores"].as_array().unwrap().iter().all(|s| s["code"] != "police"), "police had nothing this month");
     }
 }
+
+/// The demo city, from `serve --demo`: a newcomer can take its noise complaint round the loop.
+async fn demo_loop(backend: crate::helpers::Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.demo = true).await;
+    let login = |username: &'static str| {
+        let app = &app;
+        async move {
+            let password = demo::DEMO_ACCOUNTS
+                .iter()
+                .find(|a| a.0 == username)
+                .unwrap()
+                .1;
+            let body: Value = app
+                .post(
+                    "/api/v1/auth/login",
+                    None,
+                    &json!({ "username": username, "password": password }),
+                )
+                .await
+                .json()
+                .await
+                .unwrap();
+            body["token"].as_str().unwrap().to_string()
+        }
+    };
+    let desk = login("dispatcher").await;
+    let department = login("department").await;
+    let listed: Value = app
+        .get("/api/v1/records?channel=hotline", Some(&desk))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let noise = listed["records"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["category"] == "environment.noise")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let act = |token: String, body: Value| {
+        let (app, noise) = (&app, noise.clone());
+        async move {
+            app.post(
+                &format!("/api/v1/records/{noise}/transitions"),
+                Some(&token),
+                &body,
+            )
+            .await
+        }
+    };
+
+    assert_eq!(
+        act(desk.clone(), json!({ "action": "accept" }))
+            .await
+            .status(),
+        200
+    );
+    let dispatched: Value = act(desk.clone(), json!({ "action": "dispatch" }))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let signed = act(department.clone(), json!({ "action": "sign_for" })).await;
+
+    assert_eq!(
+        (
+            dispatched["case"]["lead_department"].as_str(),
+            dispatched["case"]["deadline_class"].as_str()
+        ),
+        (Some("environment"), Some("urgent"))
+    );
+    assert_eq!(
+        signed.status(),
+        200,
+        "the demo department account acts for the environment bureau"
+    );
+    let departments: Value = app
+        .get("/api/v1/departments", Some(&desk))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(departments["departments"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_city_has_departments_and_rules_so_a_newcomer_can_dispatch_sqlite() {
+    demo_loop(crate::helpers::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_city_has_departments_and_rules_so_a_newcomer_can_dispatch_postgres() {
+    demo_loop(crate::helpers::Backend::Postgres).await;
+}
+
+both_backends! {
+    async fn the_category_then_the_deepest_area_decides_which_rule_dispatches(app: TestApp) {
+        let city = City::new(app).await;
+        for (category, area, department) in [("*", "220302001", "water"), ("municipal.lighting", "2203", "police")] {
+            let put = city.app.send_json(reqwest::Method::PUT, "/api/v1/dispatch-rules", Some(&city.desk), &json!({
+                "category": category, "area": area, "department": department, "deadline_class": "general",
+            })).await;
+            assert_eq!(put.status(), 200);
+        }
+        let cases = [
+            (GRID, "municipal.lighting", "housing"),            // exact at the county beats the township's wildcard
+            (GRID, "environment.noise", "water"),               // only the wildcard covers it
+            (OTHER_COUNTY_GRID, "municipal.lighting", "police"), // the city-wide exact rule
+        ];
+        for (grid, category, lead) in cases {
+            let id = city.complaint(grid, category).await;
+            city.step(&id, &city.desk, json!({ "action": "accept" })).await;
+
+            let dispatched = city.step(&id, &city.desk, json!({ "action": "dispatch" })).await;
+
+            assert_eq!(dispatched["case"]["lead_department"], lead, "{category} in {grid}");
+        }
+    }
+}
