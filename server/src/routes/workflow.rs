@@ -443,16 +443,27 @@ pub struct NoticeQuery {
     record: Option<uuid::Uuid>,
 }
 
-/// `GET /api/v1/supervision-notices`: notices issued (by the scheduler or by hand).
+/// `GET /api/v1/supervision-notices`: notices issued (by the scheduler or by hand); a department
+/// account sees those addressed to its department.
 #[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
 pub async fn list_notices(
     state: web::Data<AppState>,
     caller: Caller,
     query: web::Query<NoticeQuery>,
 ) -> ApiResult<HttpResponse> {
-    caller.require_role(&[Role::Supervisor, Role::Dispatcher, Role::Admin])?;
+    caller.require_role(&[
+        Role::Supervisor,
+        Role::Dispatcher,
+        Role::Admin,
+        Role::Department,
+    ])?;
     let record = query.record.map(|r| r.to_string());
-    let notices = state.store.notices(record.as_deref()).await?;
+    let mut notices = state.store.notices(record.as_deref()).await?;
+    // A department sees the notices addressed to it, and only those.
+    if caller.user.role == Role::Department {
+        let department = state.store.user_department(caller.user.id).await?;
+        notices.retain(|n| department.is_some() && n.department == department);
+    }
     Ok(HttpResponse::Ok().json(json!({ "notices": notices })))
 }
 

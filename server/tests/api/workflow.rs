@@ -500,8 +500,14 @@ both_backends! {
         let notices = listed["notices"].as_array().unwrap();
         assert_eq!(notices.len(), 1);
         assert_eq!((notices[0]["subject"].as_str(), notices[0]["issued_by"].as_str(), notices[0]["department"].as_str()), (Some("manual"), Some("jiwei"), Some("housing")));
-        let by_department = city.app.get("/api/v1/supervision-notices", Some(&city.housing)).await;
-        assert_problem(by_department, 403, "forbidden").await;
+        let to_housing: Value = city.app.get("/api/v1/supervision-notices", Some(&city.housing)).await.json().await.unwrap();
+        let to_water: Value = city.app.get("/api/v1/supervision-notices", Some(&city.water)).await.json().await.unwrap();
+        let to_nobody: Value = city.app.get("/api/v1/supervision-notices", Some(&city.unlinked)).await.json().await.unwrap();
+        assert_eq!(to_housing["notices"].as_array().unwrap().len(), 1, "the lead department sees the notice addressed to it");
+        assert_eq!((to_water["notices"].clone(), to_nobody["notices"].clone()), (json!([]), json!([])));
+        let worker = city.app.user_token("wang", Role::GridWorker, &[GRID]).await;
+        let by_worker = city.app.get("/api/v1/supervision-notices", Some(&worker)).await;
+        assert_problem(by_worker, 403, "forbidden").await;
     }
 }
 
