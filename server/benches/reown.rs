@@ -38,16 +38,25 @@ fn district(code: &str, name: &str, level: &str, parent: Option<&str>) -> Value 
             "properties": { "code": code, "name": name, "level": level, "parent": parent } })
 }
 
+/// What the edit does.
+#[derive(Clone, Copy, PartialEq)]
+enum Scenario {
+    /// Records over the whole city; the district boundary moves by a strip.
+    Strip,
+    /// Records over the two districts' box; the districts merge, so every record in them moves.
+    Merge,
+}
+
 struct Outcome {
     seeded: Duration,
     examined: u64,
     changed: u64,
     dry_run: Duration,
     edit: Duration,
-    baseline: Duration,
+    baseline: Option<Duration>,
 }
 
-async fn run(url: &str, count: usize) -> Outcome {
+async fn run(url: &str, count: usize, scenario: Scenario) -> Outcome {
     let store = store::connect(url).await.expect("store");
     let features = [
         district("220300", "四平市", "city", None),
@@ -69,13 +78,15 @@ async fn run(url: &str, count: usize) -> Outcome {
     let state = app.state().clone();
     let map = state.grids.snapshot().await.unwrap();
 
-    // Records spread evenly over the city's box, owned as sync would own them.
-    let city = plan
-        .accepted
-        .iter()
-        .find(|a| a.code == "220300")
-        .unwrap()
-        .bbox;
+    // Records spread evenly over the city's box (or the two districts'), owned as sync would
+    // own them.
+    let bbox_of = |code: &str| plan.accepted.iter().find(|a| a.code == code).unwrap().bbox;
+    let city = match scenario {
+        Scenario::Strip => bbox_of("220300"),
+        Scenario::Merge => {
+            gridsync_server::topology::union_box(bbox_of("220302"), bbox_of("220303"))
+        }
+    };
     let started = Instant::now();
     let writer = Writer::new("bench", "bench");
     let actor = sync_core::new_actor();
@@ -129,18 +140,36 @@ async fn run(url: &str, count: usize) -> Outcome {
         geometry: g,
         repairs: Vec::new(),
     };
-    let input = EditInput {
-        operation: "replace",
-        upserts: vec![
-            upsert("220302", "铁西区", west.union(&strip)),
-            upsert("220303", "铁东区", east.difference(&strip)),
-        ],
-        retire: Vec::new(),
-        expect: vec![
-            ("220302".into(), Expect::Present),
-            ("220303".into(), Expect::Present),
-        ],
-        reason: "bench".into(),
+    let input = match scenario {
+        Scenario::Strip => EditInput {
+            operation: "replace",
+            upserts: vec![
+                upsert("220302", "铁西区", west.union(&strip)),
+                upsert("220303", "铁东区", east.difference(&strip)),
+            ],
+            retire: Vec::new(),
+            expect: vec![
+                ("220302".into(), Expect::Present),
+                ("220303".into(), Expect::Present),
+            ],
+            reason: "bench".into(),
+        },
+        Scenario::Merge => EditInput {
+            operation: "merge",
+            upserts: vec![Upsert {
+                level: Some(gridsync_server::domain::Level::County),
+                parent: Some("220300".into()),
+                keep_parent: false,
+                ..upsert("220399", "四平市区", geo::unary_union([&west, &east]))
+            }],
+            retire: vec!["220302".into(), "220303".into()],
+            expect: vec![
+                ("220302".into(), Expect::Present),
+                ("220303".into(), Expect::Present),
+                ("220399".into(), Expect::Absent),
+            ],
+            reason: "bench".into(),
+        },
     };
     let options = |dry_run| EditOptions {
         dry_run,
@@ -162,7 +191,7 @@ async fn run(url: &str, count: usize) -> Outcome {
     let map = state.grids.refresh().await.unwrap();
     let started = Instant::now();
     let (all, moves) = reown::plan(store.as_ref(), &map, &[city]).await.unwrap();
-    let baseline = started.elapsed();
+    let baseline = (scenario == Scenario::Strip).then(|| started.elapsed());
     assert_eq!(all as usize, count);
     assert!(moves.is_empty(), "the edit left nothing to move");
     // The HTTP server was never started; dropping the application is enough.
@@ -202,35 +231,42 @@ async fn main() {
         gridsync_server::telemetry::init(false);
     }
     let count = records();
-    println!("{count} records over Siping; the 铁西区/铁东区 boundary moves by a ~500 m strip\n");
     println!(
-        "| backend | seeding | examined (in the edit's boxes) | changed | dry run | edit + re-ownership | baseline: re-decide all {count} |"
+        "{count} records. strip: spread over Siping, the 铁西区/铁东区 boundary moves by a ~500 m strip; merge: spread over the two districts' box, the districts merge\n"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|");
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let (pg, admin, name) = fresh_postgres().await;
-    for (backend, url) in [
-        ("SQLite (WAL, synchronous=FULL)", sqlite.as_str()),
-        ("PostgreSQL 15", pg.as_str()),
-    ] {
-        let o = run(url, count).await;
-        println!(
-            "| {backend} | {:.1} s | {} | {} | {:.0} ms | {:.0} ms | {:.0} ms |",
-            o.seeded.as_secs_f64(),
-            o.examined,
-            o.changed,
-            o.dry_run.as_secs_f64() * 1e3,
-            o.edit.as_secs_f64() * 1e3,
-            o.baseline.as_secs_f64() * 1e3,
-        );
+    println!(
+        "| backend | edit | seeding | examined (in the edit's boxes) | changed | dry run | edit + re-ownership | changed/s | re-decide all {count} |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (scenario, label) in [(Scenario::Strip, "strip"), (Scenario::Merge, "merge")] {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let (pg, admin, name) = fresh_postgres().await;
+        for (backend, url) in [
+            ("SQLite (WAL, synchronous=FULL)", sqlite.as_str()),
+            ("PostgreSQL 15", pg.as_str()),
+        ] {
+            let o = run(url, count, scenario).await;
+            println!(
+                "| {backend} | {label} | {:.1} s | {} | {} | {:.0} ms | {:.0} ms | {:.0} | {} |",
+                o.seeded.as_secs_f64(),
+                o.examined,
+                o.changed,
+                o.dry_run.as_secs_f64() * 1e3,
+                o.edit.as_secs_f64() * 1e3,
+                o.changed as f64 / o.edit.as_secs_f64(),
+                o.baseline
+                    .map(|b| format!("{:.0} ms", b.as_secs_f64() * 1e3))
+                    .unwrap_or_else(|| "—".into()),
+            );
+        }
+        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
+            .await
+            .unwrap();
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+        )))
+        .execute(&mut conn)
+        .await;
     }
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
-        .await
-        .unwrap();
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await;
 }

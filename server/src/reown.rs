@@ -21,8 +21,6 @@ use crate::state::{AppState, MapSnapshot};
 use crate::store::{CommitOutcome, RecordCommit, RecordPoint, Store};
 use crate::sync::{SERVER, log_entries, reassign_owner, record_row};
 
-/// Records read per page.
-const PAGE: i64 = 2_000;
 /// Documents written per transaction.
 const BATCH: usize = 256;
 /// Records listed by id in a report.
@@ -71,35 +69,26 @@ pub async fn plan(
     let mut seen: HashSet<String> = HashSet::new();
     let mut moves = Vec::new();
     for bbox in boxes {
-        let mut after = String::new();
-        loop {
-            let page = store.records_in_box(*bbox, &after, PAGE).await?;
-            let full = page.len() as i64 == PAGE;
-            for RecordPoint {
-                id,
-                owner_grid,
-                lon,
-                lat,
-            } in page
-            {
-                after.clone_from(&id);
-                if !seen.insert(id.clone()) {
-                    continue;
-                }
-                let to = map
-                    .index
-                    .locate(lon, lat)
-                    .map(|a| map.index.area(a).code.clone());
-                if to != owner_grid {
-                    moves.push(RecordMove {
-                        id,
-                        from: owner_grid,
-                        to,
-                    });
-                }
+        for RecordPoint {
+            id,
+            owner_grid,
+            lon,
+            lat,
+        } in store.records_in_box(*bbox).await?
+        {
+            if !seen.insert(id.clone()) {
+                continue;
             }
-            if !full {
-                break;
+            let to = map
+                .index
+                .locate(lon, lat)
+                .map(|a| map.index.area(a).code.clone());
+            if to != owner_grid {
+                moves.push(RecordMove {
+                    id,
+                    from: owner_grid,
+                    to,
+                });
             }
         }
     }

@@ -161,13 +161,8 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn area_history(&self, code: &str) -> Result<Vec<AreaVersion>>;
     /// The areas as they stood at `at_ms` (Unix milliseconds), matching a filter, by code.
     async fn areas_as_of(&self, at_ms: i64, filter: &AreaFilter) -> Result<Vec<AreaRecord>>;
-    /// Located records inside a box, by id, after `after_id`, at most `limit`.
-    async fn records_in_box(
-        &self,
-        bbox: [f64; 4],
-        after_id: &str,
-        limit: i64,
-    ) -> Result<Vec<RecordPoint>>;
+    /// Located records inside a box (WGS-84 `[min_lon, min_lat, max_lon, max_lat]`).
+    async fn records_in_box(&self, bbox: [f64; 4]) -> Result<Vec<RecordPoint>>;
     /// Re-ownership jobs not finished yet, oldest first.
     async fn open_reown_jobs(&self) -> Result<Vec<ReownJob>>;
     /// Marks a re-ownership job done with its counts.

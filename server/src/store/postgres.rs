@@ -428,13 +428,8 @@ impl Store for PostgresStore {
         super::postgres_gis::areas_as_of(&self.pool, at_ms, filter).await
     }
 
-    async fn records_in_box(
-        &self,
-        bbox: [f64; 4],
-        after_id: &str,
-        limit: i64,
-    ) -> Result<Vec<RecordPoint>> {
-        super::postgres_gis::records_in_box(&self.pool, bbox, after_id, limit).await
+    async fn records_in_box(&self, bbox: [f64; 4]) -> Result<Vec<RecordPoint>> {
+        super::postgres_gis::records_in_box(&self.pool, bbox).await
     }
 
     async fn open_reown_jobs(&self) -> Result<Vec<ReownJob>> {

@@ -202,22 +202,17 @@ pub(super) async fn areas_as_of(
     rows.iter().map(area_from_row).collect()
 }
 
-pub(super) async fn records_in_box(
-    pool: &PgPool,
-    bbox: [f64; 4],
-    after_id: &str,
-    limit: i64,
-) -> Result<Vec<RecordPoint>> {
+pub(super) async fn records_in_box(pool: &PgPool, bbox: [f64; 4]) -> Result<Vec<RecordPoint>> {
+    // One query, no paging: keyset paging by id made the planner sort the whole box for every
+    // page (50 pages of a 100,000-record box cost 6 s on SQLite instead of 0.1 s).
     let rows = sqlx::query(
         "SELECT id, owner_grid, lon, lat FROM records \
-         WHERE lon >= $1 AND lon <= $2 AND lat >= $3 AND lat <= $4 AND id > $5 ORDER BY id LIMIT $6",
+         WHERE lon >= $1 AND lon <= $2 AND lat >= $3 AND lat <= $4",
     )
     .bind(bbox[0])
     .bind(bbox[2])
     .bind(bbox[1])
     .bind(bbox[3])
-    .bind(after_id)
-    .bind(limit)
     .fetch_all(pool)
     .await?;
     rows.iter()

@@ -449,13 +449,8 @@ impl Store for SqliteStore {
         super::sqlite_gis::areas_as_of(&self.pool, at_ms, filter).await
     }
 
-    async fn records_in_box(
-        &self,
-        bbox: [f64; 4],
-        after_id: &str,
-        limit: i64,
-    ) -> Result<Vec<RecordPoint>> {
-        super::sqlite_gis::records_in_box(&self.pool, bbox, after_id, limit).await
+    async fn records_in_box(&self, bbox: [f64; 4]) -> Result<Vec<RecordPoint>> {
+        super::sqlite_gis::records_in_box(&self.pool, bbox).await
     }
 
     async fn open_reown_jobs(&self) -> Result<Vec<ReownJob>> {
