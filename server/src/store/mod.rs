@@ -6,11 +6,9 @@
 
 mod gis;
 mod postgres;
-mod postgres_gis;
 mod postgres_records;
 mod records;
 mod sqlite;
-mod sqlite_gis;
 mod sqlite_records;
 pub mod workflow;
 

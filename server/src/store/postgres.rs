@@ -293,13 +293,13 @@ impl Store for PostgresStore {
         .fetch_one(&mut *tx)
         .await?;
         let version: i64 = row.try_get(0)?;
-        let by = super::postgres_gis::Provenance {
+        let by = super::gis::postgres::Provenance {
             operation: "import",
             actor: "import",
             reason: "",
             now_ms: now * 1000,
         };
-        super::postgres_gis::write_areas(&mut tx, areas, version, &by).await?;
+        super::gis::postgres::write_areas(&mut tx, areas, version, &by).await?;
         tx.commit().await?;
         Ok(version)
     }
@@ -417,23 +417,23 @@ impl Store for PostgresStore {
     }
 
     async fn edit_areas(&self, edit: &AreaEdit) -> Result<EditOutcome> {
-        super::postgres_gis::edit_areas(&self.pool, edit).await
+        super::gis::postgres::edit_areas(&self.pool, edit).await
     }
 
     async fn area_history(&self, code: &str) -> Result<Vec<AreaVersion>> {
-        super::postgres_gis::area_history(&self.pool, code).await
+        super::gis::postgres::area_history(&self.pool, code).await
     }
 
     async fn areas_as_of(&self, at_ms: i64, filter: &AreaFilter) -> Result<Vec<AreaRecord>> {
-        super::postgres_gis::areas_as_of(&self.pool, at_ms, filter).await
+        super::gis::postgres::areas_as_of(&self.pool, at_ms, filter).await
     }
 
     async fn records_in_box(&self, bbox: [f64; 4]) -> Result<Vec<RecordPoint>> {
-        super::postgres_gis::records_in_box(&self.pool, bbox).await
+        super::gis::postgres::records_in_box(&self.pool, bbox).await
     }
 
     async fn open_reown_jobs(&self) -> Result<Vec<ReownJob>> {
-        super::postgres_gis::open_reown_jobs(&self.pool).await
+        super::gis::postgres::open_reown_jobs(&self.pool).await
     }
 
     async fn finish_reown_job(
@@ -443,7 +443,7 @@ impl Store for PostgresStore {
         changed: i64,
         now_ms: i64,
     ) -> Result<()> {
-        super::postgres_gis::finish_reown_job(&self.pool, id, examined, changed, now_ms).await
+        super::gis::postgres::finish_reown_job(&self.pool, id, examined, changed, now_ms).await
     }
 
     // --- Workflow (issue 6) ---------------------------------------------------------------

@@ -314,13 +314,13 @@ impl Store for SqliteStore {
         .fetch_one(&mut *tx)
         .await?;
         let version: i64 = row.try_get(0)?;
-        let by = super::sqlite_gis::Provenance {
+        let by = super::gis::sqlite::Provenance {
             operation: "import",
             actor: "import",
             reason: "",
             now_ms: now * 1000,
         };
-        super::sqlite_gis::write_areas(&mut tx, areas, version, &by).await?;
+        super::gis::sqlite::write_areas(&mut tx, areas, version, &by).await?;
         tx.commit().await?;
         Ok(version)
     }
@@ -438,23 +438,23 @@ impl Store for SqliteStore {
     }
 
     async fn edit_areas(&self, edit: &AreaEdit) -> Result<EditOutcome> {
-        super::sqlite_gis::edit_areas(&self.pool, edit).await
+        super::gis::sqlite::edit_areas(&self.pool, edit).await
     }
 
     async fn area_history(&self, code: &str) -> Result<Vec<AreaVersion>> {
-        super::sqlite_gis::area_history(&self.pool, code).await
+        super::gis::sqlite::area_history(&self.pool, code).await
     }
 
     async fn areas_as_of(&self, at_ms: i64, filter: &AreaFilter) -> Result<Vec<AreaRecord>> {
-        super::sqlite_gis::areas_as_of(&self.pool, at_ms, filter).await
+        super::gis::sqlite::areas_as_of(&self.pool, at_ms, filter).await
     }
 
     async fn records_in_box(&self, bbox: [f64; 4]) -> Result<Vec<RecordPoint>> {
-        super::sqlite_gis::records_in_box(&self.pool, bbox).await
+        super::gis::sqlite::records_in_box(&self.pool, bbox).await
     }
 
     async fn open_reown_jobs(&self) -> Result<Vec<ReownJob>> {
-        super::sqlite_gis::open_reown_jobs(&self.pool).await
+        super::gis::sqlite::open_reown_jobs(&self.pool).await
     }
 
     async fn finish_reown_job(
@@ -464,7 +464,7 @@ impl Store for SqliteStore {
         changed: i64,
         now_ms: i64,
     ) -> Result<()> {
-        super::sqlite_gis::finish_reown_job(&self.pool, id, examined, changed, now_ms).await
+        super::gis::sqlite::finish_reown_job(&self.pool, id, examined, changed, now_ms).await
     }
 
     // --- Workflow (issue 6) ---------------------------------------------------------------
