@@ -9,6 +9,8 @@
 //! `cargo bench -p gridsync-server --bench reown` (`GRIDSYNC_BENCH_RECORDS` to change the count;
 //! PostgreSQL at `GRIDSYNC_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`).
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use geo::{BooleanOps, Buffer};
@@ -206,25 +208,6 @@ async fn run(url: &str, count: usize, scenario: Scenario) -> Outcome {
     }
 }
 
-async fn fresh_postgres() -> (String, String, String) {
-    let admin = std::env::var("GRIDSYNC_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("gridsync_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
-        .await
-        .unwrap();
-    // The name is made here from hex digits only.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let base = admin
-        .rsplit_once('/')
-        .map(|(b, _)| b.to_string())
-        .unwrap_or(admin.clone());
-    (format!("{base}/{name}"), admin, name)
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     if std::env::var("RUST_LOG").is_ok() {
@@ -241,10 +224,10 @@ async fn main() {
     for (scenario, label) in [(Scenario::Strip, "strip"), (Scenario::Merge, "merge")] {
         let dir = tempfile::tempdir().unwrap();
         let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
-        let (pg, admin, name) = fresh_postgres().await;
+        let pg = common::BenchDatabase::create().await;
         for (backend, url) in [
             ("SQLite (WAL, synchronous=FULL)", sqlite.as_str()),
-            ("PostgreSQL 15", pg.as_str()),
+            ("PostgreSQL 15", pg.url.as_str()),
         ] {
             let o = run(url, count, scenario).await;
             println!(
@@ -260,13 +243,6 @@ async fn main() {
                     .unwrap_or_else(|| "—".into()),
             );
         }
-        let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
-            .await
-            .unwrap();
-        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-        )))
-        .execute(&mut conn)
-        .await;
+        pg.drop_database().await;
     }
 }

@@ -7,6 +7,8 @@
 //! The devices run in this process on the same two cores as the server, so the figures include
 //! the load generator's own work.
 
+mod common;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -158,25 +160,6 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[i.min(sorted.len() - 1)]
 }
 
-async fn fresh_postgres() -> (String, String, String) {
-    let admin = std::env::var("GRIDSYNC_TEST_PG_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("gridsync_bench_{}", uuid::Uuid::new_v4().simple());
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
-        .await
-        .unwrap();
-    // The name is made here from hex digits only.
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
-        .execute(&mut conn)
-        .await
-        .unwrap();
-    let base = admin
-        .rsplit_once('/')
-        .map(|(b, _)| b.to_string())
-        .unwrap_or(admin.clone());
-    (format!("{base}/{name}"), admin, name)
-}
-
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     println!(
@@ -189,10 +172,10 @@ async fn main() {
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     let dir = tempfile::tempdir().unwrap();
     let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let (pg, admin, name) = fresh_postgres().await;
+    let pg = common::BenchDatabase::create().await;
     for (backend, url) in [
         ("SQLite (WAL, synchronous=FULL)", sqlite.as_str()),
-        ("PostgreSQL 15", pg.as_str()),
+        ("PostgreSQL 15", pg.url.as_str()),
     ] {
         let mut outcome = run(url).await;
         outcome.latencies.sort();
@@ -212,12 +195,5 @@ async fn main() {
             "every record acknowledged"
         );
     }
-    let mut conn = <sqlx::PgConnection as sqlx::Connection>::connect(&admin)
-        .await
-        .unwrap();
-    let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-    )))
-    .execute(&mut conn)
-    .await;
+    pg.drop_database().await;
 }
