@@ -192,7 +192,7 @@ async fn run(url: &str, count: usize, scenario: Scenario) -> Outcome {
     // Baseline: every record of the city re-decided against the new map.
     let map = state.grids.refresh().await.unwrap();
     let started = Instant::now();
-    let (all, moves) = reown::plan(store.as_ref(), &map, &[city]).await.unwrap();
+    let (all, moves) = reown::plan(store.as_ref(), map, &[city]).await.unwrap();
     let baseline = (scenario == Scenario::Strip).then(|| started.elapsed());
     assert_eq!(all as usize, count);
     assert!(moves.is_empty(), "the edit left nothing to move");

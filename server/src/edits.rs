@@ -14,6 +14,7 @@
 //!    job, one transaction), the index is rebuilt, and the job runs.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use geo::MultiPolygon;
 use serde::Serialize;
@@ -431,7 +432,7 @@ pub async fn run(
         let map = actix_web::web::block(move || MapSnapshot::build(next, &all))
             .await
             .map_err(ApiError::internal)?;
-        let reownership = reown::preview(state.store.as_ref(), &map, &boxes).await?;
+        let reownership = reown::preview(state.store.as_ref(), Arc::new(map), &boxes).await?;
         return Ok(EditReport {
             operation: input.operation,
             dry_run: true,

@@ -60,21 +60,27 @@ pub struct ReownReport {
     pub sample: Vec<RecordMove>,
 }
 
-/// The records inside `boxes` whose owner under `map` differs from their stored owner.
+/// The records inside `boxes` whose owner under `map` differs from their stored owner. The
+/// points are read per box; locating them (CPU, proportional to the records) runs on the
+/// blocking pool.
 pub async fn plan(
     store: &dyn Store,
-    map: &MapSnapshot,
+    map: Arc<MapSnapshot>,
     boxes: &[[f64; 4]],
 ) -> Result<(u64, Vec<RecordMove>), ApiError> {
-    let mut seen: HashSet<String> = HashSet::new();
-    let mut moves = Vec::new();
+    let mut points: Vec<RecordPoint> = Vec::new();
     for bbox in boxes {
+        points.extend(store.records_in_box(*bbox).await?);
+    }
+    actix_web::web::block(move || {
+        let mut seen: HashSet<String> = HashSet::with_capacity(points.len());
+        let mut moves = Vec::new();
         for RecordPoint {
             id,
             owner_grid,
             lon,
             lat,
-        } in store.records_in_box(*bbox).await?
+        } in points
         {
             if !seen.insert(id.clone()) {
                 continue;
@@ -91,9 +97,11 @@ pub async fn plan(
                 });
             }
         }
-    }
-    moves.sort_by(|a, b| a.id.cmp(&b.id));
-    Ok((seen.len() as u64, moves))
+        moves.sort_by(|a, b| a.id.cmp(&b.id));
+        (seen.len() as u64, moves)
+    })
+    .await
+    .map_err(ApiError::internal)
 }
 
 fn report(examined: u64, moves: &[RecordMove]) -> ReownReport {
@@ -116,7 +124,7 @@ fn report(examined: u64, moves: &[RecordMove]) -> ReownReport {
 /// What re-ownership under `map` would do, writing nothing.
 pub async fn preview(
     store: &dyn Store,
-    map: &MapSnapshot,
+    map: Arc<MapSnapshot>,
     boxes: &[[f64; 4]],
 ) -> Result<ReownReport, ApiError> {
     let (examined, moves) = plan(store, map, boxes).await?;
@@ -125,14 +133,13 @@ pub async fn preview(
 
 /// Reads, re-decides and prepares one batch of documents (on the blocking pool).
 fn prepare(
-    docs: Vec<(String, Option<crate::store::StoredDoc>)>,
+    docs: Vec<(String, crate::store::StoredDoc)>,
     map: &MapSnapshot,
     actor: &ActorId,
     edit: &str,
 ) -> Result<Vec<RecordCommit>, ApiError> {
     let mut commits = Vec::with_capacity(docs.len());
     for (_, stored) in docs {
-        let Some(stored) = stored else { continue };
         let mut doc = RecordDoc::load(&stored.doc).map_err(ApiError::internal)?;
         let record = doc.record().map_err(ApiError::internal)?;
         let heads = doc.heads();
@@ -159,7 +166,7 @@ pub async fn apply(
     boxes: &[[f64; 4]],
     edit: &str,
 ) -> Result<ReownReport, ApiError> {
-    let (examined, moves) = plan(store, &map, boxes).await?;
+    let (examined, moves) = plan(store, map.clone(), boxes).await?;
     let mut pending: Vec<String> = moves.iter().map(|m| m.id.clone()).collect();
     for _ in 0..ATTEMPTS {
         if pending.is_empty() {
@@ -167,10 +174,7 @@ pub async fn apply(
         }
         let mut conflicted = Vec::new();
         for chunk in pending.chunks(BATCH) {
-            let mut docs = Vec::with_capacity(chunk.len());
-            for id in chunk {
-                docs.push((id.clone(), store.record_doc(id).await?));
-            }
+            let docs = store.record_docs(chunk).await?;
             let (map, actor, edit) = (map.clone(), actor.clone(), edit.to_string());
             let mut commits = actix_web::web::block(move || prepare(docs, &map, &actor, &edit))
                 .await

@@ -112,6 +112,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// A record's document and the version it was stored at.
     async fn record_doc(&self, id: &str) -> Result<Option<StoredDoc>>;
+    /// The documents of several records in one read, as `(id, document)`; absent ids are left
+    /// out.
+    async fn record_docs(&self, ids: &[String]) -> Result<Vec<(String, StoredDoc)>>;
     /// Stores documents, their rows and their new changes in one transaction, each change with
     /// the next sequence number (taken under the `change_seq` row lock, so sequence order is
     /// commit order). A document that moved since it was read is left out and reported

@@ -363,6 +363,10 @@ impl Store for PostgresStore {
         super::postgres_records::record_doc(&self.pool, id).await
     }
 
+    async fn record_docs(&self, ids: &[String]) -> Result<Vec<(String, StoredDoc)>> {
+        super::postgres_records::record_docs(&self.pool, ids).await
+    }
+
     async fn commit_records(&self, commits: &[RecordCommit]) -> Result<Vec<CommitOutcome>> {
         super::postgres_records::commit_records(&self.pool, commits).await
     }

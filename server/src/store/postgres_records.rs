@@ -21,6 +21,25 @@ pub(super) async fn record_doc(pool: &PgPool, id: &str) -> Result<Option<StoredD
     }))
 }
 
+pub(super) async fn record_docs(pool: &PgPool, ids: &[String]) -> Result<Vec<(String, StoredDoc)>> {
+    let rows = sqlx::query("SELECT id, doc, version FROM records WHERE id = ANY($1)")
+        .bind(ids)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.get(0),
+                StoredDoc {
+                    doc: r.get(1),
+                    version: r.get(2),
+                },
+            )
+        })
+        .collect())
+}
+
 pub(super) async fn commit_records(
     pool: &PgPool,
     commits: &[RecordCommit],

@@ -384,6 +384,10 @@ impl Store for SqliteStore {
         super::sqlite_records::record_doc(&self.pool, id).await
     }
 
+    async fn record_docs(&self, ids: &[String]) -> Result<Vec<(String, StoredDoc)>> {
+        super::sqlite_records::record_docs(&self.pool, ids).await
+    }
+
     async fn commit_records(&self, commits: &[RecordCommit]) -> Result<Vec<CommitOutcome>> {
         super::sqlite_records::commit_records(&self.pool, commits).await
     }

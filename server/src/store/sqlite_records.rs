@@ -21,6 +21,30 @@ pub(super) async fn record_doc(pool: &SqlitePool, id: &str) -> Result<Option<Sto
     }))
 }
 
+pub(super) async fn record_docs(
+    pool: &SqlitePool,
+    ids: &[String],
+) -> Result<Vec<(String, StoredDoc)>> {
+    let rows = sqlx::query(
+        "SELECT id, doc, version FROM records WHERE id IN (SELECT value FROM json_each(?))",
+    )
+    .bind(json_list(ids))
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.get(0),
+                StoredDoc {
+                    doc: r.get(1),
+                    version: r.get(2),
+                },
+            )
+        })
+        .collect())
+}
+
 pub(super) async fn commit_records(
     pool: &SqlitePool,
     commits: &[RecordCommit],
