@@ -61,6 +61,8 @@ pub struct MapSnapshot {
     pub index: GridIndex,
     /// Names and levels, indexed by [`AreaId`].
     pub meta: Vec<AreaMeta>,
+    /// `[min_lon, min_lat, max_lon, max_lat]` of the whole map; `None` when it is empty.
+    pub extent: Option<[f64; 4]>,
 }
 
 impl MapSnapshot {
@@ -104,7 +106,15 @@ impl MapSnapshot {
                 meta[id as usize] = area_meta;
             }
         }
-        MapSnapshot { index, meta }
+        let extent = records
+            .iter()
+            .map(|r| r.bbox)
+            .reduce(crate::topology::union_box);
+        MapSnapshot {
+            index,
+            meta,
+            extent,
+        }
     }
 
     /// The map version.

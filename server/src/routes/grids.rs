@@ -215,12 +215,14 @@ pub async fn get(
 ) -> ApiResult<HttpResponse> {
     let code = path.into_inner();
     let record = match query.as_of.as_deref().map(parse_time).transpose()? {
+        // The area's own versions, not the whole map as of then.
         Some(at) => state
             .store
-            .areas_as_of(at, &AreaFilter::default())
+            .area_history(&code)
             .await?
             .into_iter()
-            .find(|a| a.code == code),
+            .find(|v| v.valid_from <= at && v.valid_to.is_none_or(|to| to > at) && !v.retired)
+            .map(|v| v.area),
         None => state.store.area(&code).await?,
     };
     let record = record.ok_or_else(|| ApiError::NotFound(format!("no area `{code}`")))?;
