@@ -37,6 +37,8 @@ pub enum Expect {
     Present,
     /// The area must be at this version (`If-Match`).
     Version(i64),
+    /// Either: create it if absent, replace it if present (a batch without versions).
+    Any,
 }
 
 /// An area to write.
@@ -65,6 +67,46 @@ pub struct EditInput {
     pub retire: Vec<String>,
     pub expect: Vec<(String, Expect)>,
     pub reason: String,
+}
+
+impl EditInput {
+    /// Creates one area (its code must be new).
+    pub fn create(upsert: Upsert, reason: String) -> Self {
+        EditInput {
+            operation: "create",
+            expect: vec![(upsert.code.clone(), Expect::Absent)],
+            upserts: vec![upsert],
+            retire: Vec::new(),
+            reason,
+        }
+    }
+
+    /// Writes one existing area (`replace` or `update`), as the editor read it.
+    pub fn rewrite(
+        operation: &'static str,
+        upsert: Upsert,
+        expect: Expect,
+        reason: String,
+    ) -> Self {
+        EditInput {
+            operation,
+            expect: vec![(upsert.code.clone(), expect)],
+            upserts: vec![upsert],
+            retire: Vec::new(),
+            reason,
+        }
+    }
+
+    /// Retires one area, as the editor read it.
+    pub fn retire(code: String, expect: Expect, reason: String) -> Self {
+        EditInput {
+            operation: "retire",
+            upserts: Vec::new(),
+            expect: vec![(code.clone(), expect)],
+            retire: vec![code],
+            reason,
+        }
+    }
 }
 
 /// How to run an edit.
@@ -451,7 +493,7 @@ pub async fn run(
             .filter_map(|(code, e)| match e {
                 Expect::Absent => Some((code.clone(), None)),
                 Expect::Version(v) => Some((code.clone(), Some(*v))),
-                Expect::Present => None,
+                Expect::Present | Expect::Any => None,
             })
             .collect(),
         operation: input.operation.to_string(),

@@ -188,13 +188,7 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     caller.require_role(&MAP_EDITORS)?;
     let upsert = upsert_of(&body_json(&body)?, query.crs, None)?;
-    let input = EditInput {
-        operation: "create",
-        expect: vec![(upsert.code.clone(), Expect::Absent)],
-        upserts: vec![upsert],
-        retire: Vec::new(),
-        reason: query.reason()?,
-    };
+    let input = EditInput::create(upsert, query.reason()?);
     respond(&state, &caller, input, &query).await
 }
 
@@ -237,14 +231,10 @@ pub async fn batch(
             .get("properties")
             .and_then(|p| p.get("version"))
             .and_then(Value::as_i64);
-        let existing = state.store.area(&upsert.code).await?;
+        // At `properties.version` when given; otherwise created or replaced, whichever applies.
         expect.push((
             upsert.code.clone(),
-            match (existing, version) {
-                (None, _) => Expect::Absent,
-                (Some(_), Some(v)) => Expect::Version(v),
-                (Some(_), None) => Expect::Present,
-            },
+            version.map_or(Expect::Any, Expect::Version),
         ));
         if upserts.iter().any(|u: &Upsert| u.code == upsert.code) {
             return Err(ApiError::unprocessable(
@@ -278,13 +268,7 @@ pub async fn replace(
     let code = path.into_inner();
     let expect = if_match(&request)?;
     let upsert = upsert_of(&body_json(&body)?, query.crs, Some(&code))?;
-    let input = EditInput {
-        operation: "replace",
-        upserts: vec![upsert],
-        retire: Vec::new(),
-        expect: vec![(code, expect)],
-        reason: query.reason()?,
-    };
+    let input = EditInput::rewrite("replace", upsert, expect, query.reason()?);
     respond(&state, &caller, input, &query).await
 }
 
@@ -303,13 +287,12 @@ pub async fn update(
     let code = path.into_inner();
     let expect = if_match(&request)?;
     let patch = body_json(&body)?;
-    let input = EditInput {
-        operation: "update",
-        upserts: vec![patched(&state, &code, &patch, query.crs).await?],
-        retire: Vec::new(),
-        expect: vec![(code, expect)],
-        reason: query.reason()?,
-    };
+    let input = EditInput::rewrite(
+        "update",
+        patched(&state, &code, &patch, query.crs).await?,
+        expect,
+        query.reason()?,
+    );
     respond(&state, &caller, input, &query).await
 }
 
@@ -379,13 +362,7 @@ pub async fn retire(
 ) -> ApiResult<HttpResponse> {
     caller.require_role(&MAP_EDITORS)?;
     let code = path.into_inner();
-    let input = EditInput {
-        operation: "retire",
-        upserts: Vec::new(),
-        retire: vec![code.clone()],
-        expect: vec![(code, if_match(&request)?)],
-        reason: query.reason()?,
-    };
+    let input = EditInput::retire(code, if_match(&request)?, query.reason()?);
     respond(&state, &caller, input, &query).await
 }
 

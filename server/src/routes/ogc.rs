@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use crate::auth::Caller;
 use crate::coords::Crs;
 use crate::domain::{AreaFilter, AreaRecord, Level};
-use crate::edits::{self, EditInput, EditOptions, Expect};
+use crate::edits::{self, EditInput, EditOptions};
 use crate::error::{ApiError, ApiResult};
 use crate::routes::gis::{etag, if_match, parse_time, patched, rfc3339, upsert_of};
 use crate::routes::grids::{MAP_EDITORS, feature};
@@ -149,13 +149,6 @@ fn check_collection(id: &str) -> ApiResult<()> {
     }
 }
 
-fn map_extent(areas: &[AreaRecord]) -> Option<[f64; 4]> {
-    areas
-        .iter()
-        .map(|a| a.bbox)
-        .reduce(crate::topology::union_box)
-}
-
 /// `GET /ogc/collections`.
 pub async fn collections(
     state: web::Data<AppState>,
@@ -163,8 +156,7 @@ pub async fn collections(
     request: HttpRequest,
 ) -> ApiResult<HttpResponse> {
     let base = base(&request);
-    let areas = state.store.list_areas(&AreaFilter::default()).await?;
-    let extent = map_extent(&areas);
+    let extent = state.grids.snapshot().await?.extent;
     Ok(HttpResponse::Ok().json(json!({
         "links": [{ "href": format!("{base}/collections"), "rel": "self", "type": "application/json" }],
         "collections": COLLECTIONS.iter().map(|id| collection_json(&base, id, extent)).collect::<Vec<_>>(),
@@ -180,8 +172,8 @@ pub async fn collection(
 ) -> ApiResult<HttpResponse> {
     let id = path.into_inner();
     check_collection(&id)?;
-    let areas = state.store.list_areas(&AreaFilter::default()).await?;
-    Ok(HttpResponse::Ok().json(collection_json(&base(&request), &id, map_extent(&areas))))
+    let extent = state.grids.snapshot().await?.extent;
+    Ok(HttpResponse::Ok().json(collection_json(&base(&request), &id, extent)))
 }
 
 /// Query parameters of `items`.
@@ -627,13 +619,7 @@ pub async fn create(
     let mut upsert = upsert_of(&body_json(&body)?, content_crs(&request)?, None)?;
     fit_level(&collection, &mut upsert)?;
     let code = upsert.code.clone();
-    let input = EditInput {
-        operation: "create",
-        expect: vec![(code.clone(), Expect::Absent)],
-        upserts: vec![upsert],
-        retire: Vec::new(),
-        reason: reason(&request),
-    };
+    let input = EditInput::create(upsert, reason(&request));
     let report = edits::run(&state, &caller.user.username, input, options()).await?;
     let mut response = HttpResponse::Created();
     response.insert_header((
@@ -661,13 +647,7 @@ pub async fn replace(
     let expect = if_match(&request)?;
     let mut upsert = upsert_of(&body_json(&body)?, content_crs(&request)?, Some(&code))?;
     fit_level(&collection, &mut upsert)?;
-    let input = EditInput {
-        operation: "replace",
-        upserts: vec![upsert],
-        retire: Vec::new(),
-        expect: vec![(code, expect)],
-        reason: reason(&request),
-    };
+    let input = EditInput::rewrite("replace", upsert, expect, reason(&request));
     answer(&state, &caller, input).await
 }
 
@@ -686,13 +666,7 @@ pub async fn update(
     caller.require_role(&MAP_EDITORS)?;
     let expect = if_match(&request)?;
     let upsert = patched(&state, &code, &body_json(&body)?, content_crs(&request)?).await?;
-    let input = EditInput {
-        operation: "update",
-        upserts: vec![upsert],
-        retire: Vec::new(),
-        expect: vec![(code, expect)],
-        reason: reason(&request),
-    };
+    let input = EditInput::rewrite("update", upsert, expect, reason(&request));
     answer(&state, &caller, input).await
 }
 
@@ -707,13 +681,7 @@ pub async fn delete(
     let (collection, code) = path.into_inner();
     editable(&collection)?;
     caller.require_role(&MAP_EDITORS)?;
-    let input = EditInput {
-        operation: "retire",
-        upserts: Vec::new(),
-        retire: vec![code.clone()],
-        expect: vec![(code, if_match(&request)?)],
-        reason: reason(&request),
-    };
+    let input = EditInput::retire(code, if_match(&request)?, reason(&request));
     answer(&state, &caller, input).await
 }
 
