@@ -160,12 +160,22 @@ both_backends! {
 
 both_backends! {
     async fn every_protected_endpoint_refuses_anonymous_callers(app: TestApp) {
+        // Which operations are public is written once, in openapi.yaml: those without
+        // `security`. Every other route must refuse a caller without a token.
+        let public = public_operations();
+        assert!(public.contains(&("get".to_string(), "/healthz".to_string())), "{public:?}");
+        // Public by design, and nothing else: health, login, the OGC API's landing page,
+        // conformance classes and API definition (they say nothing about the data), Open311
+        // and the resident form (complaint intake from anyone).
+        for (method, path) in &public {
+            let allowed = ["/healthz", "/metrics", "/api/v1/auth/login", "/ogc", "/ogc/", "/ogc/conformance", "/ogc/api"]
+                .contains(&path.as_str())
+                || path.starts_with("/open311/")
+                || path == "/api/v1/public/complaints";
+            assert!(allowed, "{method} {path} is documented without security");
+        }
         for (method, path) in gridsync_server::routes::ROUTES {
-            // Public by design: health, login, the OGC API's landing page, conformance
-            // classes and API definition (they say nothing about the data), Open311 and the
-            // resident form (complaint intake from anyone).
-            let public = path.starts_with("/open311/") || *path == "/api/v1/public/complaints";
-            if public || ["/healthz", "/metrics", "/api/v1/auth/login", "/ogc", "/ogc/", "/ogc/conformance", "/ogc/api"].contains(path) {
+            if public.contains(&(method.to_string(), path.to_string())) {
                 continue;
             }
             let path = path
@@ -203,4 +213,23 @@ both_backends! {
         assert_eq!(codes.len(), 16);
         assert!(codes.iter().all(|c| c.starts_with("220303")));
     }
+}
+
+/// `(method, path)` of the operations openapi.yaml documents without `security`.
+fn public_operations() -> std::collections::BTreeSet<(String, String)> {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml"))
+        .expect("openapi.yaml");
+    let spec: serde_norway::Value = serde_norway::from_str(&text).expect("spec is YAML");
+    let mut public = std::collections::BTreeSet::new();
+    for (path, item) in spec["paths"].as_mapping().expect("paths") {
+        for (method, operation) in item.as_mapping().expect("path item") {
+            let method = method.as_str().unwrap_or_default();
+            if ["get", "put", "post", "delete", "patch", "head"].contains(&method)
+                && operation.get("security").is_none()
+            {
+                public.insert((method.to_string(), path.as_str().unwrap().to_string()));
+            }
+        }
+    }
+    public
 }
