@@ -1,11 +1,13 @@
-//! Sync ingest under load: 200 simulated devices, each with its own sync-core store, create new
-//! records and sync them through the real HTTP server, concurrently. Reports new records stored
-//! per second and the p50/p99 latency of sync requests, on SQLite and on PostgreSQL.
+//! Sync ingest under load: 200 simulated devices, one grid-worker account each, send new
+//! records through the real HTTP server, concurrently. Reports new records stored per second and
+//! the p50/p99 latency of sync requests, on SQLite and on PostgreSQL, for three ways of running
+//! the devices (see [`Devices`]): replayed requests as fast as answered (the server's capacity),
+//! replayed requests paced at fixed offered rates (latency below saturation), and full sync-core
+//! phones in this process (end to end, the phones' own work included).
 //!
 //! `cargo bench -p gridsync-server --bench sync_load` (PostgreSQL at `GRIDSYNC_TEST_PG_URL`,
-//! default `postgres://postgres@127.0.0.1:5432/postgres`; a database is created and dropped).
-//! The devices run in this process on the same two cores as the server, so the figures include
-//! the load generator's own work.
+//! default `postgres://postgres@127.0.0.1:5432/postgres`; a database is created and dropped for
+//! every run). Everything runs on this machine's two cores, the load generator included.
 
 mod common;
 
@@ -15,10 +17,16 @@ use std::time::{Duration, Instant};
 use gridsync_server::auth::{hash_password, new_token, token_hash};
 use gridsync_server::domain::{NewUser, Role, now_unix};
 use gridsync_server::{Application, Settings, demo, store};
-use sync_core::{Crs, Location, RecordBuilder, Store};
+use sync_core::{
+    Ack, Crs, Location, Record, RecordBuilder, Store, SyncRequest, SyncResponse, Verdict,
+};
+
+// The server binary's allocator, so the figures are the server's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// Devices, overridable with `GRIDSYNC_BENCH_DEVICES`.
-fn devices() -> usize {
+fn device_count() -> usize {
     std::env::var("GRIDSYNC_BENCH_DEVICES")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -36,14 +44,110 @@ struct Outcome {
     failures: usize,
 }
 
-async fn run(url: &str) -> Outcome {
+/// How the simulated devices run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Devices {
+    /// Each device's requests are built beforehand by a real sync-core phone store (records
+    /// made offline, as in the field), and during the run the device sends them in order,
+    /// carrying the cursor of the previous response and checking every acknowledgement: the
+    /// protocol client without the phone's own automerge work, which runs on the phone's CPU,
+    /// not the server's. This measures the server. With a rate, each device sends at fixed
+    /// times so that all together offer that many new records per second (an open load, as when
+    /// the phones of a district come online through the day); without one, each sends its next
+    /// request as soon as the last is answered (a closed load that saturates the server).
+    Replayed { rate: Option<f64> },
+    /// Each device is a full sync-core phone store in this process: it makes its records,
+    /// builds each request and applies each response (merging the server's owner decisions)
+    /// while the run is timed, on the same two cores as the server.
+    InProcess,
+}
+
+/// One device's sync requests, built offline: round by round, five new records each.
+fn prepare_requests(device: usize, point: (f64, f64)) -> Vec<SyncRequest> {
+    let account = format!("worker{device}");
+    let name = format!("device-{device}");
+    let mut phone = Store::open_in_memory(&account, &name).unwrap();
+    let mut requests = Vec::with_capacity(ROUNDS);
+    for round in 0..ROUNDS {
+        for i in 0..RECORDS_PER_ROUND {
+            phone
+                .create(&new_record(&phone, &name, round, i, point))
+                .unwrap();
+        }
+        let prepared = phone.prepare_sync(256 * 1024).unwrap();
+        let request = SyncRequest::decode(&prepared.bytes).unwrap();
+        // The server's acknowledgement, so the next request carries only the next round.
+        let ack = SyncResponse {
+            request_id: request.request_id,
+            acks: request
+                .uploads
+                .iter()
+                .map(|u| Ack {
+                    id: u.id,
+                    verdict: Verdict::Accepted,
+                })
+                .collect(),
+            ..SyncResponse::default()
+        };
+        phone.apply_sync(&ack.encode()).unwrap();
+        requests.push(request);
+    }
+    requests
+}
+
+fn new_record(phone: &Store, device: &str, round: usize, i: usize, point: (f64, f64)) -> Record {
+    RecordBuilder::complaint(format!("{device} {round}/{i}"), phone.writer())
+        .description("路灯不亮，请尽快维修。")
+        .category("municipal.lighting")
+        .location(Location {
+            lon: point.0,
+            lat: point.1,
+            accuracy_m: Some(5.0),
+            crs: Crs::Wgs84,
+        })
+        .build()
+}
+
+/// Sends one request, retrying on a failed connection as a phone would (the retry is its own
+/// request). Returns the response body and the latency of the exchange that answered.
+async fn exchange(
+    client: &reqwest::Client,
+    address: &str,
+    token: &str,
+    device: &str,
+    body: Vec<u8>,
+    failures: &mut usize,
+) -> (Vec<u8>, Duration) {
+    loop {
+        let sent = Instant::now();
+        let response = client
+            .post(format!("{address}/api/v1/sync"))
+            .bearer_auth(token)
+            .header("x-gridsync-device", device)
+            .body(body.clone())
+            .send()
+            .await;
+        let bytes = match response {
+            Ok(r) if r.status() == 200 => r.bytes().await.map(|b| b.to_vec()),
+            Ok(r) => panic!("sync answered {}", r.status()),
+            Err(e) => Err(e),
+        };
+        match bytes {
+            Ok(bytes) => return (bytes, sent.elapsed()),
+            Err(_) => *failures += 1,
+        }
+    }
+}
+
+async fn run(url: &str, mode: Devices) -> Outcome {
+    let devices = device_count();
     let store = store::connect(url).await.expect("store");
     store.put_areas(&demo::areas(), now_unix()).await.unwrap();
     // One grid worker per device, as in the field: each account's area is its own, so a
     // device is sent back its own records' server decisions, not every other device's records.
     let hash = hash_password("bench-password").unwrap();
     let mut tokens = Vec::new();
-    for d in 0..devices() {
+    for d in 0..devices {
         let user = store
             .create_user(&NewUser {
                 username: format!("worker{d}"),
@@ -71,7 +175,7 @@ async fn run(url: &str) -> Outcome {
     tokio::spawn(app.run_until_stopped());
 
     let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(devices())
+        .pool_max_idle_per_host(device_count())
         .build()
         .unwrap();
     let area = demo::areas().into_iter().find(|a| a.code == GRID).unwrap();
@@ -79,57 +183,73 @@ async fn run(url: &str) -> Outcome {
         (area.bbox[0] + area.bbox[2]) / 2.0,
         (area.bbox[1] + area.bbox[3]) / 2.0,
     );
+    let prepared: Vec<Vec<SyncRequest>> = match mode {
+        Devices::Replayed { .. } => (0..devices).map(|d| prepare_requests(d, point)).collect(),
+        Devices::InProcess => vec![Vec::new(); devices],
+    };
 
     let address = Arc::new(address);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for (d, token) in tokens.into_iter().enumerate() {
+    for ((d, token), requests) in tokens.into_iter().enumerate().zip(prepared) {
         let (client, address) = (client.clone(), address.clone());
         tasks.push(tokio::spawn(async move {
-            let account = format!("worker{d}");
             let device = format!("device-{d}");
-            let mut phone = Store::open_in_memory(&account, &device).unwrap();
             let mut latencies = Vec::with_capacity(ROUNDS);
             let mut acknowledged = 0;
             let mut failures = 0;
-            for round in 0..ROUNDS {
-                for i in 0..RECORDS_PER_ROUND {
-                    let record =
-                        RecordBuilder::complaint(format!("{device} {round}/{i}"), phone.writer())
-                            .description("路灯不亮，请尽快维修。")
-                            .category("municipal.lighting")
-                            .location(Location {
-                                lon: point.0,
-                                lat: point.1,
-                                accuracy_m: Some(5.0),
-                                crs: Crs::Wgs84,
-                            })
-                            .build();
-                    phone.create(&record).unwrap();
-                }
-                // A failed exchange is retried, as a phone would; the retry is its own request.
-                loop {
-                    let request = phone.prepare_sync(256 * 1024).unwrap();
-                    let sent = Instant::now();
-                    let response = client
-                        .post(format!("{address}/api/v1/sync"))
-                        .bearer_auth(&token)
-                        .header("x-gridsync-device", &device)
-                        .body(request.bytes)
-                        .send()
-                        .await;
-                    let bytes = match response {
-                        Ok(r) if r.status() == 200 => r.bytes().await,
-                        Ok(r) => panic!("sync answered {}", r.status()),
-                        Err(e) => Err(e),
-                    };
-                    match bytes {
-                        Ok(bytes) => {
-                            latencies.push(sent.elapsed());
-                            acknowledged += phone.apply_sync(&bytes).unwrap().acknowledged.len();
-                            break;
+            match mode {
+                Devices::Replayed { rate } => {
+                    // Paced: device d sends at started + (d / devices + k) * period.
+                    let period = rate
+                        .map(|r| Duration::from_secs_f64((devices * RECORDS_PER_ROUND) as f64 / r));
+                    let mut cursor = 0;
+                    for (k, mut request) in requests.into_iter().enumerate() {
+                        if let Some(period) = period {
+                            let at = period.mul_f64(d as f64 / devices as f64 + k as f64);
+                            tokio::time::sleep_until((started + at).into()).await;
                         }
-                        Err(_) => failures += 1,
+                        request.cursor = cursor;
+                        let (bytes, latency) = exchange(
+                            &client,
+                            &address,
+                            &token,
+                            &device,
+                            request.encode(),
+                            &mut failures,
+                        )
+                        .await;
+                        latencies.push(latency);
+                        let response = SyncResponse::decode(&bytes).unwrap();
+                        assert_eq!(response.request_id, request.request_id);
+                        for ack in &response.acks {
+                            assert_eq!(ack.verdict, Verdict::Accepted, "record {}", ack.id);
+                        }
+                        acknowledged += response.acks.len();
+                        cursor = response.next_cursor;
+                    }
+                }
+                Devices::InProcess => {
+                    let account = format!("worker{d}");
+                    let mut phone = Store::open_in_memory(&account, &device).unwrap();
+                    for round in 0..ROUNDS {
+                        for i in 0..RECORDS_PER_ROUND {
+                            phone
+                                .create(&new_record(&phone, &device, round, i, point))
+                                .unwrap();
+                        }
+                        let request = phone.prepare_sync(256 * 1024).unwrap();
+                        let (bytes, latency) = exchange(
+                            &client,
+                            &address,
+                            &token,
+                            &device,
+                            request.bytes,
+                            &mut failures,
+                        )
+                        .await;
+                        latencies.push(latency);
+                        acknowledged += phone.apply_sync(&bytes).unwrap().acknowledged.len();
                     }
                 }
             }
@@ -164,36 +284,81 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 async fn main() {
     println!(
         "{} devices (one grid worker each), {ROUNDS} rounds of {RECORDS_PER_ROUND} new records each, all concurrent\n",
-        devices()
+        device_count()
     );
     println!(
-        "| backend | new records stored | wall time | records/s | sync p50 | sync p99 | requests | failed and retried |"
+        "| devices | backend | new records stored | wall time | records/s | sync p50 | sync p99 | requests | failed and retried |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
-    let dir = tempfile::tempdir().unwrap();
-    let sqlite = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let pg = common::BenchDatabase::create().await;
-    for (backend, url) in [
-        ("SQLite (WAL, synchronous=FULL)", sqlite.as_str()),
-        ("PostgreSQL 15", pg.url.as_str()),
-    ] {
-        let mut outcome = run(url).await;
-        outcome.latencies.sort();
-        println!(
-            "| {backend} | {} | {:.2} s | {:.0} | {:.1} ms | {:.1} ms | {} | {} |",
-            outcome.records,
-            outcome.wall.as_secs_f64(),
-            outcome.records as f64 / outcome.wall.as_secs_f64(),
-            percentile(&outcome.latencies, 0.50).as_secs_f64() * 1e3,
-            percentile(&outcome.latencies, 0.99).as_secs_f64() * 1e3,
-            outcome.latencies.len(),
-            outcome.failures,
-        );
-        assert_eq!(
-            outcome.records,
-            devices() * ROUNDS * RECORDS_PER_ROUND,
-            "every record acknowledged"
-        );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    // `GRIDSYNC_BENCH_BACKENDS=sqlite` (or `postgres`) runs one backend only,
+    // `GRIDSYNC_BENCH_MODES=replayed,paced,in-process` chooses the ways of running the devices,
+    // and `GRIDSYNC_BENCH_RATES` the paced rates (records/s).
+    let only = std::env::var("GRIDSYNC_BENCH_BACKENDS").unwrap_or_default();
+    let modes = std::env::var("GRIDSYNC_BENCH_MODES").unwrap_or_default();
+    let rates: Vec<f64> = std::env::var("GRIDSYNC_BENCH_RATES")
+        .unwrap_or_else(|_| "250,500,1000".into())
+        .split(',')
+        .filter_map(|r| r.trim().parse().ok())
+        .collect();
+    let mut runs = vec![(
+        Devices::Replayed { rate: None },
+        "replayed",
+        "replayed requests, closed loop".to_string(),
+    )];
+    for rate in rates {
+        runs.push((
+            Devices::Replayed { rate: Some(rate) },
+            "paced",
+            format!("replayed requests, paced at {rate} records/s"),
+        ));
     }
-    pg.drop_database().await;
+    runs.push((
+        Devices::InProcess,
+        "in-process",
+        "sync-core phones in process, closed loop".to_string(),
+    ));
+    for (mode, mode_key, mode_name) in runs {
+        if !modes.is_empty() && !modes.split(',').any(|m| m == mode_key) {
+            continue;
+        }
+        for (backend, key) in [
+            ("SQLite (WAL, synchronous=FULL)", "sqlite"),
+            ("PostgreSQL 15", "postgres"),
+        ] {
+            if !only.is_empty() && !only.split(',').any(|b| b == key) {
+                continue;
+            }
+            // A fresh database for every run.
+            let dir = tempfile::tempdir().unwrap();
+            let pg_run = if key == "postgres" {
+                Some(common::BenchDatabase::create().await)
+            } else {
+                None
+            };
+            let url = match &pg_run {
+                Some(db) => db.url.clone(),
+                None => format!("sqlite://{}", dir.path().join("bench.db").display()),
+            };
+            let mut outcome = run(&url, mode).await;
+            if let Some(db) = pg_run {
+                db.drop_database().await;
+            }
+            outcome.latencies.sort();
+            println!(
+                "| {mode_name} | {backend} | {} | {:.2} s | {:.0} | {:.1} ms | {:.1} ms | {} | {} |",
+                outcome.records,
+                outcome.wall.as_secs_f64(),
+                outcome.records as f64 / outcome.wall.as_secs_f64(),
+                percentile(&outcome.latencies, 0.50).as_secs_f64() * 1e3,
+                percentile(&outcome.latencies, 0.99).as_secs_f64() * 1e3,
+                outcome.latencies.len(),
+                outcome.failures,
+            );
+            assert_eq!(
+                outcome.records,
+                device_count() * ROUNDS * RECORDS_PER_ROUND,
+                "every record acknowledged"
+            );
+        }
+    }
 }

@@ -8,6 +8,9 @@ use gridsync_server::domain::{NewUser, now_unix};
 use gridsync_server::routes::admin::{validate_password, validate_username};
 use gridsync_server::{Application, store, telemetry};
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();

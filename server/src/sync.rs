@@ -153,7 +153,7 @@ pub fn wgs84_point(record: &Record) -> Option<(f64, f64)> {
 }
 
 /// Writes the server's ownership decision into the document when it differs from what
-/// `record` (the document's current record) says, with a timeline event (noting a claim the
+/// `record` (the document's current record, as [`RecordDoc::record`] reads it) says, with a timeline event (noting a claim the
 /// geometry disagrees with). Returns the record after the decision, or `None` if it stood.
 pub fn decide_owner(
     doc: &mut RecordDoc,
@@ -201,7 +201,7 @@ fn write_owner(
     }
     let previous = record.owner_grid.as_ref().and_then(|o| o.code.clone());
     doc.set_actor(actor.clone());
-    doc.update(&Writer::new(SERVER, SERVER), |r| {
+    doc.update_from(record, &Writer::new(SERVER, SERVER), |r| {
         r.owner_grid = Some(OwnerGrid {
             code: code.clone(),
             boundary_version: version,
@@ -298,18 +298,15 @@ pub struct WriteContext {
     pub origin: String,
 }
 
-/// Merges and checks one upload against the current stored document, and adds the server's
-/// own decisions. The read is async; the automerge work runs on the blocking pool.
-async fn prepare_upload(
-    store: &dyn Store,
-    upload: &sync_core::DocPayload,
+/// Merges and checks uploads against their stored documents (`None`: new to the server) and
+/// adds the server's own decisions. CPU work: run it on the blocking pool.
+fn merge_and_decide_all(
+    work: Vec<(sync_core::DocPayload, Option<StoredDoc>)>,
     ctx: &WriteContext,
-) -> Result<Prepared, ApiError> {
-    let stored = store.record_doc(&upload.id.to_string()).await?;
-    let (upload, ctx) = (upload.clone(), ctx.clone());
-    actix_web::web::block(move || merge_and_decide(stored, &upload, &ctx))
-        .await
-        .map_err(ApiError::internal)?
+) -> Result<Vec<Prepared>, ApiError> {
+    work.into_iter()
+        .map(|(upload, stored)| merge_and_decide(stored, &upload, ctx))
+        .collect()
 }
 
 fn merge_and_decide(
@@ -340,26 +337,66 @@ fn merge_and_decide(
     let Accepted {
         mut doc,
         record,
-        changes,
-        ..
+        created,
+        new,
     } = *accepted;
-    let mut new_changes = log_entries(&changes, &ctx.origin);
+    let mut new_changes: Vec<NewChange> = new
+        .into_iter()
+        .map(|(hash, bytes)| NewChange {
+            hash: hash.0.to_vec(),
+            origin: ctx.origin.clone(),
+            bytes,
+        })
+        .collect();
     let heads = doc.heads();
     let decided =
         decide_owner(&mut doc, &record, &ctx.map, &ctx.actor).map_err(ApiError::internal)?;
-    let record = match decided {
-        Some(decided) => {
-            new_changes.extend(log_entries(&doc.automerge().get_changes(&heads), SERVER));
-            decided
-        }
-        None => record,
+    let server_changes = match decided {
+        Some(_) => log_entries(&doc.automerge().get_changes(&heads), SERVER),
+        None => Vec::new(),
     };
+    // A new document is stored as the upload (a whole document that loaded strictly) followed
+    // by the server's change: what a save would encode again, at no cost. Later writes save the
+    // merged document whole.
+    let bytes = if created {
+        let mut bytes = upload.bytes.clone();
+        for change in &server_changes {
+            bytes.extend_from_slice(&change.bytes);
+        }
+        bytes
+    } else {
+        doc.save()
+    };
+    new_changes.extend(server_changes);
     Ok(Prepared::Write(Box::new(RecordCommit {
-        row: record_row(&record, now_ms()),
-        doc: doc.save(),
+        row: record_row(decided.as_ref().unwrap_or(&record), now_ms()),
+        doc: bytes,
         expected_version,
         changes: new_changes,
     })))
+}
+
+/// Reads the stored documents of `uploads`, merges and checks each (on the blocking pool).
+async fn prepare_uploads(
+    store: &dyn Store,
+    uploads: &[sync_core::DocPayload],
+    ctx: &WriteContext,
+) -> Result<Vec<Prepared>, ApiError> {
+    if uploads.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = uploads.iter().map(|u| u.id.to_string()).collect();
+    let mut stored: std::collections::HashMap<String, StoredDoc> =
+        store.record_docs(&ids).await?.into_iter().collect();
+    let work: Vec<(sync_core::DocPayload, Option<StoredDoc>)> = uploads
+        .iter()
+        .zip(&ids)
+        .map(|(upload, id)| (upload.clone(), stored.remove(id)))
+        .collect();
+    let ctx = ctx.clone();
+    actix_web::web::block(move || merge_and_decide_all(work, &ctx))
+        .await
+        .map_err(ApiError::internal)?
 }
 
 /// Merges, checks and stores one document on its own, retrying when another writer stored it
@@ -370,9 +407,11 @@ async fn store_upload(
     ctx: &WriteContext,
 ) -> Result<Stored, ApiError> {
     for _ in 0..COMMIT_ATTEMPTS {
-        match prepare_upload(store, upload, ctx).await? {
-            Prepared::Settled(stored) => return Ok(stored),
-            Prepared::Write(commit) => {
+        let prepared = prepare_uploads(store, std::slice::from_ref(upload), ctx).await?;
+        match prepared.into_iter().next() {
+            None => break,
+            Some(Prepared::Settled(stored)) => return Ok(stored),
+            Some(Prepared::Write(commit)) => {
                 match store
                     .commit_records(std::slice::from_ref(commit.as_ref()))
                     .await?[..]
@@ -398,8 +437,12 @@ async fn store_uploads(
 ) -> Result<Vec<Stored>, ApiError> {
     let mut results: Vec<Option<Stored>> = Vec::with_capacity(uploads.len());
     let mut writes: Vec<(usize, RecordCommit)> = Vec::new();
-    for (i, upload) in uploads.iter().enumerate() {
-        match prepare_upload(store, upload, ctx).await? {
+    for (i, prepared) in prepare_uploads(store, uploads, ctx)
+        .await?
+        .into_iter()
+        .enumerate()
+    {
+        match prepared {
             Prepared::Settled(stored) => results.push(Some(stored)),
             Prepared::Write(commit) => {
                 results.push(None);

@@ -108,16 +108,28 @@ impl RecordDoc {
         edit: impl FnOnce(&mut Record) -> Result<()>,
     ) -> Result<Option<Record>> {
         let before = self.record()?;
+        self.update_from(&before, writer, edit)
+    }
+
+    /// [`RecordDoc::update`] for a caller that already holds the document's current record
+    /// (`before`, as [`RecordDoc::record`] returned it since the last change), which saves
+    /// reading it from the document again. Only the fields `edit` changed are written.
+    pub fn update_from(
+        &mut self,
+        before: &Record,
+        writer: &Writer,
+        edit: impl FnOnce(&mut Record) -> Result<()>,
+    ) -> Result<Option<Record>> {
         let mut after = before.clone();
         edit(&mut after)?;
         if after.id != before.id {
             return Err(SchemaError::Inconsistent("a record's id never changes").into());
         }
         after.validate()?;
-        if after == before {
+        if after == *before {
             return Ok(None);
         }
-        if let Err(e) = autosurgeon::reconcile(&mut self.doc, &after) {
+        if let Err(e) = crate::schema::reconcile_changes(&mut self.doc, before, &after) {
             self.doc.rollback();
             return Err(e.into());
         }

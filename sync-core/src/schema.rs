@@ -635,3 +635,105 @@ mod uuid_field {
             .map_err(|_| HydrateError::unexpected("a UUID", format!("{text:?}")))
     }
 }
+
+/// Writes into `doc` only the top-level fields where `after` differs from `before`, which must
+/// be what `doc` holds now. The result is what reconciling the whole of `after` would write,
+/// without reading every unchanged field back from the document first (autosurgeon's whole
+/// reconcile does, and on automerge's columnar store that is most of an update's cost).
+/// Events appended to the timeline are inserted one by one; any other timeline change
+/// reconciles the whole list.
+pub(crate) fn reconcile_changes<D: autosurgeon::Doc>(
+    doc: &mut D,
+    before: &Record,
+    after: &Record,
+) -> Result<(), autosurgeon::ReconcileError> {
+    use automerge::ROOT;
+    use autosurgeon::{reconcile_insert, reconcile_prop};
+
+    // Every field is named, so a field added to `Record` does not compile until it is here.
+    let Record {
+        schema_version,
+        id,
+        kind,
+        created_at,
+        created_by,
+        channel,
+        location,
+        claimed_grid,
+        owner_grid,
+        category,
+        title,
+        description,
+        attachments,
+        complainant,
+        inspection,
+        workflow,
+        timeline,
+    } = after;
+    macro_rules! plain {
+        ($($field:ident),+) => {$(
+            if *$field != before.$field {
+                reconcile_prop(doc, ROOT, stringify!($field), $field)?;
+            }
+        )+};
+    }
+    plain!(
+        schema_version,
+        kind,
+        created_at,
+        created_by,
+        channel,
+        location,
+        claimed_grid,
+        owner_grid,
+        category,
+        attachments,
+        complainant,
+        inspection,
+        workflow
+    );
+    if *id != before.id {
+        reconcile_prop(doc, ROOT, "id", UuidValue(id))?;
+    }
+    if *title != before.title {
+        reconcile_prop(doc, ROOT, "title", TextValue(title))?;
+    }
+    if *description != before.description {
+        reconcile_prop(doc, ROOT, "description", TextValue(description))?;
+    }
+    if *timeline != before.timeline {
+        match timeline.strip_prefix(before.timeline.as_slice()) {
+            Some(appended) => {
+                let list = match doc.get(&ROOT, "timeline")? {
+                    Some((automerge::Value::Object(automerge::ObjType::List), list)) => list,
+                    _ => return reconcile_prop(doc, ROOT, "timeline", timeline),
+                };
+                for (i, event) in appended.iter().enumerate() {
+                    reconcile_insert(doc, list.clone(), before.timeline.len() + i, event)?;
+                }
+            }
+            None => reconcile_prop(doc, ROOT, "timeline", timeline)?,
+        }
+    }
+    Ok(())
+}
+
+/// A string written as merging text, as `text_field` writes it.
+struct TextValue<'a>(&'a String);
+
+impl Reconcile for TextValue<'_> {
+    type Key<'k> = autosurgeon::reconcile::NoKey;
+    fn reconcile<R: autosurgeon::Reconciler>(&self, reconciler: R) -> Result<(), R::Error> {
+        text_field::reconcile(self.0, reconciler)
+    }
+}
+
+/// A UUID written as `uuid_field` writes it.
+struct UuidValue<'a>(&'a uuid::Uuid);
+
+impl Reconcile for UuidValue<'_> {
+    type Key<'k> = autosurgeon::reconcile::NoKey;
+    fn reconcile<R: autosurgeon::Reconciler>(&self, reconciler: R) -> Result<(), R::Error> {
+        uuid_field::reconcile(self.0, reconciler)
+    }
+}

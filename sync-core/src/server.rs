@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use automerge::{ActorId, Change, ChangeHash};
+use automerge::{ActorId, ChangeHash};
 
 use crate::client::MISSING_HISTORY;
 use crate::document::{RecordDoc, Writer, new_actor};
@@ -62,39 +62,62 @@ pub enum Merged {
     Rejected(Rejection),
 }
 
-/// An accepted upload: the merged document and the changes that are new to the server.
+/// An accepted upload: the merged document and what is new to the server.
 #[derive(Debug)]
 pub struct Accepted {
     pub doc: RecordDoc,
     pub record: Record,
     /// The server had never seen this document.
     pub created: bool,
-    /// The new changes, in causal order.
-    pub changes: Vec<Change>,
+    /// What is new to the server, in causal order, as chunks [`RecordDoc::merge_bytes`]
+    /// accepts, each with the hash of the last change it holds. For a created document this is
+    /// the upload as it came, one chunk (it loaded strictly, whole, so it can be stored and
+    /// passed on as it is, without encoding it again); otherwise each new change.
+    pub new: Vec<(ChangeHash, Vec<u8>)>,
 }
 
 /// Merges an upload into the server's copy (`current`, `None` if the server has never seen the
 /// document) and checks the result. Pure: the caller stores what is accepted.
+///
+/// A document the server has never seen must load on its own and whole: bytes that hold only
+/// part of a document, or trailing garbage, are refused as `corrupt_document`.
 pub fn merge_upload(
     current: Option<RecordDoc>,
     upload: &DocPayload,
     actor: ActorId,
     authority: &dyn Authority,
 ) -> Merged {
-    let created = current.is_none();
-    let mut doc = current.unwrap_or_else(|| RecordDoc::empty(actor.clone()));
+    let Some(mut doc) = current else {
+        let mut doc = match RecordDoc::load(&upload.bytes) {
+            Ok(doc) => doc,
+            Err(e) => return Merged::Rejected(Rejection::new("corrupt_document", error_chain(&e))),
+        };
+        doc.set_actor(actor);
+        if !doc.missing_deps().is_empty() {
+            return Merged::Rejected(Rejection::new(
+                MISSING_HISTORY,
+                "the changes depend on history the server does not hold; send the whole document",
+            ));
+        }
+        let heads = doc.heads();
+        let Some(last) = heads.first().copied() else {
+            return Merged::Rejected(Rejection::new("invalid_record", "the document is empty"));
+        };
+        return match checked(&doc, None, upload, authority) {
+            Ok(record) => Merged::Accepted(Box::new(Accepted {
+                doc,
+                record,
+                created: true,
+                new: vec![(last, upload.bytes.clone())],
+            })),
+            Err(rejection) => Merged::Rejected(rejection),
+        };
+    };
     doc.set_actor(actor);
-    let before = if created {
-        None
-    } else {
-        match doc.record() {
-            Ok(record) => Some(record),
-            Err(e) => {
-                return Merged::Rejected(Rejection::new(
-                    "server_document_invalid",
-                    error_chain(&e),
-                ));
-            }
+    let before = match doc.record() {
+        Ok(record) => record,
+        Err(e) => {
+            return Merged::Rejected(Rejection::new("server_document_invalid", error_chain(&e)));
         }
     };
     let old_heads = doc.heads();
@@ -110,12 +133,37 @@ pub fn merge_upload(
     if doc.heads() == old_heads {
         return Merged::Unchanged;
     }
-    let record = match doc.record() {
-        Ok(record) => record,
-        Err(e) => return Merged::Rejected(Rejection::new("invalid_record", error_chain(&e))),
-    };
+    match checked(&doc, Some(&before), upload, authority) {
+        Ok(record) => {
+            let new = doc
+                .automerge()
+                .get_changes(&old_heads)
+                .iter()
+                .map(|c| (c.hash(), c.raw_bytes().to_vec()))
+                .collect();
+            Merged::Accepted(Box::new(Accepted {
+                doc,
+                record,
+                created: false,
+                new,
+            }))
+        }
+        Err(rejection) => Merged::Rejected(rejection),
+    }
+}
+
+/// The merged record, if it is valid, is the upload's, and the writer may make it.
+fn checked(
+    doc: &RecordDoc,
+    before: Option<&Record>,
+    upload: &DocPayload,
+    authority: &dyn Authority,
+) -> Result<Record, Rejection> {
+    let record = doc
+        .record()
+        .map_err(|e| Rejection::new("invalid_record", error_chain(&e)))?;
     if record.id != upload.id {
-        return Merged::Rejected(Rejection::new(
+        return Err(Rejection::new(
             "id_mismatch",
             format!(
                 "the document says it is record {}, not {}",
@@ -123,16 +171,8 @@ pub fn merge_upload(
             ),
         ));
     }
-    if let Err(rejection) = authority.check_write(before.as_ref(), &record) {
-        return Merged::Rejected(rejection);
-    }
-    let changes = doc.automerge().get_changes(&old_heads);
-    Merged::Accepted(Box::new(Accepted {
-        doc,
-        record,
-        created,
-        changes,
-    }))
+    authority.check_write(before, &record)?;
+    Ok(record)
 }
 
 /// The answer to a device's history request: everything after the heads it has that the server
@@ -316,11 +356,9 @@ impl MemoryServer {
             match merge_upload(current, upload, self.actor.clone(), authority) {
                 Merged::Unchanged => builder.ack(upload.id, Verdict::Accepted),
                 Merged::Accepted(accepted) => {
-                    let Accepted {
-                        mut doc, changes, ..
-                    } = *accepted;
-                    for change in &changes {
-                        self.append_log(upload.id, device, change.raw_bytes().to_vec());
+                    let Accepted { mut doc, new, .. } = *accepted;
+                    for (_, bytes) in new {
+                        self.append_log(upload.id, device, bytes);
                     }
                     let before = doc.heads();
                     let server = Writer::new(SERVER_ORIGIN, SERVER_ORIGIN);

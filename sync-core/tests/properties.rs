@@ -465,6 +465,90 @@ mod conversions {
             })
     }
 
+    /// An edit of any part of a record, as the server or a phone makes them.
+    #[derive(Debug, Clone)]
+    enum Edit {
+        Note(String),
+        RewriteFirstEvent(String),
+        DropLastEvent,
+        Owner(Option<String>),
+        Status(usize),
+        Dispatch(String),
+        Returns(u64),
+        RemoveAttachments,
+        Title(String),
+        Description(String),
+        Complainant(Option<String>),
+        Category(String),
+        Unchanged,
+    }
+
+    impl Edit {
+        fn apply(&self, r: &mut Record) {
+            match self {
+                Edit::Note(note) => sync_core::push_event(r, "server", "note", note),
+                Edit::RewriteFirstEvent(note) => {
+                    if let Some(e) = r.timeline.first_mut() {
+                        e.note = note.clone();
+                    }
+                }
+                Edit::DropLastEvent => {
+                    r.timeline.pop();
+                }
+                Edit::Owner(code) => {
+                    r.owner_grid = Some(OwnerGrid {
+                        code: code.clone(),
+                        boundary_version: 3,
+                        decided_at: 7,
+                    })
+                }
+                Edit::Status(i) => {
+                    r.workflow.status = [Status::Accepted, Status::Dispatched, Status::Closed][*i]
+                }
+                Edit::Dispatch(department) => r.workflow.assignments.push(sync_core::Assignment {
+                    id: format!("a-{}", r.workflow.assignments.len()),
+                    department: department.clone(),
+                    role: sync_core::AssignmentRole::CoHandler,
+                    deadline: 2,
+                    assigned_at: 1,
+                    active: true,
+                }),
+                Edit::Returns(n) => r.workflow.returns = *n,
+                Edit::RemoveAttachments => r.attachments.clear(),
+                Edit::Title(t) => r.title = t.clone(),
+                Edit::Description(d) => r.description = d.clone(),
+                Edit::Complainant(name) => {
+                    r.complainant = name.as_ref().map(|n| Complainant {
+                        anonymous: false,
+                        kind: ComplainantType::Person,
+                        name: Some(n.clone()),
+                        phone: None,
+                    })
+                }
+                Edit::Category(c) => r.category = c.clone(),
+                Edit::Unchanged => {}
+            }
+        }
+    }
+
+    fn edit() -> impl Strategy<Value = Edit> {
+        prop_oneof![
+            text(30).prop_map(Edit::Note),
+            text(30).prop_map(Edit::RewriteFirstEvent),
+            Just(Edit::DropLastEvent),
+            proptest::option::of("[0-9]{4,14}").prop_map(Edit::Owner),
+            (0usize..3).prop_map(Edit::Status),
+            "[a-z]{2,8}".prop_map(Edit::Dispatch),
+            (0u64..4).prop_map(Edit::Returns),
+            Just(Edit::RemoveAttachments),
+            "[a-zA-Z路灯 ]{0,20}".prop_map(Edit::Title),
+            text(80).prop_map(Edit::Description),
+            proptest::option::of("[a-z]{1,8}").prop_map(Edit::Complainant),
+            "[a-z.]{1,12}".prop_map(Edit::Category),
+            Just(Edit::Unchanged),
+        ]
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig { cases: cases() * 4, ..ProptestConfig::default() })]
 
@@ -477,6 +561,41 @@ mod conversions {
             let json = serde_json::to_string(&record).unwrap();
             prop_assert_eq!(&serde_json::from_str::<Record>(&json).unwrap(), &record);
             prop_assert_eq!(record.kind == Kind::RiskInspection, record.inspection.is_some());
+        }
+
+        #[test]
+        fn an_update_writes_exactly_the_edited_record(
+            record in record(),
+            patches in proptest::collection::vec(patch(), 0..3),
+            edits in proptest::collection::vec(edit(), 1..5),
+        ) {
+            let writer = Writer::new("wang", "phone");
+            let mut doc = RecordDoc::create(&record, new_actor(), &writer).unwrap();
+            let mut expected = record;
+            for p in patches {
+                if let Some(after) = doc.update(&writer, |r| Ok(p.apply(r)?)).unwrap() {
+                    expected = after;
+                }
+            }
+            for e in edits {
+                let before = doc.record().unwrap();
+                prop_assert_eq!(&before, &expected);
+                let mut wanted = before.clone();
+                e.apply(&mut wanted);
+                // The edit is applied once (a note's event id is new each time).
+                match doc.update_from(&before, &writer, |r| { r.clone_from(&wanted); Ok(()) }) {
+                    Ok(Some(after)) => {
+                        prop_assert_eq!(&after, &wanted);
+                        expected = after;
+                    }
+                    Ok(None) => prop_assert_eq!(&wanted, &before),
+                    // An edit that breaks a rule leaves the document as it was.
+                    Err(_) => prop_assert!(wanted.validate().is_err()),
+                }
+                prop_assert_eq!(&doc.record().unwrap(), &expected);
+            }
+            let reloaded = RecordDoc::load(&doc.save()).unwrap();
+            prop_assert_eq!(reloaded.record().unwrap(), expected);
         }
 
         #[test]

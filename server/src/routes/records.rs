@@ -385,15 +385,16 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(record_view(&record, caller.user.role, &missing)))
 }
 
-/// `GET /api/v1/records/{id}/automerge`: the document's bytes, for export and other automerge
-/// implementations. Carries personal data, so only for roles that may see it.
+/// `GET /api/v1/records/{id}/automerge`: the document as one compact automerge save, for export
+/// and other automerge implementations. Carries personal data, so only for roles that may see
+/// it.
 #[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
 pub async fn automerge(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let (_, record, bytes) = load_visible(&state, &caller, &id).await?;
+    let (mut doc, record, _) = load_visible(&state, &caller, &id).await?;
     if record
         .complainant
         .as_ref()
@@ -406,7 +407,7 @@ pub async fn automerge(
     }
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
-        .body(bytes))
+        .body(doc.save()))
 }
 
 /// `GET /api/v1/records/{id}/history`: who changed which fields, when, from which device.

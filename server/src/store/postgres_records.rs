@@ -2,7 +2,7 @@
 //! `Store` implementation; the SQLite twin is `sqlite_records.rs`.
 
 use sqlx::postgres::{PgPool, PgRow};
-use sqlx::{Postgres, Row, Transaction};
+use sqlx::{Postgres, QueryBuilder, Row, Transaction};
 
 use super::Result;
 use super::records::{
@@ -46,32 +46,122 @@ pub(super) async fn commit_records(
 ) -> Result<Vec<CommitOutcome>> {
     let mut tx = pool.begin().await?;
     // Take the sequence row first: its lock orders whole transactions, so sequence numbers are
-    // handed out in commit order, with no gaps.
-    let mut seq: i64 = sqlx::query("UPDATE change_seq SET seq = seq WHERE id = 1 RETURNING seq")
+    // handed out in commit order. Each commit gets its range up front; one that conflicts
+    // leaves its range unused.
+    let first: i64 = sqlx::query("UPDATE change_seq SET seq = seq WHERE id = 1 RETURNING seq")
         .fetch_one(&mut *tx)
         .await?
         .get(0);
-    let mut outcomes = Vec::with_capacity(commits.len());
+    let mut last_seqs = Vec::with_capacity(commits.len());
+    let mut seq = first;
     for commit in commits {
-        let last_seq = seq + commit.changes.len() as i64;
-        if write_row(&mut tx, commit, last_seq).await? == 0 {
-            outcomes.push(CommitOutcome::Conflict);
-            continue;
-        }
-        insert_changes(&mut tx, commit, seq + 1).await?;
-        seq = last_seq;
-        outcomes.push(CommitOutcome::Stored {
-            version: commit.expected_version.unwrap_or(0) + 1,
-            last_seq,
+        seq += commit.changes.len() as i64;
+        last_seqs.push(seq);
+    }
+    let mut written = vec![false; commits.len()];
+    // New documents in multi-row inserts: the ids that come back were written, the others
+    // exist already.
+    let new: Vec<usize> = (0..commits.len())
+        .filter(|&i| commits[i].expected_version.is_none())
+        .collect();
+    for chunk in new.chunks(ROWS_PER_INSERT) {
+        let mut insert = QueryBuilder::<Postgres>::new(
+            "INSERT INTO records (id, kind, status, channel, category, title, owner_grid, \
+             claimed_grid, lon, lat, created_by, created_at, updated_at, last_seq, version, doc) ",
+        );
+        insert.push_values(chunk, |mut b, &i| {
+            let (row, commit) = (&commits[i].row, &commits[i]);
+            b.push_bind(&row.id)
+                .push_bind(&row.kind)
+                .push_bind(&row.status)
+                .push_bind(&row.channel)
+                .push_bind(&row.category)
+                .push_bind(&row.title)
+                .push_bind(row.owner_grid.as_deref())
+                .push_bind(row.claimed_grid.as_deref())
+                .push_bind(row.lon)
+                .push_bind(row.lat)
+                .push_bind(&row.created_by)
+                .push_bind(row.created_at)
+                .push_bind(row.updated_at)
+                .push_bind(last_seqs[i])
+                .push_bind(1i64)
+                .push_bind(&commit.doc);
         });
+        insert.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+        let mut ids: std::collections::HashSet<String> = insert
+            .build()
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        // Only the first of two uploads of one document in a batch was written.
+        for &i in chunk {
+            written[i] = ids.remove(&commits[i].row.id);
+        }
+    }
+    for (i, commit) in commits.iter().enumerate() {
+        if commit.expected_version.is_some() {
+            written[i] = write_row(&mut tx, commit, last_seqs[i]).await? == 1;
+        }
+    }
+    // Every written commit's changes, in multi-row inserts.
+    let changes: Vec<(i64, &RecordCommit, &super::records::NewChange)> = commits
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| written[*i])
+        .flat_map(|(i, commit)| {
+            let first = last_seqs[i] - commit.changes.len() as i64 + 1;
+            commit
+                .changes
+                .iter()
+                .enumerate()
+                .map(move |(k, change)| (first + k as i64, commit, change))
+        })
+        .collect();
+    for chunk in changes.chunks(CHANGES_PER_INSERT) {
+        let mut insert = QueryBuilder::<Postgres>::new(
+            "INSERT INTO record_changes (seq, record_id, hash, origin, bytes, stored_at) ",
+        );
+        insert.push_values(chunk, |mut b, (seq, commit, change)| {
+            b.push_bind(*seq)
+                .push_bind(&commit.row.id)
+                .push_bind(&change.hash)
+                .push_bind(&change.origin)
+                .push_bind(&change.bytes)
+                .push_bind(commit.row.updated_at);
+        });
+        insert.push(" ON CONFLICT (record_id, hash) DO NOTHING");
+        insert.build().execute(&mut *tx).await?;
     }
     sqlx::query("UPDATE change_seq SET seq = $1 WHERE id = 1")
         .bind(seq)
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(outcomes)
+    Ok(commits
+        .iter()
+        .zip(written)
+        .zip(&last_seqs)
+        .map(|((commit, written), &last_seq)| {
+            if written {
+                CommitOutcome::Stored {
+                    version: commit.expected_version.unwrap_or(0) + 1,
+                    last_seq,
+                }
+            } else {
+                CommitOutcome::Conflict
+            }
+        })
+        .collect())
 }
+
+/// Rows in one multi-row insert of records (16 values each), within both databases' limits on
+/// bound parameters.
+const ROWS_PER_INSERT: usize = 200;
+/// Rows in one multi-row insert of changes (6 values each).
+const CHANGES_PER_INSERT: usize = 500;
 
 /// Inserts (no expected version) or updates (at the expected version) a record's row and
 /// document; 0 rows written means another writer got there first.
@@ -176,22 +266,40 @@ pub(super) async fn change_feed(
     scope: &RecordScope,
     limit: i64,
 ) -> Result<Vec<FeedItem>> {
-    let (all, codes, creator) = scope.parts();
-    let rows = sqlx::query(
-        "SELECT c.seq, c.record_id, c.bytes FROM record_changes c JOIN records r ON r.id = c.record_id \
-         WHERE c.seq > $1 AND c.seq <= $2 AND c.origin <> $3 \
-         AND ($4 OR r.owner_grid = ANY($5::text[]) OR r.created_by = $6) \
-         ORDER BY c.seq LIMIT $7",
-    )
-    .bind(after)
-    .bind(upto)
-    .bind(exclude_origin)
-    .bind(all)
-    .bind(codes)
-    .bind(creator)
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
+    let rows = match scope {
+        // Everything is in scope: walk the log from the cursor.
+        RecordScope::All => {
+            sqlx::query(
+                "SELECT seq, record_id, bytes FROM record_changes \
+                 WHERE seq > $1 AND seq <= $2 AND origin <> $3 ORDER BY seq LIMIT $4",
+            )
+            .bind(after)
+            .bind(upto)
+            .bind(exclude_origin)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }
+        // Only the records in scope that changed since the cursor, found through their
+        // owner or creator and `last_seq`, then their changes since the cursor.
+        RecordScope::Areas { codes, creator } => {
+            sqlx::query(
+                "SELECT c.seq, c.record_id, c.bytes FROM record_changes c \
+                 WHERE c.record_id IN ( \
+                     SELECT id FROM records WHERE last_seq > $1 AND owner_grid = ANY($2::text[]) \
+                     UNION SELECT id FROM records WHERE last_seq > $1 AND created_by = $3) \
+                 AND c.seq > $1 AND c.seq <= $4 AND c.origin <> $5 ORDER BY c.seq LIMIT $6",
+            )
+            .bind(after)
+            .bind(codes)
+            .bind(creator)
+            .bind(upto)
+            .bind(exclude_origin)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+        }
+    };
     Ok(rows
         .into_iter()
         .map(|r| FeedItem {

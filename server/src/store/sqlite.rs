@@ -20,10 +20,21 @@ use super::{
 use crate::domain::{AreaFilter, AreaRecord, Level, NewUser, User, UserUpdate};
 use crate::workflow::calendar::{CalendarDay, DeadlineClass};
 
+/// Read-only connections beside the one writer.
+const READERS: u32 = 8;
+
 /// The SQLite store.
+///
+/// SQLite admits one writer at a time, and a writer that finds another holding the lock sleeps
+/// in SQLite's busy handler (milliseconds at a time), so several connections writing at once
+/// are slower than one. Every statement therefore runs on `pool`, a single connection, unless
+/// it is a read moved to `reader`: connections opened read-only, which in WAL mode read a
+/// consistent snapshot without waiting for the writer. The hot reads (authentication, sync's
+/// document reads and change feed, record listings) use `reader`.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    reader: SqlitePool,
 }
 
 impl SqliteStore {
@@ -42,13 +53,22 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(10));
-        // An in-memory database exists once per connection, so it must have exactly one.
+        // An in-memory database exists once per connection, so it must have exactly one,
+        // and it serves reads too.
         let pool = SqlitePoolOptions::new()
-            .max_connections(if in_memory { 1 } else { 8 })
-            .connect_with(options)
+            .max_connections(1)
+            .connect_with(options.clone())
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        let reader = if in_memory {
+            pool.clone()
+        } else {
+            SqlitePoolOptions::new()
+                .max_connections(READERS)
+                .connect_with(options.read_only(true))
+                .await?
+        };
+        Ok(SqliteStore { pool, reader })
     }
 
     /// The connection pool, for the sync issue's queries and for tests.
@@ -63,7 +83,7 @@ impl SqliteStore {
                 "SELECT user_id, area_code FROM user_areas WHERE user_id = ? ORDER BY area_code",
             )
             .bind(user_ids[0])
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reader)
             .await?;
             for row in rows {
                 map.entry(row.try_get(0)?)
@@ -74,7 +94,7 @@ impl SqliteStore {
             let rows = sqlx::query(
                 "SELECT user_id, area_code FROM user_areas ORDER BY user_id, area_code",
             )
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reader)
             .await?;
             for row in rows {
                 map.entry(row.try_get(0)?)
@@ -102,7 +122,7 @@ impl SqliteStore {
              WHERE username = ?",
         )
         .bind(username)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await?;
         self.with_areas(row).await
     }
@@ -270,7 +290,7 @@ impl Store for SqliteStore {
         )
         .bind(token_hash)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reader)
         .await?;
         self.with_areas(row).await
     }
@@ -381,11 +401,11 @@ impl Store for SqliteStore {
     }
 
     async fn record_doc(&self, id: &str) -> Result<Option<StoredDoc>> {
-        super::sqlite_records::record_doc(&self.pool, id).await
+        super::sqlite_records::record_doc(&self.reader, id).await
     }
 
     async fn record_docs(&self, ids: &[String]) -> Result<Vec<(String, StoredDoc)>> {
-        super::sqlite_records::record_docs(&self.pool, ids).await
+        super::sqlite_records::record_docs(&self.reader, ids).await
     }
 
     async fn commit_records(&self, commits: &[RecordCommit]) -> Result<Vec<CommitOutcome>> {
@@ -393,11 +413,11 @@ impl Store for SqliteStore {
     }
 
     async fn change_head(&self) -> Result<i64> {
-        super::sqlite_records::change_head(&self.pool).await
+        super::sqlite_records::change_head(&self.reader).await
     }
 
     async fn scope_epoch(&self, user_id: i64) -> Result<i64> {
-        super::sqlite_records::scope_epoch(&self.pool, user_id).await
+        super::sqlite_records::scope_epoch(&self.reader, user_id).await
     }
 
     async fn change_feed(
@@ -408,16 +428,16 @@ impl Store for SqliteStore {
         scope: &RecordScope,
         limit: i64,
     ) -> Result<Vec<FeedItem>> {
-        super::sqlite_records::change_feed(&self.pool, after, upto, exclude_origin, scope, limit)
+        super::sqlite_records::change_feed(&self.reader, after, upto, exclude_origin, scope, limit)
             .await
     }
 
     async fn list_records(&self, query: &RecordQuery) -> Result<Vec<RecordRow>> {
-        super::sqlite_records::list_records(&self.pool, query).await
+        super::sqlite_records::list_records(&self.reader, query).await
     }
 
     async fn blob_state(&self, sha256: &str) -> Result<Option<BlobState>> {
-        super::sqlite_records::blob_state(&self.pool, sha256).await
+        super::sqlite_records::blob_state(&self.reader, sha256).await
     }
 
     async fn blob_append(
@@ -454,7 +474,7 @@ impl Store for SqliteStore {
     }
 
     async fn records_in_box(&self, bbox: [f64; 4]) -> Result<Vec<RecordPoint>> {
-        super::gis::sqlite::records_in_box(&self.pool, bbox).await
+        super::gis::sqlite::records_in_box(&self.reader, bbox).await
     }
 
     async fn open_reown_jobs(&self) -> Result<Vec<ReownJob>> {

@@ -1,0 +1,241 @@
+//! What each step of ingesting one new record costs, on a realistic complaint document: the
+//! floor under the server's sync throughput. Prints a Markdown table of mean microseconds per
+//! operation.
+//!
+//! Run with `cargo bench -p gridsync-sync-core --bench record_ops`.
+
+use std::hint::black_box;
+use std::time::Instant;
+
+use sync_core::{
+    Crs, Location, OwnerGrid, Record, RecordBuilder, RecordDoc, Writer, new_actor, push_event,
+};
+
+const N: usize = 2_000;
+
+fn record(writer: &Writer, i: usize) -> Record {
+    RecordBuilder::complaint(format!("路灯不亮 #{i}"), writer)
+        .description("小区3号楼前的路灯连续三晚不亮，老人晚上出行不便，请尽快维修。")
+        .category("municipal.lighting")
+        .location(Location {
+            lon: 124.35 + (i as f64) * 1e-5,
+            lat: 43.17,
+            accuracy_m: Some(6.5),
+            crs: Crs::Wgs84,
+        })
+        .claimed_grid("220302001001")
+        .build()
+}
+
+fn decide(r: &mut Record) {
+    r.owner_grid = Some(OwnerGrid {
+        code: Some("22030200100101".into()),
+        boundary_version: 1,
+        decided_at: 1,
+    });
+    push_event(r, "server", "owner_assigned", "owner grid 22030200100101");
+}
+
+/// Mean microseconds of `f` over `n` runs, each on its own input from `setup`.
+fn time<I, O>(mut setup: impl FnMut(usize) -> I, mut f: impl FnMut(I) -> O) -> f64 {
+    let inputs: Vec<I> = (0..N).map(&mut setup).collect();
+    let started = Instant::now();
+    for input in inputs {
+        black_box(f(input));
+    }
+    started.elapsed().as_secs_f64() * 1e6 / N as f64
+}
+
+fn main() {
+    let writer = Writer::new("worker", "phone");
+    let server = Writer::new("server", "server");
+    let actor = new_actor();
+    let records: Vec<Record> = (0..N).map(|i| record(&writer, i)).collect();
+    let saved: Vec<Vec<u8>> = records
+        .iter()
+        .map(|r| RecordDoc::create(r, new_actor(), &writer).unwrap().save())
+        .collect();
+    let decided: Vec<Vec<u8>> = saved
+        .iter()
+        .map(|b| {
+            let mut doc = RecordDoc::load(b).unwrap();
+            doc.set_actor(actor.clone());
+            doc.update(&server, |r| {
+                decide(r);
+                Ok(())
+            })
+            .unwrap();
+            doc.save()
+        })
+        .collect();
+
+    let rows: Vec<(&str, f64)> = vec![
+        (
+            "create (validate, reconcile, commit)",
+            time(
+                |i| records[i].clone(),
+                |r| RecordDoc::create(&r, actor.clone(), &writer).unwrap(),
+            ),
+        ),
+        (
+            "save (new document)",
+            time(
+                |i| RecordDoc::create(&records[i], actor.clone(), &writer).unwrap(),
+                |mut d| d.save(),
+            ),
+        ),
+        (
+            "load (saved bytes)",
+            time(|i| &saved[i], |b| RecordDoc::load(b).unwrap()),
+        ),
+        (
+            "merge into an empty document",
+            time(
+                |i| &saved[i],
+                |b| {
+                    let mut d = RecordDoc::empty(actor.clone());
+                    d.merge_bytes(b).unwrap();
+                    d
+                },
+            ),
+        ),
+        (
+            "heads",
+            time(|i| RecordDoc::load(&saved[i]).unwrap(), |mut d| d.heads()),
+        ),
+        (
+            "record() (hydrate + validate)",
+            time(
+                |i| RecordDoc::load(&saved[i]).unwrap(),
+                |d| d.record().unwrap(),
+            ),
+        ),
+        (
+            "automerge hydrate (whole tree, no mapping)",
+            time(
+                |i| RecordDoc::load(&saved[i]).unwrap(),
+                |d| {
+                    use sync_core::automerge::ReadDoc;
+                    d.as_automerge()
+                        .hydrate(sync_core::automerge::ROOT, None)
+                        .unwrap()
+                },
+            ),
+        ),
+        (
+            "update: owner decision (hydrate, reconcile, commit)",
+            time(
+                |i| {
+                    let mut d = RecordDoc::load(&saved[i]).unwrap();
+                    d.set_actor(actor.clone());
+                    d
+                },
+                |mut d| {
+                    d.update(&server, |r| {
+                        decide(r);
+                        Ok(())
+                    })
+                    .unwrap()
+                },
+            ),
+        ),
+        (
+            "update_from: owner decision, record already read",
+            time(
+                |i| {
+                    let mut d = RecordDoc::load(&saved[i]).unwrap();
+                    d.set_actor(actor.clone());
+                    let r = d.record().unwrap();
+                    (d, r)
+                },
+                |(mut d, r)| {
+                    d.update_from(&r, &server, |r| {
+                        decide(r);
+                        Ok(())
+                    })
+                    .unwrap()
+                },
+            ),
+        ),
+        (
+            "raw automerge ops: owner decision, then commit",
+            time(
+                |i| {
+                    let mut d = RecordDoc::load(&saved[i]).unwrap();
+                    d.set_actor(actor.clone());
+                    d
+                },
+                |mut d| {
+                    use sync_core::automerge::transaction::Transactable;
+                    use sync_core::automerge::{ObjType, ROOT, ReadDoc};
+                    let a = d.automerge();
+                    let o = a.put_object(ROOT, "owner_grid", ObjType::Map).unwrap();
+                    a.put(&o, "code", "22030200100101").unwrap();
+                    a.put(&o, "boundary_version", 1u64).unwrap();
+                    a.put(&o, "decided_at", 1i64).unwrap();
+                    let (_, t) = a.get(ROOT, "timeline").unwrap().unwrap();
+                    let n = a.length(&t);
+                    let e = a.insert_object(&t, n, ObjType::Map).unwrap();
+                    for k in ["id", "actor", "kind", "note"] {
+                        a.put(&e, k, "server").unwrap();
+                    }
+                    a.put(&e, "at", 1i64).unwrap();
+                    a.commit()
+                },
+            ),
+        ),
+        (
+            "commit of an empty transaction",
+            time(
+                |i| {
+                    let mut d = RecordDoc::load(&saved[i]).unwrap();
+                    d.set_actor(actor.clone());
+                    d
+                },
+                |mut d| {
+                    use sync_core::automerge::transaction::Transactable;
+                    let a = d.automerge();
+                    a.put(sync_core::automerge::ROOT, "x", 1i64).unwrap();
+                    a.commit()
+                },
+            ),
+        ),
+        (
+            "get_changes (all, of a loaded document)",
+            time(
+                |i| RecordDoc::load(&saved[i]).unwrap(),
+                |mut d| d.automerge().get_changes(&[]).len(),
+            ),
+        ),
+        (
+            "save (after the owner decision)",
+            time(
+                |i| {
+                    let mut d = RecordDoc::load(&saved[i]).unwrap();
+                    d.set_actor(actor.clone());
+                    d.update(&server, |r| {
+                        decide(r);
+                        Ok(())
+                    })
+                    .unwrap();
+                    d
+                },
+                |mut d| d.save(),
+            ),
+        ),
+        (
+            "load (decided document)",
+            time(|i| &decided[i], |b| RecordDoc::load(b).unwrap()),
+        ),
+    ];
+    println!(
+        "{N} complaint documents, about {} bytes saved ({} after the owner decision)\n",
+        saved.iter().map(Vec::len).sum::<usize>() / N,
+        decided.iter().map(Vec::len).sum::<usize>() / N
+    );
+    println!("| operation | µs per document |");
+    println!("|---|---:|");
+    for (name, us) in rows {
+        println!("| {name} | {us:.1} |");
+    }
+}
