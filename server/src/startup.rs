@@ -123,6 +123,10 @@ impl Application {
         })
         // Under load a request can wait its turn for a while; the default 5 s would drop it.
         .client_request_timeout(std::time::Duration::from_secs(60))
+        // A phone that syncs again within a minute (the next page of a feed, a retry, a photo
+        // after its record) reuses its connection instead of paying a new handshake on a slow
+        // link; actix's default closes idle connections after 5 s.
+        .keep_alive(std::time::Duration::from_secs(75))
         .listen(listener)
         .map_err(|source| StartupError::Bind {
             address: format!("port {port}"),

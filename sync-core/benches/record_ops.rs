@@ -140,6 +140,23 @@ fn main() {
             ),
         ),
         (
+            "baseline: owner decision reconciling the whole record",
+            time(
+                |i| {
+                    let mut d = RecordDoc::load(&saved[i]).unwrap();
+                    d.set_actor(actor.clone());
+                    d
+                },
+                |mut d| {
+                    let mut r = d.record().unwrap();
+                    decide(&mut r);
+                    r.validate().unwrap();
+                    autosurgeon::reconcile(d.automerge(), &r).unwrap();
+                    d.automerge().commit()
+                },
+            ),
+        ),
+        (
             "update_from: owner decision, record already read",
             time(
                 |i| {
