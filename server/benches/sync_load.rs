@@ -17,9 +17,7 @@ use std::time::{Duration, Instant};
 use gridsync_server::auth::{hash_password, new_token, token_hash};
 use gridsync_server::domain::{NewUser, Role, now_unix};
 use gridsync_server::{Application, Settings, demo, store};
-use sync_core::{
-    Ack, Crs, Location, Record, RecordBuilder, Store, SyncRequest, SyncResponse, Verdict,
-};
+use sync_core::{Ack, Crs, Location, RecordBuilder, Store, SyncRequest, SyncResponse, Verdict};
 
 // The server binary's allocator, so the figures are the server's.
 #[global_allocator]
@@ -34,6 +32,8 @@ fn device_count() -> usize {
 }
 const ROUNDS: usize = 10;
 const RECORDS_PER_ROUND: usize = 5;
+/// The byte budget of each request and response, as a phone asks for.
+const BUDGET: usize = 256 * 1024;
 const GRID: &str = "22030200100101";
 
 struct Outcome {
@@ -64,17 +64,11 @@ enum Devices {
 
 /// One device's sync requests, built offline: round by round, five new records each.
 fn prepare_requests(device: usize, point: (f64, f64)) -> Vec<SyncRequest> {
-    let account = format!("worker{device}");
-    let name = format!("device-{device}");
-    let mut phone = Store::open_in_memory(&account, &name).unwrap();
+    let mut phone = phone(device);
     let mut requests = Vec::with_capacity(ROUNDS);
     for round in 0..ROUNDS {
-        for i in 0..RECORDS_PER_ROUND {
-            phone
-                .create(&new_record(&phone, &name, round, i, point))
-                .unwrap();
-        }
-        let prepared = phone.prepare_sync(256 * 1024).unwrap();
+        make_round(&mut phone, round, point);
+        let prepared = phone.prepare_sync(BUDGET).unwrap();
         let request = SyncRequest::decode(&prepared.bytes).unwrap();
         // The server's acknowledgement, so the next request carries only the next round.
         let ack = SyncResponse {
@@ -95,8 +89,18 @@ fn prepare_requests(device: usize, point: (f64, f64)) -> Vec<SyncRequest> {
     requests
 }
 
-fn new_record(phone: &Store, device: &str, round: usize, i: usize, point: (f64, f64)) -> Record {
-    RecordBuilder::complaint(format!("{device} {round}/{i}"), phone.writer())
+/// Device `d`'s phone store: account `worker{d}`, device `device-{d}`.
+fn phone(d: usize) -> Store {
+    Store::open_in_memory(&format!("worker{d}"), &format!("device-{d}")).unwrap()
+}
+
+/// Makes one round's new records on `phone`, offline.
+fn make_round(phone: &mut Store, round: usize, point: (f64, f64)) {
+    for i in 0..RECORDS_PER_ROUND {
+        let record = RecordBuilder::complaint(
+            format!("{} {round}/{i}", phone.writer().device),
+            phone.writer(),
+        )
         .description("路灯不亮，请尽快维修。")
         .category("municipal.lighting")
         .location(Location {
@@ -105,7 +109,9 @@ fn new_record(phone: &Store, device: &str, round: usize, i: usize, point: (f64, 
             accuracy_m: Some(5.0),
             crs: Crs::Wgs84,
         })
-        .build()
+        .build();
+        phone.create(&record).unwrap();
+    }
 }
 
 /// Sends one request, retrying on a failed connection as a phone would (the retry is its own
@@ -230,15 +236,10 @@ async fn run(url: &str, mode: Devices) -> Outcome {
                     }
                 }
                 Devices::InProcess => {
-                    let account = format!("worker{d}");
-                    let mut phone = Store::open_in_memory(&account, &device).unwrap();
+                    let mut phone = phone(d);
                     for round in 0..ROUNDS {
-                        for i in 0..RECORDS_PER_ROUND {
-                            phone
-                                .create(&new_record(&phone, &device, round, i, point))
-                                .unwrap();
-                        }
-                        let request = phone.prepare_sync(256 * 1024).unwrap();
+                        make_round(&mut phone, round, point);
+                        let request = phone.prepare_sync(BUDGET).unwrap();
                         let (bytes, latency) = exchange(
                             &client,
                             &address,

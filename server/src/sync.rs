@@ -298,17 +298,6 @@ pub struct WriteContext {
     pub origin: String,
 }
 
-/// Merges and checks uploads against their stored documents (`None`: new to the server) and
-/// adds the server's own decisions. CPU work: run it on the blocking pool.
-fn merge_and_decide_all(
-    work: Vec<(sync_core::DocPayload, Option<StoredDoc>)>,
-    ctx: &WriteContext,
-) -> Result<Vec<Prepared>, ApiError> {
-    work.into_iter()
-        .map(|(upload, stored)| merge_and_decide(stored, &upload, ctx))
-        .collect()
-}
-
 fn merge_and_decide(
     stored: Option<StoredDoc>,
     upload: &sync_core::DocPayload,
@@ -394,9 +383,13 @@ async fn prepare_uploads(
         .map(|(upload, id)| (upload.clone(), stored.remove(id)))
         .collect();
     let ctx = ctx.clone();
-    actix_web::web::block(move || merge_and_decide_all(work, &ctx))
-        .await
-        .map_err(ApiError::internal)?
+    actix_web::web::block(move || {
+        work.into_iter()
+            .map(|(upload, stored)| merge_and_decide(stored, &upload, &ctx))
+            .collect()
+    })
+    .await
+    .map_err(ApiError::internal)?
 }
 
 /// Merges, checks and stores one document on its own, retrying when another writer stored it
@@ -470,6 +463,43 @@ async fn store_uploads(
         .collect())
 }
 
+/// The history each of `needs` asks for, of the documents the account may read: the documents
+/// read in one query, loaded and answered on the blocking pool.
+async fn answer_needs(
+    store: &dyn Store,
+    needs: &[sync_core::Need],
+    ctx: &WriteContext,
+) -> Result<Vec<sync_core::DocUpdate>, ApiError> {
+    if needs.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<String> = needs.iter().map(|n| n.id.to_string()).collect();
+    let mut stored: std::collections::HashMap<String, StoredDoc> =
+        store.record_docs(&ids).await?.into_iter().collect();
+    let work: Vec<(sync_core::Need, StoredDoc)> = needs
+        .iter()
+        .zip(&ids)
+        .filter_map(|(need, id)| stored.remove(id).map(|doc| (need.clone(), doc)))
+        .collect();
+    let ctx = ctx.clone();
+    actix_web::web::block(move || {
+        let authority = AccountAuthority {
+            user: &ctx.user,
+            map: &ctx.map,
+        };
+        let mut answers = Vec::with_capacity(work.len());
+        for (need, stored) in work {
+            let mut doc = RecordDoc::load(&stored.doc).map_err(ApiError::internal)?;
+            if doc.record().is_ok_and(|r| authority.in_scope(&r)) {
+                answers.push(answer_need(&mut doc, &need));
+            }
+        }
+        Ok(answers)
+    })
+    .await
+    .map_err(ApiError::internal)?
+}
+
 /// Handles one sync request from `device`, returning the encoded response.
 pub async fn handle_sync(
     state: &AppState,
@@ -513,13 +543,8 @@ pub async fn handle_sync(
             }
         }
     }
-    for need in &request.needs {
-        if let Some(stored) = store.record_doc(&need.id.to_string()).await? {
-            let mut doc = RecordDoc::load(&stored.doc).map_err(ApiError::internal)?;
-            if doc.record().is_ok_and(|r| authority.in_scope(&r)) {
-                builder.push_whole(answer_need(&mut doc, need));
-            }
-        }
+    for answer in answer_needs(store, &request.needs, &ctx).await? {
+        builder.push_whole(answer);
     }
 
     // The device's cursor is `epoch << SEQ_BITS | seq`: the account's scope epoch when the

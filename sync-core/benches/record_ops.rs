@@ -7,25 +7,12 @@
 use std::hint::black_box;
 use std::time::Instant;
 
-use sync_core::{
-    Crs, Location, OwnerGrid, Record, RecordBuilder, RecordDoc, Writer, new_actor, push_event,
-};
+mod common;
+
+use sync_core::automerge::ActorId;
+use sync_core::{OwnerGrid, Record, RecordDoc, Writer, new_actor, push_event};
 
 const N: usize = 2_000;
-
-fn record(writer: &Writer, i: usize) -> Record {
-    RecordBuilder::complaint(format!("路灯不亮 #{i}"), writer)
-        .description("小区3号楼前的路灯连续三晚不亮，老人晚上出行不便，请尽快维修。")
-        .category("municipal.lighting")
-        .location(Location {
-            lon: 124.35 + (i as f64) * 1e-5,
-            lat: 43.17,
-            accuracy_m: Some(6.5),
-            crs: Crs::Wgs84,
-        })
-        .claimed_grid("220302001001")
-        .build()
-}
 
 fn decide(r: &mut Record) {
     r.owner_grid = Some(OwnerGrid {
@@ -34,6 +21,13 @@ fn decide(r: &mut Record) {
         decided_at: 1,
     });
     push_event(r, "server", "owner_assigned", "owner grid 22030200100101");
+}
+
+/// A saved document loaded to be written by `actor`.
+fn loaded(bytes: &[u8], actor: &ActorId) -> RecordDoc {
+    let mut doc = RecordDoc::load(bytes).unwrap();
+    doc.set_actor(actor.clone());
+    doc
 }
 
 /// Mean microseconds of `f` over `n` runs, each on its own input from `setup`.
@@ -50,7 +44,7 @@ fn main() {
     let writer = Writer::new("worker", "phone");
     let server = Writer::new("server", "server");
     let actor = new_actor();
-    let records: Vec<Record> = (0..N).map(|i| record(&writer, i)).collect();
+    let records: Vec<Record> = (0..N).map(|i| common::complaint(&writer, i)).collect();
     let saved: Vec<Vec<u8>> = records
         .iter()
         .map(|r| RecordDoc::create(r, new_actor(), &writer).unwrap().save())
@@ -58,8 +52,7 @@ fn main() {
     let decided: Vec<Vec<u8>> = saved
         .iter()
         .map(|b| {
-            let mut doc = RecordDoc::load(b).unwrap();
-            doc.set_actor(actor.clone());
+            let mut doc = loaded(b, &actor);
             doc.update(&server, |r| {
                 decide(r);
                 Ok(())
@@ -125,11 +118,7 @@ fn main() {
         (
             "update: owner decision (hydrate, reconcile, commit)",
             time(
-                |i| {
-                    let mut d = RecordDoc::load(&saved[i]).unwrap();
-                    d.set_actor(actor.clone());
-                    d
-                },
+                |i| loaded(&saved[i], &actor),
                 |mut d| {
                     d.update(&server, |r| {
                         decide(r);
@@ -142,11 +131,7 @@ fn main() {
         (
             "baseline: owner decision reconciling the whole record",
             time(
-                |i| {
-                    let mut d = RecordDoc::load(&saved[i]).unwrap();
-                    d.set_actor(actor.clone());
-                    d
-                },
+                |i| loaded(&saved[i], &actor),
                 |mut d| {
                     let mut r = d.record().unwrap();
                     decide(&mut r);
@@ -160,8 +145,7 @@ fn main() {
             "update_from: owner decision, record already read",
             time(
                 |i| {
-                    let mut d = RecordDoc::load(&saved[i]).unwrap();
-                    d.set_actor(actor.clone());
+                    let d = loaded(&saved[i], &actor);
                     let r = d.record().unwrap();
                     (d, r)
                 },
@@ -177,11 +161,7 @@ fn main() {
         (
             "raw automerge ops: owner decision, then commit",
             time(
-                |i| {
-                    let mut d = RecordDoc::load(&saved[i]).unwrap();
-                    d.set_actor(actor.clone());
-                    d
-                },
+                |i| loaded(&saved[i], &actor),
                 |mut d| {
                     use sync_core::automerge::transaction::Transactable;
                     use sync_core::automerge::{ObjType, ROOT, ReadDoc};
@@ -204,11 +184,7 @@ fn main() {
         (
             "commit of an empty transaction",
             time(
-                |i| {
-                    let mut d = RecordDoc::load(&saved[i]).unwrap();
-                    d.set_actor(actor.clone());
-                    d
-                },
+                |i| loaded(&saved[i], &actor),
                 |mut d| {
                     use sync_core::automerge::transaction::Transactable;
                     let a = d.automerge();
@@ -228,8 +204,7 @@ fn main() {
             "save (after the owner decision)",
             time(
                 |i| {
-                    let mut d = RecordDoc::load(&saved[i]).unwrap();
-                    d.set_actor(actor.clone());
+                    let mut d = loaded(&saved[i], &actor);
                     d.update(&server, |r| {
                         decide(r);
                         Ok(())

@@ -3,13 +3,12 @@
 //!
 //! Run with `cargo bench -p gridsync-sync-core --bench sync`.
 
+mod common;
+
 use std::time::Instant;
 
 use sync_core::automerge::sync::{self, SyncDoc};
-use sync_core::{
-    Authority, Crs, Location, MemoryServer, OwnerGrid, Record, RecordBuilder, RecordDoc, Rejection,
-    Store,
-};
+use sync_core::{Authority, MemoryServer, OwnerGrid, Record, RecordDoc, Rejection, Store};
 
 /// The byte budget each request and response is capped at: enough for 100 new records at once.
 const BUDGET: usize = 256 * 1024;
@@ -37,17 +36,7 @@ fn decide_owner(record: &mut Record) {
 }
 
 fn realistic_record(store: &Store, i: usize) -> Record {
-    RecordBuilder::complaint(format!("路灯不亮 #{i}"), store.writer())
-        .description("小区3号楼前的路灯连续三晚不亮，老人晚上出行不便，请尽快维修。")
-        .category("municipal.lighting")
-        .location(Location {
-            lon: 124.35 + (i as f64) * 1e-5,
-            lat: 43.17,
-            accuracy_m: Some(6.5),
-            crs: Crs::Wgs84,
-        })
-        .claimed_grid("220302001001")
-        .build()
+    common::complaint(store.writer(), i)
 }
 
 /// Our protocol: one exchange. Returns (request bytes, response bytes).

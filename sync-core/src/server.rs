@@ -356,14 +356,19 @@ impl MemoryServer {
             match merge_upload(current, upload, self.actor.clone(), authority) {
                 Merged::Unchanged => builder.ack(upload.id, Verdict::Accepted),
                 Merged::Accepted(accepted) => {
-                    let Accepted { mut doc, new, .. } = *accepted;
+                    let Accepted {
+                        mut doc,
+                        record,
+                        new,
+                        ..
+                    } = *accepted;
                     for (_, bytes) in new {
                         self.append_log(upload.id, device, bytes);
                     }
                     let before = doc.heads();
                     let server = Writer::new(SERVER_ORIGIN, SERVER_ORIGIN);
                     if doc
-                        .update(&server, |r| {
+                        .update_from(&record, &server, |r| {
                             decide(r);
                             Ok(())
                         })

@@ -338,11 +338,12 @@ pub fn record_view(record: &Record, role: Role, missing_blobs: &[String]) -> Val
     value
 }
 
+/// A record's document and record, if the caller may read it.
 pub(crate) async fn load_visible(
     state: &AppState,
     caller: &Caller,
     id: &str,
-) -> ApiResult<(RecordDoc, Record, Vec<u8>)> {
+) -> ApiResult<(RecordDoc, Record)> {
     let uuid = uuid::Uuid::parse_str(id)
         .map_err(|_| ApiError::bad_request("invalid_id", format!("{id:?} is not a record id")))?;
     let stored = state
@@ -360,7 +361,7 @@ pub(crate) async fn load_visible(
     if !sync_core::Authority::in_scope(&authority, &record) {
         return Err(ApiError::forbidden("this record is outside your areas"));
     }
-    Ok((doc, record, stored.doc))
+    Ok((doc, record))
 }
 
 /// `GET /api/v1/records/{id}`.
@@ -370,7 +371,7 @@ pub async fn get(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let (_, record, _) = load_visible(&state, &caller, &id).await?;
+    let (_, record) = load_visible(&state, &caller, &id).await?;
     let mut missing = Vec::new();
     for sha in record.attachments.keys() {
         if !state
@@ -394,7 +395,7 @@ pub async fn automerge(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let (mut doc, record, _) = load_visible(&state, &caller, &id).await?;
+    let (mut doc, record) = load_visible(&state, &caller, &id).await?;
     if record
         .complainant
         .as_ref()
@@ -417,6 +418,6 @@ pub async fn history(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let (mut doc, record, _) = load_visible(&state, &caller, &id).await?;
+    let (mut doc, record) = load_visible(&state, &caller, &id).await?;
     Ok(HttpResponse::Ok().json(json!({ "id": record.id, "changes": doc.history() })))
 }

@@ -427,7 +427,7 @@ pub async fn get_case(
         Role::Department,
         Role::GridLeader,
     ])?;
-    let (_, record, _) = crate::routes::records::load_visible(&state, &caller, &id).await?;
+    let (_, record) = crate::routes::records::load_visible(&state, &caller, &id).await?;
     let case = state
         .store
         .case_row(&record.id.to_string())

@@ -7,6 +7,7 @@
 mod gis;
 mod postgres;
 mod postgres_records;
+mod record_writes;
 mod records;
 mod sqlite;
 mod sqlite_records;

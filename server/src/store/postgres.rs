@@ -368,7 +368,7 @@ impl Store for PostgresStore {
     }
 
     async fn commit_records(&self, commits: &[RecordCommit]) -> Result<Vec<CommitOutcome>> {
-        super::postgres_records::commit_records(&self.pool, commits).await
+        super::record_writes::postgres::commit_records(&self.pool, commits).await
     }
 
     async fn change_head(&self) -> Result<i64> {

@@ -409,7 +409,7 @@ impl Store for SqliteStore {
     }
 
     async fn commit_records(&self, commits: &[RecordCommit]) -> Result<Vec<CommitOutcome>> {
-        super::sqlite_records::commit_records(&self.pool, commits).await
+        super::record_writes::sqlite::commit_records(&self.pool, commits).await
     }
 
     async fn change_head(&self) -> Result<i64> {

@@ -642,10 +642,18 @@ macro_rules! workflow_queries {
 
 /// The SQLite instantiation.
 pub(super) mod sqlite {
-    workflow_queries!(sqlx::SqlitePool, sqlx::Sqlite, crate::store::sqlite_records);
+    workflow_queries!(
+        sqlx::SqlitePool,
+        sqlx::Sqlite,
+        crate::store::record_writes::sqlite
+    );
 }
 
 /// The PostgreSQL instantiation.
 pub(super) mod postgres {
-    workflow_queries!(sqlx::PgPool, sqlx::Postgres, crate::store::postgres_records);
+    workflow_queries!(
+        sqlx::PgPool,
+        sqlx::Postgres,
+        crate::store::record_writes::postgres
+    );
 }
