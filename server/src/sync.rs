@@ -238,7 +238,7 @@ fn write_owner(
 }
 
 /// Automerge changes as change-log entries from `origin`.
-pub fn log_entries(changes: &[sync_core::automerge::Change], origin: &str) -> Vec<NewChange> {
+pub fn log_entries(changes: &[&sync_core::automerge::Change], origin: &str) -> Vec<NewChange> {
     changes
         .iter()
         .map(|c| NewChange {

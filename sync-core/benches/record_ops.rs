@@ -129,19 +129,6 @@ fn main() {
             ),
         ),
         (
-            "baseline: owner decision reconciling the whole record",
-            time(
-                |i| loaded(&saved[i], &actor),
-                |mut d| {
-                    let mut r = d.record().unwrap();
-                    decide(&mut r);
-                    r.validate().unwrap();
-                    autosurgeon::reconcile(d.automerge(), &r).unwrap();
-                    d.automerge().commit()
-                },
-            ),
-        ),
-        (
             "update_from: owner decision, record already read",
             time(
                 |i| {

@@ -27,7 +27,12 @@ pub struct HistoryEntry {
 impl RecordDoc {
     /// Every change, in causal order, with the fields it touched.
     pub fn history(&mut self) -> Vec<HistoryEntry> {
-        let changes = self.automerge().get_changes(&[]);
+        let changes: Vec<automerge::Change> = self
+            .automerge()
+            .get_changes(&[])
+            .into_iter()
+            .cloned()
+            .collect();
         let mut out = Vec::with_capacity(changes.len());
         for change in changes {
             let before: Vec<_> = change.deps().to_vec();
@@ -54,7 +59,9 @@ impl RecordDoc {
                     fields.insert(path.join("."));
                 }
             }
-            let writer = change.message().and_then(Writer::from_change_message);
+            let writer = change
+                .message()
+                .and_then(|m| Writer::from_change_message(m));
             out.push(HistoryEntry {
                 hash: change.hash().to_string(),
                 actor: change.actor_id().to_hex_string(),

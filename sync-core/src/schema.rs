@@ -244,16 +244,44 @@ pub struct Attachment {
 
 /// The person or body who raised a complaint. `name` and `phone` are personal data: the server
 /// shows them only to roles that may see them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Reconcile, Hydrate)]
+///
+/// Stored as a map with the key `type` for `kind`, written by hand: autosurgeon 0.8's derive
+/// cannot rename a field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Complainant {
     pub anonymous: bool,
     #[serde(rename = "type")]
-    #[autosurgeon(rename = "type")]
     pub kind: ComplainantType,
-    #[autosurgeon(hydrate = "lenient::opt_string")]
     pub name: Option<String>,
-    #[autosurgeon(hydrate = "lenient::opt_string")]
     pub phone: Option<String>,
+}
+
+impl Reconcile for Complainant {
+    type Key<'a> = autosurgeon::reconcile::NoKey;
+
+    fn reconcile<R: autosurgeon::Reconciler>(&self, mut reconciler: R) -> Result<(), R::Error> {
+        use autosurgeon::reconcile::MapReconciler;
+        let mut map = reconciler.map()?;
+        map.put("anonymous", self.anonymous)?;
+        map.put("type", self.kind)?;
+        map.put("name", &self.name)?;
+        map.put("phone", &self.phone)?;
+        Ok(())
+    }
+}
+
+impl Hydrate for Complainant {
+    fn hydrate_map<D: autosurgeon::ReadDoc>(
+        doc: &D,
+        obj: &automerge::ObjId,
+    ) -> Result<Self, autosurgeon::HydrateError> {
+        Ok(Complainant {
+            anonymous: autosurgeon::hydrate_prop(doc, obj, "anonymous")?,
+            kind: autosurgeon::hydrate_prop(doc, obj, "type")?,
+            name: lenient::opt_string(doc, obj, "name".into())?,
+            phone: lenient::opt_string(doc, obj, "phone".into())?,
+        })
+    }
 }
 
 /// The survey part of a risk inspection.
@@ -587,14 +615,18 @@ mod lenient {
 /// character. Writing a new value diffs it against the document's text and splices only the
 /// difference.
 mod text_field {
-    use autosurgeon::{HydrateError, Prop, ReadDoc, Reconciler, reconcile::TextReconciler};
+    use autosurgeon::{HydrateError, Prop, ReadDoc, Reconciler};
 
+    /// Writes a new text object: only for a record written whole into a new document (or a
+    /// new nested map). A text already in the document is changed with `write_text`, which
+    /// `reconcile_changes` calls; autosurgeon 0.8 cannot read the current text here.
     pub(super) fn reconcile<R: Reconciler>(
         value: &String,
         mut reconciler: R,
     ) -> Result<(), R::Error> {
+        use autosurgeon::reconcile::TextReconciler;
         let mut text = reconciler.text()?;
-        text.update(value)
+        text.splice(0, 0, value)
     }
 
     pub(super) fn hydrate<D: ReadDoc>(
@@ -639,15 +671,16 @@ mod uuid_field {
 /// Writes into `doc` only the top-level fields where `after` differs from `before`, which must
 /// be what `doc` holds now. The result is what reconciling the whole of `after` would write,
 /// without reading every unchanged field back from the document first (autosurgeon's whole
-/// reconcile does, and on automerge's columnar store that is most of an update's cost).
-/// Events appended to the timeline are inserted one by one; any other timeline change
-/// reconciles the whole list.
-pub(crate) fn reconcile_changes<D: autosurgeon::Doc>(
-    doc: &mut D,
+/// reconcile does). Events appended to the timeline are inserted one by one; any other
+/// timeline change reconciles the whole list. Text (the title, the description and an
+/// inspection's findings and rectification) is spliced where it differs, by `write_text`:
+/// autosurgeon 0.8 can write a new text but not diff an existing one.
+pub(crate) fn reconcile_changes(
+    doc: &mut automerge::AutoCommit,
     before: &Record,
     after: &Record,
 ) -> Result<(), autosurgeon::ReconcileError> {
-    use automerge::ROOT;
+    use automerge::{ROOT, ReadDoc};
     use autosurgeon::{reconcile_insert, reconcile_prop};
 
     // Every field is named, so a field added to `Record` does not compile until it is here.
@@ -689,17 +722,50 @@ pub(crate) fn reconcile_changes<D: autosurgeon::Doc>(
         category,
         attachments,
         complainant,
-        inspection,
         workflow
     );
+    if *inspection != before.inspection {
+        match (inspection, &before.inspection, doc.get(ROOT, "inspection")?) {
+            (
+                Some(after),
+                Some(prior),
+                Some((automerge::Value::Object(automerge::ObjType::Map), obj)),
+            ) => {
+                let Inspection {
+                    hazard_type,
+                    risk_level,
+                    findings,
+                    rectification,
+                    follow_up_due,
+                } = after;
+                if *hazard_type != prior.hazard_type {
+                    reconcile_prop(doc, &obj, "hazard_type", hazard_type)?;
+                }
+                if *risk_level != prior.risk_level {
+                    reconcile_prop(doc, &obj, "risk_level", risk_level)?;
+                }
+                if *follow_up_due != prior.follow_up_due {
+                    reconcile_prop(doc, &obj, "follow_up_due", follow_up_due)?;
+                }
+                if *findings != prior.findings {
+                    write_text(doc, &obj, "findings", findings.as_str())?;
+                }
+                if *rectification != prior.rectification {
+                    write_text(doc, &obj, "rectification", rectification.as_str())?;
+                }
+            }
+            // Added or removed: a new map (with new text objects) or null.
+            _ => reconcile_prop(doc, ROOT, "inspection", inspection)?,
+        }
+    }
     if *id != before.id {
         reconcile_prop(doc, ROOT, "id", UuidValue(id))?;
     }
     if *title != before.title {
-        reconcile_prop(doc, ROOT, "title", TextValue(title))?;
+        write_text(doc, &ROOT, "title", title)?;
     }
     if *description != before.description {
-        reconcile_prop(doc, ROOT, "description", TextValue(description))?;
+        write_text(doc, &ROOT, "description", description)?;
     }
     if *timeline != before.timeline {
         match timeline.strip_prefix(before.timeline.as_slice()) {
@@ -718,14 +784,25 @@ pub(crate) fn reconcile_changes<D: autosurgeon::Doc>(
     Ok(())
 }
 
-/// A string written as merging text, as `text_field` writes it.
-struct TextValue<'a>(&'a String);
-
-impl Reconcile for TextValue<'_> {
-    type Key<'k> = autosurgeon::reconcile::NoKey;
-    fn reconcile<R: autosurgeon::Reconciler>(&self, reconciler: R) -> Result<(), R::Error> {
-        text_field::reconcile(self.0, reconciler)
+/// Writes `value` into the text at `prop` of `obj`, splicing only the characters that differ
+/// (automerge diffs by grapheme), so a concurrent edit elsewhere in the text survives. A text
+/// that is missing, or stored as a plain string, is replaced by a new text object.
+fn write_text(
+    doc: &mut automerge::AutoCommit,
+    obj: &automerge::ObjId,
+    prop: &str,
+    value: &str,
+) -> Result<(), autosurgeon::ReconcileError> {
+    use automerge::transaction::Transactable;
+    use automerge::{ObjType, ReadDoc, Value};
+    match doc.get(obj, prop)? {
+        Some((Value::Object(ObjType::Text), text)) => doc.update_text(&text, value)?,
+        _ => {
+            let text = doc.put_object(obj, prop, ObjType::Text)?;
+            doc.splice_text(&text, 0, 0, value)?;
+        }
     }
+    Ok(())
 }
 
 /// A UUID written as `uuid_field` writes it.

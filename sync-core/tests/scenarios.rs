@@ -195,6 +195,39 @@ fn concurrent_description_edits_merge_character_by_character() {
 }
 
 #[test]
+fn concurrent_edits_of_an_inspections_findings_merge_character_by_character() {
+    let a = Writer::new("a", "1");
+    let b = Writer::new("b", "2");
+    let mut record =
+        RecordBuilder::risk_inspection("Wall", "structural", RiskLevel::Medium, &a).build();
+    record.inspection.as_mut().unwrap().findings = "crack in the wall".into();
+    let mut doc_a = RecordDoc::create(&record, new_actor(), &a).unwrap();
+    let mut doc_b = RecordDoc::load(&doc_a.save()).unwrap();
+    doc_b.set_actor(new_actor());
+    doc_a
+        .update(&a, |r| {
+            let inspection = r.inspection.as_mut().unwrap();
+            inspection.findings = "long crack in the wall".into();
+            inspection.risk_level = RiskLevel::High;
+            Ok(())
+        })
+        .unwrap();
+    doc_b
+        .update(&b, |r| {
+            let inspection = r.inspection.as_mut().unwrap();
+            inspection.findings = "crack in the north wall".into();
+            inspection.rectification = "prop it up".into();
+            Ok(())
+        })
+        .unwrap();
+    doc_a.merge_bytes(&doc_b.save()).unwrap();
+    let inspection = doc_a.record().unwrap().inspection.unwrap();
+    assert_eq!(inspection.findings, "long crack in the north wall");
+    assert_eq!(inspection.rectification, "prop it up");
+    assert_eq!(inspection.risk_level, RiskLevel::High);
+}
+
+#[test]
 fn a_latitude_beyond_ninety_degrees_is_rejected_with_its_field() {
     let store = phone("p");
     let mut record = complaint(&store, "x", 124.0);
