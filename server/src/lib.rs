@@ -26,6 +26,7 @@ pub mod edits;
 pub mod error;
 pub mod geo_index;
 pub mod geometry;
+pub mod group_commit;
 pub mod import;
 pub mod metrics;
 pub mod record_import;

@@ -31,6 +31,9 @@ pub enum StartupError {
         #[source]
         source: std::io::Error,
     },
+    /// The thread that commits record writes could not be started.
+    #[error("cannot start the commit writer")]
+    Writer(#[source] std::io::Error),
     /// The demo data could not be loaded.
     #[error("cannot load the demo city")]
     Demo(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -82,7 +85,7 @@ impl Application {
             })?
             .port();
         let workers = settings.workers;
-        let state = AppState::new(store, settings);
+        let state = AppState::new(store, settings).map_err(StartupError::Writer)?;
         // Load the index before the first request rather than during it.
         state.grids.refresh().await?;
         // Re-ownership left unfinished by a server that stopped during a boundary edit.

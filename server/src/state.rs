@@ -7,6 +7,7 @@ use crate::configuration::Settings;
 use crate::domain::{AreaRecord, Level, User};
 use crate::geo_index::{AreaId, GridIndex, IndexEntry};
 use crate::geometry;
+use crate::group_commit::CommitQueue;
 use crate::metrics::Metrics;
 use crate::store::{Store, StoreError};
 
@@ -24,24 +25,28 @@ pub struct AppState {
     /// This process's automerge actor for the server's own changes. Every process has its own,
     /// so two instances writing the same document never reuse an actor's sequence numbers.
     pub actor: sync_core::automerge::ActorId,
+    /// Sync requests' record writes, committed together (group commit).
+    pub commits: CommitQueue,
 }
 
 impl AppState {
-    /// State over a store, with an empty index that is filled on first use.
-    pub fn new(store: Arc<dyn Store>, settings: Settings) -> Self {
+    /// State over a store, with an empty index that is filled on first use. Starts the thread
+    /// that commits sync writes; fails only if that thread cannot be started.
+    pub fn new(store: Arc<dyn Store>, settings: Settings) -> std::io::Result<Self> {
         let metrics = Arc::new(Metrics::default());
         let grids = Arc::new(GridMap::new(
             store.clone(),
             settings.map_check_interval,
             metrics.clone(),
         ));
-        AppState {
+        Ok(AppState {
+            commits: CommitQueue::start(store.clone())?,
             store,
             grids,
             settings: Arc::new(settings),
             metrics,
             actor: sync_core::new_actor(),
-        }
+        })
     }
 }
 

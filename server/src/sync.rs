@@ -5,6 +5,7 @@
 //! between those decisions and the database, retrying when another instance wrote the same
 //! document in between.
 
+use crate::group_commit::CommitQueue;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -421,10 +422,11 @@ async fn store_upload(
 }
 
 /// Stores every upload of a request: all writes go to the database in one transaction (one
-/// durable commit for the whole request); uploads whose document moved meanwhile are redone one
-/// by one.
+/// durable commit for the whole request, shared with the other requests waiting at the same
+/// time: [`CommitQueue`]); uploads whose document moved meanwhile are redone one by one.
 async fn store_uploads(
     store: &dyn Store,
+    queue: &CommitQueue,
     uploads: &[sync_core::DocPayload],
     ctx: &WriteContext,
 ) -> Result<Vec<Stored>, ApiError> {
@@ -446,11 +448,7 @@ async fn store_uploads(
     // One lock order for every transaction: by record id.
     writes.sort_by(|a, b| a.1.row.id.cmp(&b.1.row.id));
     let (indices, commits): (Vec<usize>, Vec<RecordCommit>) = writes.into_iter().unzip();
-    let outcomes = if commits.is_empty() {
-        Vec::new()
-    } else {
-        store.commit_records(&commits).await?
-    };
+    let outcomes = queue.commit(commits).await?;
     for (i, outcome) in indices.into_iter().zip(outcomes) {
         results[i] = Some(match outcome {
             CommitOutcome::Stored { .. } => Stored::Accepted,
@@ -523,7 +521,7 @@ pub async fn handle_sync(
         actor: actor.clone(),
         origin: origin.clone(),
     };
-    let stored = store_uploads(store, &request.uploads, &ctx).await?;
+    let stored = store_uploads(store, &state.commits, &request.uploads, &ctx).await?;
     for (upload, stored) in request.uploads.iter().zip(stored) {
         match stored {
             Stored::Accepted => builder.ack(upload.id, Verdict::Accepted),

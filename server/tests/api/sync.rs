@@ -512,3 +512,46 @@ async fn the_demo_city_comes_with_records_a_newcomer_can_list() {
         "the worker's own two records"
     );
 }
+
+/// A new record's write as a sync request makes it: its row, its document and its one change.
+fn new_record_commit(title: &str) -> gridsync_server::store::RecordCommit {
+    let writer = sync_core::Writer::new("wang", "wang-phone");
+    let record = RecordBuilder::complaint(title, &writer)
+        .category("municipal")
+        .build();
+    let mut doc = sync_core::RecordDoc::create(&record, sync_core::new_actor(), &writer).unwrap();
+    let changes =
+        gridsync_server::sync::log_entries(&doc.automerge().get_changes(&[]), "1/wang-phone");
+    gridsync_server::store::RecordCommit {
+        row: gridsync_server::sync::record_row(&record, sync_core::now_ms()),
+        doc: doc.save(),
+        expected_version: None,
+        changes,
+    }
+}
+
+both_backends! {
+    async fn requests_committed_together_each_get_their_own_outcomes_and_a_record_is_stored_once(app: TestApp) {
+        use gridsync_server::store::CommitOutcome;
+        let (a1, a2, b1, c1) = (new_record_commit("a1"), new_record_commit("a2"), new_record_commit("b1"), new_record_commit("c1"));
+        let head = app.store.change_head().await.unwrap();
+        // The second request also carries a1 as new, as a device that copied it would.
+        let requests = vec![vec![a1.clone(), a2.clone()], vec![b1.clone(), a1.clone()], vec![c1.clone()]];
+
+        let outcomes: Vec<Vec<CommitOutcome>> = gridsync_server::group_commit::commit_together(app.store.as_ref(), requests)
+            .await
+            .into_iter()
+            .map(Result::unwrap)
+            .collect();
+
+        let stored = |o: &CommitOutcome| matches!(o, CommitOutcome::Stored { version: 1, .. });
+        assert_eq!(outcomes.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 1], "each request gets an answer for each of its writes");
+        assert!(stored(&outcomes[0][0]) && stored(&outcomes[0][1]) && stored(&outcomes[1][0]) && stored(&outcomes[2][0]));
+        assert_eq!(outcomes[1][1], CommitOutcome::Conflict, "the second write of a1 is told to merge and retry");
+        let ids: Vec<String> = [&a1, &a2, &b1, &c1].iter().map(|c| c.row.id.clone()).collect();
+        assert_eq!(app.store.record_docs(&ids).await.unwrap().len(), 4, "every record is stored, once");
+        let upto = app.store.change_head().await.unwrap();
+        let logged = app.store.change_feed(head, upto, "", &gridsync_server::store::RecordScope::All, 100).await.unwrap();
+        assert_eq!(logged.len(), 4, "one change-log entry per stored record, none for the refused copy");
+    }
+}
