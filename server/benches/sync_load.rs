@@ -12,6 +12,7 @@
 mod common;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use gridsync_server::auth::{hash_password, new_token, token_hash};
@@ -42,6 +43,8 @@ struct Outcome {
     latencies: Vec<Duration>,
     /// Exchanges that failed on the connection and were retried.
     failures: usize,
+    /// Sync requests per write transaction (the group commit's mean group size).
+    per_commit: f64,
 }
 
 /// How the simulated devices run.
@@ -178,6 +181,7 @@ async fn run(url: &str, mode: Devices) -> Outcome {
         .unwrap();
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
+    let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
 
     let client = reqwest::Client::builder()
@@ -267,12 +271,16 @@ async fn run(url: &str, mode: Devices) -> Outcome {
         failures += f;
     }
     let wall = started.elapsed();
+    let metrics = &state.metrics;
+    let per_commit = metrics.commit_requests.load(Ordering::Relaxed) as f64
+        / metrics.commit_transactions.load(Ordering::Relaxed).max(1) as f64;
     handle.stop(true).await;
     Outcome {
         records,
         wall,
         latencies,
         failures,
+        per_commit,
     }
 }
 
@@ -288,9 +296,9 @@ async fn main() {
         device_count()
     );
     println!(
-        "| devices | backend | new records stored | wall time | records/s | sync p50 | sync p99 | requests | failed and retried |"
+        "| devices | backend | new records stored | wall time | records/s | sync p50 | sync p99 | requests | requests per commit | failed and retried |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     // `GRIDSYNC_BENCH_BACKENDS=sqlite` (or `postgres`) runs one backend only,
     // `GRIDSYNC_BENCH_MODES=replayed,paced,in-process` chooses the ways of running the devices,
     // and `GRIDSYNC_BENCH_RATES` the paced rates (records/s).
@@ -346,13 +354,14 @@ async fn main() {
             }
             outcome.latencies.sort();
             println!(
-                "| {mode_name} | {backend} | {} | {:.2} s | {:.0} | {:.1} ms | {:.1} ms | {} | {} |",
+                "| {mode_name} | {backend} | {} | {:.2} s | {:.0} | {:.1} ms | {:.1} ms | {} | {:.1} | {} |",
                 outcome.records,
                 outcome.wall.as_secs_f64(),
                 outcome.records as f64 / outcome.wall.as_secs_f64(),
                 percentile(&outcome.latencies, 0.50).as_secs_f64() * 1e3,
                 percentile(&outcome.latencies, 0.99).as_secs_f64() * 1e3,
                 outcome.latencies.len(),
+                outcome.per_commit,
                 outcome.failures,
             );
             assert_eq!(

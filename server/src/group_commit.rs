@@ -12,9 +12,11 @@
 //! in it is committed again on its own, so one request's failure is never another's.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::metrics::Metrics;
 use crate::store::{CommitOutcome, RecordCommit, Result, Store, StoreError};
 
 /// The most records one shared transaction takes (a request larger than this still goes whole).
@@ -43,14 +45,14 @@ impl std::fmt::Debug for Job {
 impl CommitQueue {
     /// Starts the writer for `store` on its own thread (with its own small runtime, so it does
     /// not depend on any one HTTP worker). It stops when the last queue handle is dropped.
-    pub fn start(store: Arc<dyn Store>) -> std::io::Result<Self> {
+    pub fn start(store: Arc<dyn Store>, metrics: Arc<Metrics>) -> std::io::Result<Self> {
         let (jobs, queue) = mpsc::unbounded_channel();
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?;
         std::thread::Builder::new()
             .name("gridsync-commit".into())
-            .spawn(move || runtime.block_on(run(store, queue)))?;
+            .spawn(move || runtime.block_on(run(store, metrics, queue)))?;
         Ok(CommitQueue { jobs })
     }
 
@@ -73,7 +75,11 @@ fn stopped() -> StoreError {
 }
 
 /// The writer: takes what is queued, commits it together, answers each request.
-async fn run(store: Arc<dyn Store>, mut queue: mpsc::UnboundedReceiver<Job>) {
+async fn run(
+    store: Arc<dyn Store>,
+    metrics: Arc<Metrics>,
+    mut queue: mpsc::UnboundedReceiver<Job>,
+) {
     while let Some(first) = queue.recv().await {
         let mut records = first.commits.len();
         let mut jobs = vec![first];
@@ -86,6 +92,10 @@ async fn run(store: Arc<dyn Store>, mut queue: mpsc::UnboundedReceiver<Job>) {
                 Err(_) => break,
             }
         }
+        metrics.commit_transactions.fetch_add(1, Ordering::Relaxed);
+        metrics
+            .commit_requests
+            .fetch_add(jobs.len() as u64, Ordering::Relaxed);
         let (requests, replies): (Vec<_>, Vec<_>) =
             jobs.into_iter().map(|j| (j.commits, j.reply)).unzip();
         for (reply, outcome) in replies

@@ -30,6 +30,11 @@ pub struct Metrics {
     pub sync_rejections: AtomicU64,
     /// Total time spent serving sync requests, in microseconds.
     pub sync_micros: AtomicU64,
+    /// Transactions the group commit ran for sync writes.
+    pub commit_transactions: AtomicU64,
+    /// Sync requests whose writes those transactions carried (divide by transactions for the
+    /// mean group size).
+    pub commit_requests: AtomicU64,
     /// Boundary edits applied.
     pub boundary_edits: AtomicU64,
     /// Records whose owner a boundary edit changed.
@@ -120,6 +125,16 @@ impl Metrics {
                 "gridsync_sync_duration_microseconds_total",
                 "Time spent serving sync requests (divide by requests for the mean latency).",
                 &self.sync_micros,
+            ),
+            (
+                "gridsync_sync_commit_transactions_total",
+                "Transactions that stored sync writes (group commit: several requests each).",
+                &self.commit_transactions,
+            ),
+            (
+                "gridsync_sync_commit_requests_total",
+                "Sync requests whose writes were stored (divide by transactions for the group size).",
+                &self.commit_requests,
             ),
         ];
         for (name, help, counter) in counters {

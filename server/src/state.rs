@@ -40,7 +40,7 @@ impl AppState {
             metrics.clone(),
         ));
         Ok(AppState {
-            commits: CommitQueue::start(store.clone())?,
+            commits: CommitQueue::start(store.clone(), metrics.clone())?,
             store,
             grids,
             settings: Arc::new(settings),
