@@ -34,14 +34,6 @@ pub struct CommitQueue {
     jobs: mpsc::UnboundedSender<Job>,
 }
 
-impl std::fmt::Debug for Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job")
-            .field("commits", &self.commits.len())
-            .finish()
-    }
-}
-
 impl CommitQueue {
     /// Starts the writer for `store` on its own thread (with its own small runtime, so it does
     /// not depend on any one HTTP worker). It stops when the last queue handle is dropped.

@@ -5,7 +5,6 @@
 //! between those decisions and the database, retrying when another instance wrote the same
 //! document in between.
 
-use crate::group_commit::CommitQueue;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
@@ -19,6 +18,7 @@ use sync_core::{
 use crate::coords;
 use crate::domain::{Role, User};
 use crate::error::ApiError;
+use crate::group_commit::CommitQueue;
 use crate::state::{AppState, MapSnapshot};
 use crate::store::{
     CommitOutcome, NewChange, RecordCommit, RecordRow, RecordScope, Store, StoredDoc,
@@ -366,6 +366,18 @@ fn merge_and_decide(
     })))
 }
 
+/// The stored documents of `ids`, read in one query, in the order given (`None`: not stored).
+/// An id given twice gets its document once, at its first place.
+async fn stored_docs(
+    store: &dyn Store,
+    ids: impl Iterator<Item = uuid::Uuid>,
+) -> Result<Vec<Option<StoredDoc>>, ApiError> {
+    let ids: Vec<String> = ids.map(|id| id.to_string()).collect();
+    let mut stored: std::collections::HashMap<String, StoredDoc> =
+        store.record_docs(&ids).await?.into_iter().collect();
+    Ok(ids.iter().map(|id| stored.remove(id)).collect())
+}
+
 /// Reads the stored documents of `uploads`, merges and checks each (on the blocking pool).
 async fn prepare_uploads(
     store: &dyn Store,
@@ -375,14 +387,9 @@ async fn prepare_uploads(
     if uploads.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<String> = uploads.iter().map(|u| u.id.to_string()).collect();
-    let mut stored: std::collections::HashMap<String, StoredDoc> =
-        store.record_docs(&ids).await?.into_iter().collect();
-    let work: Vec<(sync_core::DocPayload, Option<StoredDoc>)> = uploads
-        .iter()
-        .zip(&ids)
-        .map(|(upload, id)| (upload.clone(), stored.remove(id)))
-        .collect();
+    let stored = stored_docs(store, uploads.iter().map(|u| u.id)).await?;
+    let work: Vec<(sync_core::DocPayload, Option<StoredDoc>)> =
+        uploads.iter().cloned().zip(stored).collect();
     let ctx = ctx.clone();
     actix_web::web::block(move || {
         work.into_iter()
@@ -471,13 +478,11 @@ async fn answer_needs(
     if needs.is_empty() {
         return Ok(Vec::new());
     }
-    let ids: Vec<String> = needs.iter().map(|n| n.id.to_string()).collect();
-    let mut stored: std::collections::HashMap<String, StoredDoc> =
-        store.record_docs(&ids).await?.into_iter().collect();
+    let stored = stored_docs(store, needs.iter().map(|n| n.id)).await?;
     let work: Vec<(sync_core::Need, StoredDoc)> = needs
         .iter()
-        .zip(&ids)
-        .filter_map(|(need, id)| stored.remove(id).map(|doc| (need.clone(), doc)))
+        .zip(stored)
+        .filter_map(|(need, doc)| doc.map(|doc| (need.clone(), doc)))
         .collect();
     let ctx = ctx.clone();
     actix_web::web::block(move || {
