@@ -19,7 +19,7 @@ use sync_core::automerge::ActorId;
 use crate::error::ApiError;
 use crate::state::{AppState, MapSnapshot};
 use crate::store::{CommitOutcome, RecordCommit, RecordPoint, Store};
-use crate::sync::{SERVER, log_entries, reassign_owner, record_row};
+use crate::sync::{OWNER_ORIGIN, log_entries, reassign_owner, record_row};
 
 /// Documents written per transaction.
 const BATCH: usize = 256;
@@ -146,7 +146,7 @@ fn prepare(
         if let Some(record) =
             reassign_owner(&mut doc, &record, map, actor, edit).map_err(ApiError::internal)?
         {
-            let changes = log_entries(&doc.automerge().get_changes(&heads), SERVER);
+            let changes = log_entries(&doc.automerge().get_changes(&heads), OWNER_ORIGIN);
             commits.push(RecordCommit {
                 row: record_row(&record, sync_core::now_ms()),
                 doc: doc.save(),

@@ -27,6 +27,11 @@ use crate::store::{
 /// The origin of changes the server writes itself, and the writer named in them.
 pub const SERVER: &str = "server";
 
+/// The origin of the server's ownership decisions. A record changes hands with such a change,
+/// so a device meeting one in its feed for a record older than its cursor may not hold the
+/// record's earlier history: it is sent the whole document instead.
+pub const OWNER_ORIGIN: &str = "server/owner";
+
 /// How many times a document write is retried when another writer got there first.
 const COMMIT_ATTEMPTS: usize = 8;
 
@@ -342,7 +347,7 @@ fn merge_and_decide(
     let decided =
         decide_owner(&mut doc, &record, &ctx.map, &ctx.actor).map_err(ApiError::internal)?;
     let server_changes = match decided {
-        Some(_) => log_entries(&doc.automerge().get_changes(&heads), SERVER),
+        Some(_) => log_entries(&doc.automerge().get_changes(&heads), OWNER_ORIGIN),
         None => Vec::new(),
     };
     // A new document is stored as the upload (a whole document that loaded strictly) followed
@@ -565,6 +570,8 @@ pub async fn handle_sync(
     let scope = authority.scope();
     let mut after = from;
     let (mut next, mut more) = (head, false);
+    // Records that changed hands since the cursor (their owner decision is in the feed).
+    let mut moved: Vec<String> = Vec::new();
     'feed: loop {
         let page = store
             .change_feed(after, head, &origin, &scope, FEED_PAGE)
@@ -579,10 +586,28 @@ pub async fn handle_sync(
                 more = true;
                 break 'feed;
             }
+            if item.origin == OWNER_ORIGIN && !moved.contains(&item.record_id) {
+                moved.push(item.record_id.clone());
+            }
             after = item.seq;
         }
         if !full_page {
             break;
+        }
+    }
+    // A record that moved into the account's areas after the device's cursor comes with its
+    // earlier history, which the device never received: it gets the whole document in this
+    // exchange rather than asking for it in the next. (An account that reads everything held
+    // the history already.)
+    if scope != RecordScope::All && !moved.is_empty() {
+        for (id, doc) in store.record_docs_older_than(&moved, from).await? {
+            if let Ok(id) = uuid::Uuid::parse_str(&id) {
+                builder.push_whole(sync_core::DocUpdate {
+                    id,
+                    mode: sync_core::UpdateMode::Merge,
+                    bytes: doc.doc,
+                });
+            }
         }
     }
     let next_cursor = (epoch << SEQ_BITS) | (next.max(0) as u64 & SEQ_MASK);

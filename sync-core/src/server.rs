@@ -252,8 +252,18 @@ impl ResponseBuilder {
         });
     }
 
-    /// Adds a whole update (an answer to a history request). Always included.
+    /// Adds a whole update (an answer to a history request, or a document that moved into the
+    /// device's scope). Always included. A whole document to merge replaces the feed changes
+    /// this response already carries for it: it holds them.
     pub fn push_whole(&mut self, update: DocUpdate) {
+        if let Some(&i) = self.index.get(&update.id) {
+            let existing = &mut self.response.updates[i];
+            if existing.mode == UpdateMode::Merge && update.mode == UpdateMode::Merge {
+                self.used = self.used - existing.encoded_len() + update.encoded_len();
+                *existing = update;
+                return;
+            }
+        }
         self.used += update.encoded_len();
         self.index.insert(update.id, self.response.updates.len());
         self.response.updates.push(update);
@@ -511,6 +521,45 @@ mod tests {
         fn in_scope(&self, _: &Record) -> bool {
             true
         }
+    }
+
+    fn request() -> SyncRequest {
+        SyncRequest {
+            response_budget: 1 << 20,
+            ..SyncRequest::default()
+        }
+    }
+
+    #[test]
+    fn a_whole_document_replaces_the_feed_changes_already_in_the_response() {
+        let id = uuid::Uuid::now_v7();
+        let mut builder = ResponseBuilder::new(&request(), 1 << 20);
+        assert!(builder.push_change(id, b"change"));
+        let whole = DocUpdate {
+            id,
+            mode: UpdateMode::Merge,
+            bytes: b"the whole document".to_vec(),
+        };
+        builder.push_whole(whole.clone());
+        assert!(builder.push_change(id, b"later"));
+
+        let response = builder.finish(0, false);
+
+        assert_eq!(response.updates.len(), 1);
+        assert_eq!(response.updates[0].bytes, b"the whole documentlater");
+    }
+
+    #[test]
+    fn a_reset_is_kept_beside_the_feed_changes_of_another_document() {
+        let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+        let mut builder = ResponseBuilder::new(&request(), 1 << 20);
+        builder.reset(a, Vec::new());
+        assert!(builder.push_change(b, b"change"));
+
+        let response = builder.finish(0, false);
+
+        assert_eq!(response.updates.len(), 2);
+        assert_eq!(response.updates[0].mode, UpdateMode::Reset);
     }
 
     #[test]

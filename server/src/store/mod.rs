@@ -116,6 +116,13 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The documents of several records in one read, as `(id, document)`; absent ids are left
     /// out.
     async fn record_docs(&self, ids: &[String]) -> Result<Vec<(String, StoredDoc)>>;
+    /// The stored documents of those of `ids` that had a change at or before sequence number
+    /// `seq`: records older than a device's cursor, whose earlier history it may not hold.
+    async fn record_docs_older_than(
+        &self,
+        ids: &[String],
+        seq: i64,
+    ) -> Result<Vec<(String, StoredDoc)>>;
     /// Stores documents, their rows and their new changes in one transaction, each change with
     /// the next sequence number (taken under the `change_seq` row lock, so sequence order is
     /// commit order). A document that moved since it was read is left out and reported

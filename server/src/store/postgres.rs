@@ -367,6 +367,14 @@ impl Store for PostgresStore {
         super::postgres_records::record_docs(&self.pool, ids).await
     }
 
+    async fn record_docs_older_than(
+        &self,
+        ids: &[String],
+        seq: i64,
+    ) -> Result<Vec<(String, StoredDoc)>> {
+        super::postgres_records::record_docs_older_than(&self.pool, ids, seq).await
+    }
+
     async fn commit_records(&self, commits: &[RecordCommit]) -> Result<Vec<CommitOutcome>> {
         super::record_writes::postgres::commit_records(&self.pool, commits).await
     }

@@ -24,18 +24,34 @@ pub(super) async fn record_docs(pool: &PgPool, ids: &[String]) -> Result<Vec<(St
         .bind(ids)
         .fetch_all(pool)
         .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            (
-                r.get(0),
-                StoredDoc {
-                    doc: r.get(1),
-                    version: r.get(2),
-                },
-            )
-        })
-        .collect())
+    Ok(rows.into_iter().map(stored_doc).collect())
+}
+
+/// An `(id, doc, version)` row.
+fn stored_doc(r: sqlx::postgres::PgRow) -> (String, StoredDoc) {
+    (
+        r.get(0),
+        StoredDoc {
+            doc: r.get(1),
+            version: r.get(2),
+        },
+    )
+}
+
+pub(super) async fn record_docs_older_than(
+    pool: &PgPool,
+    ids: &[String],
+    seq: i64,
+) -> Result<Vec<(String, StoredDoc)>> {
+    let rows = sqlx::query(
+        "SELECT r.id, r.doc, r.version FROM records r WHERE r.id = ANY($1) \
+         AND EXISTS (SELECT 1 FROM record_changes c WHERE c.record_id = r.id AND c.seq <= $2)",
+    )
+    .bind(ids)
+    .bind(seq)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(stored_doc).collect())
 }
 
 pub(super) async fn change_head(pool: &PgPool) -> Result<i64> {
@@ -65,7 +81,7 @@ pub(super) async fn change_feed(
         // Everything is in scope: walk the log from the cursor.
         RecordScope::All => {
             sqlx::query(
-                "SELECT seq, record_id, bytes FROM record_changes \
+                "SELECT seq, record_id, origin, bytes FROM record_changes \
                  WHERE seq > $1 AND seq <= $2 AND origin <> $3 ORDER BY seq LIMIT $4",
             )
             .bind(after)
@@ -79,7 +95,7 @@ pub(super) async fn change_feed(
         // owner or creator and `last_seq`, then their changes since the cursor.
         RecordScope::Areas { codes, creator } => {
             sqlx::query(
-                "SELECT c.seq, c.record_id, c.bytes FROM record_changes c \
+                "SELECT c.seq, c.record_id, c.origin, c.bytes FROM record_changes c \
                  WHERE c.record_id IN ( \
                      SELECT id FROM records WHERE last_seq > $1 AND owner_grid = ANY($2::text[]) \
                      UNION SELECT id FROM records WHERE last_seq > $1 AND created_by = $3) \
@@ -100,7 +116,8 @@ pub(super) async fn change_feed(
         .map(|r| FeedItem {
             seq: r.get(0),
             record_id: r.get(1),
-            bytes: r.get(2),
+            origin: r.get(2),
+            bytes: r.get(3),
         })
         .collect())
 }

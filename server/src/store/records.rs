@@ -61,6 +61,8 @@ pub struct StoredDoc {
 pub struct FeedItem {
     pub seq: i64,
     pub record_id: String,
+    /// Who sent the change (`<user id>/<device>`, or one of the server's origins).
+    pub origin: String,
     pub bytes: Vec<u8>,
 }
 

@@ -408,6 +408,14 @@ impl Store for SqliteStore {
         super::sqlite_records::record_docs(&self.reader, ids).await
     }
 
+    async fn record_docs_older_than(
+        &self,
+        ids: &[String],
+        seq: i64,
+    ) -> Result<Vec<(String, StoredDoc)>> {
+        super::sqlite_records::record_docs_older_than(&self.reader, ids, seq).await
+    }
+
     async fn commit_records(&self, commits: &[RecordCommit]) -> Result<Vec<CommitOutcome>> {
         super::record_writes::sqlite::commit_records(&self.pool, commits).await
     }

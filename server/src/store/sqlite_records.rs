@@ -29,18 +29,35 @@ pub(super) async fn record_docs(
     .bind(json_list(ids))
     .fetch_all(pool)
     .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| {
-            (
-                r.get(0),
-                StoredDoc {
-                    doc: r.get(1),
-                    version: r.get(2),
-                },
-            )
-        })
-        .collect())
+    Ok(rows.into_iter().map(stored_doc).collect())
+}
+
+/// An `(id, doc, version)` row.
+fn stored_doc(r: sqlx::sqlite::SqliteRow) -> (String, StoredDoc) {
+    (
+        r.get(0),
+        StoredDoc {
+            doc: r.get(1),
+            version: r.get(2),
+        },
+    )
+}
+
+pub(super) async fn record_docs_older_than(
+    pool: &SqlitePool,
+    ids: &[String],
+    seq: i64,
+) -> Result<Vec<(String, StoredDoc)>> {
+    let rows = sqlx::query(
+        "SELECT r.id, r.doc, r.version FROM records r \
+         WHERE r.id IN (SELECT value FROM json_each(?1)) \
+         AND EXISTS (SELECT 1 FROM record_changes c WHERE c.record_id = r.id AND c.seq <= ?2)",
+    )
+    .bind(json_list(ids))
+    .bind(seq)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows.into_iter().map(stored_doc).collect())
 }
 
 pub(super) async fn change_head(pool: &SqlitePool) -> Result<i64> {
@@ -70,7 +87,7 @@ pub(super) async fn change_feed(
         // Everything is in scope: walk the log from the cursor.
         RecordScope::All => {
             sqlx::query(
-                "SELECT seq, record_id, bytes FROM record_changes \
+                "SELECT seq, record_id, origin, bytes FROM record_changes \
                  WHERE seq > ? AND seq <= ? AND origin <> ? ORDER BY seq LIMIT ?",
             )
             .bind(after)
@@ -84,7 +101,7 @@ pub(super) async fn change_feed(
         // owner or creator and `last_seq`, then their changes since the cursor.
         RecordScope::Areas { codes, creator } => {
             sqlx::query(
-                "SELECT c.seq, c.record_id, c.bytes FROM record_changes c \
+                "SELECT c.seq, c.record_id, c.origin, c.bytes FROM record_changes c \
                  WHERE c.record_id IN ( \
                      SELECT id FROM records WHERE last_seq > ?1 \
                          AND owner_grid IN (SELECT value FROM json_each(?2)) \
@@ -106,7 +123,8 @@ pub(super) async fn change_feed(
         .map(|r| FeedItem {
             seq: r.get(0),
             record_id: r.get(1),
-            bytes: r.get(2),
+            origin: r.get(2),
+            bytes: r.get(3),
         })
         .collect())
 }

@@ -112,9 +112,10 @@ both_backends! {
         let after_west = app.get(&format!("/api/v1/records/{west}/automerge"), Some(&dispatcher)).await.bytes().await.unwrap();
         assert_eq!(after_west, untouched_west);
 
-        // B's worker now receives the moved record, whole.
-        worker_b.sync_all(&app).await;
-        worker_b.sync_all(&app).await;
+        // B's worker now receives the moved record, whole, in one exchange.
+        let report = worker_b.sync(&app).await;
+        assert!(report.changed.contains(&strip_id), "{report:?}");
+        assert!(!report.more, "nothing left to ask for: {report:?}");
         let received = worker_b.store.get(&strip_id).expect("moved into B's scope");
         assert_eq!(received.owner_grid.unwrap().code.as_deref(), Some("B"));
         assert_eq!(received.title, "in the strip");

@@ -98,6 +98,39 @@ impl Phone {
 }
 
 both_backends! {
+    async fn a_record_moved_into_a_grid_reaches_its_worker_whole_in_one_exchange(app: TestApp) {
+        app.load_demo_map().await;
+        let mut author = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+        let mut next_door = Phone::new(&app, "zhao", Role::GridWorker, &[OTHER_GRID]).await;
+        let id = author.complaint_at("Streetlight out", centre(WORKER_GRID), Crs::Wgs84);
+        author.store.add_note(&id, "checked twice").unwrap();
+        author.sync_all(&app).await;
+        next_door.sync_all(&app).await;
+        assert!(next_door.store.get(&id).is_err(), "not in the other grid's scope yet");
+
+        // The author corrects the location: the point is in the next grid.
+        author
+            .store
+            .update(&id, |r| {
+                let (lon, lat) = centre(OTHER_GRID);
+                r.location.as_mut().unwrap().lon = lon;
+                r.location.as_mut().unwrap().lat = lat;
+                Ok(())
+            })
+            .unwrap();
+        author.sync_all(&app).await;
+        let report = next_door.sync(&app).await;
+
+        assert!(report.changed.contains(&id), "{report:?}");
+        assert!(!report.more, "no history left to ask for: {report:?}");
+        let received = next_door.store.get(&id).unwrap();
+        assert_eq!(received.owner_grid.as_ref().unwrap().code.as_deref(), Some(OTHER_GRID));
+        assert_eq!(received, author.store.get(&id).unwrap());
+        assert!(received.timeline.iter().any(|e| e.note == "checked twice"));
+    }
+}
+
+both_backends! {
     async fn a_phones_record_gets_its_owner_grid_and_reaches_that_grids_leader_only(app: TestApp) {
         app.load_demo_map().await;
         let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
