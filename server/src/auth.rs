@@ -84,6 +84,10 @@ pub struct Caller {
     pub user: User,
     /// The hash of the token used, so logout can revoke exactly it.
     pub token_hash: String,
+    /// The account's scope epoch, read with its areas (sync cursors carry it).
+    pub scope_epoch: i64,
+    /// The change log's head when the token was checked (where a sync feed may stop).
+    pub change_head: i64,
 }
 
 impl Caller {
@@ -131,11 +135,13 @@ impl FromRequest for Caller {
             let state = state
                 .ok_or_else(|| ApiError::Internal("application state is not configured".into()))?;
             let hash = token_hash(&token);
-            let user = state.store.token_owner(&hash, now_unix()).await?;
-            let user = user.ok_or(ApiError::Unauthenticated)?;
+            let owner = state.store.token_owner(&hash, now_unix()).await?;
+            let owner = owner.ok_or(ApiError::Unauthenticated)?;
             Ok(Caller {
-                user,
+                user: owner.user,
                 token_hash: hash,
+                scope_epoch: owner.scope_epoch,
+                change_head: owner.change_head,
             })
         })
     }

@@ -142,9 +142,8 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
-            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) => {
-                ApiError::Unavailable(Box::new(error))
-            }
+            StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
+            | StoreError::WriterStopped => ApiError::Unavailable(Box::new(error)),
             other => ApiError::Internal(Box::new(other)),
         }
     }

@@ -63,7 +63,7 @@ impl CommitQueue {
 }
 
 fn stopped() -> StoreError {
-    StoreError::Corrupt("the commit writer has stopped".into())
+    StoreError::WriterStopped
 }
 
 /// The writer: takes what is queued, commits it together, answers each request.

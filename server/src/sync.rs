@@ -15,6 +15,7 @@ use sync_core::{
     merge_upload, now_ms, push_event,
 };
 
+use crate::auth::Caller;
 use crate::coords;
 use crate::domain::{Role, User};
 use crate::error::ApiError;
@@ -282,7 +283,10 @@ pub fn origin(user: &User, device: &str) -> String {
 
 /// The outcome of storing one upload.
 enum Stored {
-    Accepted,
+    /// Taken; `last_seq` is the sequence number of its last change written (0: nothing was).
+    Accepted {
+        last_seq: i64,
+    },
     Rejected(Rejection, Option<Vec<u8>>),
 }
 
@@ -321,7 +325,7 @@ fn merge_and_decide(
         None => (None, None),
     };
     let accepted = match merge_upload(current, upload, ctx.actor.clone(), &authority) {
-        Merged::Unchanged => return Ok(Prepared::Settled(Stored::Accepted)),
+        Merged::Unchanged => return Ok(Prepared::Settled(Stored::Accepted { last_seq: 0 })),
         Merged::Rejected(rejection) => {
             let reset = (rejection.code != MISSING_HISTORY)
                 .then(|| stored.map(|s| s.doc).unwrap_or_default());
@@ -422,7 +426,9 @@ async fn store_upload(
                     .commit_records(std::slice::from_ref(commit.as_ref()))
                     .await?[..]
                 {
-                    [CommitOutcome::Stored { .. }] => return Ok(Stored::Accepted),
+                    [CommitOutcome::Stored { last_seq, .. }] => {
+                        return Ok(Stored::Accepted { last_seq });
+                    }
                     _ => continue,
                 }
             }
@@ -463,13 +469,13 @@ async fn store_uploads(
     let outcomes = queue.commit(commits).await?;
     for (i, outcome) in indices.into_iter().zip(outcomes) {
         results[i] = Some(match outcome {
-            CommitOutcome::Stored { .. } => Stored::Accepted,
+            CommitOutcome::Stored { last_seq, .. } => Stored::Accepted { last_seq },
             CommitOutcome::Conflict => store_upload(store, &uploads[i], ctx).await?,
         });
     }
     Ok(results
         .into_iter()
-        .map(|r| r.unwrap_or(Stored::Accepted))
+        .map(|r| r.unwrap_or(Stored::Accepted { last_seq: 0 }))
         .collect())
 }
 
@@ -511,10 +517,11 @@ async fn answer_needs(
 /// Handles one sync request from `device`, returning the encoded response.
 pub async fn handle_sync(
     state: &AppState,
-    user: &User,
+    caller: &Caller,
     device: &str,
     body: &[u8],
 ) -> Result<Vec<u8>, ApiError> {
+    let user = &caller.user;
     let actor = &state.actor;
     let metrics = &state.metrics;
     let request = SyncRequest::decode(body)
@@ -532,9 +539,17 @@ pub async fn handle_sync(
         origin: origin.clone(),
     };
     let stored = store_uploads(store, &state.commits, &request.uploads, &ctx).await?;
+    // The feed runs up to the head read with the token, or further, to this request's own
+    // last change: every change up to a committed sequence number is committed (numbers are
+    // handed out in commit order), so the device learns the server's decisions on its uploads
+    // in this exchange.
+    let mut head = caller.change_head;
     for (upload, stored) in request.uploads.iter().zip(stored) {
         match stored {
-            Stored::Accepted => builder.ack(upload.id, Verdict::Accepted),
+            Stored::Accepted { last_seq } => {
+                head = head.max(last_seq);
+                builder.ack(upload.id, Verdict::Accepted);
+            }
             Stored::Rejected(rejection, reset) => {
                 metrics.sync_rejections.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(record = %upload.id, user = %user.username, code = %rejection.code, reason = %rejection.reason, "sync upload rejected");
@@ -558,15 +573,15 @@ pub async fn handle_sync(
     // The device's cursor is `epoch << SEQ_BITS | seq`: the account's scope epoch when the
     // cursor was made, and the last change sequence number the device holds. A cursor from an
     // older epoch (the account's areas or role changed since) restarts the feed at the
-    // beginning, so records that moved into its scope arrive too.
-    let epoch = store.scope_epoch(user.id).await?.max(0) as u64;
+    // beginning, so records that moved into its scope arrive too. The epoch was read in the
+    // same statement as the areas the scope is built from.
+    let epoch = caller.scope_epoch.max(0) as u64;
     let (cursor_epoch, cursor_seq) = (request.cursor >> SEQ_BITS, request.cursor & SEQ_MASK);
     let from = if cursor_epoch == epoch {
         cursor_seq as i64
     } else {
         0
     };
-    let head = store.change_head().await?;
     let scope = authority.scope();
     let mut after = from;
     let (mut next, mut more) = (head, false);
@@ -645,7 +660,7 @@ pub async fn create_record(
         origin: origin(user, "web"),
     };
     match store_upload(state.store.as_ref(), &upload, &ctx).await? {
-        Stored::Accepted => {}
+        Stored::Accepted { .. } => {}
         Stored::Rejected(rejection, _) => {
             return Err(ApiError::unprocessable("record_rejected", rejection.reason));
         }

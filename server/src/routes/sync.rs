@@ -52,7 +52,7 @@ pub async fn sync(
 ) -> ApiResult<HttpResponse> {
     let device = device_id(&req)?;
     let started = Instant::now();
-    let response = sync::handle_sync(&state, &caller.user, &device, &body).await?;
+    let response = sync::handle_sync(&state, &caller, &device, &body).await?;
     state
         .metrics
         .sync_micros

@@ -48,6 +48,21 @@ pub enum StoreError {
     /// A stored value could not be read back (a role or level the code does not know).
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The thread that commits sync writes has stopped (it panicked); nothing more is written
+    /// through it.
+    #[error("the commit writer has stopped")]
+    WriterStopped,
+}
+
+/// A token's account, read in one query with what a sync exchange needs beside it.
+#[derive(Debug, Clone)]
+pub struct TokenOwner {
+    pub user: User,
+    /// The account's scope epoch (bumped whenever its role or areas change), read in the same
+    /// statement as its areas, so the two always agree.
+    pub scope_epoch: i64,
+    /// The change log's head when the token was checked: every change up to it is committed.
+    pub change_head: i64,
 }
 
 /// Storage result.
@@ -86,8 +101,9 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         created_at: i64,
         expires_at: i64,
     ) -> Result<()>;
-    /// The active account owning an unrevoked token that has not expired at `now`.
-    async fn token_owner(&self, token_hash: &str, now: i64) -> Result<Option<User>>;
+    /// The active account owning an unrevoked token that has not expired at `now`, with its
+    /// areas, scope epoch and the change head, in one statement.
+    async fn token_owner(&self, token_hash: &str, now: i64) -> Result<Option<TokenOwner>>;
     /// Revokes one token; `false` if it was unknown or already revoked.
     async fn revoke_token(&self, token_hash: &str, now: i64) -> Result<bool>;
     /// Revokes every live token of an account; returns how many.
@@ -130,8 +146,6 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     async fn commit_records(&self, commits: &[RecordCommit]) -> Result<Vec<CommitOutcome>>;
     /// The last sequence number handed out.
     async fn change_head(&self) -> Result<i64>;
-    /// How many times the account's areas or role changed (what it may read).
-    async fn scope_epoch(&self, user_id: i64) -> Result<i64>;
     /// Changes with `after < seq <= upto`, not from `exclude_origin`, of records in `scope`, in
     /// sequence order, at most `limit`.
     async fn change_feed(

@@ -10,8 +10,8 @@ use sqlx::{Postgres, Row, Transaction};
 use super::{
     AreaEdit, AreaVersion, BlobState, CaseRow, CommitOutcome, Department, DispatchRule,
     EditOutcome, FeedItem, Notice, RecordCommit, RecordPoint, RecordQuery, RecordRow, RecordScope,
-    ReownJob, Result, Store, StoreError, StoredDoc, WorkflowOutcome, is_unique_violation,
-    parse_level, parse_role,
+    ReownJob, Result, Store, StoreError, StoredDoc, TokenOwner, WorkflowOutcome,
+    is_unique_violation, parse_level, parse_role,
 };
 use crate::domain::{AreaFilter, AreaRecord, Level, NewUser, User, UserUpdate};
 use crate::workflow::calendar::{CalendarDay, DeadlineClass};
@@ -241,9 +241,13 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn token_owner(&self, token_hash: &str, now: i64) -> Result<Option<User>> {
+    async fn token_owner(&self, token_hash: &str, now: i64) -> Result<Option<TokenOwner>> {
         let row = sqlx::query(
-            "SELECT u.id, u.username, u.password_hash, u.role, u.active, u.created_at \
+            "SELECT u.id, u.username, u.password_hash, u.role, u.active, u.created_at, \
+                 u.scope_epoch, \
+                 ARRAY(SELECT area_code FROM user_areas WHERE user_id = u.id ORDER BY area_code) \
+                     AS areas, \
+                 (SELECT seq FROM change_seq WHERE id = 1) AS head \
              FROM tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND t.expires_at > $2 AND u.active",
         )
@@ -251,7 +255,14 @@ impl Store for PostgresStore {
         .bind(now)
         .fetch_optional(&self.pool)
         .await?;
-        self.with_areas(row).await
+        let Some(row) = row else { return Ok(None) };
+        let mut user = user_from_row(&row)?;
+        user.areas = row.try_get("areas")?;
+        Ok(Some(TokenOwner {
+            user,
+            scope_epoch: row.try_get("scope_epoch")?,
+            change_head: row.try_get("head")?,
+        }))
     }
 
     async fn revoke_token(&self, token_hash: &str, now: i64) -> Result<bool> {
@@ -381,10 +392,6 @@ impl Store for PostgresStore {
 
     async fn change_head(&self) -> Result<i64> {
         super::postgres_records::change_head(&self.pool).await
-    }
-
-    async fn scope_epoch(&self, user_id: i64) -> Result<i64> {
-        super::postgres_records::scope_epoch(&self.pool, user_id).await
     }
 
     async fn change_feed(

@@ -61,14 +61,6 @@ pub(super) async fn change_head(pool: &PgPool) -> Result<i64> {
         .get(0))
 }
 
-pub(super) async fn scope_epoch(pool: &PgPool, user_id: i64) -> Result<i64> {
-    let row = sqlx::query("SELECT scope_epoch FROM users WHERE id = $1")
-        .bind(user_id)
-        .fetch_optional(pool)
-        .await?;
-    Ok(row.map(|r| r.get(0)).unwrap_or(0))
-}
-
 pub(super) async fn change_feed(
     pool: &PgPool,
     after: i64,

@@ -14,8 +14,8 @@ use sqlx::{Row, Sqlite, Transaction};
 use super::{
     AreaEdit, AreaVersion, BlobState, CaseRow, CommitOutcome, Department, DispatchRule,
     EditOutcome, FeedItem, Notice, RecordCommit, RecordPoint, RecordQuery, RecordRow, RecordScope,
-    ReownJob, Result, Store, StoreError, StoredDoc, WorkflowOutcome, is_unique_violation,
-    parse_level, parse_role,
+    ReownJob, Result, Store, StoreError, StoredDoc, TokenOwner, WorkflowOutcome,
+    is_unique_violation, parse_level, parse_role,
 };
 use crate::domain::{AreaFilter, AreaRecord, Level, NewUser, User, UserUpdate};
 use crate::workflow::calendar::{CalendarDay, DeadlineClass};
@@ -282,9 +282,14 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn token_owner(&self, token_hash: &str, now: i64) -> Result<Option<User>> {
+    async fn token_owner(&self, token_hash: &str, now: i64) -> Result<Option<TokenOwner>> {
         let row = sqlx::query(
-            "SELECT u.id, u.username, u.password_hash, u.role, u.active, u.created_at \
+            "SELECT u.id, u.username, u.password_hash, u.role, u.active, u.created_at, \
+                 u.scope_epoch, \
+                 (SELECT json_group_array(area_code) FROM \
+                     (SELECT area_code FROM user_areas WHERE user_id = u.id ORDER BY area_code)) \
+                     AS areas, \
+                 (SELECT seq FROM change_seq WHERE id = 1) AS head \
              FROM tokens t JOIN users u ON u.id = t.user_id \
              WHERE t.token_hash = ? AND t.revoked_at IS NULL AND t.expires_at > ? AND u.active = 1",
         )
@@ -292,7 +297,15 @@ impl Store for SqliteStore {
         .bind(now)
         .fetch_optional(&self.reader)
         .await?;
-        self.with_areas(row).await
+        let Some(row) = row else { return Ok(None) };
+        let mut user = user_from_row(&row)?;
+        user.areas = serde_json::from_str(row.try_get("areas")?)
+            .map_err(|e| StoreError::Corrupt(format!("areas of user {}: {e}", user.id)))?;
+        Ok(Some(TokenOwner {
+            user,
+            scope_epoch: row.try_get("scope_epoch")?,
+            change_head: row.try_get("head")?,
+        }))
     }
 
     async fn revoke_token(&self, token_hash: &str, now: i64) -> Result<bool> {
@@ -422,10 +435,6 @@ impl Store for SqliteStore {
 
     async fn change_head(&self) -> Result<i64> {
         super::sqlite_records::change_head(&self.reader).await
-    }
-
-    async fn scope_epoch(&self, user_id: i64) -> Result<i64> {
-        super::sqlite_records::scope_epoch(&self.reader, user_id).await
     }
 
     async fn change_feed(
