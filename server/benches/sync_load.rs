@@ -31,7 +31,15 @@ fn device_count() -> usize {
         .and_then(|v| v.parse().ok())
         .unwrap_or(200)
 }
-const ROUNDS: usize = 10;
+/// Rounds of new records per device, overridable with `GRIDSYNC_BENCH_ROUNDS` (more rounds:
+/// a longer, steadier closed-loop run).
+fn rounds() -> usize {
+    std::env::var("GRIDSYNC_BENCH_ROUNDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(10)
+}
 const RECORDS_PER_ROUND: usize = 5;
 /// The byte budget of each request and response, as a phone asks for.
 const BUDGET: usize = 256 * 1024;
@@ -68,8 +76,8 @@ enum Devices {
 /// One device's sync requests, built offline: round by round, five new records each.
 fn prepare_requests(device: usize, point: (f64, f64)) -> Vec<SyncRequest> {
     let mut phone = phone(device);
-    let mut requests = Vec::with_capacity(ROUNDS);
-    for round in 0..ROUNDS {
+    let mut requests = Vec::with_capacity(rounds());
+    for round in 0..rounds() {
         make_round(&mut phone, round, point);
         let prepared = phone.prepare_sync(BUDGET).unwrap();
         let request = SyncRequest::decode(&prepared.bytes).unwrap();
@@ -205,7 +213,7 @@ async fn run(url: &str, mode: Devices) -> Outcome {
         let (client, address) = (client.clone(), address.clone());
         tasks.push(tokio::spawn(async move {
             let device = format!("device-{d}");
-            let mut latencies = Vec::with_capacity(ROUNDS);
+            let mut latencies = Vec::with_capacity(rounds());
             let mut acknowledged = 0;
             let mut failures = 0;
             match mode {
@@ -241,7 +249,7 @@ async fn run(url: &str, mode: Devices) -> Outcome {
                 }
                 Devices::InProcess => {
                     let mut phone = phone(d);
-                    for round in 0..ROUNDS {
+                    for round in 0..rounds() {
                         make_round(&mut phone, round, point);
                         let request = phone.prepare_sync(BUDGET).unwrap();
                         let (bytes, latency) = exchange(
@@ -292,8 +300,9 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     println!(
-        "{} devices (one grid worker each), {ROUNDS} rounds of {RECORDS_PER_ROUND} new records each, all concurrent\n",
-        device_count()
+        "{} devices (one grid worker each), {} rounds of {RECORDS_PER_ROUND} new records each, all concurrent\n",
+        device_count(),
+        rounds()
     );
     println!(
         "| devices | backend | new records stored | wall time | records/s | sync p50 | sync p99 | requests | requests per commit | failed and retried |"
@@ -301,7 +310,8 @@ async fn main() {
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     // `GRIDSYNC_BENCH_BACKENDS=sqlite` (or `postgres`) runs one backend only,
     // `GRIDSYNC_BENCH_MODES=replayed,paced,in-process` chooses the ways of running the devices,
-    // and `GRIDSYNC_BENCH_RATES` the paced rates (records/s).
+    // `GRIDSYNC_BENCH_RATES` the paced rates (records/s), and `GRIDSYNC_BENCH_ROUNDS` and
+    // `GRIDSYNC_BENCH_DEVICES` the size of the load.
     let only = std::env::var("GRIDSYNC_BENCH_BACKENDS").unwrap_or_default();
     let modes = std::env::var("GRIDSYNC_BENCH_MODES").unwrap_or_default();
     let rates: Vec<f64> = std::env::var("GRIDSYNC_BENCH_RATES")
@@ -366,7 +376,7 @@ async fn main() {
             );
             assert_eq!(
                 outcome.records,
-                device_count() * ROUNDS * RECORDS_PER_ROUND,
+                device_count() * rounds() * RECORDS_PER_ROUND,
                 "every record acknowledged"
             );
         }
