@@ -3,7 +3,7 @@
 //! whose owner under the new map differs gets the new owner written into its document as a
 //! server change, with a timeline event naming the edit and the previous owner; the row's
 //! owner moves with it, so the record enters the new grid's sync scope (devices there receive
-//! the change, ask for the history they lack, and get the whole document).
+//! the whole document in their next exchange: the change is logged with the ownership origin).
 //!
 //! The work is queued in the same transaction as the edit (`reown_jobs`), so a server that
 //! stops half-way finishes it on its next start ([`resume`]). Re-running a job is harmless:

@@ -9,10 +9,11 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::Caller;
 use crate::coords::Crs;
-use crate::domain::{AreaFilter, AreaRecord, Level, Role, now_unix};
+use crate::domain::{AreaFilter, AreaRecord, Level, Role};
 use crate::error::{ApiError, ApiResult};
 use crate::geometry;
 use crate::import::{self, CollectionError};
+use crate::reown::{self, ReownReport};
 use crate::routes::gis::{etag, parse_time};
 use crate::state::AppState;
 
@@ -74,12 +75,24 @@ pub async fn import(
             extra: Some(extra),
         });
     }
-    let version = if plan.accepted.is_empty() {
-        state.store.map_version().await?
+    let (version, reownership) = if plan.accepted.is_empty() {
+        (state.store.map_version().await?, ReownReport::default())
     } else {
-        let version = state.store.put_areas(&plan.accepted, now_unix()).await?;
-        state.grids.refresh().await?;
-        version
+        let actor = &caller.user.username;
+        let imported = state
+            .store
+            .import_areas(&plan.accepted, actor, sync_core::now_ms())
+            .await?;
+        // Records where the areas lie now or lay before get their owner under the new map
+        // (a record in the unassigned queue finds the grid just imported around it).
+        let reownership = reown::run_job(
+            &state,
+            imported.job,
+            &imported.boxes,
+            &format!("import by {actor}"),
+        )
+        .await?;
+        (imported.map_version, reownership)
     };
     for result in plan.results.iter_mut().filter(|r| r.error.is_none()) {
         result.status = "imported";
@@ -99,6 +112,7 @@ pub async fn import(
         "imported": plan.accepted.len(),
         "rejected": rejected,
         "results": plan.results,
+        "reownership": reownership,
     })))
 }
 

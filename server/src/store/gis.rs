@@ -72,6 +72,43 @@ pub struct ReownJob {
     pub boxes: Vec<[f64; 4]>,
 }
 
+/// Imported areas as written: the map version, and the re-ownership job queued with them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AreaImport {
+    pub map_version: i64,
+    pub job: i64,
+    /// Where owners can change: each written area's box now and, if it existed, before.
+    pub boxes: Vec<[f64; 4]>,
+}
+
+/// More boxes than this are merged into one (an import of a whole district): examining the
+/// records of the box around them all costs less than a query per area.
+const MAX_REOWN_BOXES: usize = 64;
+
+/// The boxes to re-own after writing areas: as given, or their union when there are many.
+pub(crate) fn reown_boxes(boxes: Vec<[f64; 4]>) -> Vec<[f64; 4]> {
+    if boxes.len() <= MAX_REOWN_BOXES {
+        return boxes;
+    }
+    let union = boxes.iter().fold(
+        [
+            f64::INFINITY,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+        ],
+        |u, b| {
+            [
+                u[0].min(b[0]),
+                u[1].min(b[1]),
+                u[2].max(b[2]),
+                u[3].max(b[3]),
+            ]
+        },
+    );
+    vec![union]
+}
+
 /// Boxes as stored (JSON text).
 pub(crate) fn boxes_to_text(boxes: &[[f64; 4]]) -> String {
     serde_json::to_string(boxes).unwrap_or_else(|_| "[]".into())
@@ -94,8 +131,8 @@ macro_rules! gis_queries {
         use $crate::domain::{AreaFilter, AreaRecord};
         use $crate::store::Result;
         use $crate::store::gis::{
-            AreaEdit, AreaVersion, EditOutcome, RecordPoint, ReownJob, boxes_from_text,
-            boxes_to_text,
+            AreaEdit, AreaImport, AreaVersion, EditOutcome, RecordPoint, ReownJob,
+            boxes_from_text, boxes_to_text, reown_boxes,
         };
 
         /// Who wrote a batch of area versions, how and why.
@@ -113,8 +150,9 @@ macro_rules! gis_queries {
             areas: &[AreaRecord],
             version: i64,
             by: &Provenance<'_>,
-        ) -> Result<()> {
+        ) -> Result<Vec<[f64; 4]>> {
             let now = by.now_ms / 1000;
+            let mut boxes = Vec::with_capacity(areas.len() * 2);
             for area in areas {
                 sqlx::query(
                     "INSERT INTO areas (code, name, level, parent, geometry, min_lon, min_lat, \
@@ -138,23 +176,65 @@ macro_rules! gis_queries {
                 .bind(now)
                 .execute(&mut **tx)
                 .await?;
-                insert_version(tx, area, version, false, by).await?;
+                boxes.extend(insert_version(tx, area, version, false, by).await?);
+                boxes.push(area.bbox);
             }
-            Ok(())
+            Ok(boxes)
         }
 
+        /// Writes imported areas at the next map version and queues the re-ownership of the
+        /// records where they lie now or lay before, in one transaction.
+        pub(in crate::store) async fn import_areas(
+            pool: &$pool,
+            areas: &[AreaRecord],
+            by: &Provenance<'_>,
+        ) -> Result<AreaImport> {
+            let mut tx = pool.begin().await?;
+            // The map version row first: its write lock orders imports and edits.
+            let version: i64 =
+                sqlx::query("UPDATE map_version SET version = version + 1 WHERE id = 1 RETURNING version")
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?;
+            let boxes = reown_boxes(write_areas(&mut tx, areas, version, by).await?);
+            let job: i64 = sqlx::query(
+                "INSERT INTO reown_jobs (map_version, boxes, created_at) VALUES ($1, $2, $3) RETURNING id",
+            )
+            .bind(version)
+            .bind(boxes_to_text(&boxes))
+            .bind(by.now_ms)
+            .fetch_one(&mut *tx)
+            .await?
+            .try_get(0)?;
+            tx.commit().await?;
+            Ok(AreaImport {
+                map_version: version,
+                job,
+                boxes,
+            })
+        }
+
+        /// Writes an area's version row, closing the current one; returns the box of the version
+        /// it closed, if there was one.
         async fn insert_version(
             tx: &mut sqlx::Transaction<'_, $db>,
             area: &AreaRecord,
             version: i64,
             retired: bool,
             by: &Provenance<'_>,
-        ) -> Result<()> {
-            sqlx::query("UPDATE area_versions SET valid_to = $1 WHERE code = $2 AND valid_to IS NULL")
-                .bind(by.now_ms)
-                .bind(&area.code)
-                .execute(&mut **tx)
-                .await?;
+        ) -> Result<Option<[f64; 4]>> {
+            let previous = sqlx::query(
+                "UPDATE area_versions SET valid_to = $1 WHERE code = $2 AND valid_to IS NULL \
+                 RETURNING min_lon, min_lat, max_lon, max_lat",
+            )
+            .bind(by.now_ms)
+            .bind(&area.code)
+            .fetch_optional(&mut **tx)
+            .await?
+            .map(|r| -> Result<[f64; 4]> {
+                Ok([r.try_get(0)?, r.try_get(1)?, r.try_get(2)?, r.try_get(3)?])
+            })
+            .transpose()?;
             sqlx::query(
                 "INSERT INTO area_versions (code, version, name, level, parent, geometry, min_lon, \
                  min_lat, max_lon, max_lat, updated_at, retired, valid_from, valid_to, operation, actor, \
@@ -178,7 +258,7 @@ macro_rules! gis_queries {
             .bind(by.reason)
             .execute(&mut **tx)
             .await?;
-            Ok(())
+            Ok(previous)
         }
 
         pub(in crate::store) async fn edit_areas(pool: &$pool, edit: &AreaEdit) -> Result<EditOutcome> {

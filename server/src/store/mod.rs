@@ -19,7 +19,7 @@ use async_trait::async_trait;
 
 use crate::domain::{AreaFilter, AreaRecord, Level, NewUser, User, UserUpdate};
 
-pub use gis::{AreaEdit, AreaVersion, EditOutcome, RecordPoint, ReownJob};
+pub use gis::{AreaEdit, AreaImport, AreaVersion, EditOutcome, RecordPoint, ReownJob};
 pub use postgres::PostgresStore;
 pub use records::{
     BlobState, CommitOutcome, FeedItem, NewChange, RecordCommit, RecordQuery, RecordRow,
@@ -114,8 +114,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// The current map version (0 before the first import). Cheap: one row by primary key.
     async fn map_version(&self) -> Result<i64>;
     /// Inserts or replaces areas in one transaction and bumps the map version once; every
-    /// written area gets the new version, which is returned.
+    /// written area gets the new version, which is returned. No re-ownership is queued: for
+    /// seeding a map before any record exists (the demo city, benchmarks).
     async fn put_areas(&self, areas: &[AreaRecord], now: i64) -> Result<i64>;
+    /// An import by `actor`: [`Store::put_areas`] with the re-ownership job of the records
+    /// where the areas lie now or lay before, queued in the same transaction (as a boundary
+    /// edit queues its own).
+    async fn import_areas(
+        &self,
+        areas: &[AreaRecord],
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<AreaImport>;
     /// One area.
     async fn area(&self, code: &str) -> Result<Option<AreaRecord>>;
     /// The level of each of `codes` that exists.

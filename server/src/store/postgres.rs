@@ -8,7 +8,7 @@ use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
 use super::{
-    AreaEdit, AreaVersion, BlobState, CaseRow, CommitOutcome, Department, DispatchRule,
+    AreaEdit, AreaImport, AreaVersion, BlobState, CaseRow, CommitOutcome, Department, DispatchRule,
     EditOutcome, FeedItem, Notice, RecordCommit, RecordPoint, RecordQuery, RecordRow, RecordScope,
     ReownJob, Result, Store, StoreError, StoredDoc, TokenOwner, WorkflowOutcome,
     is_unique_violation, parse_level, parse_role,
@@ -313,6 +313,21 @@ impl Store for PostgresStore {
         super::gis::postgres::write_areas(&mut tx, areas, version, &by).await?;
         tx.commit().await?;
         Ok(version)
+    }
+
+    async fn import_areas(
+        &self,
+        areas: &[AreaRecord],
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<AreaImport> {
+        let by = super::gis::postgres::Provenance {
+            operation: "import",
+            actor,
+            reason: "",
+            now_ms,
+        };
+        super::gis::postgres::import_areas(&self.pool, areas, &by).await
     }
 
     async fn area(&self, code: &str) -> Result<Option<AreaRecord>> {

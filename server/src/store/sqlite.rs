@@ -12,7 +12,7 @@ use sqlx::sqlite::{
 use sqlx::{Row, Sqlite, Transaction};
 
 use super::{
-    AreaEdit, AreaVersion, BlobState, CaseRow, CommitOutcome, Department, DispatchRule,
+    AreaEdit, AreaImport, AreaVersion, BlobState, CaseRow, CommitOutcome, Department, DispatchRule,
     EditOutcome, FeedItem, Notice, RecordCommit, RecordPoint, RecordQuery, RecordRow, RecordScope,
     ReownJob, Result, Store, StoreError, StoredDoc, TokenOwner, WorkflowOutcome,
     is_unique_violation, parse_level, parse_role,
@@ -367,6 +367,21 @@ impl Store for SqliteStore {
         super::gis::sqlite::write_areas(&mut tx, areas, version, &by).await?;
         tx.commit().await?;
         Ok(version)
+    }
+
+    async fn import_areas(
+        &self,
+        areas: &[AreaRecord],
+        actor: &str,
+        now_ms: i64,
+    ) -> Result<AreaImport> {
+        let by = super::gis::sqlite::Provenance {
+            operation: "import",
+            actor,
+            reason: "",
+            now_ms,
+        };
+        super::gis::sqlite::import_areas(&self.pool, areas, &by).await
     }
 
     async fn area(&self, code: &str) -> Result<Option<AreaRecord>> {

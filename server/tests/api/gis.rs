@@ -123,6 +123,51 @@ both_backends! {
 }
 
 both_backends! {
+    async fn importing_a_grid_reowns_the_records_it_covers_and_a_reimport_changes_nothing(app: TestApp) {
+        let gis = app.user_token("gis", Role::Gis, &[]).await;
+        let dispatcher = app.user_token("hotline", Role::Dispatcher, &[]).await;
+        import(&app, &gis, &collection(vec![
+            rect_feature("V", None, Some("village"), [124.30, 43.10, 124.32, 43.12]),
+            rect_feature("A", Some("V"), None, [124.30, 43.10, 124.31, 43.12]),
+        ])).await;
+        let mut worker_b = Phone::new(&app, "worker-b", Role::GridWorker, &["B"]).await;
+        let in_a = complaint_at(&app, &dispatcher, "in A", 124.305, 43.11).await;
+        // Reported before grid B was drawn: only the village covers it.
+        let east = complaint_at(&app, &dispatcher, "east, no grid yet", 124.315, 43.11).await;
+        assert_eq!(owner(&record(&app, &dispatcher, &east).await), Some("V"));
+        worker_b.sync_all(&app).await;
+        let east_id: RecordId = east.parse().unwrap();
+        assert!(worker_b.store.get(&east_id).is_err(), "not in B's scope: B does not exist yet");
+
+        let response = app.post("/api/v1/grids/import", Some(&gis), &collection(vec![
+            rect_feature("B", Some("V"), None, [124.31, 43.10, 124.32, 43.12]),
+        ])).await;
+        assert_eq!(response.status(), 200);
+        let report: Value = response.json().await.unwrap();
+        assert_eq!(report["reownership"]["changed"], 1, "{report}");
+        assert_eq!(report["reownership"]["moves"], json!([{ "from": "V", "to": "B", "records": 1 }]));
+
+        let moved = record(&app, &dispatcher, &east).await;
+        assert_eq!(owner(&moved), Some("B"));
+        let last = moved["timeline"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["kind"], "owner_changed");
+        assert!(last["note"].as_str().unwrap().contains("import by gis"), "{last}");
+        assert_eq!(owner(&record(&app, &dispatcher, &in_a).await), Some("A"));
+        let report = worker_b.sync(&app).await;
+        assert!(report.changed.contains(&east_id), "B's worker receives it: {report:?}");
+        assert_eq!(worker_b.store.get(&east_id).unwrap().title, "east, no grid yet");
+
+        // The same map again moves nothing.
+        let again = app.post("/api/v1/grids/import", Some(&gis), &collection(vec![
+            rect_feature("B", Some("V"), None, [124.31, 43.10, 124.32, 43.12]),
+        ])).await;
+        let again: Value = again.json().await.unwrap();
+        assert_eq!(again["reownership"]["changed"], 0, "{again}");
+        assert_eq!(owner(&record(&app, &dispatcher, &east).await), Some("B"));
+    }
+}
+
+both_backends! {
     async fn a_stale_if_match_is_refused_with_412_and_changes_nothing(app: TestApp) {
         let gis = app.user_token("gis", Role::Gis, &[]).await;
         import(&app, &gis, &two_grids()).await;
