@@ -258,6 +258,40 @@ both_backends! {
 }
 
 both_backends! {
+    async fn a_whole_document_sent_again_for_a_stored_record_is_merged_not_refused(app: TestApp) {
+        app.load_demo_map().await;
+        let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+        let id = worker.complaint_at("Pothole", centre(WORKER_GRID), Crs::Wgs84);
+        worker.sync_all(&app).await;
+        worker.store.add_note(&id, "deeper than it looks").unwrap();
+        // The whole document (as a phone sends after a reset), not only the note's change: it
+        // looks new to the server until the insert finds the record stored.
+        let whole = worker.store.load(&id).unwrap().unwrap().save();
+        let request = sync_core::SyncRequest {
+            request_id: 77,
+            cursor: 0,
+            response_budget: 64 * 1024,
+            uploads: vec![sync_core::DocPayload { id, bytes: whole }],
+            needs: Vec::new(),
+        };
+
+        let response = worker.exchange(&app, request.encode()).await;
+
+        assert_eq!(response.status(), 200);
+        let response = sync_core::SyncResponse::decode(&response.bytes().await.unwrap()).unwrap();
+        assert_eq!(response.acks.len(), 1);
+        assert_eq!(response.acks[0].verdict, sync_core::Verdict::Accepted);
+        let stored: Value = app.get(&format!("/api/v1/records/{id}"), Some(&worker.token)).await.json().await.unwrap();
+        let notes: Vec<&str> = stored["timeline"].as_array().unwrap().iter().filter_map(|e| e["note"].as_str()).collect();
+        assert!(notes.contains(&"deeper than it looks"), "{notes:?}");
+        assert_eq!(stored["owner_grid"]["code"], WORKER_GRID, "the server's decision is kept");
+        let history: Value = app.get(&format!("/api/v1/records/{id}/history"), Some(&worker.token)).await.json().await.unwrap();
+        let head = app.store.change_head().await.unwrap();
+        assert_eq!(history["changes"].as_array().unwrap().len() as i64, head, "no gap in the log");
+    }
+}
+
+both_backends! {
     async fn retried_uploads_are_stored_once(app: TestApp) {
         app.load_demo_map().await;
         let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
