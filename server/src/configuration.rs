@@ -97,6 +97,16 @@ pub struct ServeArgs {
     /// possible duplicate of a new one (Open311 and the public form).
     #[arg(long, env = "GRIDSYNC_DUPLICATE_RADIUS_M", default_value_t = 200.0)]
     pub duplicate_radius_m: f64,
+
+    /// Login attempts per minute from one client address (a burst of as many, then one every
+    /// 60/N seconds); 0 turns the limit off.
+    #[arg(long, env = "GRIDSYNC_LOGIN_RATE_PER_MINUTE", default_value_t = 60)]
+    pub login_rate_per_minute: u32,
+
+    /// Complaints per minute from one client address through the endpoints that need no token
+    /// (Open311 and the public form); 0 turns the limit off.
+    #[arg(long, env = "GRIDSYNC_INTAKE_RATE_PER_MINUTE", default_value_t = 30)]
+    pub intake_rate_per_minute: u32,
 }
 
 impl clap::ValueEnum for Role {
@@ -130,6 +140,10 @@ pub struct Settings {
     pub supervision_interval: Option<Duration>,
     /// The radius of duplicate hints at intake, in metres.
     pub duplicate_radius_m: f64,
+    /// Login attempts per minute per client address (0: no limit).
+    pub login_rate_per_minute: u32,
+    /// Public complaints per minute per client address (0: no limit).
+    pub intake_rate_per_minute: u32,
 }
 
 impl Settings {
@@ -146,12 +160,15 @@ impl Settings {
             supervision_interval: (args.supervision_interval_secs > 0)
                 .then(|| Duration::from_secs(args.supervision_interval_secs)),
             duplicate_radius_m: args.duplicate_radius_m,
+            login_rate_per_minute: args.login_rate_per_minute,
+            intake_rate_per_minute: args.intake_rate_per_minute,
         }
     }
 
     /// Defaults for an in-process test server: a free port, two workers, a map check on every
     /// request (so a second instance's change is seen at once), no background scheduler (tests
-    /// sweep explicitly, at the time they choose).
+    /// sweep explicitly, at the time they choose), no per-client limits (every test client is
+    /// 127.0.0.1; the tests of the limits set them).
     pub fn for_tests(database_url: impl Into<String>) -> Self {
         Settings {
             bind: "127.0.0.1:0".into(),
@@ -163,6 +180,8 @@ impl Settings {
             workers: Some(2),
             supervision_interval: None,
             duplicate_radius_m: 200.0,
+            login_rate_per_minute: 0,
+            intake_rate_per_minute: 0,
         }
     }
 }

@@ -81,6 +81,9 @@ pub enum ApiError {
     /// The body's media type is not accepted.
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// Too many requests from this client; try again after so many seconds.
+    #[error("too many requests from this address; try again in {retry_after_secs} s")]
+    TooManyRequests { retry_after_secs: u64 },
     /// The database cannot be reached.
     #[error("service unavailable")]
     Unavailable(#[source] Box<dyn StdError + Send + Sync>),
@@ -132,6 +135,7 @@ impl ApiError {
             ApiError::PreconditionFailed(_) => "version_mismatch",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
+            ApiError::TooManyRequests { .. } => "rate_limited",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -240,6 +244,7 @@ impl ResponseError for ApiError {
             ApiError::PreconditionFailed(_) => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -258,7 +263,13 @@ impl ResponseError for ApiError {
             }
             _ => None,
         };
-        problem_response(status, self.code(), &self.to_string(), extra)
+        let mut response = problem_response(status, self.code(), &self.to_string(), extra);
+        if let ApiError::TooManyRequests { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+        }
+        response
     }
 }
 

@@ -29,6 +29,7 @@ pub mod geometry;
 pub mod group_commit;
 pub mod import;
 pub mod metrics;
+pub mod rate_limit;
 pub mod record_import;
 pub mod reown;
 pub mod routes;

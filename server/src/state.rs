@@ -9,6 +9,7 @@ use crate::geo_index::{AreaId, GridIndex, IndexEntry};
 use crate::geometry;
 use crate::group_commit::CommitQueue;
 use crate::metrics::Metrics;
+use crate::rate_limit::PublicLimits;
 use crate::store::{Store, StoreError};
 
 /// What every handler gets through `web::Data<AppState>`.
@@ -27,6 +28,8 @@ pub struct AppState {
     pub actor: sync_core::automerge::ActorId,
     /// Sync requests' record writes, committed together (group commit).
     pub commits: CommitQueue,
+    /// Per-client limits on login and the public intake.
+    pub limits: Arc<PublicLimits>,
 }
 
 impl AppState {
@@ -41,6 +44,10 @@ impl AppState {
         ));
         Ok(AppState {
             commits: CommitQueue::start(store.clone(), metrics.clone())?,
+            limits: Arc::new(PublicLimits::new(
+                settings.login_rate_per_minute,
+                settings.intake_rate_per_minute,
+            )),
             store,
             grids,
             settings: Arc::new(settings),

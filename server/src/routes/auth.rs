@@ -3,13 +3,14 @@
 use std::sync::OnceLock;
 use std::sync::atomic::Ordering;
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::{Caller, hash_password, new_token, token_hash, verify_password_blocking};
 use crate::domain::now_unix;
 use crate::error::{ApiError, ApiResult};
+use crate::rate_limit::Limit;
 use crate::routes::user_view;
 use crate::state::AppState;
 
@@ -34,8 +35,12 @@ pub struct LoginRequest {
 #[tracing::instrument(skip(state, body), fields(username = %body.username))]
 pub async fn login(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
+    state
+        .limits
+        .check(Limit::Login, req.peer_addr().map(|a| a.ip()))?;
     let LoginRequest { username, password } = body.into_inner();
     let user = state.store.user_by_name(&username).await?;
     let phc = match &user {

@@ -22,6 +22,7 @@ use sync_core::{
 use crate::auth::{Caller, token_hash};
 use crate::domain::{Role, User};
 use crate::error::{ApiError, ApiResult};
+use crate::rate_limit::Limit;
 use crate::state::AppState;
 use crate::store::{RecordQuery, RecordRow, RecordScope};
 use crate::workflow::calendar::{CST_OFFSET_MS, Date};
@@ -399,9 +400,13 @@ async fn client_of(state: &AppState, api_key: Option<&str>) -> ApiResult<String>
 #[tracing::instrument(skip(state, form))]
 pub async fn create_request(
     state: web::Data<AppState>,
+    req: HttpRequest,
     format: web::Path<String>,
     form: web::Form<HashMap<String, String>>,
 ) -> ApiResult<HttpResponse> {
+    state
+        .limits
+        .check(Limit::Intake, req.peer_addr().map(|a| a.ip()))?;
     let format = format_of(&format)?;
     let form = form.into_inner();
     let author = client_of(&state, field(&form, "api_key")).await?;
@@ -739,8 +744,12 @@ pub struct PublicComplaint {
 #[tracing::instrument(skip(state, body))]
 pub async fn public_complaint(
     state: web::Data<AppState>,
+    req: HttpRequest,
     body: web::Json<PublicComplaint>,
 ) -> ApiResult<HttpResponse> {
+    state
+        .limits
+        .check(Limit::Intake, req.peer_addr().map(|a| a.ip()))?;
     let c = body.into_inner();
     if !categories(&state).await?.contains(&c.category) {
         return Err(ApiError::unprocessable(

@@ -68,6 +68,73 @@ async fn an_oversized_body_is_refused_with_413_before_it_is_parsed() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn login_and_public_intake_beyond_their_rate_get_429_with_retry_after() {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        let app = TestApp::spawn_with(backend, |s| {
+            s.login_rate_per_minute = 3;
+            s.intake_rate_per_minute = 2;
+        })
+        .await;
+        app.add_user("wang", Role::GridWorker, &[]).await;
+        let guess = json!({ "username": "wang", "password": "guess" });
+        for _ in 0..3 {
+            assert_eq!(
+                app.post("/api/v1/auth/login", None, &guess).await.status(),
+                401
+            );
+        }
+
+        let limited = app.post("/api/v1/auth/login", None, &guess).await;
+
+        assert_eq!(limited.status(), 429);
+        let retry_after: u64 = limited.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=21).contains(&retry_after), "{retry_after}");
+        assert_problem(limited, 429, "rate_limited").await;
+        let with_the_right_password = app
+            .post(
+                "/api/v1/auth/login",
+                None,
+                &json!({ "username": "wang", "password": crate::helpers::PASSWORD }),
+            )
+            .await;
+        assert_problem(with_the_right_password, 429, "rate_limited").await;
+
+        // The public intake counts separately: two complaints (here refused for their
+        // category), then the third is turned away, through either door.
+        let complaint =
+            json!({ "category": "ufo", "description": "x", "lon": 124.35, "lat": 43.17 });
+        for _ in 0..2 {
+            assert_eq!(
+                app.post("/api/v1/public/complaints", None, &complaint)
+                    .await
+                    .status(),
+                422
+            );
+        }
+        let form = app
+            .post("/api/v1/public/complaints", None, &complaint)
+            .await;
+        let open311 = app
+            .client
+            .post(app.url("/open311/v2/requests.json"))
+            .form(&[
+                ("service_code", "ufo"),
+                ("lat", "43.17"),
+                ("long", "124.35"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_problem(form, 429, "rate_limited").await;
+        assert_problem(open311, 429, "rate_limited").await;
+    }
+}
+
 both_backends! {
     async fn health_and_metrics_answer_without_a_token(app: TestApp) {
         let token = app.user_token("wang", Role::GridWorker, &[]).await;
