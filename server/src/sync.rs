@@ -586,7 +586,7 @@ pub async fn handle_sync(
     let mut after = from;
     let (mut next, mut more) = (head, false);
     // Records that changed hands since the cursor (their owner decision is in the feed).
-    let mut moved: Vec<String> = Vec::new();
+    let mut moved: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
     'feed: loop {
         let page = store
             .change_feed(after, head, &origin, &scope, FEED_PAGE)
@@ -601,8 +601,8 @@ pub async fn handle_sync(
                 more = true;
                 break 'feed;
             }
-            if item.origin == OWNER_ORIGIN && !moved.contains(&item.record_id) {
-                moved.push(item.record_id.clone());
+            if item.origin == OWNER_ORIGIN {
+                moved.insert(item.record_id.clone());
             }
             after = item.seq;
         }
@@ -615,6 +615,7 @@ pub async fn handle_sync(
     // exchange rather than asking for it in the next. (An account that reads everything held
     // the history already.)
     if scope != RecordScope::All && !moved.is_empty() {
+        let moved: Vec<String> = moved.into_iter().collect();
         for (id, doc) in store.record_docs_older_than(&moved, from).await? {
             if let Ok(id) = uuid::Uuid::parse_str(&id) {
                 builder.push_whole(sync_core::DocUpdate {
