@@ -17,8 +17,8 @@ use crate::protocol::{
 };
 use crate::schema::RecordId;
 use crate::store::{
-    Store, append_chunk, decode_heads, decode_u64, encode_heads, get_meta, load_doc, replace_doc,
-    set_meta, upsert_row, uuid_from_blob,
+    Store, append_chunk, decode_heads, decode_u64, doc_chunks, encode_heads, get_meta, load_doc,
+    replace_doc, set_meta, upsert_row, uuid_from_blob,
 };
 
 /// The verdict code the server gives when an upload's changes depend on history it does not
@@ -130,13 +130,19 @@ impl Store {
                 let id = uuid_from_blob(&row.get::<_, Vec<u8>>(0)?);
                 let acked = decode_heads(&row.get::<_, Vec<u8>>(1)?);
                 let counter: i64 = row.get(2)?;
-                let Some(mut doc) = load_doc(&tx, &id)? else {
+                let (stored, chunks) = doc_chunks(&tx, &id)?;
+                if stored.is_empty() {
                     continue;
+                }
+                let mut doc = RecordDoc::load(&stored)?;
+                // A document the server never acknowledged, stored as one saved chunk, goes as
+                // stored: a save would encode the same bytes again.
+                let bytes = if acked.is_empty() && chunks == 1 {
+                    stored
+                } else {
+                    doc.save_after(&acked)
                 };
-                let payload = DocPayload {
-                    id,
-                    bytes: doc.save_after(&acked),
-                };
+                let payload = DocPayload { id, bytes };
                 let size = payload.encoded_len();
                 if used + size > request_budget && !(uploads.is_empty() && needs.is_empty()) {
                     more_to_send = true;

@@ -413,18 +413,26 @@ pub(crate) fn row_exists(conn: &Connection, id: &RecordId) -> Result<bool> {
 }
 
 pub(crate) fn load_doc(conn: &Connection, id: &RecordId) -> Result<Option<RecordDoc>> {
-    let mut stmt =
-        conn.prepare_cached("SELECT bytes FROM doc_chunks WHERE doc_id = ?1 ORDER BY seq")?;
-    let mut rows = stmt.query(params![id.as_bytes()])?;
-    let mut all = Vec::new();
-    while let Some(row) = rows.next()? {
-        let chunk: Vec<u8> = row.get(0)?;
-        all.extend_from_slice(&chunk);
-    }
+    let (all, _) = doc_chunks(conn, id)?;
     if all.is_empty() {
         return Ok(None);
     }
     Ok(Some(RecordDoc::load(&all)?))
+}
+
+/// A document's stored chunks, concatenated in order (empty: no such document), and how many
+/// there are. The first chunk is always a whole saved document; the rest are changes after it.
+pub(crate) fn doc_chunks(conn: &Connection, id: &RecordId) -> Result<(Vec<u8>, usize)> {
+    let mut stmt =
+        conn.prepare_cached("SELECT bytes FROM doc_chunks WHERE doc_id = ?1 ORDER BY seq")?;
+    let mut rows = stmt.query(params![id.as_bytes()])?;
+    let (mut all, mut count) = (Vec::new(), 0);
+    while let Some(row) = rows.next()? {
+        let chunk: Vec<u8> = row.get(0)?;
+        all.extend_from_slice(&chunk);
+        count += 1;
+    }
+    Ok((all, count))
 }
 
 /// Changes a record inside `tx`: loads its document, applies `edit`, appends the change and
