@@ -605,3 +605,40 @@ fn every_change_says_which_user_and_device_made_it() {
         vec![Writer::new("user-p", "p"), Writer::new("user-p", "p")]
     );
 }
+
+#[test]
+fn a_new_record_goes_up_as_its_saved_document_and_one_edited_offline_with_its_edits() {
+    let mut worker = phone("worker");
+    let plain = worker
+        .create(&complaint(&worker, "Blocked drain", 124.33))
+        .unwrap();
+    let edited = worker
+        .create(&complaint(&worker, "Broken bench", 124.34))
+        .unwrap();
+    worker.add_note(&edited, "the seat is missing too").unwrap();
+
+    let request =
+        sync_core::SyncRequest::decode(&worker.prepare_sync(BUDGET).unwrap().bytes).unwrap();
+
+    assert_eq!(request.uploads.len(), 2);
+    for upload in &request.uploads {
+        // Each upload is a whole document that loads on its own, as the server requires.
+        let mut sent = RecordDoc::load(&upload.bytes).unwrap();
+        assert!(sent.missing_deps().is_empty());
+        let mut stored = worker.load(&upload.id).unwrap().unwrap();
+        assert_eq!(sent.record().unwrap(), stored.record().unwrap());
+        if upload.id == plain {
+            assert_eq!(upload.bytes, stored.save(), "sent exactly as saved");
+        }
+    }
+    let mut server = MemoryServer::new();
+    let report = sync(&mut worker, &mut server, &GridWorker);
+    assert_eq!(report.acknowledged.len(), 2);
+    let on_server = server.record(&edited).unwrap();
+    assert!(
+        on_server
+            .timeline
+            .iter()
+            .any(|e| e.note == "the seat is missing too")
+    );
+}
