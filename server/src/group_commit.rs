@@ -57,13 +57,9 @@ impl CommitQueue {
         let (reply, outcome) = oneshot::channel();
         self.jobs
             .send(Job { commits, reply })
-            .map_err(|_| stopped())?;
-        outcome.await.map_err(|_| stopped())?
+            .map_err(|_| StoreError::WriterStopped)?;
+        outcome.await.map_err(|_| StoreError::WriterStopped)?
     }
-}
-
-fn stopped() -> StoreError {
-    StoreError::WriterStopped
 }
 
 /// The writer: takes what is queued, commits it together, answers each request.

@@ -143,6 +143,18 @@ macro_rules! gis_queries {
             pub now_ms: i64,
         }
 
+        impl<'a> Provenance<'a> {
+            /// An import by `actor`.
+            fn import(actor: &'a str, now_ms: i64) -> Self {
+                Provenance {
+                    operation: "import",
+                    actor,
+                    reason: "",
+                    now_ms,
+                }
+            }
+        }
+
         /// Writes areas at map `version`: the current rows and a version row each, closing the
         /// version each replaces.
         pub(in crate::store) async fn write_areas(
@@ -182,30 +194,60 @@ macro_rules! gis_queries {
             Ok(boxes)
         }
 
+        /// Bumps the map version and returns it. Taken first in every map write: the row's
+        /// write lock orders imports and edits.
+        async fn next_map_version(tx: &mut sqlx::Transaction<'_, $db>) -> Result<i64> {
+            Ok(sqlx::query("UPDATE map_version SET version = version + 1 WHERE id = 1 RETURNING version")
+                .fetch_one(&mut **tx)
+                .await?
+                .try_get(0)?)
+        }
+
+        /// Queues the re-ownership of the records in `boxes` after map `version`.
+        async fn queue_reown(
+            tx: &mut sqlx::Transaction<'_, $db>,
+            version: i64,
+            boxes: &[[f64; 4]],
+            now_ms: i64,
+        ) -> Result<i64> {
+            Ok(sqlx::query(
+                "INSERT INTO reown_jobs (map_version, boxes, created_at) VALUES ($1, $2, $3) RETURNING id",
+            )
+            .bind(version)
+            .bind(boxes_to_text(boxes))
+            .bind(now_ms)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get(0)?)
+        }
+
+        /// Writes areas at the next map version with no re-ownership (`Store::put_areas`).
+        pub(in crate::store) async fn put_areas(
+            pool: &$pool,
+            areas: &[AreaRecord],
+            now_ms: i64,
+        ) -> Result<i64> {
+            let mut tx = pool.begin().await?;
+            let version = next_map_version(&mut tx).await?;
+            let by = Provenance::import("import", now_ms);
+            write_areas(&mut tx, areas, version, &by).await?;
+            tx.commit().await?;
+            Ok(version)
+        }
+
         /// Writes imported areas at the next map version and queues the re-ownership of the
         /// records where they lie now or lay before, in one transaction.
         pub(in crate::store) async fn import_areas(
             pool: &$pool,
             areas: &[AreaRecord],
-            by: &Provenance<'_>,
+            actor: &str,
+            now_ms: i64,
         ) -> Result<AreaImport> {
             let mut tx = pool.begin().await?;
-            // The map version row first: its write lock orders imports and edits.
-            let version: i64 =
-                sqlx::query("UPDATE map_version SET version = version + 1 WHERE id = 1 RETURNING version")
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get(0)?;
-            let boxes = reown_boxes(write_areas(&mut tx, areas, version, by).await?);
-            let job: i64 = sqlx::query(
-                "INSERT INTO reown_jobs (map_version, boxes, created_at) VALUES ($1, $2, $3) RETURNING id",
-            )
-            .bind(version)
-            .bind(boxes_to_text(&boxes))
-            .bind(by.now_ms)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
+            let version = next_map_version(&mut tx).await?;
+            let by = Provenance::import(actor, now_ms);
+            let boxes = reown_boxes(write_areas(&mut tx, areas, version, &by).await?);
+            let job = queue_reown(&mut tx, version, &boxes, now_ms).await?;
             tx.commit().await?;
             Ok(AreaImport {
                 map_version: version,
@@ -263,12 +305,7 @@ macro_rules! gis_queries {
 
         pub(in crate::store) async fn edit_areas(pool: &$pool, edit: &AreaEdit) -> Result<EditOutcome> {
             let mut tx = pool.begin().await?;
-            // The map version row first: its write lock orders edits (and imports).
-            let version: i64 =
-                sqlx::query("UPDATE map_version SET version = version + 1 WHERE id = 1 RETURNING version")
-                    .fetch_one(&mut *tx)
-                    .await?
-                    .try_get(0)?;
+            let version = next_map_version(&mut tx).await?;
             for (code, expected) in &edit.expect {
                 let current: Option<i64> = sqlx::query("SELECT version FROM areas WHERE code = $1")
                     .bind(code)
@@ -304,15 +341,7 @@ macro_rules! gis_queries {
                     .execute(&mut *tx)
                     .await?;
             }
-            let job: i64 = sqlx::query(
-                "INSERT INTO reown_jobs (map_version, boxes, created_at) VALUES ($1, $2, $3) RETURNING id",
-            )
-            .bind(version)
-            .bind(boxes_to_text(&edit.reown_boxes))
-            .bind(edit.now_ms)
-            .fetch_one(&mut *tx)
-            .await?
-            .try_get(0)?;
+            let job = queue_reown(&mut tx, version, &edit.reown_boxes, edit.now_ms).await?;
             tx.commit().await?;
             Ok(EditOutcome::Applied {
                 map_version: version,

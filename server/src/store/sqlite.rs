@@ -351,22 +351,7 @@ impl Store for SqliteStore {
     }
 
     async fn put_areas(&self, areas: &[AreaRecord], now: i64) -> Result<i64> {
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "UPDATE map_version SET version = version + 1 WHERE id = 1 RETURNING version",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        let version: i64 = row.try_get(0)?;
-        let by = super::gis::sqlite::Provenance {
-            operation: "import",
-            actor: "import",
-            reason: "",
-            now_ms: now * 1000,
-        };
-        super::gis::sqlite::write_areas(&mut tx, areas, version, &by).await?;
-        tx.commit().await?;
-        Ok(version)
+        super::gis::sqlite::put_areas(&self.pool, areas, now * 1000).await
     }
 
     async fn import_areas(
@@ -375,13 +360,7 @@ impl Store for SqliteStore {
         actor: &str,
         now_ms: i64,
     ) -> Result<AreaImport> {
-        let by = super::gis::sqlite::Provenance {
-            operation: "import",
-            actor,
-            reason: "",
-            now_ms,
-        };
-        super::gis::sqlite::import_areas(&self.pool, areas, &by).await
+        super::gis::sqlite::import_areas(&self.pool, areas, actor, now_ms).await
     }
 
     async fn area(&self, code: &str) -> Result<Option<AreaRecord>> {
