@@ -550,16 +550,22 @@ mod tests {
     }
 
     #[test]
-    fn a_reset_is_kept_beside_the_feed_changes_of_another_document() {
-        let (a, b) = (uuid::Uuid::now_v7(), uuid::Uuid::now_v7());
+    fn a_whole_document_never_replaces_a_reset_of_the_same_document() {
+        let id = uuid::Uuid::now_v7();
         let mut builder = ResponseBuilder::new(&request(), 1 << 20);
-        builder.reset(a, Vec::new());
-        assert!(builder.push_change(b, b"change"));
+        builder.reset(id, b"the server's copy".to_vec());
+        builder.push_whole(DocUpdate {
+            id,
+            mode: UpdateMode::Merge,
+            bytes: b"the whole document".to_vec(),
+        });
 
         let response = builder.finish(0, false);
 
         assert_eq!(response.updates.len(), 2);
         assert_eq!(response.updates[0].mode, UpdateMode::Reset);
+        assert_eq!(response.updates[0].bytes, b"the server's copy");
+        assert_eq!(response.updates[1].bytes, b"the whole document");
     }
 
     #[test]
