@@ -32,14 +32,14 @@ fn device_count() -> usize {
         .unwrap_or(200)
 }
 /// Rounds of new records per device, overridable with `GRIDSYNC_BENCH_ROUNDS` (more rounds:
-/// a longer, steadier closed-loop run).
-fn rounds() -> usize {
+/// a longer, steadier closed-loop run). Read once.
+static ROUNDS: std::sync::LazyLock<usize> = std::sync::LazyLock::new(|| {
     std::env::var("GRIDSYNC_BENCH_ROUNDS")
         .ok()
         .and_then(|v| v.parse().ok())
         .filter(|&n| n > 0)
         .unwrap_or(10)
-}
+});
 const RECORDS_PER_ROUND: usize = 5;
 /// The byte budget of each request and response, as a phone asks for.
 const BUDGET: usize = 256 * 1024;
@@ -76,8 +76,8 @@ enum Devices {
 /// One device's sync requests, built offline: round by round, five new records each.
 fn prepare_requests(device: usize, point: (f64, f64)) -> Vec<SyncRequest> {
     let mut phone = phone(device);
-    let mut requests = Vec::with_capacity(rounds());
-    for round in 0..rounds() {
+    let mut requests = Vec::with_capacity(*ROUNDS);
+    for round in 0..*ROUNDS {
         make_round(&mut phone, round, point);
         let prepared = phone.prepare_sync(BUDGET).unwrap();
         let request = SyncRequest::decode(&prepared.bytes).unwrap();
@@ -213,7 +213,7 @@ async fn run(url: &str, mode: Devices) -> Outcome {
         let (client, address) = (client.clone(), address.clone());
         tasks.push(tokio::spawn(async move {
             let device = format!("device-{d}");
-            let mut latencies = Vec::with_capacity(rounds());
+            let mut latencies = Vec::with_capacity(*ROUNDS);
             let mut acknowledged = 0;
             let mut failures = 0;
             match mode {
@@ -249,7 +249,7 @@ async fn run(url: &str, mode: Devices) -> Outcome {
                 }
                 Devices::InProcess => {
                     let mut phone = phone(d);
-                    for round in 0..rounds() {
+                    for round in 0..*ROUNDS {
                         make_round(&mut phone, round, point);
                         let request = phone.prepare_sync(BUDGET).unwrap();
                         let (bytes, latency) = exchange(
@@ -302,7 +302,7 @@ async fn main() {
     println!(
         "{} devices (one grid worker each), {} rounds of {RECORDS_PER_ROUND} new records each, all concurrent\n",
         device_count(),
-        rounds()
+        *ROUNDS
     );
     println!(
         "| devices | backend | new records stored | wall time | records/s | sync p50 | sync p99 | requests | requests per commit | failed and retried |"
@@ -376,7 +376,7 @@ async fn main() {
             );
             assert_eq!(
                 outcome.records,
-                device_count() * rounds() * RECORDS_PER_ROUND,
+                device_count() * *ROUNDS * RECORDS_PER_ROUND,
                 "every record acknowledged"
             );
         }
