@@ -344,8 +344,10 @@ impl Store for SqliteStore {
     }
 
     async fn map_version(&self) -> Result<i64> {
+        // Read on a reader: a sync request checks it (at most once per `map_check_ms`), and on
+        // the writer it would queue behind, and hold up, the group commit.
         let row = sqlx::query("SELECT version FROM map_version WHERE id = 1")
-            .fetch_one(&self.pool)
+            .fetch_one(&self.reader)
             .await?;
         Ok(row.try_get(0)?)
     }
@@ -602,5 +604,36 @@ impl Store for SqliteStore {
 
     async fn take_lease(&self, name: &str, holder: &str, now: i64, ttl_ms: i64) -> Result<bool> {
         super::workflow::sqlite::take_lease(&self.pool, name, holder, now, ttl_ms).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file store in a fresh directory (kept alive by the returned guard).
+    async fn file_store() -> (SqliteStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("gridsync.db").display());
+        (SqliteStore::connect(&url).await.expect("connect"), dir)
+    }
+
+    #[tokio::test]
+    async fn the_map_version_is_read_while_the_writer_holds_a_transaction() {
+        let (store, _dir) = file_store().await;
+        // The one writer connection, in a write transaction, as the group commit holds it.
+        let mut writer = store.pool().begin().await.unwrap();
+        sqlx::query("UPDATE change_seq SET seq = seq WHERE id = 1")
+            .execute(&mut *writer)
+            .await
+            .unwrap();
+        // Every sync request checks the map version: it must not wait for the writer (the
+        // pool would make it wait for the connection, up to its 30 s acquire timeout).
+        let version = tokio::time::timeout(Duration::from_secs(5), store.map_version()).await;
+        assert!(
+            matches!(version, Ok(Ok(_))),
+            "the map version waited for the writer: {version:?}"
+        );
+        writer.rollback().await.unwrap();
     }
 }
