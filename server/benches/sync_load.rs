@@ -184,6 +184,9 @@ async fn run(url: &str, mode: Devices) -> Outcome {
     }
     let mut settings = Settings::for_tests(url);
     settings.workers = Some(2);
+    // The server's default map check (`--map-check-ms`), not the tests' check on every request:
+    // the benchmark measures the server as it is deployed.
+    settings.map_check_interval = Duration::from_secs(1);
     let app = Application::build_with_store(store, settings)
         .await
         .unwrap();

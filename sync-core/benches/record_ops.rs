@@ -82,6 +82,13 @@ fn main() {
         .iter()
         .map(|r| RecordDoc::create(r, new_actor(), &writer).unwrap().save())
         .collect();
+    let changes: Vec<Vec<u8>> = saved
+        .iter()
+        .map(|b| {
+            let mut d = RecordDoc::load(b).unwrap();
+            d.automerge().save_after(&[])
+        })
+        .collect();
     let decided: Vec<Vec<u8>> = saved
         .iter()
         .map(|b| {
@@ -113,6 +120,10 @@ fn main() {
         (
             "load (saved bytes)",
             time(|i| &saved[i], |b| RecordDoc::load(b).unwrap()),
+        ),
+        (
+            "load (the document's one change, as a change chunk)",
+            time(|i| &changes[i], |b| RecordDoc::load(b).unwrap()),
         ),
         (
             "merge into an empty document",
