@@ -4,7 +4,7 @@
 //!
 //! A bound `LIMIT` is written `LIMIT CAST(? AS INTEGER)`. SQLite reads a plain `LIMIT ?`'s
 //! value while planning, so every new binding expires the cached statement and the next run
-//! compiles it again: for the sync feed that was 7 % of the server's CPU under load
+//! compiles it again: for the sync feed that was 7 % of the SQLite threads' time under load
 //! (BENCHMARKS.md, sync ingest, fifth round). An expression is evaluated at run time instead.
 
 use sqlx::Row;
