@@ -8,6 +8,7 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
 use std::num::NonZeroU32;
 
+use actix_web::HttpRequest;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
@@ -51,8 +52,13 @@ impl PublicLimits {
         }
     }
 
-    /// Counts one request from `client` (unknown: counted together) against `limit`; over the
-    /// limit, a 429 `rate_limited` saying when to try again.
+    /// Counts `request` against `limit`, keyed by its peer address; over the limit, a 429
+    /// `rate_limited` saying when to try again.
+    pub fn check_request(&self, limit: Limit, request: &HttpRequest) -> Result<(), ApiError> {
+        self.check(limit, request.peer_addr().map(|a| a.ip()))
+    }
+
+    /// Counts one request from `client` (unknown: counted together) against `limit`.
     pub fn check(&self, limit: Limit, client: Option<IpAddr>) -> Result<(), ApiError> {
         let limiter = match limit {
             Limit::Login => &self.login,

@@ -38,9 +38,7 @@ pub async fn login(
     req: HttpRequest,
     body: web::Json<LoginRequest>,
 ) -> ApiResult<HttpResponse> {
-    state
-        .limits
-        .check(Limit::Login, req.peer_addr().map(|a| a.ip()))?;
+    state.limits.check_request(Limit::Login, &req)?;
     let LoginRequest { username, password } = body.into_inner();
     let user = state.store.user_by_name(&username).await?;
     let phc = match &user {

@@ -404,9 +404,7 @@ pub async fn create_request(
     format: web::Path<String>,
     form: web::Form<HashMap<String, String>>,
 ) -> ApiResult<HttpResponse> {
-    state
-        .limits
-        .check(Limit::Intake, req.peer_addr().map(|a| a.ip()))?;
+    state.limits.check_request(Limit::Intake, &req)?;
     let format = format_of(&format)?;
     let form = form.into_inner();
     let author = client_of(&state, field(&form, "api_key")).await?;
@@ -747,9 +745,7 @@ pub async fn public_complaint(
     req: HttpRequest,
     body: web::Json<PublicComplaint>,
 ) -> ApiResult<HttpResponse> {
-    state
-        .limits
-        .check(Limit::Intake, req.peer_addr().map(|a| a.ip()))?;
+    state.limits.check_request(Limit::Intake, &req)?;
     let c = body.into_inner();
     if !categories(&state).await?.contains(&c.category) {
         return Err(ApiError::unprocessable(
