@@ -89,6 +89,10 @@ fn main() {
             d.automerge().save_after(&[])
         })
         .collect();
+    let compressed: Vec<Vec<u8>> = saved
+        .iter()
+        .map(|b| RecordDoc::load(b).unwrap().changes())
+        .collect();
     let decided: Vec<Vec<u8>> = saved
         .iter()
         .map(|b| {
@@ -122,8 +126,19 @@ fn main() {
             time(|i| &saved[i], |b| RecordDoc::load(b).unwrap()),
         ),
         (
+            "changes (the new document's one change, compressed)",
+            time(
+                |i| RecordDoc::create(&records[i], actor.clone(), &writer).unwrap(),
+                |mut d| d.changes(),
+            ),
+        ),
+        (
             "load (the document's one change, as a change chunk)",
             time(|i| &changes[i], |b| RecordDoc::load(b).unwrap()),
+        ),
+        (
+            "load (the one change, compressed)",
+            time(|i| &compressed[i], |b| RecordDoc::load(b).unwrap()),
         ),
         (
             "merge into an empty document",
@@ -255,10 +270,14 @@ fn main() {
             prepare_new(&records),
         ),
     ];
+    let mean = |v: &[Vec<u8>]| v.iter().map(Vec::len).sum::<usize>() / N;
     println!(
-        "{N} complaint documents, about {} bytes saved ({} after the owner decision)\n",
-        saved.iter().map(Vec::len).sum::<usize>() / N,
-        decided.iter().map(Vec::len).sum::<usize>() / N
+        "{N} complaint documents, about {} bytes saved ({} after the owner decision); \
+         the one change: {} bytes as committed, {} compressed\n",
+        mean(&saved),
+        mean(&decided),
+        mean(&changes),
+        mean(&compressed)
     );
     println!("| operation | µs per document |");
     println!("|---|---:|");

@@ -135,8 +135,9 @@ impl Store {
                     continue;
                 }
                 let mut doc = RecordDoc::load(&stored)?;
-                // A document the server never acknowledged, stored as one saved chunk, goes as
-                // stored: a save would encode the same bytes again.
+                // A document the server never acknowledged, stored as one chunk (a new record's
+                // one change, or a compact save), goes as stored: it holds the whole document,
+                // and a save would encode it again.
                 let bytes = if acked.is_empty() && chunks == 1 {
                     stored
                 } else {

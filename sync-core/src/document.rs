@@ -160,6 +160,19 @@ impl RecordDoc {
         }
     }
 
+    /// Every change of the document as its own chunk (DEFLATE-compressed when over 256 bytes,
+    /// as automerge does), concatenated; loads like a save. For a new document, one change,
+    /// this is the change automerge encoded when it committed, compressed: cheaper than
+    /// [`RecordDoc::save`], which encodes the document again, and cheaper to load (no change to
+    /// rebuild to hash it).
+    pub fn changes(&mut self) -> Vec<u8> {
+        let mut bytes = Vec::new();
+        for change in self.doc.get_changes(&[]) {
+            bytes.extend_from_slice(&change.clone().bytes());
+        }
+        bytes
+    }
+
     /// Merges saved bytes or change chunks into the document. Changes it already holds are
     /// ignored, so merging the same bytes twice changes nothing.
     pub fn merge_bytes(&mut self, bytes: &[u8]) -> Result<usize> {

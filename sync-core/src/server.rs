@@ -79,8 +79,10 @@ pub struct Accepted {
 /// Merges an upload into the server's copy (`current`, `None` if the server has never seen the
 /// document) and checks the result. Pure: the caller stores what is accepted.
 ///
-/// A document the server has never seen must load on its own and whole: bytes that hold only
-/// part of a document, or trailing garbage, are refused as `corrupt_document`.
+/// A document the server has never seen must load on its own and whole (a save, or its changes
+/// from the first): changes that depend on history the server lacks are refused as
+/// [`MISSING_HISTORY`], so the device sends the whole document next; bytes that do not parse, or
+/// trailing garbage, as `corrupt_document`.
 pub fn merge_upload(
     current: Option<RecordDoc>,
     upload: &DocPayload,
@@ -90,14 +92,19 @@ pub fn merge_upload(
     let Some(mut doc) = current else {
         let mut doc = match RecordDoc::load(&upload.bytes) {
             Ok(doc) => doc,
+            // Changes whose earlier history the server does not hold: the device believes the
+            // server has the document (a server restored from a backup older than the
+            // device's last sync), and must send it whole.
+            Err(crate::Error::Automerge(e))
+                if matches!(*e, automerge::AutomergeError::MissingDeps) =>
+            {
+                return Merged::Rejected(missing_history());
+            }
             Err(e) => return Merged::Rejected(Rejection::new("corrupt_document", error_chain(&e))),
         };
         doc.set_actor(actor);
         if !doc.missing_deps().is_empty() {
-            return Merged::Rejected(Rejection::new(
-                MISSING_HISTORY,
-                "the changes depend on history the server does not hold; send the whole document",
-            ));
+            return Merged::Rejected(missing_history());
         }
         let heads = doc.heads();
         let Some(last) = heads.first().copied() else {
@@ -125,10 +132,7 @@ pub fn merge_upload(
         return Merged::Rejected(Rejection::new("corrupt_document", error_chain(&e)));
     }
     if !doc.missing_deps().is_empty() {
-        return Merged::Rejected(Rejection::new(
-            MISSING_HISTORY,
-            "the changes depend on history the server does not hold; send the whole document",
-        ));
+        return Merged::Rejected(missing_history());
     }
     if doc.heads() == old_heads {
         return Merged::Unchanged;
@@ -150,6 +154,13 @@ pub fn merge_upload(
         }
         Err(rejection) => Merged::Rejected(rejection),
     }
+}
+
+fn missing_history() -> Rejection {
+    Rejection::new(
+        MISSING_HISTORY,
+        "the changes depend on history the server does not hold; send the whole document",
+    )
 }
 
 /// The merged record, if it is valid, is the upload's, and the writer may make it.

@@ -1,9 +1,9 @@
 //! The phone's durable store: one SQLite file in WAL mode.
 //!
 //! Tables (see `MIGRATIONS`):
-//! - `doc_chunks`: each document as a sequence of automerge chunks. A local change appends one
-//!   small chunk (the change alone); after [`COMPACT_AFTER`] chunks the document is rewritten as
-//!   one compact save. Loading concatenates the chunks.
+//! - `doc_chunks`: each document as a sequence of automerge chunks. A new record is its one
+//!   change; a local change appends one small chunk (the change alone); after [`COMPACT_AFTER`]
+//!   chunks the document is rewritten as one compact save. Loading concatenates the chunks.
 //! - `records`: one materialized row per record (kind, status, grid, times, title) for listing
 //!   without loading documents, plus that document's sync state: what the server has
 //!   acknowledged (`acked_heads`), a counter of local changes (`local_counter`) against the
@@ -216,8 +216,7 @@ impl Store {
         if row_exists(&tx, &record.id)? {
             return Err(Error::AlreadyExists(record.id));
         }
-        let bytes = doc.save();
-        insert_chunk(&tx, &record.id, 0, &bytes)?;
+        insert_chunk(&tx, &record.id, 0, &doc.changes())?;
         upsert_row(&tx, record)?;
         tx.execute(
             "UPDATE records SET local_counter = local_counter + 1 WHERE id = ?1",
@@ -421,7 +420,8 @@ pub(crate) fn load_doc(conn: &Connection, id: &RecordId) -> Result<Option<Record
 }
 
 /// A document's stored chunks, concatenated in order (empty: no such document), and how many
-/// there are. The first chunk is always a whole saved document; the rest are changes after it.
+/// there are. The first chunk holds the document from its beginning (a new document's one change,
+/// or a compact save); the rest are changes after it.
 pub(crate) fn doc_chunks(conn: &Connection, id: &RecordId) -> Result<(Vec<u8>, usize)> {
     let mut stmt =
         conn.prepare_cached("SELECT bytes FROM doc_chunks WHERE doc_id = ?1 ORDER BY seq")?;
