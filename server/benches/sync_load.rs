@@ -53,6 +53,15 @@ struct Outcome {
     failures: usize,
     /// Sync requests per write transaction (the group commit's mean group size).
     per_commit: f64,
+    /// Latencies of a dispatcher's page reads made during the run (`GRIDSYNC_BENCH_STAFF=1`).
+    staff: Vec<Duration>,
+}
+
+/// Whether a dispatcher reads pages while the devices sync (`GRIDSYNC_BENCH_STAFF=1`): one
+/// client, one request after another, cycling through a grid, the departments and the
+/// supervision notices (reads that are not on the sync path).
+fn staff_reads() -> bool {
+    std::env::var("GRIDSYNC_BENCH_STAFF").is_ok_and(|v| v == "1")
 }
 
 /// How the simulated devices run.
@@ -182,6 +191,26 @@ async fn run(url: &str, mode: Devices) -> Outcome {
             .unwrap();
         tokens.push(token);
     }
+    let dispatcher = store
+        .create_user(&NewUser {
+            username: "dispatcher".into(),
+            password_hash: hash.clone(),
+            role: Role::Dispatcher,
+            areas: vec![GRID.to_string()],
+            created_at: now_unix(),
+        })
+        .await
+        .unwrap();
+    let dispatcher_token = new_token();
+    store
+        .insert_token(
+            &token_hash(&dispatcher_token),
+            dispatcher.id,
+            now_unix(),
+            now_unix() + 3600,
+        )
+        .await
+        .unwrap();
     let mut settings = Settings::for_tests(url);
     settings.workers = Some(2);
     // The server's default map check (`--map-check-ms`), not the tests' check on every request:
@@ -210,6 +239,34 @@ async fn run(url: &str, mode: Devices) -> Outcome {
     };
 
     let address = Arc::new(address);
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let staff = staff_reads().then(|| {
+        let (client, address, done) = (client.clone(), address.clone(), done.clone());
+        tokio::spawn(async move {
+            let pages = [
+                format!("/api/v1/grids/{GRID}"),
+                "/api/v1/departments".to_string(),
+                "/api/v1/supervision-notices".to_string(),
+            ];
+            let mut latencies = Vec::new();
+            for page in pages.iter().cycle() {
+                if done.load(Ordering::Relaxed) {
+                    break;
+                }
+                let sent = Instant::now();
+                let response = client
+                    .get(format!("{address}{page}"))
+                    .bearer_auth(&dispatcher_token)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200, "{page}");
+                response.bytes().await.unwrap();
+                latencies.push(sent.elapsed());
+            }
+            latencies
+        })
+    });
     let started = Instant::now();
     let mut tasks = Vec::new();
     for ((d, token), requests) in tokens.into_iter().enumerate().zip(prepared) {
@@ -282,6 +339,11 @@ async fn run(url: &str, mode: Devices) -> Outcome {
         failures += f;
     }
     let wall = started.elapsed();
+    done.store(true, Ordering::Relaxed);
+    let staff = match staff {
+        Some(task) => task.await.unwrap(),
+        None => Vec::new(),
+    };
     let metrics = &state.metrics;
     let per_commit = metrics.commit_requests.load(Ordering::Relaxed) as f64
         / metrics.commit_transactions.load(Ordering::Relaxed).max(1) as f64;
@@ -292,6 +354,7 @@ async fn run(url: &str, mode: Devices) -> Outcome {
         latencies,
         failures,
         per_commit,
+        staff,
     }
 }
 
@@ -314,7 +377,8 @@ async fn main() {
     // `GRIDSYNC_BENCH_BACKENDS=sqlite` (or `postgres`) runs one backend only,
     // `GRIDSYNC_BENCH_MODES=replayed,paced,in-process` chooses the ways of running the devices,
     // `GRIDSYNC_BENCH_RATES` the paced rates (records/s), and `GRIDSYNC_BENCH_ROUNDS` and
-    // `GRIDSYNC_BENCH_DEVICES` the size of the load.
+    // `GRIDSYNC_BENCH_DEVICES` the size of the load; `GRIDSYNC_BENCH_STAFF=1` adds a
+    // dispatcher reading pages during each run (a second table).
     let only = std::env::var("GRIDSYNC_BENCH_BACKENDS").unwrap_or_default();
     let modes = std::env::var("GRIDSYNC_BENCH_MODES").unwrap_or_default();
     let rates: Vec<f64> = std::env::var("GRIDSYNC_BENCH_RATES")
@@ -339,6 +403,7 @@ async fn main() {
         "in-process",
         "sync-core phones in process, closed loop".to_string(),
     ));
+    let mut staff_rows = Vec::new();
     for (mode, mode_key, mode_name) in runs {
         if !modes.is_empty() && !modes.split(',').any(|m| m == mode_key) {
             continue;
@@ -377,11 +442,28 @@ async fn main() {
                 outcome.per_commit,
                 outcome.failures,
             );
+            if staff_reads() {
+                outcome.staff.sort();
+                staff_rows.push(format!(
+                    "| {mode_name} | {backend} | {} | {:.1} ms | {:.1} ms |",
+                    outcome.staff.len(),
+                    percentile(&outcome.staff, 0.50).as_secs_f64() * 1e3,
+                    percentile(&outcome.staff, 0.99).as_secs_f64() * 1e3,
+                ));
+            }
             assert_eq!(
                 outcome.records,
                 device_count() * *ROUNDS * RECORDS_PER_ROUND,
                 "every record acknowledged"
             );
+        }
+    }
+    if !staff_rows.is_empty() {
+        println!("\nA dispatcher's page reads during the run (one client, one after another)\n");
+        println!("| devices | backend | reads | p50 | p99 |");
+        println!("|---|---|---:|---:|---:|");
+        for row in staff_rows {
+            println!("{row}");
         }
     }
 }

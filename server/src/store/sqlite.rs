@@ -28,9 +28,10 @@ const READERS: u32 = 8;
 /// SQLite admits one writer at a time, and a writer that finds another holding the lock sleeps
 /// in SQLite's busy handler (milliseconds at a time), so several connections writing at once
 /// are slower than one. Every statement therefore runs on `pool`, a single connection, unless
-/// it is a read moved to `reader`: connections opened read-only, which in WAL mode read a
-/// consistent snapshot without waiting for the writer. The hot reads (authentication, sync's
-/// document reads and change feed, record listings) use `reader`.
+/// it is a read: reads run on `reader`, connections opened read-only, which in WAL mode read a
+/// consistent snapshot without waiting for the writer (on the writer, a read would queue for
+/// the connection behind the sync group commit, and hold the commit up while it ran). Only
+/// reads inside a write transaction stay on `pool`.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     pool: SqlitePool,
@@ -234,7 +235,7 @@ impl Store for SqliteStore {
             "SELECT id, username, password_hash, role, active, created_at FROM users \
              ORDER BY username",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         let mut users = rows.iter().map(user_from_row).collect::<Result<Vec<_>>>()?;
         let ids: Vec<i64> = users.iter().map(|u| u.id).collect();
@@ -368,7 +369,7 @@ impl Store for SqliteStore {
     async fn area(&self, code: &str) -> Result<Option<AreaRecord>> {
         let row = sqlx::query("SELECT * FROM areas WHERE code = ?")
             .bind(code)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reader)
             .await?;
         row.as_ref().map(area_from_row).transpose()
     }
@@ -378,7 +379,7 @@ impl Store for SqliteStore {
         for code in codes {
             let row = sqlx::query("SELECT level FROM areas WHERE code = ?")
                 .bind(code)
-                .fetch_optional(&self.pool)
+                .fetch_optional(&self.reader)
                 .await?;
             if let Some(row) = row {
                 found.push((code.clone(), parse_level(row.try_get::<&str, _>(0)?)?));
@@ -400,14 +401,14 @@ impl Store for SqliteStore {
         .bind(bbox.map(|b| b[1]))
         .bind(bbox.map(|b| b[2]))
         .bind(bbox.map(|b| b[3]))
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reader)
         .await?;
         rows.iter().map(area_from_row).collect()
     }
 
     async fn map_snapshot(&self) -> Result<(i64, Vec<AreaRecord>)> {
         // A read transaction sees one WAL snapshot: the version and the areas agree.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.reader.begin().await?;
         let version: i64 = sqlx::query("SELECT version FROM map_version WHERE id = 1")
             .fetch_one(&mut *tx)
             .await?
@@ -478,7 +479,7 @@ impl Store for SqliteStore {
     }
 
     async fn blob_read(&self, sha256: &str, start: i64, len: i64) -> Result<Vec<u8>> {
-        super::sqlite_records::blob_read(&self.pool, sha256, start, len).await
+        super::sqlite_records::blob_read(&self.reader, sha256, start, len).await
     }
 
     async fn blob_finish(&self, sha256: &str, verified: bool) -> Result<()> {
@@ -490,11 +491,11 @@ impl Store for SqliteStore {
     }
 
     async fn area_history(&self, code: &str) -> Result<Vec<AreaVersion>> {
-        super::gis::sqlite::area_history(&self.pool, code).await
+        super::gis::sqlite::area_history(&self.reader, code).await
     }
 
     async fn areas_as_of(&self, at_ms: i64, filter: &AreaFilter) -> Result<Vec<AreaRecord>> {
-        super::gis::sqlite::areas_as_of(&self.pool, at_ms, filter).await
+        super::gis::sqlite::areas_as_of(&self.reader, at_ms, filter).await
     }
 
     async fn records_in_box(&self, bbox: [f64; 4]) -> Result<Vec<RecordPoint>> {
@@ -502,7 +503,7 @@ impl Store for SqliteStore {
     }
 
     async fn open_reown_jobs(&self) -> Result<Vec<ReownJob>> {
-        super::gis::sqlite::open_reown_jobs(&self.pool).await
+        super::gis::sqlite::open_reown_jobs(&self.reader).await
     }
 
     async fn finish_reown_job(
@@ -518,7 +519,7 @@ impl Store for SqliteStore {
     // --- Workflow (issue 6) ---------------------------------------------------------------
 
     async fn calendar_days(&self, year: Option<i32>) -> Result<Vec<CalendarDay>> {
-        super::workflow::sqlite::calendar_days(&self.pool, year).await
+        super::workflow::sqlite::calendar_days(&self.reader, year).await
     }
 
     async fn put_calendar_year(&self, year: i32, days: &[CalendarDay]) -> Result<()> {
@@ -526,7 +527,7 @@ impl Store for SqliteStore {
     }
 
     async fn deadline_classes(&self) -> Result<Vec<DeadlineClass>> {
-        super::workflow::sqlite::deadline_classes(&self.pool).await
+        super::workflow::sqlite::deadline_classes(&self.reader).await
     }
 
     async fn put_deadline_class(&self, class: &DeadlineClass) -> Result<()> {
@@ -534,7 +535,7 @@ impl Store for SqliteStore {
     }
 
     async fn departments(&self) -> Result<Vec<Department>> {
-        super::workflow::sqlite::departments(&self.pool).await
+        super::workflow::sqlite::departments(&self.reader).await
     }
 
     async fn put_department(&self, department: &Department, now: i64) -> Result<()> {
@@ -542,7 +543,7 @@ impl Store for SqliteStore {
     }
 
     async fn dispatch_rules(&self) -> Result<Vec<DispatchRule>> {
-        super::workflow::sqlite::dispatch_rules(&self.pool).await
+        super::workflow::sqlite::dispatch_rules(&self.reader).await
     }
 
     async fn put_dispatch_rule(&self, rule: &DispatchRule) -> Result<()> {
@@ -558,19 +559,19 @@ impl Store for SqliteStore {
     }
 
     async fn user_department(&self, user_id: i64) -> Result<Option<String>> {
-        super::workflow::sqlite::user_department(&self.pool, user_id).await
+        super::workflow::sqlite::user_department(&self.reader, user_id).await
     }
 
     async fn case_row(&self, record_id: &str) -> Result<Option<CaseRow>> {
-        super::workflow::sqlite::case_row(&self.pool, record_id).await
+        super::workflow::sqlite::case_row(&self.reader, record_id).await
     }
 
     async fn cases_due(&self, now: i64) -> Result<Vec<CaseRow>> {
-        super::workflow::sqlite::cases_due(&self.pool, now).await
+        super::workflow::sqlite::cases_due(&self.reader, now).await
     }
 
     async fn cases_between(&self, from: i64, to: i64) -> Result<Vec<CaseRow>> {
-        super::workflow::sqlite::cases_between(&self.pool, from, to).await
+        super::workflow::sqlite::cases_between(&self.reader, from, to).await
     }
 
     async fn complaints_created_between(
@@ -578,11 +579,11 @@ impl Store for SqliteStore {
         from: i64,
         to: i64,
     ) -> Result<Vec<(String, String, String, String, Option<String>)>> {
-        super::workflow::sqlite::complaints_created_between(&self.pool, from, to).await
+        super::workflow::sqlite::complaints_created_between(&self.reader, from, to).await
     }
 
     async fn setting(&self, key: &str) -> Result<Option<String>> {
-        super::workflow::sqlite::setting(&self.pool, key).await
+        super::workflow::sqlite::setting(&self.reader, key).await
     }
 
     async fn put_setting(&self, key: &str, value: &str) -> Result<()> {
@@ -590,7 +591,7 @@ impl Store for SqliteStore {
     }
 
     async fn notices(&self, record_id: Option<&str>) -> Result<Vec<Notice>> {
-        super::workflow::sqlite::notices(&self.pool, record_id).await
+        super::workflow::sqlite::notices(&self.reader, record_id).await
     }
 
     async fn commit_workflow(
@@ -618,22 +619,62 @@ mod tests {
         (SqliteStore::connect(&url).await.expect("connect"), dir)
     }
 
-    #[tokio::test]
-    async fn the_map_version_is_read_while_the_writer_holds_a_transaction() {
-        let (store, _dir) = file_store().await;
-        // The one writer connection, in a write transaction, as the group commit holds it.
+    /// Runs `read` with the one writer connection held in a write transaction, as the group
+    /// commit holds it, and fails if the read waited for the writer (the pool would make it
+    /// wait for the connection, up to its 30 s acquire timeout).
+    async fn reads_beside_the_writer<T: std::fmt::Debug>(
+        store: &SqliteStore,
+        what: &str,
+        read: impl std::future::Future<Output = Result<T>>,
+    ) {
         let mut writer = store.pool().begin().await.unwrap();
         sqlx::query("UPDATE change_seq SET seq = seq WHERE id = 1")
             .execute(&mut *writer)
             .await
             .unwrap();
-        // Every sync request checks the map version: it must not wait for the writer (the
-        // pool would make it wait for the connection, up to its 30 s acquire timeout).
-        let version = tokio::time::timeout(Duration::from_secs(5), store.map_version()).await;
+        let outcome = tokio::time::timeout(Duration::from_secs(5), read).await;
         assert!(
-            matches!(version, Ok(Ok(_))),
-            "the map version waited for the writer: {version:?}"
+            matches!(outcome, Ok(Ok(_))),
+            "{what} waited for the writer, or failed: {outcome:?}"
         );
         writer.rollback().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn the_map_version_is_read_while_the_writer_holds_a_transaction() {
+        let (store, _dir) = file_store().await;
+        // Every sync request checks the map version.
+        reads_beside_the_writer(&store, "map_version", store.map_version()).await;
+    }
+
+    /// A dispatcher's pages, a photo download, a monthly report or the grid map's reload must
+    /// not queue behind the sync group commit (nor hold up the commit while they read).
+    #[tokio::test]
+    async fn staff_and_report_reads_run_while_the_writer_holds_a_transaction() {
+        let (store, _dir) = file_store().await;
+        let s = &store;
+        let codes = vec!["22030200100101".to_string()];
+        reads_beside_the_writer(s, "list_users", s.list_users()).await;
+        reads_beside_the_writer(s, "area", s.area("22030200100101")).await;
+        reads_beside_the_writer(s, "area_levels", s.area_levels(&codes)).await;
+        let all = AreaFilter::default();
+        reads_beside_the_writer(s, "list_areas", s.list_areas(&all)).await;
+        reads_beside_the_writer(s, "map_snapshot", s.map_snapshot()).await;
+        reads_beside_the_writer(s, "area_history", s.area_history("x")).await;
+        reads_beside_the_writer(s, "areas_as_of", s.areas_as_of(0, &all)).await;
+        reads_beside_the_writer(s, "open_reown_jobs", s.open_reown_jobs()).await;
+        reads_beside_the_writer(s, "blob_read", s.blob_read("00", 0, 1)).await;
+        reads_beside_the_writer(s, "calendar_days", s.calendar_days(None)).await;
+        reads_beside_the_writer(s, "deadline_classes", s.deadline_classes()).await;
+        reads_beside_the_writer(s, "departments", s.departments()).await;
+        reads_beside_the_writer(s, "dispatch_rules", s.dispatch_rules()).await;
+        reads_beside_the_writer(s, "user_department", s.user_department(1)).await;
+        reads_beside_the_writer(s, "case_row", s.case_row("x")).await;
+        reads_beside_the_writer(s, "cases_due", s.cases_due(0)).await;
+        reads_beside_the_writer(s, "cases_between", s.cases_between(0, 1)).await;
+        let complaints = s.complaints_created_between(0, 1);
+        reads_beside_the_writer(s, "complaints_created_between", complaints).await;
+        reads_beside_the_writer(s, "setting", s.setting("x")).await;
+        reads_beside_the_writer(s, "notices", s.notices(None)).await;
     }
 }
