@@ -165,6 +165,32 @@ async fn exchange(
     }
 }
 
+/// Creates an account with one area and returns a bearer token for it.
+async fn account(
+    store: &dyn store::Store,
+    password_hash: &str,
+    username: &str,
+    role: Role,
+    area: &str,
+) -> String {
+    let user = store
+        .create_user(&NewUser {
+            username: username.to_string(),
+            password_hash: password_hash.to_string(),
+            role,
+            areas: vec![area.to_string()],
+            created_at: now_unix(),
+        })
+        .await
+        .unwrap();
+    let token = new_token();
+    store
+        .insert_token(&token_hash(&token), user.id, now_unix(), now_unix() + 3600)
+        .await
+        .unwrap();
+    token
+}
+
 async fn run(url: &str, mode: Devices) -> Outcome {
     let devices = device_count();
     let store = store::connect(url).await.expect("store");
@@ -174,43 +200,20 @@ async fn run(url: &str, mode: Devices) -> Outcome {
     let hash = hash_password("bench-password").unwrap();
     let mut tokens = Vec::new();
     for d in 0..devices {
-        let user = store
-            .create_user(&NewUser {
-                username: format!("worker{d}"),
-                password_hash: hash.clone(),
-                role: Role::GridWorker,
-                areas: vec![format!("bench-area-{d}")],
-                created_at: now_unix(),
-            })
-            .await
-            .unwrap();
-        let token = new_token();
-        store
-            .insert_token(&token_hash(&token), user.id, now_unix(), now_unix() + 3600)
-            .await
-            .unwrap();
-        tokens.push(token);
+        let area = format!("bench-area-{d}");
+        tokens.push(
+            account(
+                store.as_ref(),
+                &hash,
+                &format!("worker{d}"),
+                Role::GridWorker,
+                &area,
+            )
+            .await,
+        );
     }
-    let dispatcher = store
-        .create_user(&NewUser {
-            username: "dispatcher".into(),
-            password_hash: hash.clone(),
-            role: Role::Dispatcher,
-            areas: vec![GRID.to_string()],
-            created_at: now_unix(),
-        })
-        .await
-        .unwrap();
-    let dispatcher_token = new_token();
-    store
-        .insert_token(
-            &token_hash(&dispatcher_token),
-            dispatcher.id,
-            now_unix(),
-            now_unix() + 3600,
-        )
-        .await
-        .unwrap();
+    let dispatcher_token =
+        account(store.as_ref(), &hash, "dispatcher", Role::Dispatcher, GRID).await;
     let mut settings = Settings::for_tests(url);
     settings.workers = Some(2);
     // The server's default map check (`--map-check-ms`), not the tests' check on every request:
