@@ -541,6 +541,25 @@ pub struct RequestsQuery {
     jurisdiction_id: Option<String>,
 }
 
+/// The creation window of a request search: the given bounds, a missing bound 90 days from the
+/// other, or the 90 days up to `now` when neither is given. `now` is read once by the caller, so
+/// the default window is exactly 90 days long.
+fn creation_window(start: Option<i64>, end: Option<i64>, now: i64) -> ApiResult<(i64, i64)> {
+    let (start, end) = match (start, end) {
+        (Some(s), Some(e)) => (s, e),
+        (Some(s), None) => (s, s + 90 * DAY_MS),
+        (None, Some(e)) => (e - 90 * DAY_MS, e),
+        (None, None) => (now - 90 * DAY_MS, now),
+    };
+    if end < start || end - start > 90 * DAY_MS {
+        return Err(ApiError::bad_request(
+            "invalid_date",
+            "the window runs forwards and spans at most 90 days",
+        ));
+    }
+    Ok((start, end))
+}
+
 /// `GET /open311/v2/requests.{format}`: by ids, or by service codes, status (open, closed)
 /// and a creation window (at most 90 days; the last 90 days by default), newest first.
 #[tracing::instrument(skip(state))]
@@ -587,18 +606,7 @@ pub async fn list_requests(
         date(&q.start_date, "start_date")?,
         date(&q.end_date, "end_date")?,
     );
-    let (start, end) = match (start, end) {
-        (Some(s), Some(e)) => (s, e),
-        (Some(s), None) => (s, s + 90 * DAY_MS),
-        (None, Some(e)) => (e - 90 * DAY_MS, e),
-        (None, None) => (now_ms() - 90 * DAY_MS, now_ms()),
-    };
-    if end < start || end - start > 90 * DAY_MS {
-        return Err(ApiError::bad_request(
-            "invalid_date",
-            "the window runs forwards and spans at most 90 days",
-        ));
-    }
+    let (start, end) = creation_window(start, end, now_ms())?;
     let statuses: Vec<&str> = q
         .status
         .as_deref()
@@ -783,4 +791,32 @@ pub async fn public_complaint(
     )
     .await?;
     Ok(HttpResponse::Created().json(json!({ "id": id, "duplicates": duplicates })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_window_is_the_ninety_days_up_to_now() {
+        let now = 1_790_000_000_123;
+        let (start, end) = creation_window(None, None, now).unwrap();
+        assert_eq!((start, end), (now - 90 * DAY_MS, now));
+    }
+
+    #[test]
+    fn a_missing_bound_is_ninety_days_from_the_other() {
+        assert_eq!(creation_window(Some(0), None, 5).unwrap(), (0, 90 * DAY_MS));
+        assert_eq!(
+            creation_window(None, Some(90 * DAY_MS), 5).unwrap(),
+            (0, 90 * DAY_MS)
+        );
+    }
+
+    #[test]
+    fn a_window_longer_than_ninety_days_or_backwards_is_refused() {
+        assert!(creation_window(Some(0), Some(90 * DAY_MS + 1), 5).is_err());
+        assert!(creation_window(Some(10), Some(9), 5).is_err());
+        assert!(creation_window(Some(0), Some(90 * DAY_MS), 5).is_ok());
+    }
 }
