@@ -1,16 +1,25 @@
-//! Storage: one [`Store`] trait, one implementation per backend, chosen by URL scheme.
+//! Storage: one [`Store`] trait over SQLite (the default) and PostgreSQL (many instances).
 //!
-//! Both backends run the same runtime-checked queries with bound parameters only (no SQL is ever
-//! formatted from input) and carry their own migrations under `server/migrations/<backend>`.
-//! The integration suite runs every test against both.
+//! **Where a new query goes.** Write it once, in plain SQL with `$N` parameters (both backends
+//! accept them), as a function in its topic's `queries!` block (`accounts.rs`, `map.rs`,
+//! `records.rs`, `blobs.rs`, `workflow.rs`), and add its signature to [`store_api!`] below, which
+//! compiles it for both backends and forwards the [`Store`] method to it. Only a statement the
+//! dialects truly disagree on (array parameters against `json_each`, JSON aggregation, snapshot
+//! isolation) is written twice, as an item of the same name in `sqlite.rs` and `postgres.rs`.
+//!
+//! Every statement binds its parameters (no SQL is ever formatted from input); each backend
+//! carries its own migrations under `server/migrations/<backend>`. The integration suite runs
+//! every test against both, each on a fresh database.
+//!
+//! A topic's `queries!` expands inside a module of each backend (`sqlite::accounts`, …) whose
+//! parent provides `Db` (the sqlx database), `Pool`, `DbRow` and the dialect items it names.
 
-mod gis;
+mod accounts;
+mod blobs;
+mod map;
 mod postgres;
-mod postgres_records;
-mod record_writes;
 mod records;
 mod sqlite;
-mod sqlite_records;
 pub mod workflow;
 
 use std::sync::Arc;
@@ -19,11 +28,12 @@ use async_trait::async_trait;
 
 use crate::domain::{AreaFilter, AreaRecord, Level, NewUser, User, UserUpdate};
 
-pub use gis::{AreaEdit, AreaImport, AreaVersion, EditOutcome, RecordPoint, ReownJob};
+pub use blobs::BlobState;
+pub use map::{AreaEdit, AreaImport, AreaVersion, EditOutcome, RecordPoint, ReownJob};
 pub use postgres::PostgresStore;
 pub use records::{
-    BlobState, CommitOutcome, FeedItem, NewChange, RecordCommit, RecordQuery, RecordRow,
-    RecordScope, StoredDoc,
+    CommitOutcome, FeedItem, NewChange, RecordCommit, RecordQuery, RecordRow, RecordScope,
+    StoredDoc,
 };
 pub use sqlite::SqliteStore;
 pub use workflow::{CaseRow, Contact, Department, DispatchRule, Notice, WorkflowOutcome};
@@ -68,33 +78,71 @@ pub struct TokenOwner {
 /// Storage result.
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// Everything the server keeps. Implementations must be safe to share between request handlers
-/// and, for PostgreSQL, between server instances: the map version lives in the database.
-#[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
-    /// `"sqlite"` or `"postgres"`.
-    fn backend(&self) -> &'static str;
+/// Declares [`Store`] from one list of methods and implements it for both backends, each method
+/// forwarding to the function of the same name in `sqlite` or `postgres` (a shared query
+/// compiled there, or that backend's own statement) on the connection the entry names:
+/// `reader` (on SQLite, the read-only pool, which never waits for the writer) or `writer` (on
+/// SQLite, the one connection that writes). PostgreSQL has one pool for both.
+macro_rules! store_api {
+    ($(
+        $(#[$doc:meta])*
+        $conn:ident async fn $name:ident(&self $(, $arg:ident: $ty:ty)* $(,)?) -> $ret:ty;
+    )*) => {
+        /// Everything the server keeps. Implementations must be safe to share between request
+        /// handlers and, for PostgreSQL, between server instances: the map version lives in the
+        /// database.
+        #[async_trait]
+        pub trait Store: Send + Sync + std::fmt::Debug {
+            /// `"sqlite"` or `"postgres"`.
+            fn backend(&self) -> &'static str;
+            $( $(#[$doc])* async fn $name(&self $(, $arg: $ty)*) -> $ret; )*
+        }
 
+        #[async_trait]
+        impl Store for SqliteStore {
+            fn backend(&self) -> &'static str {
+                "sqlite"
+            }
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    sqlite::$name(self.$conn() $(, $arg)*).await
+                }
+            )*
+        }
+
+        #[async_trait]
+        impl Store for PostgresStore {
+            fn backend(&self) -> &'static str {
+                "postgres"
+            }
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    postgres::$name(self.$conn() $(, $arg)*).await
+                }
+            )*
+        }
+    };
+}
+
+store_api! {
     /// A trivial round trip, for `/healthz`.
-    async fn ping(&self) -> Result<()>;
+    writer async fn ping(&self) -> Result<()>;
 
-    // --- accounts ---------------------------------------------------------------------------
+    // --- accounts and tokens (`accounts.rs`) --------------------------------------------------
 
     /// Creates an account with its area assignments; [`StoreError::Conflict`] if the name is taken.
-    async fn create_user(&self, user: &NewUser) -> Result<User>;
+    writer async fn create_user(&self, user: &NewUser) -> Result<User>;
     /// The account with this name.
-    async fn user_by_name(&self, username: &str) -> Result<Option<User>>;
+    reader async fn user_by_name(&self, username: &str) -> Result<Option<User>>;
     /// Every account, ordered by name.
-    async fn list_users(&self) -> Result<Vec<User>>;
+    reader async fn list_users(&self) -> Result<Vec<User>>;
     /// Applies the set fields of `update`; `None` if there is no such account.
-    async fn update_user(&self, username: &str, update: &UserUpdate) -> Result<Option<User>>;
+    writer async fn update_user(&self, username: &str, update: &UserUpdate) -> Result<Option<User>>;
     /// Replaces an account's area assignments; `None` if there is no such account.
-    async fn set_user_areas(&self, username: &str, areas: &[String]) -> Result<Option<User>>;
-
-    // --- tokens -----------------------------------------------------------------------------
+    writer async fn set_user_areas(&self, username: &str, areas: &[String]) -> Result<Option<User>>;
 
     /// Stores a token hash for a user.
-    async fn insert_token(
+    writer async fn insert_token(
         &self,
         token_hash: &str,
         user_id: i64,
@@ -103,48 +151,48 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<()>;
     /// The active account owning an unrevoked token that has not expired at `now`, with its
     /// areas, scope epoch and the change head, in one statement.
-    async fn token_owner(&self, token_hash: &str, now: i64) -> Result<Option<TokenOwner>>;
+    reader async fn token_owner(&self, token_hash: &str, now: i64) -> Result<Option<TokenOwner>>;
     /// Revokes one token; `false` if it was unknown or already revoked.
-    async fn revoke_token(&self, token_hash: &str, now: i64) -> Result<bool>;
+    writer async fn revoke_token(&self, token_hash: &str, now: i64) -> Result<bool>;
     /// Revokes every live token of an account; returns how many.
-    async fn revoke_user_tokens(&self, user_id: i64, now: i64) -> Result<u64>;
+    writer async fn revoke_user_tokens(&self, user_id: i64, now: i64) -> Result<u64>;
 
-    // --- the grid map -----------------------------------------------------------------------
+    // --- the grid map (`map.rs`) --------------------------------------------------------------
 
     /// The current map version (0 before the first import). Cheap: one row by primary key.
-    async fn map_version(&self) -> Result<i64>;
+    reader async fn map_version(&self) -> Result<i64>;
     /// Inserts or replaces areas in one transaction and bumps the map version once; every
     /// written area gets the new version, which is returned. No re-ownership is queued: for
     /// seeding a map before any record exists (the demo city, benchmarks).
-    async fn put_areas(&self, areas: &[AreaRecord], now: i64) -> Result<i64>;
+    writer async fn put_areas(&self, areas: &[AreaRecord], now: i64) -> Result<i64>;
     /// An import by `actor`: [`Store::put_areas`] with the re-ownership job of the records
     /// where the areas lie now or lay before, queued in the same transaction (as a boundary
     /// edit queues its own).
-    async fn import_areas(
+    writer async fn import_areas(
         &self,
         areas: &[AreaRecord],
         actor: &str,
         now_ms: i64,
     ) -> Result<AreaImport>;
     /// One area.
-    async fn area(&self, code: &str) -> Result<Option<AreaRecord>>;
+    reader async fn area(&self, code: &str) -> Result<Option<AreaRecord>>;
     /// The level of each of `codes` that exists.
-    async fn area_levels(&self, codes: &[String]) -> Result<Vec<(String, Level)>>;
+    reader async fn area_levels(&self, codes: &[String]) -> Result<Vec<(String, Level)>>;
     /// Areas matching a filter, ordered by code.
-    async fn list_areas(&self, filter: &AreaFilter) -> Result<Vec<AreaRecord>>;
+    reader async fn list_areas(&self, filter: &AreaFilter) -> Result<Vec<AreaRecord>>;
     /// The map version and every area, read consistently (for rebuilding the index).
-    async fn map_snapshot(&self) -> Result<(i64, Vec<AreaRecord>)>;
+    reader async fn map_snapshot(&self) -> Result<(i64, Vec<AreaRecord>)>;
 
-    // --- records and sync (tables in each backend's `0002_records.sql`) ----------------------
+    // --- records, the change log and blobs (`records.rs`, `blobs.rs`) ----------------------
 
     /// A record's document and the version it was stored at.
-    async fn record_doc(&self, id: &str) -> Result<Option<StoredDoc>>;
+    reader async fn record_doc(&self, id: &str) -> Result<Option<StoredDoc>>;
     /// The documents of several records in one read, as `(id, document)`; absent ids are left
     /// out.
-    async fn record_docs(&self, ids: &[String]) -> Result<Vec<(String, StoredDoc)>>;
+    reader async fn record_docs(&self, ids: &[String]) -> Result<Vec<(String, StoredDoc)>>;
     /// The stored documents of those of `ids` that had a change at or before sequence number
     /// `seq`: records older than a device's cursor, whose earlier history it may not hold.
-    async fn record_docs_older_than(
+    reader async fn record_docs_older_than(
         &self,
         ids: &[String],
         seq: i64,
@@ -153,12 +201,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// the next sequence number (taken under the `change_seq` row lock, so sequence order is
     /// commit order). A document that moved since it was read is left out and reported
     /// [`CommitOutcome::Conflict`]; the others are stored. One outcome per commit, in order.
-    async fn commit_records(&self, commits: &[RecordCommit]) -> Result<Vec<CommitOutcome>>;
+    writer async fn commit_records(&self, commits: &[RecordCommit]) -> Result<Vec<CommitOutcome>>;
     /// The last sequence number handed out.
-    async fn change_head(&self) -> Result<i64>;
+    reader async fn change_head(&self) -> Result<i64>;
     /// Changes with `after < seq <= upto`, not from `exclude_origin`, of records in `scope`, in
     /// sequence order, at most `limit`.
-    async fn change_feed(
+    reader async fn change_feed(
         &self,
         after: i64,
         upto: i64,
@@ -167,11 +215,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         limit: i64,
     ) -> Result<Vec<FeedItem>>;
     /// Record rows matching a query, newest first.
-    async fn list_records(&self, query: &RecordQuery) -> Result<Vec<RecordRow>>;
+    reader async fn list_records(&self, query: &RecordQuery) -> Result<Vec<RecordRow>>;
     /// How much of a blob the server holds.
-    async fn blob_state(&self, sha256: &str) -> Result<Option<BlobState>>;
+    reader async fn blob_state(&self, sha256: &str) -> Result<Option<BlobState>>;
     /// Appends a range at `start`; `None` when `start` is not what the server holds.
-    async fn blob_append(
+    writer async fn blob_append(
         &self,
         sha256: &str,
         size: i64,
@@ -181,79 +229,78 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         now: i64,
     ) -> Result<Option<BlobState>>;
     /// Bytes `[start, start + len)` of a blob.
-    async fn blob_read(&self, sha256: &str, start: i64, len: i64) -> Result<Vec<u8>>;
+    reader async fn blob_read(&self, sha256: &str, start: i64, len: i64) -> Result<Vec<u8>>;
     /// Marks a blob complete, or forgets it when its hash did not verify.
-    async fn blob_finish(&self, sha256: &str, verified: bool) -> Result<()>;
+    writer async fn blob_finish(&self, sha256: &str, verified: bool) -> Result<()>;
 
-    // --- boundary edits (tables in each backend's `0004_gis.sql`) ----------------------------
+    // --- boundary edits and re-ownership (`map.rs`) ------------------------------------------
 
     /// Applies a boundary edit in one transaction (see [`AreaEdit`]); nothing is written when
     /// an expected version does not hold.
-    async fn edit_areas(&self, edit: &AreaEdit) -> Result<EditOutcome>;
+    writer async fn edit_areas(&self, edit: &AreaEdit) -> Result<EditOutcome>;
     /// Every version of an area, oldest first.
-    async fn area_history(&self, code: &str) -> Result<Vec<AreaVersion>>;
+    reader async fn area_history(&self, code: &str) -> Result<Vec<AreaVersion>>;
     /// The areas as they stood at `at_ms` (Unix milliseconds), matching a filter, by code.
-    async fn areas_as_of(&self, at_ms: i64, filter: &AreaFilter) -> Result<Vec<AreaRecord>>;
+    reader async fn areas_as_of(&self, at_ms: i64, filter: &AreaFilter) -> Result<Vec<AreaRecord>>;
     /// Located records inside a box (WGS-84 `[min_lon, min_lat, max_lon, max_lat]`).
-    async fn records_in_box(&self, bbox: [f64; 4]) -> Result<Vec<RecordPoint>>;
+    reader async fn records_in_box(&self, bbox: [f64; 4]) -> Result<Vec<RecordPoint>>;
     /// Re-ownership jobs not finished yet, oldest first.
-    async fn open_reown_jobs(&self) -> Result<Vec<ReownJob>>;
+    reader async fn open_reown_jobs(&self) -> Result<Vec<ReownJob>>;
     /// Marks a re-ownership job done with its counts.
-    async fn finish_reown_job(
+    writer async fn finish_reown_job(
         &self,
         id: i64,
         examined: i64,
         changed: i64,
         now_ms: i64,
     ) -> Result<()>;
-    // --- Workflow (issue 6): tables in each backend's `0003_workflow.sql`; one implementation
-    // for both backends in `store/workflow.rs` ----------------------------------------------
+    // --- the complaint workflow (`workflow.rs`) ---------------------------------------------
 
     /// Configured holidays and make-up working days of a year (every year when `None`), by date.
-    async fn calendar_days(&self, year: Option<i32>) -> Result<Vec<CalendarDay>>;
+    reader async fn calendar_days(&self, year: Option<i32>) -> Result<Vec<CalendarDay>>;
     /// Replaces a year's configured days.
-    async fn put_calendar_year(&self, year: i32, days: &[CalendarDay]) -> Result<()>;
+    writer async fn put_calendar_year(&self, year: i32, days: &[CalendarDay]) -> Result<()>;
     /// Every deadline class, by code.
-    async fn deadline_classes(&self) -> Result<Vec<DeadlineClass>>;
+    reader async fn deadline_classes(&self) -> Result<Vec<DeadlineClass>>;
     /// Creates or replaces a deadline class.
-    async fn put_deadline_class(&self, class: &DeadlineClass) -> Result<()>;
+    writer async fn put_deadline_class(&self, class: &DeadlineClass) -> Result<()>;
     /// Every department, by code.
-    async fn departments(&self) -> Result<Vec<Department>>;
+    reader async fn departments(&self) -> Result<Vec<Department>>;
     /// Creates or replaces a department.
-    async fn put_department(&self, department: &Department, now: i64) -> Result<()>;
+    writer async fn put_department(&self, department: &Department, now: i64) -> Result<()>;
     /// Every dispatch rule, by category and area.
-    async fn dispatch_rules(&self) -> Result<Vec<DispatchRule>>;
+    reader async fn dispatch_rules(&self) -> Result<Vec<DispatchRule>>;
     /// Creates or replaces the rule for its category and area.
-    async fn put_dispatch_rule(&self, rule: &DispatchRule) -> Result<()>;
+    writer async fn put_dispatch_rule(&self, rule: &DispatchRule) -> Result<()>;
     /// Removes a rule; `false` if there was none.
-    async fn delete_dispatch_rule(&self, category: &str, area: &str) -> Result<bool>;
+    writer async fn delete_dispatch_rule(&self, category: &str, area: &str) -> Result<bool>;
     /// Links an account to the department it acts for (`None` unlinks it).
-    async fn set_user_department(&self, user_id: i64, department: Option<&str>) -> Result<()>;
+    writer async fn set_user_department(&self, user_id: i64, department: Option<&str>) -> Result<()>;
     /// The department an account acts for.
-    async fn user_department(&self, user_id: i64) -> Result<Option<String>>;
+    reader async fn user_department(&self, user_id: i64) -> Result<Option<String>>;
     /// A case's row.
-    async fn case_row(&self, record_id: &str) -> Result<Option<CaseRow>>;
+    reader async fn case_row(&self, record_id: &str) -> Result<Option<CaseRow>>;
     /// Open cases with a reply, result or plan follow-up due before `now`.
-    async fn cases_due(&self, now: i64) -> Result<Vec<CaseRow>>;
+    reader async fn cases_due(&self, now: i64) -> Result<Vec<CaseRow>>;
     /// Cases created, closed, whose reply fell due, or whose result or evaluation was given in
     /// `[from, to]`.
-    async fn cases_between(&self, from: i64, to: i64) -> Result<Vec<CaseRow>>;
+    reader async fn cases_between(&self, from: i64, to: i64) -> Result<Vec<CaseRow>>;
     /// Complaints created in `[from, to]`: `(id, channel, category, status, owner grid)`.
-    async fn complaints_created_between(
+    reader async fn complaints_created_between(
         &self,
         from: i64,
         to: i64,
     ) -> Result<Vec<(String, String, String, String, Option<String>)>>;
     /// A workflow setting (a JSON document).
-    async fn setting(&self, key: &str) -> Result<Option<String>>;
+    reader async fn setting(&self, key: &str) -> Result<Option<String>>;
     /// Stores a workflow setting.
-    async fn put_setting(&self, key: &str, value: &str) -> Result<()>;
+    writer async fn put_setting(&self, key: &str, value: &str) -> Result<()>;
     /// Supervision notices (of one record, or all), oldest first.
-    async fn notices(&self, record_id: Option<&str>) -> Result<Vec<Notice>>;
+    reader async fn notices(&self, record_id: Option<&str>) -> Result<Vec<Notice>>;
     /// Stores a workflow write in one transaction: the document, its row and changes (as
     /// [`Store::commit_records`] does), the case row and new notices. Nothing is stored when
     /// the document moved ([`WorkflowOutcome::Conflict`]) or a notice exists already.
-    async fn commit_workflow(
+    writer async fn commit_workflow(
         &self,
         commit: &RecordCommit,
         case: &CaseRow,
@@ -261,7 +308,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     ) -> Result<WorkflowOutcome>;
     /// Takes or renews the lease `name` for `holder` until `now + ttl_ms`; `false` while
     /// another holder's lease is unexpired.
-    async fn take_lease(&self, name: &str, holder: &str, now: i64, ttl_ms: i64) -> Result<bool>;
+    writer async fn take_lease(&self, name: &str, holder: &str, now: i64, ttl_ms: i64) -> Result<bool>;
 }
 
 /// Opens (creating and migrating) the store a URL names: `sqlite://PATH` (also `sqlite:PATH`,

@@ -1,4 +1,5 @@
-//! The record and sync tables' types, shared by both backends.
+//! Records: each one's whole document and a listable row, the change log the sync feed reads,
+//! and the writes that store documents, rows and changes together.
 
 /// The listable fields of a record, derived from its document on every commit.
 #[derive(Debug, Clone, PartialEq)]
@@ -105,33 +106,366 @@ pub struct RecordQuery {
     pub limit: i64,
 }
 
-/// How much of a blob the server holds.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BlobState {
-    pub sha256: String,
-    pub size: i64,
-    pub received: i64,
-    pub complete: bool,
-    pub mime_type: Option<String>,
+/// The record queries, for one backend (see `store/mod.rs`): documents and rows, the change
+/// feed, and `commit_records` with the helpers the workflow's commit shares.
+macro_rules! queries {
+    () => {
+        use std::collections::HashSet;
+
+        use sqlx::Row;
+
+        use super::{
+            Db, DbRow, FEED_IN_AREAS, LIST_RECORDS, Pool, RECORD_DOCS, RECORD_DOCS_OLDER_THAN,
+            text_list,
+        };
+        use $crate::store::Result;
+        use $crate::store::records::{
+            CommitOutcome, FeedItem, NewChange, RecordCommit, RecordQuery, RecordRow, RecordScope,
+            StoredDoc,
+        };
+
+        pub(in crate::store) async fn record_doc(pool: &Pool, id: &str) -> Result<Option<StoredDoc>> {
+            let row = sqlx::query("SELECT doc, version FROM records WHERE id = $1")
+                .bind(id)
+                .fetch_optional(pool)
+                .await?;
+            Ok(row.map(|r| StoredDoc {
+                doc: r.get(0),
+                version: r.get(1),
+            }))
+        }
+
+        /// An `(id, doc, version)` row.
+        fn stored_doc(r: DbRow) -> (String, StoredDoc) {
+            (
+                r.get(0),
+                StoredDoc {
+                    doc: r.get(1),
+                    version: r.get(2),
+                },
+            )
+        }
+
+        pub(in crate::store) async fn record_docs(
+            pool: &Pool,
+            ids: &[String],
+        ) -> Result<Vec<(String, StoredDoc)>> {
+            let rows = sqlx::query(RECORD_DOCS)
+                .bind(text_list(ids))
+                .fetch_all(pool)
+                .await?;
+            Ok(rows.into_iter().map(stored_doc).collect())
+        }
+
+        pub(in crate::store) async fn record_docs_older_than(
+            pool: &Pool,
+            ids: &[String],
+            seq: i64,
+        ) -> Result<Vec<(String, StoredDoc)>> {
+            let rows = sqlx::query(RECORD_DOCS_OLDER_THAN)
+                .bind(text_list(ids))
+                .bind(seq)
+                .fetch_all(pool)
+                .await?;
+            Ok(rows.into_iter().map(stored_doc).collect())
+        }
+
+        pub(in crate::store) async fn change_head(pool: &Pool) -> Result<i64> {
+            Ok(sqlx::query("SELECT seq FROM change_seq WHERE id = 1")
+                .fetch_one(pool)
+                .await?
+                .get(0))
+        }
+
+        pub(in crate::store) async fn change_feed(
+            pool: &Pool,
+            after: i64,
+            upto: i64,
+            exclude_origin: &str,
+            scope: &RecordScope,
+            limit: i64,
+        ) -> Result<Vec<FeedItem>> {
+            let rows = match scope {
+                // Everything is in scope: walk the log from the cursor.
+                RecordScope::All => {
+                    sqlx::query(
+                        "SELECT seq, record_id, origin, bytes FROM record_changes \
+                         WHERE seq > $1 AND seq <= $2 AND origin <> $3 ORDER BY seq \
+                         LIMIT CAST($4 AS BIGINT)",
+                    )
+                    .bind(after)
+                    .bind(upto)
+                    .bind(exclude_origin)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?
+                }
+                // Only the records in scope that changed since the cursor, found through their
+                // owner or creator and `last_seq`, then their changes since the cursor.
+                RecordScope::Areas { codes, creator } => {
+                    sqlx::query(FEED_IN_AREAS)
+                        .bind(after)
+                        .bind(text_list(codes))
+                        .bind(creator)
+                        .bind(upto)
+                        .bind(exclude_origin)
+                        .bind(limit)
+                        .fetch_all(pool)
+                        .await?
+                }
+            };
+            Ok(rows
+                .into_iter()
+                .map(|r| FeedItem {
+                    seq: r.get(0),
+                    record_id: r.get(1),
+                    origin: r.get(2),
+                    bytes: r.get(3),
+                })
+                .collect())
+        }
+
+        /// Record rows matching a query ([`LIST_RECORDS`], whose list parameters each dialect
+        /// spells its own way), newest first.
+        pub(in crate::store) async fn list_records(pool: &Pool, q: &RecordQuery) -> Result<Vec<RecordRow>> {
+            let (all, codes, creator) = q.scope.parts();
+            let owners = q.owners.as_deref().map(text_list);
+            let (after_at, after_id) = match &q.after {
+                Some((at, id)) => (Some(*at), Some(id.as_str())),
+                None => (None, None),
+            };
+            let bbox = |i: usize| q.bbox.map(|b| b[i]);
+            let rows = sqlx::query(LIST_RECORDS)
+                .bind(all)
+                .bind(text_list(codes))
+                .bind(creator)
+                .bind(owners)
+                .bind(q.unassigned)
+                .bind(q.kind.as_deref())
+                .bind(q.status.as_deref())
+                .bind(q.channel.as_deref())
+                .bind(q.created_from)
+                .bind(q.created_to)
+                .bind(after_at)
+                .bind(after_id)
+                .bind(bbox(0))
+                .bind(bbox(1))
+                .bind(bbox(2))
+                .bind(bbox(3))
+                .bind(q.limit)
+                .fetch_all(pool)
+                .await?;
+            Ok(rows.iter().map(record_row).collect())
+        }
+
+        fn record_row(r: &DbRow) -> RecordRow {
+            RecordRow {
+                id: r.get("id"),
+                kind: r.get("kind"),
+                status: r.get("status"),
+                channel: r.get("channel"),
+                category: r.get("category"),
+                title: r.get("title"),
+                owner_grid: r.get("owner_grid"),
+                claimed_grid: r.get("claimed_grid"),
+                lon: r.get("lon"),
+                lat: r.get("lat"),
+                created_by: r.get("created_by"),
+                created_at: r.get("created_at"),
+                updated_at: r.get("updated_at"),
+            }
+        }
+
+        pub(in crate::store) async fn commit_records(
+            pool: &Pool,
+            commits: &[RecordCommit],
+        ) -> Result<Vec<CommitOutcome>> {
+            let mut tx = pool.begin().await?;
+            // Take the sequence row first: its lock orders whole transactions, so sequence
+            // numbers are handed out in commit order. Each commit gets its range up front; one
+            // that conflicts leaves its range unused.
+            let first: i64 = sqlx::query("UPDATE change_seq SET seq = seq WHERE id = 1 RETURNING seq")
+                .fetch_one(&mut *tx)
+                .await?
+                .get(0);
+            let mut last_seqs = Vec::with_capacity(commits.len());
+            let mut seq = first;
+            for commit in commits {
+                seq += commit.changes.len() as i64;
+                last_seqs.push(seq);
+            }
+            let new: Vec<(&RecordCommit, i64)> = commits
+                .iter()
+                .zip(&last_seqs)
+                .filter(|(c, _)| c.expected_version.is_none())
+                .map(|(c, &s)| (c, s))
+                .collect();
+            let mut inserted = insert_rows(&mut tx, &new).await?;
+            let mut written = Vec::with_capacity(commits.len());
+            for (commit, &last_seq) in commits.iter().zip(&last_seqs) {
+                written.push(match commit.expected_version {
+                    // Only the first of two uploads of one document in a batch was written.
+                    None => inserted.remove(&commit.row.id),
+                    Some(_) => write_row(&mut tx, commit, last_seq).await? == 1,
+                });
+            }
+            let changes: Vec<(i64, &RecordCommit, &NewChange)> = commits
+                .iter()
+                .zip(&last_seqs)
+                .zip(&written)
+                .filter(|(_, written)| **written)
+                .flat_map(|((commit, &last_seq), _)| change_rows(commit, last_seq))
+                .collect();
+            insert_change_rows(&mut tx, &changes).await?;
+            sqlx::query("UPDATE change_seq SET seq = $1 WHERE id = 1")
+                .bind(seq)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            Ok(commits
+                .iter()
+                .zip(written)
+                .zip(&last_seqs)
+                .map(|((commit, written), &last_seq)| {
+                    if written {
+                        CommitOutcome::Stored {
+                            version: commit.expected_version.unwrap_or(0) + 1,
+                            last_seq,
+                        }
+                    } else {
+                        CommitOutcome::Conflict
+                    }
+                })
+                .collect())
+        }
+
+        /// Rows in one multi-row insert of records (16 values each), within both databases'
+        /// limits on bound parameters.
+        const ROWS_PER_INSERT: usize = 200;
+        /// Rows in one multi-row insert of changes (6 values each).
+        const CHANGES_PER_INSERT: usize = 500;
+
+        /// Inserts new records' rows and documents, each with its last sequence number, in
+        /// multi-row inserts. Returns the ids written; an id that exists already is not.
+        async fn insert_rows(
+            tx: &mut sqlx::Transaction<'_, Db>,
+            rows: &[(&RecordCommit, i64)],
+        ) -> Result<HashSet<String>> {
+            let mut written = HashSet::with_capacity(rows.len());
+            for chunk in rows.chunks(ROWS_PER_INSERT) {
+                let mut insert = sqlx::QueryBuilder::<Db>::new(
+                    "INSERT INTO records (id, kind, status, channel, category, title, owner_grid, \
+                     claimed_grid, lon, lat, created_by, created_at, updated_at, last_seq, version, doc) ",
+                );
+                insert.push_values(chunk, |mut b, (commit, last_seq)| {
+                    let row = &commit.row;
+                    b.push_bind(&row.id)
+                        .push_bind(&row.kind)
+                        .push_bind(&row.status)
+                        .push_bind(&row.channel)
+                        .push_bind(&row.category)
+                        .push_bind(&row.title)
+                        .push_bind(row.owner_grid.as_deref())
+                        .push_bind(row.claimed_grid.as_deref())
+                        .push_bind(row.lon)
+                        .push_bind(row.lat)
+                        .push_bind(&row.created_by)
+                        .push_bind(row.created_at)
+                        .push_bind(row.updated_at)
+                        .push_bind(*last_seq)
+                        .push_bind(1i64)
+                        .push_bind(&commit.doc);
+                });
+                insert.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
+                for row in insert.build().fetch_all(&mut **tx).await? {
+                    written.insert(row.try_get(0)?);
+                }
+            }
+            Ok(written)
+        }
+
+        /// A written commit's change-log entries: `(seq, commit, change)`, ending at `last_seq`.
+        fn change_rows(
+            commit: &RecordCommit,
+            last_seq: i64,
+        ) -> impl Iterator<Item = (i64, &RecordCommit, &NewChange)> {
+            let first = last_seq - commit.changes.len() as i64 + 1;
+            commit
+                .changes
+                .iter()
+                .enumerate()
+                .map(move |(k, change)| (first + k as i64, commit, change))
+        }
+
+        /// Inserts change-log entries in multi-row inserts.
+        async fn insert_change_rows(
+            tx: &mut sqlx::Transaction<'_, Db>,
+            changes: &[(i64, &RecordCommit, &NewChange)],
+        ) -> Result<()> {
+            for chunk in changes.chunks(CHANGES_PER_INSERT) {
+                let mut insert = sqlx::QueryBuilder::<Db>::new(
+                    "INSERT INTO record_changes (seq, record_id, hash, origin, bytes, stored_at) ",
+                );
+                insert.push_values(chunk, |mut b, (seq, commit, change)| {
+                    b.push_bind(*seq)
+                        .push_bind(&commit.row.id)
+                        .push_bind(&change.hash)
+                        .push_bind(&change.origin)
+                        .push_bind(&change.bytes)
+                        .push_bind(commit.row.updated_at);
+                });
+                insert.push(" ON CONFLICT (record_id, hash) DO NOTHING");
+                insert.build().execute(&mut **tx).await?;
+            }
+            Ok(())
+        }
+
+        /// Inserts (no expected version) or updates (at the expected version) a record's row and
+        /// document; 0 rows written means another writer got there first.
+        pub(in crate::store) async fn write_row(
+            tx: &mut sqlx::Transaction<'_, Db>,
+            commit: &RecordCommit,
+            last_seq: i64,
+        ) -> Result<u64> {
+            let row = &commit.row;
+            let Some(version) = commit.expected_version else {
+                return Ok(insert_rows(tx, &[(commit, last_seq)]).await?.len() as u64);
+            };
+            Ok(sqlx::query(
+                "UPDATE records SET kind = $1, status = $2, channel = $3, category = $4, title = $5, \
+                 owner_grid = $6, claimed_grid = $7, lon = $8, lat = $9, updated_at = $10, last_seq = $11, \
+                 version = version + 1, doc = $12 WHERE id = $13 AND version = $14",
+            )
+            .bind(&row.kind)
+            .bind(&row.status)
+            .bind(&row.channel)
+            .bind(&row.category)
+            .bind(&row.title)
+            .bind(row.owner_grid.as_deref())
+            .bind(row.claimed_grid.as_deref())
+            .bind(row.lon)
+            .bind(row.lat)
+            .bind(row.updated_at)
+            .bind(last_seq)
+            .bind(&commit.doc)
+            .bind(&row.id)
+            .bind(version)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected())
+        }
+
+        /// Inserts a written commit's changes, numbered from `first_seq`.
+        pub(in crate::store) async fn insert_changes(
+            tx: &mut sqlx::Transaction<'_, Db>,
+            commit: &RecordCommit,
+            first_seq: i64,
+        ) -> Result<()> {
+            let last_seq = first_seq + commit.changes.len() as i64 - 1;
+            let changes: Vec<_> = change_rows(commit, last_seq).collect();
+            insert_change_rows(tx, &changes).await
+        }
+    };
 }
 
-/// The bytes `[start, start + len)` of a blob from its chunks `(start, bytes)`, sorted by start.
-pub(crate) fn assemble(
-    chunks: impl Iterator<Item = (i64, Vec<u8>)>,
-    start: i64,
-    len: i64,
-) -> Vec<u8> {
-    let end = start + len;
-    let mut out = Vec::with_capacity(len.max(0) as usize);
-    for (chunk_start, bytes) in chunks {
-        let chunk_end = chunk_start + bytes.len() as i64;
-        let from = start.max(chunk_start);
-        let to = end.min(chunk_end);
-        if from < to {
-            out.extend_from_slice(
-                &bytes[(from - chunk_start) as usize..(to - chunk_start) as usize],
-            );
-        }
-    }
-    out
-}
+pub(super) use queries;

@@ -1,9 +1,6 @@
-//! The workflow tables' types (issue 6) and their queries, written once for both backends.
-//!
-//! Every statement here is plain SQL with `$N` parameters, which both SQLite and PostgreSQL
-//! accept, over columns typed alike (TEXT and 64-bit integers) in both migrations; the
-//! [`workflow_queries!`] macro instantiates the same functions for each pool type, so the two
-//! backends cannot drift apart.
+//! The complaint workflow's tables: calendar, deadline classes, departments, dispatch rules,
+//! case rows, supervision notices, settings and the scheduler's lease; their types and queries.
+//! Columns are typed alike (TEXT and 64-bit integers) in both backends' migrations.
 
 use serde::{Deserialize, Serialize};
 
@@ -164,12 +161,13 @@ pub(super) const SELECT_CASE: &str = "SELECT c.record_id, c.status, r.category, 
     c.evaluated_at, c.returns, c.duplicate_of, c.plan_follow_up_due, c.closed_at, c.updated_at, \
     c.group_complaint, c.legacy FROM workflow_cases c JOIN records r ON r.id = c.record_id";
 
-/// Instantiates the workflow queries for one backend: `$pool` is the pool type, `$db` the
-/// database, `$records` the module with that backend's record-commit helpers.
-macro_rules! workflow_queries {
-    ($pool:ty, $db:ty, $records:path) => {
+/// The workflow queries, for one backend (see `store/mod.rs`).
+macro_rules! queries {
+    () => {
         use sqlx::Row;
 
+        use super::records::{insert_changes, write_row};
+        use super::{DbRow, Pool};
         use $crate::store::Result;
         use $crate::store::records::RecordCommit;
         use $crate::store::workflow::{
@@ -177,10 +175,9 @@ macro_rules! workflow_queries {
             calendar_day, deadline_class, json_column,
         };
         use $crate::workflow::calendar::{CalendarDay, DeadlineClass};
-        use $records as records;
 
         pub(in crate::store) async fn calendar_days(
-            pool: &$pool,
+            pool: &Pool,
             year: Option<i32>,
         ) -> Result<Vec<CalendarDay>> {
             let (from, to) = calendar_bounds(year);
@@ -198,7 +195,7 @@ macro_rules! workflow_queries {
         }
 
         pub(in crate::store) async fn put_calendar_year(
-            pool: &$pool,
+            pool: &Pool,
             year: i32,
             days: &[CalendarDay],
         ) -> Result<()> {
@@ -221,7 +218,7 @@ macro_rules! workflow_queries {
             Ok(())
         }
 
-        pub(in crate::store) async fn deadline_classes(pool: &$pool) -> Result<Vec<DeadlineClass>> {
+        pub(in crate::store) async fn deadline_classes(pool: &Pool) -> Result<Vec<DeadlineClass>> {
             let rows = sqlx::query(
                 "SELECT code, name, response_unit, response_amount, handling_unit, \
                  handling_amount FROM deadline_classes ORDER BY code",
@@ -241,7 +238,7 @@ macro_rules! workflow_queries {
         }
 
         pub(in crate::store) async fn put_deadline_class(
-            pool: &$pool,
+            pool: &Pool,
             class: &DeadlineClass,
         ) -> Result<()> {
             let (ru, ra) = class.response.parts();
@@ -264,7 +261,7 @@ macro_rules! workflow_queries {
             Ok(())
         }
 
-        pub(in crate::store) async fn departments(pool: &$pool) -> Result<Vec<Department>> {
+        pub(in crate::store) async fn departments(pool: &Pool) -> Result<Vec<Department>> {
             let rows = sqlx::query(
                 "SELECT code, name, areas, contacts FROM departments ORDER BY code",
             )
@@ -283,7 +280,7 @@ macro_rules! workflow_queries {
         }
 
         pub(in crate::store) async fn put_department(
-            pool: &$pool,
+            pool: &Pool,
             department: &Department,
             now: i64,
         ) -> Result<()> {
@@ -307,7 +304,7 @@ macro_rules! workflow_queries {
             Ok(())
         }
 
-        pub(in crate::store) async fn dispatch_rules(pool: &$pool) -> Result<Vec<DispatchRule>> {
+        pub(in crate::store) async fn dispatch_rules(pool: &Pool) -> Result<Vec<DispatchRule>> {
             let rows = sqlx::query(
                 "SELECT category, area_code, department, deadline_class FROM dispatch_rules \
                  ORDER BY category, area_code",
@@ -327,7 +324,7 @@ macro_rules! workflow_queries {
         }
 
         pub(in crate::store) async fn put_dispatch_rule(
-            pool: &$pool,
+            pool: &Pool,
             rule: &DispatchRule,
         ) -> Result<()> {
             sqlx::query(
@@ -345,7 +342,7 @@ macro_rules! workflow_queries {
         }
 
         pub(in crate::store) async fn delete_dispatch_rule(
-            pool: &$pool,
+            pool: &Pool,
             category: &str,
             area: &str,
         ) -> Result<bool> {
@@ -358,7 +355,7 @@ macro_rules! workflow_queries {
         }
 
         pub(in crate::store) async fn set_user_department(
-            pool: &$pool,
+            pool: &Pool,
             user_id: i64,
             department: Option<&str>,
         ) -> Result<()> {
@@ -379,7 +376,7 @@ macro_rules! workflow_queries {
         }
 
         pub(in crate::store) async fn user_department(
-            pool: &$pool,
+            pool: &Pool,
             user_id: i64,
         ) -> Result<Option<String>> {
             let row = sqlx::query("SELECT department FROM user_departments WHERE user_id = $1")
@@ -389,7 +386,7 @@ macro_rules! workflow_queries {
             Ok(row.map(|r| r.try_get(0)).transpose()?)
         }
 
-        fn case_from_row(r: &<$db as sqlx::Database>::Row) -> Result<CaseRow> {
+        fn case_from_row(r: &DbRow) -> Result<CaseRow> {
             Ok(CaseRow {
                 record_id: r.try_get(0)?,
                 status: r.try_get(1)?,
@@ -417,7 +414,7 @@ macro_rules! workflow_queries {
             })
         }
 
-        pub(in crate::store) async fn case_row(pool: &$pool, record_id: &str) -> Result<Option<CaseRow>> {
+        pub(in crate::store) async fn case_row(pool: &Pool, record_id: &str) -> Result<Option<CaseRow>> {
             let sql = sqlx::AssertSqlSafe(format!(
                 "{} WHERE c.record_id = $1",
                 $crate::store::workflow::SELECT_CASE
@@ -426,7 +423,7 @@ macro_rules! workflow_queries {
             row.as_ref().map(case_from_row).transpose()
         }
 
-        pub(in crate::store) async fn cases_due(pool: &$pool, now: i64) -> Result<Vec<CaseRow>> {
+        pub(in crate::store) async fn cases_due(pool: &Pool, now: i64) -> Result<Vec<CaseRow>> {
             // Open cases with a reply, result or plan follow-up past due. The constant SQL is
             // joined from constants only.
             let sql = sqlx::AssertSqlSafe(format!(
@@ -442,7 +439,7 @@ macro_rules! workflow_queries {
         }
 
         pub(in crate::store) async fn cases_between(
-            pool: &$pool,
+            pool: &Pool,
             from: i64,
             to: i64,
         ) -> Result<Vec<CaseRow>> {
@@ -460,7 +457,7 @@ macro_rules! workflow_queries {
         }
 
         pub(in crate::store) async fn complaints_created_between(
-            pool: &$pool,
+            pool: &Pool,
             from: i64,
             to: i64,
         ) -> Result<Vec<(String, String, String, String, Option<String>)>> {
@@ -477,7 +474,7 @@ macro_rules! workflow_queries {
                 .collect()
         }
 
-        pub(in crate::store) async fn setting(pool: &$pool, key: &str) -> Result<Option<String>> {
+        pub(in crate::store) async fn setting(pool: &Pool, key: &str) -> Result<Option<String>> {
             let row = sqlx::query("SELECT value FROM workflow_settings WHERE key = $1")
                 .bind(key)
                 .fetch_optional(pool)
@@ -485,7 +482,7 @@ macro_rules! workflow_queries {
             Ok(row.map(|r| r.try_get(0)).transpose()?)
         }
 
-        pub(in crate::store) async fn put_setting(pool: &$pool, key: &str, value: &str) -> Result<()> {
+        pub(in crate::store) async fn put_setting(pool: &Pool, key: &str, value: &str) -> Result<()> {
             sqlx::query(
                 "INSERT INTO workflow_settings (key, value) VALUES ($1, $2) \
                  ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -498,7 +495,7 @@ macro_rules! workflow_queries {
         }
 
         pub(in crate::store) async fn notices(
-            pool: &$pool,
+            pool: &Pool,
             record_id: Option<&str>,
         ) -> Result<Vec<Notice>> {
             let rows = sqlx::query(
@@ -528,7 +525,7 @@ macro_rules! workflow_queries {
         /// The document, its row and changes (as `commit_records` stores them), the case row
         /// and any notices, in one transaction.
         pub(in crate::store) async fn commit_workflow(
-            pool: &$pool,
+            pool: &Pool,
             commit: &RecordCommit,
             case: &CaseRow,
             notices: &[Notice],
@@ -539,11 +536,11 @@ macro_rules! workflow_queries {
                 .await?
                 .try_get(0)?;
             let last_seq = seq + commit.changes.len() as i64;
-            if records::write_row(&mut tx, commit, last_seq).await? == 0 {
+            if write_row(&mut tx, commit, last_seq).await? == 0 {
                 tx.rollback().await?;
                 return Ok(WorkflowOutcome::Conflict);
             }
-            records::insert_changes(&mut tx, commit, seq + 1).await?;
+            insert_changes(&mut tx, commit, seq + 1).await?;
             sqlx::query("UPDATE change_seq SET seq = $1 WHERE id = 1")
                 .bind(last_seq)
                 .execute(&mut *tx)
@@ -619,7 +616,7 @@ macro_rules! workflow_queries {
         }
 
         pub(in crate::store) async fn take_lease(
-            pool: &$pool,
+            pool: &Pool,
             name: &str,
             holder: &str,
             now: i64,
@@ -640,20 +637,4 @@ macro_rules! workflow_queries {
     };
 }
 
-/// The SQLite instantiation.
-pub(super) mod sqlite {
-    workflow_queries!(
-        sqlx::SqlitePool,
-        sqlx::Sqlite,
-        crate::store::record_writes::sqlite
-    );
-}
-
-/// The PostgreSQL instantiation.
-pub(super) mod postgres {
-    workflow_queries!(
-        sqlx::PgPool,
-        sqlx::Postgres,
-        crate::store::record_writes::postgres
-    );
-}
+pub(super) use queries;

@@ -1,5 +1,5 @@
-//! The grid-editing tables (issue 7): their types, and their queries written once for both
-//! backends ([`gis_queries!`]).
+//! The grid map: areas and the map version, every area's versions ("as of" reads), boundary
+//! edits, and the re-ownership jobs they queue.
 
 use crate::domain::AreaRecord;
 
@@ -120,20 +120,102 @@ pub(crate) fn boxes_from_text(text: &str) -> super::Result<Vec<[f64; 4]>> {
         .map_err(|e| super::StoreError::Corrupt(format!("re-ownership boxes: {e}")))
 }
 
-/// Instantiates the grid-editing queries for one backend. Every statement is plain SQL with
-/// `$N` parameters, which SQLite and PostgreSQL both accept (sqlx declares each parameter's
-/// type to PostgreSQL from its Rust type), so the two backends cannot drift apart.
-/// `$area_from_row` is the backend's reader of an `areas`-shaped row.
-macro_rules! gis_queries {
-    ($pool:ty, $db:ty, $area_from_row:path) => {
+/// The grid map's queries, for one backend (see `store/mod.rs`).
+macro_rules! queries {
+    () => {
         use sqlx::Row;
 
-        use $crate::domain::{AreaFilter, AreaRecord};
-        use $crate::store::Result;
-        use $crate::store::gis::{
+        use super::{AREA_LEVELS, Db, DbRow, Pool, begin_snapshot, text_list};
+        use $crate::domain::{AreaFilter, AreaRecord, Level};
+        use $crate::store::map::{
             AreaEdit, AreaImport, AreaVersion, EditOutcome, RecordPoint, ReownJob,
             boxes_from_text, boxes_to_text, reown_boxes,
         };
+        use $crate::store::{Result, parse_level};
+
+        fn area_from_row(row: &DbRow) -> Result<AreaRecord> {
+            Ok(AreaRecord {
+                code: row.try_get("code")?,
+                name: row.try_get("name")?,
+                level: parse_level(row.try_get::<&str, _>("level")?)?,
+                parent: row.try_get("parent")?,
+                geometry: row.try_get("geometry")?,
+                bbox: [
+                    row.try_get("min_lon")?,
+                    row.try_get("min_lat")?,
+                    row.try_get("max_lon")?,
+                    row.try_get("max_lat")?,
+                ],
+                version: row.try_get("version")?,
+                updated_at: row.try_get("updated_at")?,
+            })
+        }
+
+        pub(in crate::store) async fn map_version(pool: &Pool) -> Result<i64> {
+            let row = sqlx::query("SELECT version FROM map_version WHERE id = 1")
+                .fetch_one(pool)
+                .await?;
+            Ok(row.try_get(0)?)
+        }
+
+        pub(in crate::store) async fn area(pool: &Pool, code: &str) -> Result<Option<AreaRecord>> {
+            let row = sqlx::query("SELECT * FROM areas WHERE code = $1")
+                .bind(code)
+                .fetch_optional(pool)
+                .await?;
+            row.as_ref().map(area_from_row).transpose()
+        }
+
+        pub(in crate::store) async fn area_levels(
+            pool: &Pool,
+            codes: &[String],
+        ) -> Result<Vec<(String, Level)>> {
+            let rows = sqlx::query(AREA_LEVELS)
+                .bind(text_list(codes))
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| Ok((row.try_get(0)?, parse_level(row.try_get::<&str, _>(1)?)?)))
+                .collect()
+        }
+
+        pub(in crate::store) async fn list_areas(
+            pool: &Pool,
+            filter: &AreaFilter,
+        ) -> Result<Vec<AreaRecord>> {
+            let bbox = filter.bbox;
+            let rows = sqlx::query(
+                "SELECT * FROM areas WHERE ($1 IS NULL OR parent = $1) \
+                 AND ($2 IS NULL OR level = $2) \
+                 AND ($3 IS NULL OR (min_lon <= $5 AND max_lon >= $3 \
+                      AND min_lat <= $6 AND max_lat >= $4)) \
+                 ORDER BY code",
+            )
+            .bind(filter.parent.as_deref())
+            .bind(filter.level.map(|l| l.as_str()))
+            .bind(bbox.map(|b| b[0]))
+            .bind(bbox.map(|b| b[1]))
+            .bind(bbox.map(|b| b[2]))
+            .bind(bbox.map(|b| b[3]))
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(area_from_row).collect()
+        }
+
+        /// The map version and every area, read in one snapshot: the two agree.
+        pub(in crate::store) async fn map_snapshot(pool: &Pool) -> Result<(i64, Vec<AreaRecord>)> {
+            let mut tx = begin_snapshot(pool).await?;
+            let version: i64 = sqlx::query("SELECT version FROM map_version WHERE id = 1")
+                .fetch_one(&mut *tx)
+                .await?
+                .try_get(0)?;
+            let rows = sqlx::query("SELECT * FROM areas ORDER BY code")
+                .fetch_all(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            let areas = rows.iter().map(area_from_row).collect::<Result<Vec<_>>>()?;
+            Ok((version, areas))
+        }
 
         /// Who wrote a batch of area versions, how and why.
         pub(in crate::store) struct Provenance<'a> {
@@ -158,7 +240,7 @@ macro_rules! gis_queries {
         /// Writes areas at map `version`: the current rows and a version row each, closing the
         /// version each replaces.
         pub(in crate::store) async fn write_areas(
-            tx: &mut sqlx::Transaction<'_, $db>,
+            tx: &mut sqlx::Transaction<'_, Db>,
             areas: &[AreaRecord],
             version: i64,
             by: &Provenance<'_>,
@@ -196,7 +278,7 @@ macro_rules! gis_queries {
 
         /// Bumps the map version and returns it. Taken first in every map write: the row's
         /// write lock orders imports and edits.
-        async fn next_map_version(tx: &mut sqlx::Transaction<'_, $db>) -> Result<i64> {
+        async fn next_map_version(tx: &mut sqlx::Transaction<'_, Db>) -> Result<i64> {
             Ok(sqlx::query("UPDATE map_version SET version = version + 1 WHERE id = 1 RETURNING version")
                 .fetch_one(&mut **tx)
                 .await?
@@ -205,7 +287,7 @@ macro_rules! gis_queries {
 
         /// Queues the re-ownership of the records in `boxes` after map `version`.
         async fn queue_reown(
-            tx: &mut sqlx::Transaction<'_, $db>,
+            tx: &mut sqlx::Transaction<'_, Db>,
             version: i64,
             boxes: &[[f64; 4]],
             now_ms: i64,
@@ -221,12 +303,14 @@ macro_rules! gis_queries {
             .try_get(0)?)
         }
 
-        /// Writes areas at the next map version with no re-ownership (`Store::put_areas`).
+        /// Writes areas at the next map version with no re-ownership (`Store::put_areas`, whose
+        /// `now` is in seconds).
         pub(in crate::store) async fn put_areas(
-            pool: &$pool,
+            pool: &Pool,
             areas: &[AreaRecord],
-            now_ms: i64,
+            now: i64,
         ) -> Result<i64> {
+            let now_ms = now * 1000;
             let mut tx = pool.begin().await?;
             let version = next_map_version(&mut tx).await?;
             let by = Provenance::import("import", now_ms);
@@ -238,7 +322,7 @@ macro_rules! gis_queries {
         /// Writes imported areas at the next map version and queues the re-ownership of the
         /// records where they lie now or lay before, in one transaction.
         pub(in crate::store) async fn import_areas(
-            pool: &$pool,
+            pool: &Pool,
             areas: &[AreaRecord],
             actor: &str,
             now_ms: i64,
@@ -259,7 +343,7 @@ macro_rules! gis_queries {
         /// Writes an area's version row, closing the current one; returns the box of the version
         /// it closed, if there was one.
         async fn insert_version(
-            tx: &mut sqlx::Transaction<'_, $db>,
+            tx: &mut sqlx::Transaction<'_, Db>,
             area: &AreaRecord,
             version: i64,
             retired: bool,
@@ -303,7 +387,7 @@ macro_rules! gis_queries {
             Ok(previous)
         }
 
-        pub(in crate::store) async fn edit_areas(pool: &$pool, edit: &AreaEdit) -> Result<EditOutcome> {
+        pub(in crate::store) async fn edit_areas(pool: &Pool, edit: &AreaEdit) -> Result<EditOutcome> {
             let mut tx = pool.begin().await?;
             let version = next_map_version(&mut tx).await?;
             for (code, expected) in &edit.expect {
@@ -334,7 +418,7 @@ macro_rules! gis_queries {
                     .fetch_optional(&mut *tx)
                     .await?;
                 let Some(row) = row else { continue };
-                let area = $area_from_row(&row)?;
+                let area = area_from_row(&row)?;
                 insert_version(&mut tx, &area, version, true, &by).await?;
                 sqlx::query("DELETE FROM areas WHERE code = $1")
                     .bind(code)
@@ -349,9 +433,9 @@ macro_rules! gis_queries {
             })
         }
 
-        fn version_from_row(row: &<$db as sqlx::Database>::Row) -> Result<AreaVersion> {
+        fn version_from_row(row: &DbRow) -> Result<AreaVersion> {
             Ok(AreaVersion {
-                area: $area_from_row(row)?,
+                area: area_from_row(row)?,
                 retired: row.try_get::<i32, _>("retired")? != 0,
                 valid_from: row.try_get("valid_from")?,
                 valid_to: row.try_get("valid_to")?,
@@ -361,7 +445,7 @@ macro_rules! gis_queries {
             })
         }
 
-        pub(in crate::store) async fn area_history(pool: &$pool, code: &str) -> Result<Vec<AreaVersion>> {
+        pub(in crate::store) async fn area_history(pool: &Pool, code: &str) -> Result<Vec<AreaVersion>> {
             let rows = sqlx::query("SELECT * FROM area_versions WHERE code = $1 ORDER BY version")
                 .bind(code)
                 .fetch_all(pool)
@@ -370,7 +454,7 @@ macro_rules! gis_queries {
         }
 
         pub(in crate::store) async fn areas_as_of(
-            pool: &$pool,
+            pool: &Pool,
             at_ms: i64,
             filter: &AreaFilter,
         ) -> Result<Vec<AreaRecord>> {
@@ -394,10 +478,10 @@ macro_rules! gis_queries {
             .bind(bbox.map(|b| b[1]))
             .fetch_all(pool)
             .await?;
-            rows.iter().map($area_from_row).collect()
+            rows.iter().map(area_from_row).collect()
         }
 
-        pub(in crate::store) async fn records_in_box(pool: &$pool, bbox: [f64; 4]) -> Result<Vec<RecordPoint>> {
+        pub(in crate::store) async fn records_in_box(pool: &Pool, bbox: [f64; 4]) -> Result<Vec<RecordPoint>> {
             // One query, no paging: keyset paging by id made the planner sort the whole box for every
             // page (50 pages of a 100,000-record box cost 6 s on SQLite instead of 0.1 s).
             let rows = sqlx::query(
@@ -422,7 +506,7 @@ macro_rules! gis_queries {
                 .collect()
         }
 
-        pub(in crate::store) async fn open_reown_jobs(pool: &$pool) -> Result<Vec<ReownJob>> {
+        pub(in crate::store) async fn open_reown_jobs(pool: &Pool) -> Result<Vec<ReownJob>> {
             let rows = sqlx::query(
                 "SELECT id, map_version, boxes FROM reown_jobs WHERE finished_at IS NULL ORDER BY id",
             )
@@ -440,7 +524,7 @@ macro_rules! gis_queries {
         }
 
         pub(in crate::store) async fn finish_reown_job(
-            pool: &$pool,
+            pool: &Pool,
             id: i64,
             examined: i64,
             changed: i64,
@@ -458,20 +542,4 @@ macro_rules! gis_queries {
     };
 }
 
-/// The SQLite instantiation.
-pub(super) mod sqlite {
-    gis_queries!(
-        sqlx::SqlitePool,
-        sqlx::Sqlite,
-        crate::store::sqlite::area_from_row
-    );
-}
-
-/// The PostgreSQL instantiation.
-pub(super) mod postgres {
-    gis_queries!(
-        sqlx::PgPool,
-        sqlx::Postgres,
-        crate::store::postgres::area_from_row
-    );
-}
+pub(super) use queries;
