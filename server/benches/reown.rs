@@ -108,13 +108,13 @@ async fn run(url: &str, count: usize, scenario: Scenario) -> Outcome {
             })
             .build();
         let mut doc = RecordDoc::create(&record, actor.clone(), &writer).unwrap();
-        let record = gridsync_server::sync::decide_owner(&mut doc, &record, &map, &actor)
+        let record = gridsync_server::records::decide_owner(&mut doc, &record, &map, &actor)
             .unwrap()
             .unwrap_or(record);
         let changes =
-            gridsync_server::sync::log_entries(&doc.automerge().get_changes(&[]), "bench");
+            gridsync_server::records::log_entries(&doc.automerge().get_changes(&[]), "bench");
         batch.push(store::RecordCommit {
-            row: gridsync_server::sync::record_row(&record, sync_core::now_ms()),
+            row: gridsync_server::records::record_row(&record, sync_core::now_ms()),
             doc: doc.save(),
             expected_version: None,
             changes,

@@ -159,7 +159,7 @@ pub async fn load(store: &dyn Store) -> Result<(), Box<dyn std::error::Error + S
     if store.change_head().await? == 0 {
         let (version, areas) = store.map_snapshot().await?;
         let map = crate::state::MapSnapshot::build(version, &areas);
-        let count = crate::sync::seed_demo_records(store, &map).await?;
+        let count = seed_demo_records(store, &map).await?;
         tracing::info!(count, "demo records created");
     }
     Ok(())
@@ -209,6 +209,84 @@ async fn seed_workflow(store: &dyn Store) -> Result<(), Box<dyn std::error::Erro
     }
     tracing::info!("demo departments and dispatch rules created");
     Ok(())
+}
+
+/// A few records for the demo city, so a newcomer sees something at once: complaints from the
+/// demo worker's phone and the hotline, a risk inspection, and one outside every grid. Each is
+/// owned through the map as a synced record would be.
+pub async fn seed_demo_records(
+    store: &dyn Store,
+    map: &crate::state::MapSnapshot,
+) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+    use sync_core::{Channel, Crs, Location, RecordBuilder, RiskLevel};
+    let areas = crate::demo::areas();
+    let centre = |code: &str| {
+        areas
+            .iter()
+            .find(|a| a.code == code)
+            .map(|a| ((a.bbox[0] + a.bbox[2]) / 2.0, (a.bbox[1] + a.bbox[3]) / 2.0))
+            .unwrap_or((124.35, 43.17))
+    };
+    let at = |(lon, lat): (f64, f64)| Location {
+        lon,
+        lat,
+        accuracy_m: Some(8.0),
+        crs: Crs::Wgs84,
+    };
+    let worker = Writer::new("worker", "demo-phone");
+    let hotline = Writer::new("dispatcher", "web");
+    let records = vec![
+        (
+            RecordBuilder::complaint("小区路灯不亮", &worker)
+                .description("3号楼前的路灯连续三晚不亮，老人晚上出行不便。")
+                .category("municipal.lighting")
+                .location(at(centre("22030200100101")))
+                .claimed_grid("22030200100101")
+                .build(),
+            worker.clone(),
+        ),
+        (
+            RecordBuilder::risk_inspection("楼道堆放杂物", "fire", RiskLevel::High, &worker)
+                .description("5单元楼道堆放纸箱和电动车电池，存在火灾隐患。")
+                .location(at(centre("22030200100102")))
+                .build(),
+            worker.clone(),
+        ),
+        (
+            RecordBuilder::complaint("夜间施工噪音", &hotline)
+                .description("工地晚上十一点后仍在施工。")
+                .category("environment.noise")
+                .channel(Channel::Hotline)
+                .location(at(centre("22030300100103")))
+                .build(),
+            hotline.clone(),
+        ),
+        (
+            RecordBuilder::complaint("Village road flooded after rain", &hotline)
+                .category("roads")
+                .channel(Channel::SuggestionBox)
+                .location(at((125.9, 43.6)))
+                .build(),
+            hotline,
+        ),
+    ];
+    let actor = sync_core::new_actor();
+    use crate::records::{decide_owner, log_entries, record_row};
+    use crate::store::RecordCommit;
+    use sync_core::{RecordDoc, Writer, now_ms};
+    for (record, writer) in &records {
+        let mut doc = RecordDoc::create(record, actor.clone(), writer)?;
+        let record = decide_owner(&mut doc, record, map, &actor)?.unwrap_or_else(|| record.clone());
+        let changes = log_entries(&doc.automerge().get_changes(&[]), "demo");
+        let commit = RecordCommit {
+            row: record_row(&record, now_ms()),
+            doc: doc.save(),
+            expected_version: None,
+            changes,
+        };
+        store.commit_records(std::slice::from_ref(&commit)).await?;
+    }
+    Ok(records.len())
 }
 
 #[cfg(test)]

@@ -31,6 +31,7 @@ pub mod import;
 pub mod metrics;
 pub mod rate_limit;
 pub mod record_import;
+pub mod records;
 pub mod reown;
 pub mod routes;
 pub mod startup;

@@ -17,9 +17,9 @@ use sync_core::RecordDoc;
 use sync_core::automerge::ActorId;
 
 use crate::error::ApiError;
+use crate::records::{OWNER_ORIGIN, log_entries, reassign_owner, record_row};
 use crate::state::{AppState, MapSnapshot};
 use crate::store::{CommitOutcome, RecordCommit, RecordPoint, Store};
-use crate::sync::{OWNER_ORIGIN, log_entries, reassign_owner, record_row};
 
 /// Documents written per transaction.
 const BATCH: usize = 256;

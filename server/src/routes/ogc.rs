@@ -23,12 +23,12 @@ use crate::coords::Crs;
 use crate::domain::{AreaFilter, AreaRecord, Level};
 use crate::edits::{self, EditInput, EditOptions};
 use crate::error::{ApiError, ApiResult};
+use crate::records::AccountAuthority;
 use crate::routes::gis::{etag, if_match, parse_time, patched, rfc3339, upsert_of};
 use crate::routes::grids::{MAP_EDITORS, feature};
 use crate::routes::records::parse_cursor;
 use crate::state::AppState;
 use crate::store::RecordQuery;
-use crate::sync::AccountAuthority;
 use crate::topology::DEFAULT_TOLERANCE_M2;
 use sync_core::Authority;
 
@@ -486,7 +486,7 @@ pub async fn item(
             .map_err(ApiError::internal)?
             .filter(|r| authority.in_scope(r))
             .ok_or_else(|| ApiError::NotFound(format!("no record `{code}`")))?;
-        let geometry = match crate::sync::wgs84_point(&record) {
+        let geometry = match crate::records::wgs84_point(&record) {
             Some((lon, lat)) => {
                 let (x, y) = crs.from_wgs84(lon, lat);
                 json!({ "type": "Point", "coordinates": [x, y] })

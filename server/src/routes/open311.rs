@@ -20,9 +20,10 @@ use sync_core::{
 };
 
 use crate::auth::{Caller, token_hash};
-use crate::domain::{Role, User};
+use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::rate_limit::Limit;
+use crate::records::{self, Author};
 use crate::state::AppState;
 use crate::store::{RecordQuery, RecordRow, RecordScope};
 use crate::workflow::calendar::{CST_OFFSET_MS, Date};
@@ -348,16 +349,10 @@ async fn intake(state: &AppState, intake: Intake) -> ApiResult<(String, Vec<Stri
     record
         .validate()
         .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
-    let author = User {
-        id: 0,
-        username: intake.author,
-        password_hash: String::new(),
-        role: Role::GridWorker,
-        active: true,
-        areas: Vec::new(),
-        created_at: 0,
+    let author = Author::Public {
+        name: intake.author,
     };
-    let stored = crate::sync::create_record(state, &author, &record).await?;
+    let stored = records::create_record(state, author, "open311", &record).await?;
     let id = stored.id.to_string();
     let hints = duplicate_hints(state, &intake.category, (lon, lat), &id).await?;
     Ok((id, hints))
@@ -519,7 +514,7 @@ async fn row_of(state: &AppState, id: &str) -> ApiResult<Option<RecordRow>> {
     if record.kind != sync_core::Kind::Complaint {
         return Ok(None);
     }
-    let mut row = crate::sync::record_row(&record, record.created_at);
+    let mut row = crate::records::record_row(&record, record.created_at);
     row.updated_at = record
         .timeline
         .iter()

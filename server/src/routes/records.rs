@@ -9,9 +9,9 @@ use sync_core::{NewRecord, Record, RecordDoc, Writer};
 use crate::auth::Caller;
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
+use crate::records::{self, AccountAuthority, Author};
 use crate::state::AppState;
 use crate::store::{RecordQuery, RecordRow};
-use crate::sync::{self, AccountAuthority};
 
 /// The most rows one page of the listing returns.
 pub const MAX_PAGE: i64 = 500;
@@ -46,7 +46,9 @@ pub async fn create(
     record
         .validate()
         .map_err(|e| ApiError::unprocessable("invalid_record", e.to_string()))?;
-    let stored = sync::create_record(&state, &caller.user, &record).await?;
+    let stored =
+        records::create_record(&state, Author::Account(caller.user.clone()), "web", &record)
+            .await?;
     Ok(HttpResponse::Created().json(record_view(&stored, caller.user.role, &[])))
 }
 
@@ -157,7 +159,7 @@ pub async fn import(
         });
     }
     if !records.is_empty() {
-        sync::create_records(&state, &caller.user, "import", &records).await?;
+        records::create_records(&state, &caller.user, "import", &records).await?;
     }
     for result in results.iter_mut().filter(|r| r.error.is_none()) {
         result.status = "imported";

@@ -13,9 +13,9 @@ use std::time::Duration;
 use sync_core::Record;
 
 use crate::error::ApiError;
+use crate::records::SERVER;
 use crate::state::AppState;
 use crate::store::{CaseRow, Notice};
-use crate::sync::SERVER;
 use crate::workflow::calendar::Date;
 use crate::workflow::lifecycle::push_event;
 use crate::workflow::service::{AsyncEdit, write_case};

@@ -7,9 +7,9 @@ use sync_core::{Authority, Record, RecordDoc, Writer, now_ms};
 
 use crate::domain::{Role, User};
 use crate::error::ApiError;
+use crate::records::{AccountAuthority, SERVER, log_entries, record_row};
 use crate::state::{AppState, MapSnapshot};
 use crate::store::{CaseRow, DispatchRule, Notice, RecordCommit, Store, WorkflowOutcome};
-use crate::sync::{AccountAuthority, SERVER, log_entries, record_row};
 use crate::workflow::calendar::{Calendar, DeadlineClass};
 use crate::workflow::lifecycle::{self, Action, Actor, DispatchPlan, Env, TransitionError};
 

@@ -3,8 +3,8 @@
 //! 10 October); 57 complaints, 54 of them counting in October, over 3 departments and 2 counties.
 
 use gridsync_server::domain::Role;
+use gridsync_server::records::{SERVER, log_entries, record_row};
 use gridsync_server::store::{CaseRow, RecordCommit};
-use gridsync_server::sync::{SERVER, log_entries, record_row};
 use gridsync_server::workflow::calendar::{
     Calendar, CalendarDay, Date, DayKind, DeadlineClass, Span,
 };

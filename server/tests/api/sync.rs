@@ -588,9 +588,9 @@ fn new_record_commit(title: &str) -> gridsync_server::store::RecordCommit {
         .build();
     let mut doc = sync_core::RecordDoc::create(&record, sync_core::new_actor(), &writer).unwrap();
     let changes =
-        gridsync_server::sync::log_entries(&doc.automerge().get_changes(&[]), "1/wang-phone");
+        gridsync_server::records::log_entries(&doc.automerge().get_changes(&[]), "1/wang-phone");
     gridsync_server::store::RecordCommit {
-        row: gridsync_server::sync::record_row(&record, sync_core::now_ms()),
+        row: gridsync_server::records::record_row(&record, sync_core::now_ms()),
         doc: doc.save(),
         expected_version: None,
         changes,

@@ -520,7 +520,7 @@ both_backends! {
         let record = sync_core::RecordDoc::load(&stored.doc).unwrap().record().unwrap();
 
         // What a re-ownership writes: the record's row (and document) with the new owner.
-        let mut row = gridsync_server::sync::record_row(&record, sync_core::now_ms());
+        let mut row = gridsync_server::records::record_row(&record, sync_core::now_ms());
         row.owner_grid = Some(OTHER_COUNTY_GRID.into());
         let commit = gridsync_server::store::RecordCommit { row, doc: stored.doc, expected_version: Some(stored.version), changes: vec![] };
         city.app.store.commit_records(&[commit]).await.unwrap();
