@@ -41,8 +41,8 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 }
 
 /// Hashes (or verifies) off the async workers: argon2 is deliberately slow.
-pub async fn hash_password_blocking(password: String) -> Result<String, ApiError> {
-    web::block(move || hash_password(&password))
+pub async fn hash_password_blocking(password: crate::domain::Password) -> Result<String, ApiError> {
+    web::block(move || hash_password(password.as_str()))
         .await
         .map_err(ApiError::internal)?
         .map_err(ApiError::internal)

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::domain::Role;
+use crate::domain::{Password, Role, Username};
 
 /// The gridsync server: grid map, accounts, ownership lookups.
 #[derive(Debug, Parser)]
@@ -46,10 +46,10 @@ pub enum UserCommand {
     Add {
         /// Login name.
         #[arg(long)]
-        username: String,
+        username: Username,
         /// Password (at least 8 characters).
         #[arg(long, env = "GRIDSYNC_USER_PASSWORD", hide_env_values = true)]
-        password: String,
+        password: Password,
         /// One of grid_worker, grid_leader, gis, dispatcher, department, supervisor, admin.
         #[arg(long)]
         role: Role,

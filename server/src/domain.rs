@@ -5,6 +5,112 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+/// True for 1 to 64 ASCII letters, digits, `_`, `-` and `.`: the shape of account names and of
+/// codes (areas, departments, deadline classes, Open311 clients).
+fn is_name_like(text: &str) -> bool {
+    (1..=64).contains(&text.len())
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+}
+
+/// Why a name, code or password was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Invalid {
+    #[error("a username is 1 to 64 ASCII letters, digits, '_', '-' or '.'")]
+    Username,
+    #[error("a code is 1 to 64 ASCII letters, digits, '_', '-' or '.'")]
+    Code,
+    #[error("a password has {MIN_PASSWORD_LEN} to {MAX_PASSWORD_LEN} characters")]
+    Password,
+}
+
+/// An account's login name, checked: 1 to 64 ASCII letters, digits, `_`, `-` and `.`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Username(String);
+
+impl Username {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl FromStr for Username {
+    type Err = Invalid;
+
+    fn from_str(text: &str) -> Result<Self, Invalid> {
+        is_name_like(text)
+            .then(|| Username(text.to_string()))
+            .ok_or(Invalid::Username)
+    }
+}
+
+impl fmt::Display for Username {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A code naming an area, a department or a deadline class, checked: 1 to 64 ASCII letters,
+/// digits, `_`, `-` and `.`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Code(String);
+
+impl Code {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl FromStr for Code {
+    type Err = Invalid;
+
+    fn from_str(text: &str) -> Result<Self, Invalid> {
+        is_name_like(text)
+            .then(|| Code(text.to_string()))
+            .ok_or(Invalid::Code)
+    }
+}
+
+/// The fewest characters a password has.
+pub const MIN_PASSWORD_LEN: usize = 8;
+/// The most bytes a password has (argon2 hashes whatever it is given).
+pub const MAX_PASSWORD_LEN: usize = 1024;
+
+/// A password as typed, checked for length; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Password(String);
+
+impl Password {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(***)")
+    }
+}
+
+impl FromStr for Password {
+    type Err = Invalid;
+
+    fn from_str(text: &str) -> Result<Self, Invalid> {
+        (text.chars().count() >= MIN_PASSWORD_LEN && text.len() <= MAX_PASSWORD_LEN)
+            .then(|| Password(text.to_string()))
+            .ok_or(Invalid::Password)
+    }
+}
+
 /// What a person does, and so what the server lets them do (see `DOMAIN.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -24,6 +130,9 @@ pub enum Role {
     /// Manages accounts and assignments; may do everything.
     Admin,
 }
+
+/// Roles that may change the grid map.
+pub const MAP_EDITORS: [Role; 2] = [Role::Gis, Role::Admin];
 
 impl Role {
     /// Every role, in a stable order.
@@ -231,4 +340,28 @@ pub fn now_unix() -> i64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod checked_text_tests {
+    use super::{Code, Invalid, Password, Username};
+
+    #[test]
+    fn usernames_and_codes_are_short_ascii_names() {
+        assert!("wang.li-2".parse::<Username>().is_ok());
+        assert!("22030200100101".parse::<Code>().is_ok());
+        assert_eq!("".parse::<Username>(), Err(Invalid::Username));
+        assert_eq!("王丽".parse::<Username>(), Err(Invalid::Username));
+        assert_eq!("a b".parse::<Code>(), Err(Invalid::Code));
+        assert_eq!("x".repeat(65).parse::<Code>(), Err(Invalid::Code));
+        assert!("x".repeat(64).parse::<Code>().is_ok());
+    }
+
+    #[test]
+    fn a_password_has_eight_to_1024_characters_and_is_never_printed() {
+        assert_eq!("short".parse::<Password>(), Err(Invalid::Password));
+        assert_eq!("x".repeat(1025).parse::<Password>(), Err(Invalid::Password));
+        let password: Password = "密码是八个字符吗".parse().unwrap();
+        assert_eq!(format!("{password:?}"), "Password(***)");
+    }
 }

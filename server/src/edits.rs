@@ -18,11 +18,13 @@ use std::sync::Arc;
 
 use geo::MultiPolygon;
 use serde::Serialize;
+use serde_json::{Value, json};
 
 use crate::coords::Crs;
 use crate::domain::{AreaRecord, Level};
 use crate::error::{ApiError, ApiResult};
 use crate::geometry::{self, Repair};
+use crate::import::{self, Rejection};
 use crate::reown::{self, ReownReport};
 use crate::state::{AppState, MapSnapshot};
 use crate::store::{AreaEdit, EditOutcome};
@@ -536,4 +538,289 @@ pub async fn run(
         areas: changes(Some(version)),
         reownership,
     })
+}
+
+/// A checked feature as an upsert, or a 422 naming what is wrong with it.
+pub fn upsert_of(feature: &Value, crs: Crs, path_code: Option<&str>) -> ApiResult<Upsert> {
+    let mut feature = feature.clone();
+    // The path names the area; a body without a code takes it.
+    if let (Some(code), Some(properties)) = (
+        path_code,
+        feature.get_mut("properties").and_then(Value::as_object_mut),
+    ) {
+        properties
+            .entry("code")
+            .or_insert_with(|| Value::String(code.to_string()));
+    }
+    if let (Some(code), Some(object)) = (path_code, feature.as_object_mut())
+        && !object.get("properties").is_some_and(Value::is_object)
+    {
+        object.insert("properties".into(), json!({ "code": code }));
+    }
+    let valid = import::check_feature(&feature, crs).map_err(feature_rejection)?;
+    if let Some(code) = path_code
+        && valid.code != code
+    {
+        return Err(ApiError::unprocessable(
+            "code_mismatch",
+            format!(
+                "the body's properties.code {} is not the area {code} of the path",
+                valid.code
+            ),
+        ));
+    }
+    Ok(Upsert {
+        keep_parent: feature
+            .get("properties")
+            .and_then(|p| p.get("parent"))
+            .is_none(),
+        code: valid.code,
+        name: valid.name,
+        level: valid.level,
+        parent: valid.parent,
+        geometry: valid.geometry,
+        repairs: valid.repairs,
+    })
+}
+
+/// A feature's rejection as a 422.
+pub fn feature_rejection(rejection: Rejection) -> ApiError {
+    let mut extra = serde_json::Map::new();
+    if let Some(at) = rejection.location {
+        extra.insert("location".into(), json!(at));
+    }
+    ApiError::Unprocessable {
+        code: rejection.code,
+        detail: rejection.detail,
+        extra: Some(extra),
+    }
+}
+
+/// The current area with a merge patch applied, as an upsert.
+pub async fn patched(state: &AppState, code: &str, patch: &Value, crs: Crs) -> ApiResult<Upsert> {
+    let Some(patch) = patch.as_object() else {
+        return Err(ApiError::bad_request(
+            "invalid_patch",
+            "the patch must be a JSON object with properties and/or geometry",
+        ));
+    };
+    if let Some(key) = patch
+        .keys()
+        .find(|k| !matches!(k.as_str(), "type" | "id" | "properties" | "geometry"))
+    {
+        return Err(ApiError::bad_request(
+            "invalid_patch",
+            format!("unknown member `{key}`: a patch has properties and/or geometry"),
+        ));
+    }
+    let current = state
+        .store
+        .area(code)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no area `{code}`")))?;
+    let mut feature = geometry::area_feature(&current, crs)?;
+    if let Some(geometry) = patch.get("geometry") {
+        feature["geometry"] = geometry.clone();
+    }
+    if let Some(properties) = patch.get("properties") {
+        let Some(properties) = properties.as_object() else {
+            return Err(ApiError::bad_request(
+                "invalid_patch",
+                "properties must be an object",
+            ));
+        };
+        for (key, value) in properties {
+            match key.as_str() {
+                "name" | "parent" => {
+                    feature["properties"][key] = value.clone();
+                }
+                "code" | "level" | "version" | "updated_at" => {}
+                other => {
+                    return Err(ApiError::bad_request(
+                        "invalid_patch",
+                        format!("property `{other}` cannot be patched (name, parent)"),
+                    ));
+                }
+            }
+        }
+    }
+    // The current geometry is sent back in `crs`; a patched one is in `crs` too.
+    let mut upsert = upsert_of(&feature, crs, Some(code))?;
+    upsert.keep_parent = false;
+    upsert.level = Some(current.level);
+    Ok(upsert)
+}
+
+/// A split of area `code` into `parts` that tile it within `tolerance` m²: the parts take its
+/// level and parent, and one part may keep its code. Refused (422) when a part lies outside the
+/// area or the parts leave some of it uncovered.
+pub async fn plan_split(
+    state: &AppState,
+    code: &str,
+    expect: Expect,
+    parts: Vec<Upsert>,
+    tolerance: f64,
+    reason: String,
+) -> ApiResult<EditInput> {
+    let code = code.to_string();
+    let original = state
+        .store
+        .area(&code)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no area `{code}`")))?;
+    let original_geometry =
+        geometry::from_stored(&original.geometry).map_err(|e| ApiError::Internal(e.into()))?;
+    let mut upserts = Vec::with_capacity(parts.len());
+    let mut expects = vec![(code.clone(), expect)];
+    for mut upsert in parts {
+        upsert.level = Some(original.level);
+        upsert.parent = original.parent.clone();
+        upsert.keep_parent = false;
+        if upsert.code != code {
+            expects.push((upsert.code.clone(), Expect::Absent));
+        }
+        upserts.push(upsert);
+    }
+    let problems = {
+        let geometries: Vec<(String, MultiPolygon)> = upserts
+            .iter()
+            .map(|u| (u.code.clone(), u.geometry.clone()))
+            .collect();
+        let code = code.clone();
+        actix_web::web::block(move || {
+            split_problems(&code, &original_geometry, &geometries, tolerance)
+        })
+        .await
+        .map_err(ApiError::internal)?
+    };
+    if !problems.is_empty() {
+        return Err(rejected(problems));
+    }
+    let keeps_code = upserts.iter().any(|u| u.code == code);
+    let input = EditInput {
+        operation: "split",
+        upserts,
+        retire: if keeps_code { Vec::new() } else { vec![code] },
+        expect: expects,
+        reason,
+    };
+    Ok(input)
+}
+
+/// Parts outside the original, and the original's area no part covers.
+fn split_problems(
+    code: &str,
+    original: &MultiPolygon,
+    parts: &[(String, MultiPolygon)],
+    tolerance: f64,
+) -> Vec<Problem> {
+    let report = topology::coverage(original, parts, tolerance);
+    let outside = report.outside.into_iter().map(|o| Problem {
+        code: "outside_original",
+        area: o.code,
+        with: Some(code.to_string()),
+        piece: o.piece,
+    });
+    let gaps = report.gaps.into_iter().map(|piece| Problem {
+        code: "split_gap",
+        area: code.to_string(),
+        with: None,
+        piece,
+    });
+    outside.chain(gaps).collect()
+}
+
+/// A merge of sibling areas `codes` into one area `into_code` named `into_name` (their union);
+/// the children of the merged areas move under it, unchanged otherwise.
+pub async fn plan_merge(
+    state: &AppState,
+    codes: Vec<String>,
+    into_code: String,
+    into_name: String,
+    reason: String,
+) -> ApiResult<EditInput> {
+    let mut unique = codes.clone();
+    unique.sort();
+    unique.dedup();
+    if unique.len() < 2 || unique.len() != codes.len() {
+        return Err(ApiError::unprocessable(
+            "invalid_merge",
+            "a merge needs at least two different areas",
+        ));
+    }
+    let mut areas = Vec::with_capacity(codes.len());
+    for code in &codes {
+        areas.push(
+            state
+                .store
+                .area(code)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("no area `{code}`")))?,
+        );
+    }
+    let first = &areas[0];
+    if areas
+        .iter()
+        .any(|a| a.parent != first.parent || a.level != first.level)
+    {
+        return Err(ApiError::unprocessable(
+            "invalid_merge",
+            "only areas of the same level under the same parent can be merged",
+        ));
+    }
+    let (level, parent) = (first.level, first.parent.clone());
+    let geometries = areas
+        .iter()
+        .map(|a| geometry::from_stored(&a.geometry))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let union: MultiPolygon = actix_web::web::block(move || geo::unary_union(geometries.iter()))
+        .await
+        .map_err(ApiError::internal)?;
+    let mut expect: Vec<(String, Expect)> =
+        codes.iter().map(|c| (c.clone(), Expect::Present)).collect();
+    if !codes.contains(&into_code) {
+        expect.push((into_code.clone(), Expect::Absent));
+    }
+    let merged = Upsert {
+        code: into_code.clone(),
+        name: into_name,
+        level: Some(level),
+        parent,
+        keep_parent: false,
+        geometry: union,
+        repairs: Vec::new(),
+    };
+    // Children of the merged areas move under the result, unchanged otherwise.
+    let mut upserts = vec![merged];
+    for code in &codes {
+        let children = state
+            .store
+            .list_areas(&crate::domain::AreaFilter {
+                parent: Some(code.clone()),
+                ..Default::default()
+            })
+            .await?;
+        for child in children {
+            let geometry =
+                geometry::from_stored(&child.geometry).map_err(|e| ApiError::Internal(e.into()))?;
+            upserts.push(Upsert {
+                code: child.code,
+                name: child.name,
+                level: Some(child.level),
+                parent: Some(into_code.clone()),
+                keep_parent: false,
+                geometry,
+                repairs: Vec::new(),
+            });
+        }
+    }
+    let input = EditInput {
+        operation: "merge",
+        upserts,
+        retire: codes.into_iter().filter(|c| *c != into_code).collect(),
+        expect,
+        reason,
+    };
+    Ok(input)
 }

@@ -153,6 +153,19 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<crate::domain::Invalid> for ApiError {
+    /// 400 `invalid_username`, `invalid_code` or `weak_password`.
+    fn from(error: crate::domain::Invalid) -> Self {
+        use crate::domain::Invalid;
+        let code = match error {
+            Invalid::Username => "invalid_username",
+            Invalid::Code => "invalid_code",
+            Invalid::Password => "weak_password",
+        };
+        ApiError::bad_request(code, error.to_string())
+    }
+}
+
 impl From<JsonPayloadError> for ApiError {
     fn from(error: JsonPayloadError) -> Self {
         match error {

@@ -412,6 +412,29 @@ pub fn to_geojson(geometry: &MultiPolygon, crs: Crs) -> Geometry {
     }
 }
 
+/// An area as a GeoJSON Feature in `crs`.
+pub fn area_feature(
+    record: &crate::domain::AreaRecord,
+    crs: Crs,
+) -> crate::error::ApiResult<serde_json::Value> {
+    let geometry = from_stored(&record.geometry).map_err(|e| {
+        crate::error::ApiError::Internal(format!("stored geometry of {}: {e}", record.code).into())
+    })?;
+    Ok(serde_json::json!({
+        "type": "Feature",
+        "id": record.code,
+        "geometry": to_geojson(&geometry, crs),
+        "properties": {
+            "code": record.code,
+            "name": record.name,
+            "level": record.level,
+            "parent": record.parent,
+            "version": record.version,
+            "updated_at": record.updated_at,
+        },
+    }))
+}
+
 /// Reads stored GeoJSON text back into a multipolygon (no validation: it was validated on import).
 pub fn from_stored(text: &str) -> Result<MultiPolygon, String> {
     let geometry: Geometry = text.parse().map_err(|e: geojson::Error| e.to_string())?;

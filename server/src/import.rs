@@ -118,20 +118,13 @@ pub enum CollectionError {
     NotFeatureCollection,
 }
 
-fn valid_code(code: &str) -> bool {
-    (1..=64).contains(&code.len())
-        && code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-}
-
 fn code_property(
     properties: &serde_json::Map<String, Value>,
     key: &str,
 ) -> Result<Option<String>, Rejection> {
     match properties.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(Value::String(s)) if valid_code(s) => Ok(Some(s.clone())),
+        Some(Value::String(s)) if s.parse::<crate::domain::Code>().is_ok() => Ok(Some(s.clone())),
         Some(Value::Number(n)) if n.is_u64() => Ok(Some(n.to_string())),
         Some(other) => Err(Rejection::new(
             "invalid_code",
@@ -420,6 +413,103 @@ fn resolve(
     });
     resolved.insert(index, result.clone());
     result
+}
+
+impl From<CollectionError> for crate::error::ApiError {
+    /// The one mapping of a body that is not a FeatureCollection to an answer: 400
+    /// `invalid_json` when it is not JSON at all, 400 `invalid_geojson` when it is other JSON.
+    fn from(error: CollectionError) -> Self {
+        let code = match error {
+            CollectionError::NotJson(_) => "invalid_json",
+            CollectionError::NotFeatureCollection => "invalid_geojson",
+        };
+        crate::error::ApiError::bad_request(code, error.to_string())
+    }
+}
+
+/// Imports the areas of a FeatureCollection for `actor`: each feature checked (and repaired
+/// where that is safe) in `crs`, planned against the map, written at a new map version with the
+/// re-ownership of the records where they lie now or lay before. With any feature invalid,
+/// nothing is imported (422 `import_rejected` with every feature's result) unless `partial`.
+/// Returns the report the API answers with.
+pub async fn import_areas(
+    state: &crate::state::AppState,
+    actor: &str,
+    body: &[u8],
+    crs: Crs,
+    partial: bool,
+) -> crate::error::ApiResult<Value> {
+    use std::sync::atomic::Ordering;
+
+    use serde_json::{Map, json};
+
+    use crate::error::ApiError;
+    use crate::reown::{self, ReownReport};
+
+    let features = features_of(body)?;
+    // Geometry validation is CPU work proportional to the vertices: keep it off the workers.
+    let checked =
+        actix_web::web::block(move || features.iter().map(|f| check(f, crs)).collect::<Vec<_>>())
+            .await
+            .map_err(ApiError::internal)?;
+    let codes = referenced_codes(&checked);
+    let existing: HashMap<String, Level> =
+        state.store.area_levels(&codes).await?.into_iter().collect();
+    let mut plan = plan(checked, &existing);
+    let rejected = plan.rejected();
+    if rejected > 0 && !partial {
+        let mut extra = Map::new();
+        extra.insert(
+            "results".into(),
+            serde_json::to_value(&plan.results).map_err(ApiError::internal)?,
+        );
+        return Err(ApiError::Unprocessable {
+            code: "import_rejected",
+            detail: format!(
+                "{rejected} of {} features are invalid; nothing was imported (use partial=true to import the valid ones)",
+                plan.results.len()
+            ),
+            extra: Some(extra),
+        });
+    }
+    let (version, reownership) = if plan.accepted.is_empty() {
+        (state.store.map_version().await?, ReownReport::default())
+    } else {
+        let imported = state
+            .store
+            .import_areas(&plan.accepted, actor, sync_core::now_ms())
+            .await?;
+        // Records where the areas lie now or lay before get their owner under the new map
+        // (a record in the unassigned queue finds the grid just imported around it).
+        let reownership = reown::run_job(
+            state,
+            imported.job,
+            &imported.boxes,
+            &format!("import by {actor}"),
+        )
+        .await?;
+        (imported.map_version, reownership)
+    };
+    for result in plan.results.iter_mut().filter(|r| r.error.is_none()) {
+        result.status = "imported";
+    }
+    state
+        .metrics
+        .imported_areas
+        .fetch_add(plan.accepted.len() as u64, Ordering::Relaxed);
+    tracing::info!(
+        imported = plan.accepted.len(),
+        rejected,
+        version,
+        "grid map imported"
+    );
+    Ok(json!({
+        "map_version": version,
+        "imported": plan.accepted.len(),
+        "rejected": rejected,
+        "results": plan.results,
+        "reownership": reownership,
+    }))
 }
 
 #[cfg(test)]

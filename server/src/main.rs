@@ -5,7 +5,6 @@ use clap::Parser;
 use gridsync_server::auth::hash_password;
 use gridsync_server::configuration::{Cli, Command, Settings, UserCommand};
 use gridsync_server::domain::{NewUser, now_unix};
-use gridsync_server::routes::admin::{validate_password, validate_username};
 use gridsync_server::{Application, store, telemetry};
 
 #[global_allocator]
@@ -24,15 +23,13 @@ async fn main() -> anyhow::Result<()> {
             role,
             areas,
         })) => {
-            validate_username(&username).map_err(|e| anyhow::anyhow!("{e}"))?;
-            validate_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
             let store = store::connect(&cli.database_url)
                 .await
                 .with_context(|| format!("opening {}", store::redact(&cli.database_url)))?;
-            let password_hash = hash_password(&password)?;
+            let password_hash = hash_password(password.as_str())?;
             let user = store
                 .create_user(&NewUser {
-                    username,
+                    username: username.into_inner(),
                     password_hash,
                     role,
                     areas,

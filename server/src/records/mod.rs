@@ -7,6 +7,7 @@ pub mod authority;
 pub mod commit;
 pub mod intake;
 pub mod ownership;
+pub mod read;
 
 pub use authority::{AccountAuthority, Author, PublicAuthority};
 pub use commit::{
@@ -14,6 +15,7 @@ pub use commit::{
 };
 pub use intake::{create_record, create_records};
 pub use ownership::{decide_owner, reassign_owner, wgs84_point};
+pub use read::visible;
 
 /// The origin of changes the server writes itself, and the writer named in them.
 pub const SERVER: &str = "server";

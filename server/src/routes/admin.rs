@@ -5,41 +5,10 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::auth::{Caller, hash_password_blocking};
-use crate::domain::{NewUser, Role, UserUpdate, now_unix};
+use crate::domain::{NewUser, Password, Role, UserUpdate, Username, now_unix};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::user_view;
+use crate::routes::common::user_view;
 use crate::state::AppState;
-
-/// The shortest accepted password.
-pub const MIN_PASSWORD_LEN: usize = 8;
-
-/// Checks a username: 1–64 of ASCII letters, digits, `_`, `-`, `.`.
-pub fn validate_username(username: &str) -> Result<(), ApiError> {
-    let ok = (1..=64).contains(&username.len())
-        && username
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_username",
-            "a username is 1 to 64 ASCII letters, digits, '_', '-' or '.'",
-        ))
-    }
-}
-
-/// Checks a password's length.
-pub fn validate_password(password: &str) -> Result<(), ApiError> {
-    if password.chars().count() >= MIN_PASSWORD_LEN && password.len() <= 1024 {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "weak_password",
-            format!("a password has {MIN_PASSWORD_LEN} to 1024 characters"),
-        ))
-    }
-}
 
 /// Every assigned code must name an existing area.
 async fn check_areas_exist(state: &AppState, areas: &[String]) -> Result<(), ApiError> {
@@ -117,14 +86,14 @@ pub async fn create_user(
         role,
         areas,
     } = body.into_inner();
-    validate_username(&username)?;
-    validate_password(&password)?;
+    let username: Username = username.parse()?;
+    let password: Password = password.parse()?;
     check_areas_exist(&state, &areas).await?;
     let password_hash = hash_password_blocking(password).await?;
     let user = state
         .store
         .create_user(&NewUser {
-            username,
+            username: username.into_inner(),
             password_hash,
             role,
             areas,
@@ -167,7 +136,7 @@ pub async fn update_user(
     } = body.into_inner();
     let password_hash = match password {
         Some(password) => {
-            validate_password(&password)?;
+            let password: Password = password.parse()?;
             Some(hash_password_blocking(password).await?)
         }
         None => None,

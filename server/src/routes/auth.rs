@@ -11,7 +11,7 @@ use crate::auth::{Caller, hash_password, new_token, token_hash, verify_password_
 use crate::domain::now_unix;
 use crate::error::{ApiError, ApiResult};
 use crate::rate_limit::Limit;
-use crate::routes::user_view;
+use crate::routes::common::user_view;
 use crate::state::AppState;
 
 /// A hash verified when the username is unknown, so that a wrong name takes as long as a wrong

@@ -1,24 +1,28 @@
-//! The grid map: import, list, fetch.
+//! The grid map over REST: import, list and fetch areas; create, replace, update, retire,
+//! split and merge them (every edit runs through [`crate::edits::run`]); their version history
+//! and the coverage report.
+//!
+//! Common query parameters of an edit: `dry_run` (check and preview the re-ownership, write
+//! nothing), `reason` (kept with the version), `tolerance_m2` (default 1 m²) and `crs` (of the
+//! geometry sent). `If-Match` with the version from an area's `ETag` makes a replace, update or
+//! retire fail with 412 when someone else edited the area first.
 
-use std::collections::HashMap;
-use std::sync::atomic::Ordering;
-
-use actix_web::{HttpResponse, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use geo::MultiPolygon;
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::auth::Caller;
 use crate::coords::Crs;
-use crate::domain::{AreaFilter, AreaRecord, Level, Role};
+use crate::domain::{AreaFilter, Level, MAP_EDITORS};
+use crate::edits::{self, EditInput, EditOptions, Expect, Upsert};
 use crate::error::{ApiError, ApiResult};
-use crate::geometry;
-use crate::import::{self, CollectionError};
-use crate::reown::{self, ReownReport};
-use crate::routes::gis::{etag, parse_time};
+use crate::geometry::{self, area_feature};
+use crate::import;
+use crate::routes::common::{body_json, etag, if_match, parse_bbox, parse_time, rfc3339};
 use crate::state::AppState;
-
-/// Roles that may change the grid map.
-pub const MAP_EDITORS: [Role; 2] = [Role::Gis, Role::Admin];
+use crate::topology::{self, DEFAULT_TOLERANCE_M2};
 
 /// `?crs=&partial=` of an import.
 #[derive(Debug, Deserialize)]
@@ -40,80 +44,8 @@ pub async fn import(
 ) -> ApiResult<HttpResponse> {
     caller.require_role(&MAP_EDITORS)?;
     let ImportQuery { crs, partial } = query.into_inner();
-    let features = import::features_of(&body).map_err(|e| match e {
-        CollectionError::NotJson(_) => ApiError::bad_request("invalid_json", e.to_string()),
-        CollectionError::NotFeatureCollection => {
-            ApiError::bad_request("invalid_geojson", e.to_string())
-        }
-    })?;
-    // Geometry validation is CPU work proportional to the vertices: keep it off the workers.
-    let checked = web::block(move || {
-        features
-            .iter()
-            .map(|f| import::check(f, crs))
-            .collect::<Vec<_>>()
-    })
-    .await
-    .map_err(ApiError::internal)?;
-    let codes = import::referenced_codes(&checked);
-    let existing: HashMap<String, Level> =
-        state.store.area_levels(&codes).await?.into_iter().collect();
-    let mut plan = import::plan(checked, &existing);
-    let rejected = plan.rejected();
-    if rejected > 0 && !partial {
-        let mut extra = Map::new();
-        extra.insert(
-            "results".into(),
-            serde_json::to_value(&plan.results).map_err(ApiError::internal)?,
-        );
-        return Err(ApiError::Unprocessable {
-            code: "import_rejected",
-            detail: format!(
-                "{rejected} of {} features are invalid; nothing was imported (use partial=true to import the valid ones)",
-                plan.results.len()
-            ),
-            extra: Some(extra),
-        });
-    }
-    let (version, reownership) = if plan.accepted.is_empty() {
-        (state.store.map_version().await?, ReownReport::default())
-    } else {
-        let actor = &caller.user.username;
-        let imported = state
-            .store
-            .import_areas(&plan.accepted, actor, sync_core::now_ms())
-            .await?;
-        // Records where the areas lie now or lay before get their owner under the new map
-        // (a record in the unassigned queue finds the grid just imported around it).
-        let reownership = reown::run_job(
-            &state,
-            imported.job,
-            &imported.boxes,
-            &format!("import by {actor}"),
-        )
-        .await?;
-        (imported.map_version, reownership)
-    };
-    for result in plan.results.iter_mut().filter(|r| r.error.is_none()) {
-        result.status = "imported";
-    }
-    state
-        .metrics
-        .imported_areas
-        .fetch_add(plan.accepted.len() as u64, Ordering::Relaxed);
-    tracing::info!(
-        imported = plan.accepted.len(),
-        rejected,
-        version,
-        "grid map imported"
-    );
-    Ok(HttpResponse::Ok().json(json!({
-        "map_version": version,
-        "imported": plan.accepted.len(),
-        "rejected": rejected,
-        "results": plan.results,
-        "reownership": reownership,
-    })))
+    let report = import::import_areas(&state, &caller.user.username, &body, crs, partial).await?;
+    Ok(HttpResponse::Ok().json(report))
 }
 
 /// `?parent=&level=&bbox=&crs=` of a listing.
@@ -128,45 +60,6 @@ pub struct ListQuery {
     crs: Crs,
     /// RFC 3339 time (or Unix milliseconds): the map as it stood then.
     as_of: Option<String>,
-}
-
-/// Parses `min_lon,min_lat,max_lon,max_lat` given in `crs` into WGS-84.
-pub fn parse_bbox(text: &str, crs: Crs) -> Result<[f64; 4], ApiError> {
-    let invalid =
-        || ApiError::bad_request("invalid_bbox", "bbox is min_lon,min_lat,max_lon,max_lat");
-    let numbers: Vec<f64> = text
-        .split(',')
-        .map(|part| part.trim().parse::<f64>().map_err(|_| invalid()))
-        .collect::<Result<_, _>>()?;
-    let [a, b, c, d] = numbers[..] else {
-        return Err(invalid());
-    };
-    if [a, b, c, d].iter().any(|v| !v.is_finite()) || a > c || b > d {
-        return Err(invalid());
-    }
-    let (a, b) = crs.to_wgs84(a, b);
-    let (c, d) = crs.to_wgs84(c, d);
-    Ok([a, b, c, d])
-}
-
-/// An area as a GeoJSON Feature in `crs`.
-pub fn feature(record: &AreaRecord, crs: Crs) -> ApiResult<Value> {
-    let geometry = geometry::from_stored(&record.geometry).map_err(|e| {
-        ApiError::Internal(format!("stored geometry of {}: {e}", record.code).into())
-    })?;
-    Ok(json!({
-        "type": "Feature",
-        "id": record.code,
-        "geometry": geometry::to_geojson(&geometry, crs),
-        "properties": {
-            "code": record.code,
-            "name": record.name,
-            "level": record.level,
-            "parent": record.parent,
-            "version": record.version,
-            "updated_at": record.updated_at,
-        },
-    }))
 }
 
 /// `GET /api/v1/grids`: a FeatureCollection of the areas the caller may see.
@@ -197,7 +90,7 @@ pub async fn list(
     let features = records
         .iter()
         .filter(|r| snapshot.user_can_see(&caller.user, &r.code))
-        .map(|r| feature(r, crs))
+        .map(|r| area_feature(r, crs))
         .collect::<ApiResult<Vec<_>>>()?;
     Ok(HttpResponse::Ok()
         .content_type("application/geo+json")
@@ -249,5 +142,413 @@ pub async fn get(
     Ok(HttpResponse::Ok()
         .content_type("application/geo+json")
         .insert_header((actix_web::http::header::ETAG, etag(&record)))
-        .json(feature(&record, query.crs)?))
+        .json(area_feature(&record, query.crs)?))
+}
+
+/// Query parameters of every edit.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EditQuery {
+    #[serde(default)]
+    dry_run: bool,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    tolerance_m2: Option<f64>,
+    #[serde(default)]
+    crs: Crs,
+}
+
+impl EditQuery {
+    fn options(&self) -> ApiResult<EditOptions> {
+        let tolerance_m2 = self.tolerance_m2.unwrap_or(DEFAULT_TOLERANCE_M2);
+        if !tolerance_m2.is_finite() || tolerance_m2 < 0.0 {
+            return Err(ApiError::bad_request(
+                "invalid_tolerance",
+                "tolerance_m2 must be a non-negative number of square metres",
+            ));
+        }
+        Ok(EditOptions {
+            dry_run: self.dry_run,
+            tolerance_m2,
+        })
+    }
+
+    fn reason(&self) -> ApiResult<String> {
+        let reason = self.reason.clone().unwrap_or_default();
+        if reason.len() > 2_000 {
+            return Err(ApiError::bad_request(
+                "invalid_reason",
+                "reason is at most 2000 bytes",
+            ));
+        }
+        Ok(reason)
+    }
+}
+
+async fn respond(
+    state: &AppState,
+    caller: &Caller,
+    input: EditInput,
+    query: &EditQuery,
+) -> ApiResult<HttpResponse> {
+    let report = edits::run(state, &caller.user.username, input, query.options()?).await?;
+    let status = if report.dry_run {
+        actix_web::http::StatusCode::OK
+    } else if report.areas.iter().any(|a| a.action == "created") {
+        actix_web::http::StatusCode::CREATED
+    } else {
+        actix_web::http::StatusCode::OK
+    };
+    let mut response = HttpResponse::build(status);
+    if let (false, Some(version), [only]) =
+        (report.dry_run, report.map_version, report.areas.as_slice())
+        && only.action != "retired"
+    {
+        response.insert_header((header::ETAG, format!("\"{version}\"")));
+        response.insert_header((header::LOCATION, format!("/api/v1/grids/{}", only.code)));
+    }
+    Ok(response.json(report))
+}
+
+/// `POST /api/v1/grids`: creates one area from a GeoJSON Feature.
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username))]
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<EditQuery>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&MAP_EDITORS)?;
+    let upsert = edits::upsert_of(&body_json(&body)?, query.crs, None)?;
+    let input = EditInput::create(upsert, query.reason()?);
+    respond(&state, &caller, input, &query).await
+}
+
+/// `POST /api/v1/grids/batch`: creates or replaces several areas in one edit, as when a shared
+/// boundary moves (both sides change at once, so there is never an overlap or a gap between
+/// them). Each feature whose code exists replaces it (at `properties.version` when given);
+/// the others are created.
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username))]
+pub async fn batch(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<EditQuery>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&MAP_EDITORS)?;
+    let features = import::features_of(&body)?;
+    if features.is_empty() {
+        return Err(ApiError::unprocessable(
+            "empty_edit",
+            "the FeatureCollection has no features",
+        ));
+    }
+    let mut upserts = Vec::with_capacity(features.len());
+    let mut expect = Vec::with_capacity(features.len());
+    for (index, feature) in features.iter().enumerate() {
+        let upsert = edits::upsert_of(feature, query.crs, None).map_err(|e| match e {
+            ApiError::Unprocessable {
+                code,
+                detail,
+                extra,
+            } => ApiError::Unprocessable {
+                code,
+                detail: format!("feature {index}: {detail}"),
+                extra,
+            },
+            other => other,
+        })?;
+        let version = feature
+            .get("properties")
+            .and_then(|p| p.get("version"))
+            .and_then(Value::as_i64);
+        // At `properties.version` when given; otherwise created or replaced, whichever applies.
+        expect.push((
+            upsert.code.clone(),
+            version.map_or(Expect::Any, Expect::Version),
+        ));
+        if upserts.iter().any(|u: &Upsert| u.code == upsert.code) {
+            return Err(ApiError::unprocessable(
+                "duplicate_code",
+                format!("area {} appears twice", upsert.code),
+            ));
+        }
+        upserts.push(upsert);
+    }
+    let input = EditInput {
+        operation: "replace",
+        upserts,
+        retire: Vec::new(),
+        expect,
+        reason: query.reason()?,
+    };
+    respond(&state, &caller, input, &query).await
+}
+
+/// `PUT /api/v1/grids/{code}`: replaces an area's geometry and properties.
+#[tracing::instrument(skip(state, caller, body, request), fields(caller = %caller.user.username))]
+pub async fn replace(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<EditQuery>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&MAP_EDITORS)?;
+    let code = path.into_inner();
+    let expect = if_match(&request)?;
+    let upsert = edits::upsert_of(&body_json(&body)?, query.crs, Some(&code))?;
+    let input = EditInput::rewrite("replace", upsert, expect, query.reason()?);
+    respond(&state, &caller, input, &query).await
+}
+
+/// `PATCH /api/v1/grids/{code}`: a JSON merge patch of `properties` (name, parent) and/or
+/// `geometry`.
+#[tracing::instrument(skip(state, caller, body, request), fields(caller = %caller.user.username))]
+pub async fn update(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<EditQuery>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&MAP_EDITORS)?;
+    let code = path.into_inner();
+    let expect = if_match(&request)?;
+    let patch = body_json(&body)?;
+    let input = EditInput::rewrite(
+        "update",
+        edits::patched(&state, &code, &patch, query.crs).await?,
+        expect,
+        query.reason()?,
+    );
+    respond(&state, &caller, input, &query).await
+}
+
+/// `DELETE /api/v1/grids/{code}`: retires an area (its history stays).
+#[tracing::instrument(skip(state, caller, request), fields(caller = %caller.user.username))]
+pub async fn retire(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<EditQuery>,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&MAP_EDITORS)?;
+    let code = path.into_inner();
+    let input = EditInput::retire(code, if_match(&request)?, query.reason()?);
+    respond(&state, &caller, input, &query).await
+}
+
+/// The body of a split: the parts, as a FeatureCollection's features or a `parts` array.
+#[derive(Debug, Deserialize)]
+struct SplitBody {
+    #[serde(alias = "features")]
+    parts: Vec<Value>,
+}
+
+/// `POST /api/v1/grids/{code}/split`: replaces an area by parts that tile it exactly (within
+/// the tolerance). The parts take the area's level and parent; a part may keep the area's code.
+#[tracing::instrument(skip(state, caller, body, request), fields(caller = %caller.user.username))]
+pub async fn split(
+    state: web::Data<AppState>,
+    caller: Caller,
+    request: HttpRequest,
+    path: web::Path<String>,
+    query: web::Query<EditQuery>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&MAP_EDITORS)?;
+    let code = path.into_inner();
+    let expect = if_match(&request)?;
+    let SplitBody { parts } = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_split",
+            format!("a split is {{\"parts\": [Feature, ...]}} or a FeatureCollection: {e}"),
+        )
+    })?;
+    if parts.len() < 2 {
+        return Err(ApiError::unprocessable(
+            "invalid_split",
+            "a split needs at least two parts",
+        ));
+    }
+    let mut upserts = Vec::with_capacity(parts.len());
+    for part in &parts {
+        upserts.push(edits::upsert_of(part, query.crs, None)?);
+    }
+    let tolerance = query.options()?.tolerance_m2;
+    let input =
+        edits::plan_split(&state, &code, expect, upserts, tolerance, query.reason()?).await?;
+    respond(&state, &caller, input, &query).await
+}
+
+/// The body of a merge.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MergeBody {
+    /// The areas to merge (siblings).
+    codes: Vec<String>,
+    /// The merged area: one of `codes` or a new code, and its name.
+    into: MergeInto,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MergeInto {
+    code: String,
+    name: String,
+}
+
+/// `POST /api/v1/grids/merge`: merges sibling areas into one (their union); the children of
+/// the merged areas move under it.
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username))]
+pub async fn merge(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<EditQuery>,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&MAP_EDITORS)?;
+    let MergeBody { codes, into } = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad_request(
+            "invalid_merge",
+            format!("a merge is {{\"codes\": [...], \"into\": {{\"code\", \"name\"}}}}: {e}"),
+        )
+    })?;
+    let input = edits::plan_merge(&state, codes, into.code, into.name, query.reason()?).await?;
+    respond(&state, &caller, input, &query).await
+}
+
+/// `GET /api/v1/grids/{code}/versions`: every version of an area, oldest first.
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn versions(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    query: web::Query<CrsQuery>,
+) -> ApiResult<HttpResponse> {
+    let code = path.into_inner();
+    let snapshot = state.grids.snapshot().await?;
+    if !caller.user.role.sees_whole_map() && !snapshot.user_can_see(&caller.user, &code) {
+        return Err(ApiError::forbidden(format!(
+            "area {code} is outside your assigned areas"
+        )));
+    }
+    let history = state.store.area_history(&code).await?;
+    if history.is_empty() {
+        return Err(ApiError::NotFound(format!("no area `{code}`")));
+    }
+    let versions = history
+        .iter()
+        .map(|v| {
+            let mut f = area_feature(&v.area, query.crs)?;
+            let p = &mut f["properties"];
+            p["retired"] = json!(v.retired);
+            p["valid_from"] = json!(rfc3339(v.valid_from));
+            p["valid_to"] = json!(v.valid_to.map(rfc3339));
+            p["operation"] = json!(v.operation);
+            p["actor"] = json!(v.actor);
+            p["reason"] = json!(v.reason);
+            Ok(f)
+        })
+        .collect::<ApiResult<Vec<_>>>()?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/geo+json")
+        .json(json!({ "type": "FeatureCollection", "code": code, "features": versions })))
+}
+
+/// `?crs=`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CrsQuery {
+    #[serde(default)]
+    crs: Crs,
+}
+
+/// `?tolerance_m2=&crs=` of a coverage report.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoverageQuery {
+    #[serde(default)]
+    tolerance_m2: Option<f64>,
+    #[serde(default)]
+    crs: Crs,
+}
+
+/// `GET /api/v1/grids/{code}/coverage`: how the area's children divide it: the share covered,
+/// the gaps (as polygons), overlaps between children and children sticking out.
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn coverage(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    query: web::Query<CoverageQuery>,
+) -> ApiResult<HttpResponse> {
+    let code = path.into_inner();
+    let area = state
+        .store
+        .area(&code)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no area `{code}`")))?;
+    let snapshot = state.grids.snapshot().await?;
+    if !snapshot.user_can_see(&caller.user, &code) {
+        return Err(ApiError::forbidden(format!(
+            "area {code} is outside your assigned areas"
+        )));
+    }
+    let tolerance = query.tolerance_m2.unwrap_or(DEFAULT_TOLERANCE_M2);
+    if !tolerance.is_finite() || tolerance < 0.0 {
+        return Err(ApiError::bad_request(
+            "invalid_tolerance",
+            "tolerance_m2 must be a non-negative number of square metres",
+        ));
+    }
+    let children = state
+        .store
+        .list_areas(&crate::domain::AreaFilter {
+            parent: Some(code.clone()),
+            ..Default::default()
+        })
+        .await?;
+    let parent = geometry::from_stored(&area.geometry).map_err(|e| ApiError::Internal(e.into()))?;
+    let children = children
+        .iter()
+        .map(|c| geometry::from_stored(&c.geometry).map(|g| (c.code.clone(), g)))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let count = children.len();
+    let report = web::block(move || topology::coverage(&parent, &children, tolerance))
+        .await
+        .map_err(ApiError::internal)?;
+    let crs = query.crs;
+    let polygon =
+        |p: &topology::Piece| geometry::to_geojson(&MultiPolygon(vec![p.geometry.clone()]), crs);
+    let at = |p: &topology::Piece| {
+        let (x, y) = crs.from_wgs84(p.at[0], p.at[1]);
+        [x, y]
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "code": code,
+        "level": area.level,
+        "children": count,
+        "tolerance_m2": tolerance,
+        "area_m2": report.area_m2,
+        "covered_m2": report.covered_m2,
+        "covered_share": report.covered_share,
+        "gaps": report.gaps.iter().map(|g| json!({
+            "area_m2": g.area_m2, "at": at(g), "geometry": polygon(g),
+        })).collect::<Vec<_>>(),
+        "overlaps": report.overlaps.iter().map(|o| json!({
+            "codes": o.codes, "area_m2": o.piece.area_m2, "at": at(&o.piece),
+            "geometry": polygon(&o.piece),
+        })).collect::<Vec<_>>(),
+        "outside": report.outside.iter().map(|o| json!({
+            "code": o.code, "area_m2": o.piece.area_m2, "at": at(&o.piece),
+            "geometry": polygon(&o.piece),
+        })).collect::<Vec<_>>(),
+    })))
 }

@@ -6,7 +6,7 @@
 pub mod admin;
 pub mod auth;
 pub mod blobs;
-pub mod gis;
+pub mod common;
 pub mod grids;
 pub mod health;
 pub mod locate;
@@ -17,9 +17,6 @@ pub mod sync;
 pub mod workflow;
 
 use actix_web::web;
-use serde_json::{Value, json};
-
-use crate::domain::User;
 
 macro_rules! route_table {
     ($($method:ident $path:literal => $handler:path;)*) => {
@@ -46,17 +43,17 @@ route_table! {
     put "/api/v1/admin/users/{username}/areas" => admin::set_areas;
     post "/api/v1/admin/users/{username}/revoke-tokens" => admin::revoke_tokens;
     post "/api/v1/grids/import" => grids::import;
-    post "/api/v1/grids/merge" => gis::merge;
-    post "/api/v1/grids/batch" => gis::batch;
+    post "/api/v1/grids/merge" => grids::merge;
+    post "/api/v1/grids/batch" => grids::batch;
     get "/api/v1/grids" => grids::list;
-    post "/api/v1/grids" => gis::create;
+    post "/api/v1/grids" => grids::create;
     get "/api/v1/grids/{code}" => grids::get;
-    put "/api/v1/grids/{code}" => gis::replace;
-    patch "/api/v1/grids/{code}" => gis::update;
-    delete "/api/v1/grids/{code}" => gis::retire;
-    post "/api/v1/grids/{code}/split" => gis::split;
-    get "/api/v1/grids/{code}/versions" => gis::versions;
-    get "/api/v1/grids/{code}/coverage" => gis::coverage;
+    put "/api/v1/grids/{code}" => grids::replace;
+    patch "/api/v1/grids/{code}" => grids::update;
+    delete "/api/v1/grids/{code}" => grids::retire;
+    post "/api/v1/grids/{code}/split" => grids::split;
+    get "/api/v1/grids/{code}/versions" => grids::versions;
+    get "/api/v1/grids/{code}/coverage" => grids::coverage;
     get "/api/v1/locate" => locate::locate;
     post "/api/v1/locate/batch" => locate::batch;
     post "/api/v1/sync" => sync::sync;
@@ -110,15 +107,4 @@ route_table! {
     get "/open311/v2/tokens/{token}.{format}" => open311::token;
     post "/api/v1/public/complaints" => open311::public_complaint;
     post "/api/v1/admin/open311-keys" => open311::issue_key;
-}
-
-/// An account as shown to clients (never the password hash).
-pub fn user_view(user: &User) -> Value {
-    json!({
-        "username": user.username,
-        "role": user.role,
-        "active": user.active,
-        "areas": user.areas,
-        "created_at": user.created_at,
-    })
 }

@@ -20,13 +20,16 @@ use serde_json::{Value, json};
 
 use crate::auth::Caller;
 use crate::coords::Crs;
+use crate::domain::MAP_EDITORS;
 use crate::domain::{AreaFilter, AreaRecord, Level};
 use crate::edits::{self, EditInput, EditOptions};
+use crate::edits::{patched, upsert_of};
 use crate::error::{ApiError, ApiResult};
+use crate::geometry::area_feature;
 use crate::records::AccountAuthority;
-use crate::routes::gis::{etag, if_match, parse_time, patched, rfc3339, upsert_of};
-use crate::routes::grids::{MAP_EDITORS, feature};
-use crate::routes::records::parse_cursor;
+use crate::routes::common::{
+    body_json, etag, if_match, parse_bbox, parse_cursor, parse_time, rfc3339,
+};
 use crate::state::AppState;
 use crate::store::RecordQuery;
 use crate::topology::DEFAULT_TOLERANCE_M2;
@@ -233,7 +236,7 @@ fn parse_ogc_bbox(text: &str, crs: Crs) -> ApiResult<[f64; 4]> {
     } else {
         text.to_string()
     };
-    crate::routes::grids::parse_bbox(&text, crs)
+    parse_bbox(&text, crs)
 }
 
 fn link(href: String, rel: &str) -> Value {
@@ -419,7 +422,7 @@ pub async fn items(
         }
         let features = page
             .iter()
-            .map(|a| feature(a, crs))
+            .map(|a| area_feature(a, crs))
             .collect::<ApiResult<Vec<_>>>()?;
         (features, Some(visible.len()))
     };
@@ -525,7 +528,7 @@ pub async fn item(
             "area {code} is outside your assigned areas"
         )));
     }
-    let mut body = feature(&area, crs)?;
+    let mut body = area_feature(&area, crs)?;
     body["links"] = json!([
         { "href": format!("{base}/collections/{collection}/items/{code}"), "rel": "self", "type": GEOJSON },
         { "href": format!("{base}/collections/{collection}"), "rel": "collection", "type": "application/json" },
@@ -598,10 +601,6 @@ fn fit_level(collection: &str, upsert: &mut edits::Upsert) -> ApiResult<()> {
         }
     }
     Ok(())
-}
-
-fn body_json(body: &[u8]) -> ApiResult<Value> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))
 }
 
 /// `POST /ogc/collections/{collection}/items`: creates an area (201 with `Location`).

@@ -707,7 +707,7 @@ pub async fn issue_key(
 ) -> ApiResult<HttpResponse> {
     caller.require_role(&[Role::Admin])?;
     let client = body.into_inner().client;
-    crate::routes::admin::validate_username(&client).map_err(|_| {
+    client.parse::<crate::domain::Username>().map_err(|_| {
         ApiError::bad_request(
             "invalid_client",
             "a client name is 1 to 64 ASCII letters, digits, '_', '-' or '.'",

@@ -4,12 +4,13 @@
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sync_core::{NewRecord, Record, RecordDoc, Writer};
+use sync_core::{NewRecord, Writer};
 
 use crate::auth::Caller;
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::records::{self, AccountAuthority, Author};
+use crate::routes::common::{parse_cursor, record_view, sees_personal_data};
 use crate::state::AppState;
 use crate::store::{RecordQuery, RecordRow};
 
@@ -23,14 +24,6 @@ const INTAKE_ROLES: &[Role] = &[
     Role::GridWorker,
     Role::GridLeader,
 ];
-
-/// Roles that see a complainant's name and phone.
-fn sees_personal_data(role: Role) -> bool {
-    matches!(
-        role,
-        Role::Dispatcher | Role::Admin | Role::Supervisor | Role::Department
-    )
-}
 
 /// `POST /api/v1/records`: a record entered by staff (hotline, suggestion box), the same kind
 /// of document the phones make. The owner grid is decided at once.
@@ -92,14 +85,7 @@ pub async fn import(
     }
     // A byte-order mark, as spreadsheet exports write.
     let bytes = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&body);
-    let features = crate::import::features_of(bytes).map_err(|e| match e {
-        crate::import::CollectionError::NotJson(_) => {
-            ApiError::bad_request("invalid_json", e.to_string())
-        }
-        crate::import::CollectionError::NotFeatureCollection => {
-            ApiError::bad_request("invalid_geojson", e.to_string())
-        }
-    })?;
+    let features = crate::import::features_of(bytes)?;
     if features.len() > 10_000 {
         return Err(ApiError::PayloadTooLarge(
             "at most 10000 records per import".into(),
@@ -210,15 +196,6 @@ pub fn parse_enum<T: std::str::FromStr>(
     }
 }
 
-/// Reads a `next_cursor` back.
-pub fn parse_cursor(cursor: &str) -> ApiResult<(i64, String)> {
-    let bad = || ApiError::bad_request("invalid_cursor", "the cursor is not one this server gave");
-    let (at, id) = cursor.split_once('_').ok_or_else(bad)?;
-    let at = at.parse::<i64>().map_err(|_| bad())?;
-    uuid::Uuid::parse_str(id).map_err(|_| bad())?;
-    Ok((at, id.to_string()))
-}
-
 /// `GET /api/v1/records`: records in the caller's scope, newest first, with cursor paging.
 #[tracing::instrument(skip(state, caller, query), fields(caller = %caller.user.username))]
 pub async fn list(
@@ -277,7 +254,7 @@ pub async fn list(
         bbox: q
             .bbox
             .as_deref()
-            .map(|b| crate::routes::grids::parse_bbox(b, crate::coords::Crs::Wgs84))
+            .map(|b| crate::routes::common::parse_bbox(b, crate::coords::Crs::Wgs84))
             .transpose()?,
         after: q.cursor.as_deref().map(parse_cursor).transpose()?,
         limit: limit + 1,
@@ -321,51 +298,6 @@ fn feature(r: &RecordRow) -> Value {
     json!({ "type": "Feature", "id": r.id, "geometry": geometry, "properties": properties })
 }
 
-/// A record for a caller: everything, less the complainant's personal data for roles that may
-/// not see it, plus the attachments whose bytes the server does not hold yet.
-pub fn record_view(record: &Record, role: Role, missing_blobs: &[String]) -> Value {
-    let mut value = serde_json::to_value(record).unwrap_or(Value::Null);
-    if !sees_personal_data(role)
-        && let Some(c) = value
-            .pointer_mut("/complainant")
-            .and_then(Value::as_object_mut)
-    {
-        c.insert("name".into(), Value::Null);
-        c.insert("phone".into(), Value::Null);
-        c.insert("redacted".into(), Value::Bool(true));
-    }
-    if let Some(v) = value.as_object_mut() {
-        v.insert("missing_blobs".into(), json!(missing_blobs));
-    }
-    value
-}
-
-/// A record's document and record, if the caller may read it.
-pub(crate) async fn load_visible(
-    state: &AppState,
-    caller: &Caller,
-    id: &str,
-) -> ApiResult<(RecordDoc, Record)> {
-    let uuid = uuid::Uuid::parse_str(id)
-        .map_err(|_| ApiError::bad_request("invalid_id", format!("{id:?} is not a record id")))?;
-    let stored = state
-        .store
-        .record_doc(&uuid.to_string())
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("record {uuid} not found")))?;
-    let doc = RecordDoc::load(&stored.doc).map_err(ApiError::internal)?;
-    let record = doc.record().map_err(ApiError::internal)?;
-    let map = state.grids.snapshot().await?;
-    let authority = AccountAuthority {
-        user: &caller.user,
-        map: &map,
-    };
-    if !sync_core::Authority::in_scope(&authority, &record) {
-        return Err(ApiError::forbidden("this record is outside your areas"));
-    }
-    Ok((doc, record))
-}
-
 /// `GET /api/v1/records/{id}`.
 #[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
 pub async fn get(
@@ -373,7 +305,7 @@ pub async fn get(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let (_, record) = load_visible(&state, &caller, &id).await?;
+    let (_, record) = records::visible(&state, &caller.user, &id).await?;
     let mut missing = Vec::new();
     for sha in record.attachments.keys() {
         if !state
@@ -397,7 +329,7 @@ pub async fn automerge(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let (mut doc, record) = load_visible(&state, &caller, &id).await?;
+    let (mut doc, record) = records::visible(&state, &caller.user, &id).await?;
     if record
         .complainant
         .as_ref()
@@ -420,6 +352,6 @@ pub async fn history(
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let (mut doc, record) = load_visible(&state, &caller, &id).await?;
+    let (mut doc, record) = records::visible(&state, &caller.user, &id).await?;
     Ok(HttpResponse::Ok().json(json!({ "id": record.id, "changes": doc.history() })))
 }

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::auth::Caller;
 use crate::domain::{Role, now_unix};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::records::record_view;
+use crate::routes::common::record_view;
 use crate::state::AppState;
 use crate::store::{CaseRow, Contact, Department, DispatchRule};
 use crate::workflow::calendar::{CalendarDay, DeadlineClass, Span};
@@ -20,18 +20,14 @@ const DESK: &[Role] = &[Role::Dispatcher, Role::Admin];
 
 /// Codes of departments and deadline classes: 1–64 ASCII letters, digits, `_`, `-`, `.`.
 fn check_code(what: &str, code: &str) -> ApiResult<()> {
-    let ok = (1..=64).contains(&code.len())
-        && code
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
-    if ok {
-        Ok(())
-    } else {
-        Err(ApiError::bad_request(
-            "invalid_code",
-            format!("a {what} code is 1 to 64 ASCII letters, digits, '_', '-' or '.'"),
-        ))
-    }
+    code.parse::<crate::domain::Code>()
+        .map(|_| ())
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_code",
+                format!("a {what} code is 1 to 64 ASCII letters, digits, '_', '-' or '.'"),
+            )
+        })
 }
 
 fn check_name(name: &str) -> ApiResult<()> {
@@ -427,7 +423,7 @@ pub async fn get_case(
         Role::Department,
         Role::GridLeader,
     ])?;
-    let (_, record) = crate::routes::records::load_visible(&state, &caller, &id).await?;
+    let (_, record) = crate::records::visible(&state, &caller.user, &id).await?;
     let case = state
         .store
         .case_row(&record.id.to_string())

@@ -148,20 +148,22 @@ both_backends! {
 }
 
 both_backends! {
-    async fn a_body_that_is_not_a_feature_collection_is_a_400(app: TestApp) {
-        let gis = app.user_token("gis", Role::Gis, &[]).await;
+    async fn a_body_that_is_not_a_feature_collection_is_the_same_400_on_every_route(app: TestApp) {
+        let admin = app.user_token("chief", Role::Admin, &[]).await;
 
-        let not_collection = app.post("/api/v1/grids/import", Some(&gis), &json!({ "type": "Feature" })).await;
-        let not_json = app
-            .client
-            .post(app.url("/api/v1/grids/import"))
-            .bearer_auth(&gis)
-            .body("{nope")
-            .send()
-            .await
-            .unwrap();
+        for route in ["/api/v1/grids/import", "/api/v1/grids/batch", "/api/v1/records/import"] {
+            let not_collection = app.post(route, Some(&admin), &json!({ "type": "Feature" })).await;
+            let not_json = app
+                .client
+                .post(app.url(route))
+                .bearer_auth(&admin)
+                .body("{nope")
+                .send()
+                .await
+                .unwrap();
 
-        assert_problem(not_collection, 400, "invalid_geojson").await;
-        assert_problem(not_json, 400, "invalid_json").await;
+            assert_problem(not_collection, 400, "invalid_geojson").await;
+            assert_problem(not_json, 400, "invalid_json").await;
+        }
     }
 }

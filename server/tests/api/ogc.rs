@@ -70,7 +70,7 @@ both_backends! {
         assert_eq!(regions["features"][0]["id"], "V");
         assert_eq!(regions["numberMatched"], 1);
 
-        let before = gridsync_server::routes::gis::rfc3339(sync_core::now_ms() + 5);
+        let before = gridsync_server::routes::common::rfc3339(sync_core::now_ms() + 5);
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         let retire = app.send_json(reqwest::Method::DELETE, "/ogc/collections/grids/items/C", Some(&gis), &json!(null)).await;
         assert_eq!(retire.status(), 200);

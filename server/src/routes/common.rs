@@ -1,0 +1,138 @@
+//! What the handlers share: the GeoJSON of an area, versions as `ETag`s and `If-Match`, times,
+//! boxes and paging cursors in query strings, JSON bodies, and the views of accounts and records
+//! shown to clients.
+
+use actix_web::HttpRequest;
+use actix_web::http::header;
+use serde_json::{Value, json};
+use sync_core::Record;
+
+use crate::coords::Crs;
+use crate::domain::{AreaRecord, Role, User};
+use crate::edits::Expect;
+use crate::error::{ApiError, ApiResult};
+
+/// `If-Match`: `"12"`, `W/"12"` or `12` name a version; `*` only asks that the area exists.
+pub fn if_match(request: &HttpRequest) -> ApiResult<Expect> {
+    let Some(value) = request.headers().get(header::IF_MATCH) else {
+        return Ok(Expect::Present);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::bad_request("invalid_if_match", "If-Match is not text"))?
+        .trim();
+    if text == "*" {
+        return Ok(Expect::Present);
+    }
+    text.trim_start_matches("W/")
+        .trim_matches('"')
+        .parse::<i64>()
+        .map(Expect::Version)
+        .map_err(|_| {
+            ApiError::bad_request(
+                "invalid_if_match",
+                "If-Match must be the ETag of the area (its version, such as \"12\")",
+            )
+        })
+}
+
+/// The `ETag` of an area.
+pub fn etag(area: &AreaRecord) -> String {
+    format!("\"{}\"", area.version)
+}
+
+pub fn body_json(body: &[u8]) -> ApiResult<Value> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))
+}
+
+/// Parses `min_lon,min_lat,max_lon,max_lat` given in `crs` into WGS-84.
+pub fn parse_bbox(text: &str, crs: Crs) -> Result<[f64; 4], ApiError> {
+    let invalid =
+        || ApiError::bad_request("invalid_bbox", "bbox is min_lon,min_lat,max_lon,max_lat");
+    let numbers: Vec<f64> = text
+        .split(',')
+        .map(|part| part.trim().parse::<f64>().map_err(|_| invalid()))
+        .collect::<Result<_, _>>()?;
+    let [a, b, c, d] = numbers[..] else {
+        return Err(invalid());
+    };
+    if [a, b, c, d].iter().any(|v| !v.is_finite()) || a > c || b > d {
+        return Err(invalid());
+    }
+    let (a, b) = crs.to_wgs84(a, b);
+    let (c, d) = crs.to_wgs84(c, d);
+    Ok([a, b, c, d])
+}
+
+/// Unix milliseconds as RFC 3339 (UTC).
+pub fn rfc3339(ms: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
+}
+
+/// RFC 3339 (or Unix milliseconds) as Unix milliseconds.
+pub fn parse_time(text: &str) -> ApiResult<i64> {
+    if let Ok(ms) = text.parse::<i64>() {
+        return Ok(ms);
+    }
+    time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+        .map(|t| (t.unix_timestamp_nanos() / 1_000_000) as i64)
+        .map_err(|e| {
+            ApiError::bad_request(
+                "invalid_datetime",
+                format!("`{text}` is not an RFC 3339 time such as 2026-11-01T00:00:00Z: {e}"),
+            )
+        })
+}
+
+/// Reads a `next_cursor` back.
+pub fn parse_cursor(cursor: &str) -> ApiResult<(i64, String)> {
+    let bad = || ApiError::bad_request("invalid_cursor", "the cursor is not one this server gave");
+    let (at, id) = cursor.split_once('_').ok_or_else(bad)?;
+    let at = at.parse::<i64>().map_err(|_| bad())?;
+    uuid::Uuid::parse_str(id).map_err(|_| bad())?;
+    Ok((at, id.to_string()))
+}
+
+/// Roles that see a complainant's name and phone.
+pub fn sees_personal_data(role: Role) -> bool {
+    matches!(
+        role,
+        Role::Dispatcher | Role::Admin | Role::Supervisor | Role::Department
+    )
+}
+
+/// A record for a caller: everything, less the complainant's personal data for roles that may
+/// not see it, plus the attachments whose bytes the server does not hold yet.
+pub fn record_view(record: &Record, role: Role, missing_blobs: &[String]) -> Value {
+    let mut value = serde_json::to_value(record).unwrap_or(Value::Null);
+    if !sees_personal_data(role)
+        && let Some(c) = value
+            .pointer_mut("/complainant")
+            .and_then(Value::as_object_mut)
+    {
+        c.insert("name".into(), Value::Null);
+        c.insert("phone".into(), Value::Null);
+        c.insert("redacted".into(), Value::Bool(true));
+    }
+    if let Some(v) = value.as_object_mut() {
+        v.insert("missing_blobs".into(), json!(missing_blobs));
+    }
+    value
+}
+
+/// An account as shown to clients (never the password hash).
+pub fn user_view(user: &User) -> Value {
+    json!({
+        "username": user.username,
+        "role": user.role,
+        "active": user.active,
+        "areas": user.areas,
+        "created_at": user.created_at,
+    })
+}
