@@ -78,6 +78,25 @@ pub struct MapSnapshot {
 }
 
 impl MapSnapshot {
+    /// A grid and every region above it, `(code, level)`, the grid first; a code the map does
+    /// not know is a grid on its own.
+    pub fn region_path(&self, grid: &str) -> Vec<(String, String)> {
+        match self.index.id_of(grid) {
+            Some(id) => self
+                .index
+                .path(id)
+                .into_iter()
+                .map(|a| {
+                    (
+                        self.index.area(a).code.clone(),
+                        self.meta[a as usize].level.as_str().to_string(),
+                    )
+                })
+                .collect(),
+            None => vec![(grid.to_string(), "grid".to_string())],
+        }
+    }
+
     /// Builds a snapshot from stored areas. An area whose stored geometry cannot be read (which
     /// validation on import prevents) is left out with a warning rather than failing the map.
     pub fn build(version: i64, records: &[AreaRecord]) -> Self {

@@ -520,31 +520,13 @@ pub async fn rates(
     let (from, to) = (q.from.start_ms(), q.to.end_ms());
     let cases = state.store.cases_between(from, to).await?;
     let map = state.grids.snapshot().await?;
-    let report = rates::compute(&cases, from, to, &settings, |grid| region_path(&map, grid));
+    let report = rates::compute(&cases, from, to, &settings, |grid| map.region_path(grid));
     if csv {
         return Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
             .body(rates::to_csv(&report)));
     }
     Ok(HttpResponse::Ok().json(report))
-}
-
-/// A grid and every region above it, `(code, level)`, the grid first.
-fn region_path(map: &crate::state::MapSnapshot, grid: &str) -> Vec<(String, String)> {
-    match map.index.id_of(grid) {
-        Some(id) => map
-            .index
-            .path(id)
-            .into_iter()
-            .map(|a| {
-                (
-                    map.index.area(a).code.clone(),
-                    map.meta[a as usize].level.as_str().to_string(),
-                )
-            })
-            .collect(),
-        None => vec![(grid.to_string(), "grid".to_string())],
-    }
 }
 
 /// The key of the bonus and deduction rules in `workflow_settings`.
@@ -597,35 +579,6 @@ pub struct MonthlyQuery {
     format: Option<String>,
 }
 
-async fn complaints_of(
-    state: &AppState,
-    map: &crate::state::MapSnapshot,
-    month: crate::workflow::report::Month,
-) -> ApiResult<Vec<crate::workflow::report::Complaint>> {
-    let (from, to) = month.bounds();
-    let rows = state.store.complaints_created_between(from, to).await?;
-    Ok(rows
-        .into_iter()
-        .map(|(id, channel, category, status, grid)| {
-            // The region one level below the top of the grid's tree (a county in a city).
-            let region = grid.as_deref().map(|g| {
-                let path = region_path(map, g);
-                path.get(path.len().saturating_sub(2))
-                    .map(|(code, _)| code.clone())
-                    .unwrap_or_else(|| g.to_string())
-            });
-            crate::workflow::report::Complaint {
-                id,
-                channel,
-                category,
-                status,
-                region,
-                grid,
-            }
-        })
-        .collect())
-}
-
 /// `GET /api/v1/reports/monthly/{month}`: the monthly report (月汇总、月分析).
 #[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
 pub async fn monthly_report(
@@ -634,8 +587,8 @@ pub async fn monthly_report(
     month: web::Path<String>,
     query: web::Query<MonthlyQuery>,
 ) -> ApiResult<HttpResponse> {
-    use crate::workflow::rates::{self, RateSettings};
-    use crate::workflow::report::{self, Month, MonthlyInput};
+    use crate::workflow::rates::RateSettings;
+    use crate::workflow::report::{self, Month};
     caller.require_role(&[Role::Supervisor, Role::Dispatcher, Role::Admin])?;
     let month = Month::parse(&month)
         .ok_or_else(|| ApiError::bad_request("invalid_month", "a month is YYYY-MM"))?;
@@ -658,49 +611,10 @@ pub async fn monthly_report(
             format!("unknown format {format:?}"),
         ));
     }
-    let store = state.store.as_ref();
     let map = state.grids.snapshot().await?;
-    let (from, to) = month.bounds();
-    let cases = store.cases_between(from, to).await?;
-    let rates = rates::compute(&cases, from, to, &settings, |g| region_path(&map, g));
-    let complaints = complaints_of(&state, &map, month).await?;
-    let previous = complaints_of(&state, &map, month.previous()).await?;
-    let mut notices = Vec::new();
-    for notice in store.notices(None).await? {
-        if !(from..=to).contains(&notice.issued_at) {
-            continue;
-        }
-        let case = store.case_row(&notice.record_id).await?;
-        let department = case.as_ref().and_then(|c| c.lead_department.clone());
-        let regions = case
-            .as_ref()
-            .and_then(|c| c.owner_grid.as_deref())
-            .map(|g| region_path(&map, g))
-            .unwrap_or_default();
-        notices.push(report::IssuedNotice {
-            notice,
-            department,
-            regions,
-        });
-    }
-    let mut trend = Vec::new();
-    let mut m = month;
-    for _ in 0..12 {
-        let (f, t) = m.bounds();
-        trend.push((m, store.cases_between(f, t).await?));
-        m = m.previous();
-    }
-    trend.reverse();
-    let report = report::monthly(MonthlyInput {
-        month,
-        complaints: &complaints,
-        previous_complaints: &previous,
-        cases: &cases,
-        notices: &notices,
-        rates,
-        rules: score_rules(&state).await?,
-        trend,
-    });
+    let rules = score_rules(&state).await?;
+    let report =
+        report::gather_monthly(state.store.as_ref(), &map, month, &settings, rules).await?;
     Ok(match format.as_str() {
         "csv" => HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")

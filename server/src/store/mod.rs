@@ -36,7 +36,9 @@ pub use records::{
     StoredDoc,
 };
 pub use sqlite::SqliteStore;
-pub use workflow::{CaseRow, Contact, Department, DispatchRule, Notice, WorkflowOutcome};
+pub use workflow::{
+    CaseRow, Contact, Department, DispatchRule, Notice, NoticeOfCase, WorkflowOutcome,
+};
 
 use crate::workflow::calendar::{CalendarDay, DeadlineClass};
 
@@ -297,6 +299,9 @@ store_api! {
     writer async fn put_setting(&self, key: &str, value: &str) -> Result<()>;
     /// Supervision notices (of one record, or all), oldest first.
     reader async fn notices(&self, record_id: Option<&str>) -> Result<Vec<Notice>>;
+    /// Notices issued in `[from, to]`, oldest first, each with its case's lead department and
+    /// owner grid (one query, for the monthly report).
+    reader async fn notices_issued_between(&self, from: i64, to: i64) -> Result<Vec<NoticeOfCase>>;
     /// Stores a workflow write in one transaction: the document, its row and changes (as
     /// [`Store::commit_records`] does), the case row and new notices. Nothing is stored when
     /// the document moved ([`WorkflowOutcome::Conflict`]) or a notice exists already.

@@ -249,6 +249,8 @@ mod tests {
         reads_beside_the_writer(s, "complaints_created_between", complaints).await;
         reads_beside_the_writer(s, "setting", s.setting("x")).await;
         reads_beside_the_writer(s, "notices", s.notices(None)).await;
+        let issued = s.notices_issued_between(0, 1);
+        reads_beside_the_writer(s, "notices_issued_between", issued).await;
     }
 
     /// Every file whose SQL runs on SQLite: this backend's own and the shared queries.

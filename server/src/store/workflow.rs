@@ -91,6 +91,14 @@ pub struct Notice {
     pub note: String,
 }
 
+/// A notice with its case's lead department and owner grid, for reports.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NoticeOfCase {
+    pub notice: Notice,
+    pub department: Option<String>,
+    pub owner_grid: Option<String>,
+}
+
 /// What a workflow commit did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WorkflowOutcome {
@@ -171,7 +179,8 @@ macro_rules! queries {
         use $crate::store::Result;
         use $crate::store::records::RecordCommit;
         use $crate::store::workflow::{
-            CaseRow, Department, DispatchRule, Notice, WorkflowOutcome, calendar_bounds,
+            CaseRow, Department, DispatchRule, Notice, NoticeOfCase, WorkflowOutcome,
+            calendar_bounds,
             calendar_day, deadline_class, json_column,
         };
         use $crate::workflow::calendar::{CalendarDay, DeadlineClass};
@@ -517,6 +526,43 @@ macro_rules! queries {
                         issued_at: r.try_get(5)?,
                         issued_by: r.try_get(6)?,
                         note: r.try_get(7)?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(in crate::store) async fn notices_issued_between(
+            pool: &Pool,
+            from: i64,
+            to: i64,
+        ) -> Result<Vec<NoticeOfCase>> {
+            let rows = sqlx::query(
+                "SELECT n.id, n.record_id, n.subject, n.department, n.due_at, n.issued_at, \
+                 n.issued_by, n.note, c.lead_department, r.owner_grid \
+                 FROM supervision_notices n \
+                 LEFT JOIN workflow_cases c ON c.record_id = n.record_id \
+                 LEFT JOIN records r ON r.id = n.record_id \
+                 WHERE n.issued_at >= $1 AND n.issued_at <= $2 ORDER BY n.issued_at, n.id",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(NoticeOfCase {
+                        notice: Notice {
+                            id: r.try_get(0)?,
+                            record_id: r.try_get(1)?,
+                            subject: r.try_get(2)?,
+                            department: r.try_get(3)?,
+                            due_at: r.try_get(4)?,
+                            issued_at: r.try_get(5)?,
+                            issued_by: r.try_get(6)?,
+                            note: r.try_get(7)?,
+                        },
+                        department: r.try_get(8)?,
+                        owner_grid: r.try_get(9)?,
                     })
                 })
                 .collect()

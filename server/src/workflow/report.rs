@@ -1,6 +1,7 @@
 //! The monthly report (月汇总、月分析): counts, hot topics, prominent complaints, the three
 //! rates with rankings, bonus and deduction points, and the rates over the last 12 months; as
-//! JSON, CSV, XLSX and an SVG chart. Pure: the route gathers the rows.
+//! JSON, CSV, XLSX and an SVG chart. Everything but [`gather_monthly`] is pure; it reads the
+//! rows the report is made from in six queries, whatever the month holds.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -237,8 +238,10 @@ pub struct MonthlyInput<'a> {
     pub notices: &'a [IssuedNotice],
     pub rates: RatesReport,
     pub rules: ScoreRules,
-    /// Per month of the trend (oldest first): every case with an event in that month.
-    pub trend: Vec<(Month, Vec<CaseRow>)>,
+    /// The months of the trend, oldest first.
+    pub trend_months: Vec<Month>,
+    /// Every case with an event in one of `trend_months`; each month counts its own events.
+    pub trend_cases: &'a [CaseRow],
 }
 
 fn count<'a>(items: impl Iterator<Item = &'a str>) -> BTreeMap<String, u64> {
@@ -402,12 +405,12 @@ pub fn monthly(input: MonthlyInput<'_>) -> MonthlyReport {
     let unreasonable =
         ids(&|c| c.status == "flagged_unreasonable" || c.plan_follow_up_due.is_some());
     let trend = input
-        .trend
+        .trend_months
         .iter()
-        .map(|(month, cases)| {
+        .map(|month| {
             let (f, t) = month.bounds();
             let mut sum = Tally::default();
-            for case in cases {
+            for case in input.trend_cases {
                 sum.add(&Tally::of(case, f, t));
             }
             let ratio = |n: f64, d: u64| (d > 0).then(|| n / d as f64);
@@ -746,6 +749,86 @@ pub fn to_xlsx(report: &MonthlyReport) -> Result<Vec<u8>, rust_xlsxwriter::XlsxE
         }
     }
     book.save_to_buffer()
+}
+
+/// Reads what the report of `month` is made from and makes it: the month's cases and
+/// complaints, the previous month's complaints, the notices issued in the month (each with its
+/// case's department and regions), and every case with an event in the 12 months of the trend.
+/// Six queries, whatever the month holds.
+pub async fn gather_monthly(
+    store: &dyn crate::store::Store,
+    map: &crate::state::MapSnapshot,
+    month: Month,
+    settings: &crate::workflow::rates::RateSettings,
+    rules: ScoreRules,
+) -> Result<MonthlyReport, crate::store::StoreError> {
+    let (from, to) = month.bounds();
+    let cases = store.cases_between(from, to).await?;
+    let rates = crate::workflow::rates::compute(&cases, from, to, settings, |g| map.region_path(g));
+    let complaints = complaints_created_in(store, map, month).await?;
+    let previous = complaints_created_in(store, map, month.previous()).await?;
+    let notices: Vec<IssuedNotice> = store
+        .notices_issued_between(from, to)
+        .await?
+        .into_iter()
+        .map(|n| IssuedNotice {
+            regions: n
+                .owner_grid
+                .as_deref()
+                .map(|g| map.region_path(g))
+                .unwrap_or_default(),
+            department: n.department,
+            notice: n.notice,
+        })
+        .collect();
+    let mut trend_months = vec![month];
+    for _ in 1..12 {
+        let earlier = trend_months[trend_months.len() - 1].previous();
+        trend_months.push(earlier);
+    }
+    trend_months.reverse();
+    let trend_cases = store.cases_between(trend_months[0].bounds().0, to).await?;
+    Ok(monthly(MonthlyInput {
+        month,
+        complaints: &complaints,
+        previous_complaints: &previous,
+        cases: &cases,
+        notices: &notices,
+        rates,
+        rules,
+        trend_months,
+        trend_cases: &trend_cases,
+    }))
+}
+
+/// The complaints created in `month`, each with its region one level below the top of its
+/// grid's tree (a county in a city).
+async fn complaints_created_in(
+    store: &dyn crate::store::Store,
+    map: &crate::state::MapSnapshot,
+    month: Month,
+) -> Result<Vec<Complaint>, crate::store::StoreError> {
+    let (from, to) = month.bounds();
+    let rows = store.complaints_created_between(from, to).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, channel, category, status, grid)| {
+            let region = grid.as_deref().map(|g| {
+                let path = map.region_path(g);
+                path.get(path.len().saturating_sub(2))
+                    .map(|(code, _)| code.clone())
+                    .unwrap_or_else(|| g.to_string())
+            });
+            Complaint {
+                id,
+                channel,
+                category,
+                status,
+                region,
+                grid,
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]
