@@ -189,8 +189,7 @@ async fn sync_with_the_server(runner: Runner) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_c_client_syncs_with_the_real_server_over_http_and_sees_its_owner_grid_and_a_dispatchers_change()
- {
+async fn a_c_client_syncs_over_http_and_sees_its_owner_grid_and_a_dispatchers_change() {
     sync_with_the_server(Runner::Direct).await;
 }
 

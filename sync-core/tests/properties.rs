@@ -347,10 +347,16 @@ fn cases() -> u32 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases(), max_shrink_iters: 2_000, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        max_shrink_iters: 2_000,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
-    fn every_replica_converges_after_a_lossy_link_and_a_final_clean_sync((devices, ops) in scenario()) {
+    fn every_replica_converges_after_a_lossy_link_and_a_final_clean_sync(
+        (devices, ops) in scenario()
+    ) {
         run(devices, &ops)?;
     }
 }

@@ -244,13 +244,11 @@ async fn run(backend: Backend) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_server_killed_during_sync_load_restarts_with_every_acknowledged_record_exactly_once_sqlite()
- {
+async fn a_sqlite_server_killed_under_load_restarts_with_every_acknowledged_record_once() {
     run(Backend::Sqlite).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_server_killed_during_sync_load_restarts_with_every_acknowledged_record_exactly_once_postgres()
- {
+async fn a_postgres_server_killed_under_load_restarts_with_every_acknowledged_record_once() {
     run(Backend::Postgres).await;
 }

@@ -2,8 +2,8 @@ use gridsync_server::coords::{gcj02_to_wgs84, wgs84_to_gcj02};
 use gridsync_server::domain::Role;
 use serde_json::{Value, json};
 
-use crate::both_backends;
-use crate::helpers::{assert_problem, collection, rect_feature};
+use crate::helpers::{TestApp, assert_problem, collection, rect_feature};
+use gridsync_test_macros::both_backends;
 
 fn small_map() -> Value {
     collection(vec![
@@ -13,157 +13,276 @@ fn small_map() -> Value {
     ])
 }
 
-both_backends! {
-    async fn a_gis_user_imports_a_feature_collection_and_reads_it_back(app: TestApp) {
-        let gis = app.user_token("gis", Role::Gis, &[]).await;
+#[both_backends]
+async fn a_gis_user_imports_a_feature_collection_and_reads_it_back(app: TestApp) {
+    let gis = app.user_token("gis", Role::Gis, &[]).await;
 
-        let response = app.post("/api/v1/grids/import", Some(&gis), &small_map()).await;
+    let response = app
+        .post("/api/v1/grids/import", Some(&gis), &small_map())
+        .await;
 
-        assert_eq!(response.status(), 200);
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["imported"], 3);
-        assert_eq!(body["rejected"], 0);
-        assert_eq!(body["map_version"], 1);
-        assert!(body["results"].as_array().unwrap().iter().all(|r| r["status"] == "imported"));
-        let grid: Value = app.get("/api/v1/grids/V1G2", Some(&gis)).await.json().await.unwrap();
-        assert_eq!(grid["type"], "Feature");
-        assert_eq!(grid["properties"]["level"], "grid");
-        assert_eq!(grid["properties"]["parent"], "V1");
-        assert_eq!(grid["properties"]["version"], 1);
-        assert_eq!(grid["geometry"]["coordinates"][0][1], json!([124.32, 43.10]));
-        let listed: Value = app.get("/api/v1/grids", Some(&gis)).await.json().await.unwrap();
-        assert_eq!(listed["type"], "FeatureCollection");
-        assert_eq!(listed["features"].as_array().unwrap().len(), 3);
-    }
-}
-
-both_backends! {
-    async fn an_import_with_one_invalid_feature_changes_nothing(app: TestApp) {
-        let gis = app.user_token("gis", Role::Gis, &[]).await;
-        let mut map = small_map();
-        map["features"][2]["geometry"]["coordinates"][0][2] = json!([181.0, 43.11]);
-
-        let response = app.post("/api/v1/grids/import", Some(&gis), &map).await;
-
-        let body = assert_problem(response, 422, "import_rejected").await;
-        let results = body["results"].as_array().unwrap();
-        assert_eq!(results[0]["status"], "valid");
-        assert_eq!(results[2]["status"], "rejected");
-        assert_eq!(results[2]["code"], "V1G2");
-        assert_eq!(results[2]["error"]["code"], "out_of_range");
-        assert_eq!(app.store.map_version().await.unwrap(), 0);
-        assert_problem(app.get("/api/v1/grids/V1", Some(&gis)).await, 404, "not_found").await;
-    }
-}
-
-both_backends! {
-    async fn a_partial_import_keeps_the_valid_features_and_names_each_rejection(app: TestApp) {
-        let gis = app.user_token("gis", Role::Gis, &[]).await;
-        let mut map = small_map();
-        let features = map["features"].as_array_mut().unwrap();
-        let mut bowtie = rect_feature("BOW", Some("V1"), None, [0.0; 4]);
-        bowtie["geometry"]["coordinates"] = json!([[[124.30, 43.10], [124.31, 43.11], [124.31, 43.10], [124.30, 43.11], [124.30, 43.10]]]);
-        let mut triangle = rect_feature("TRI", Some("V1"), None, [0.0; 4]);
-        triangle["geometry"]["coordinates"] = json!([[[124.30, 43.10], [124.31, 43.11], [124.30, 43.10]]]);
-        let far = rect_feature("FAR", None, None, [124.0, 43.0, 181.0, 44.0]);
-        let orphan = rect_feature("ORPHAN", Some("NOPE"), None, [124.0, 43.0, 124.1, 43.1]);
-        features.extend([bowtie, triangle, far, orphan]);
-
-        let response = app.post("/api/v1/grids/import?partial=true", Some(&gis), &map).await;
-
-        assert_eq!(response.status(), 200);
-        let body: Value = response.json().await.unwrap();
-        assert_eq!(body["imported"], 3);
-        assert_eq!(body["rejected"], 4);
-        let reasons: Vec<&str> = body["results"].as_array().unwrap()[3..]
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["imported"], 3);
+    assert_eq!(body["rejected"], 0);
+    assert_eq!(body["map_version"], 1);
+    assert!(
+        body["results"]
+            .as_array()
+            .unwrap()
             .iter()
-            .map(|r| r["error"]["code"].as_str().unwrap())
-            .collect();
-        assert_eq!(reasons, ["self_intersection", "too_few_positions", "out_of_range", "unknown_parent"]);
-        assert_eq!(app.get("/api/v1/grids/V1G1", Some(&gis)).await.status(), 200);
-    }
+            .all(|r| r["status"] == "imported")
+    );
+    let grid: Value = app
+        .get("/api/v1/grids/V1G2", Some(&gis))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(grid["type"], "Feature");
+    assert_eq!(grid["properties"]["level"], "grid");
+    assert_eq!(grid["properties"]["parent"], "V1");
+    assert_eq!(grid["properties"]["version"], 1);
+    assert_eq!(
+        grid["geometry"]["coordinates"][0][1],
+        json!([124.32, 43.10])
+    );
+    let listed: Value = app
+        .get("/api/v1/grids", Some(&gis))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(listed["type"], "FeatureCollection");
+    assert_eq!(listed["features"].as_array().unwrap().len(), 3);
 }
 
-both_backends! {
-    async fn a_gcj02_import_is_stored_in_wgs84_and_served_in_either(app: TestApp) {
-        let gis = app.user_token("gis", Role::Gis, &[]).await;
-        let map = collection(vec![rect_feature("G", None, Some("grid"), [124.35, 43.17, 124.36, 43.18])]);
+#[both_backends]
+async fn an_import_with_one_invalid_feature_changes_nothing(app: TestApp) {
+    let gis = app.user_token("gis", Role::Gis, &[]).await;
+    let mut map = small_map();
+    map["features"][2]["geometry"]["coordinates"][0][2] = json!([181.0, 43.11]);
 
-        let response = app.post("/api/v1/grids/import?crs=gcj02", Some(&gis), &map).await;
+    let response = app.post("/api/v1/grids/import", Some(&gis), &map).await;
 
-        assert_eq!(response.status(), 200);
-        let stored: Value = app.get("/api/v1/grids/G", Some(&gis)).await.json().await.unwrap();
-        let corner = &stored["geometry"]["coordinates"][0][0];
-        let expected = gcj02_to_wgs84(124.35, 43.17);
-        assert!((corner[0].as_f64().unwrap() - expected.0).abs() < 1e-9);
-        assert!((corner[1].as_f64().unwrap() - expected.1).abs() < 1e-9);
-        let as_gcj: Value = app.get("/api/v1/grids/G?crs=gcj02", Some(&gis)).await.json().await.unwrap();
-        let corner = &as_gcj["geometry"]["coordinates"][0][0];
-        assert!((corner[0].as_f64().unwrap() - 124.35).abs() < 1e-8);
-        assert!((corner[1].as_f64().unwrap() - 43.17).abs() < 1e-8);
-        let _ = wgs84_to_gcj02;
-    }
+    let body = assert_problem(response, 422, "import_rejected").await;
+    let results = body["results"].as_array().unwrap();
+    assert_eq!(results[0]["status"], "valid");
+    assert_eq!(results[2]["status"], "rejected");
+    assert_eq!(results[2]["code"], "V1G2");
+    assert_eq!(results[2]["error"]["code"], "out_of_range");
+    assert_eq!(app.store.map_version().await.unwrap(), 0);
+    assert_problem(
+        app.get("/api/v1/grids/V1", Some(&gis)).await,
+        404,
+        "not_found",
+    )
+    .await;
 }
 
-both_backends! {
-    async fn listing_filters_by_parent_level_and_bounding_box(app: TestApp) {
-        app.load_demo_map().await;
-        let gis = app.user_token("gis", Role::Gis, &[]).await;
-        let codes = |body: Value| -> Vec<String> {
-            body["features"].as_array().unwrap().iter().map(|f| f["properties"]["code"].as_str().unwrap().to_string()).collect()
-        };
+#[both_backends]
+async fn a_partial_import_keeps_the_valid_features_and_names_each_rejection(app: TestApp) {
+    let gis = app.user_token("gis", Role::Gis, &[]).await;
+    let mut map = small_map();
+    let features = map["features"].as_array_mut().unwrap();
+    let mut bowtie = rect_feature("BOW", Some("V1"), None, [0.0; 4]);
+    bowtie["geometry"]["coordinates"] = json!([[
+        [124.30, 43.10],
+        [124.31, 43.11],
+        [124.31, 43.10],
+        [124.30, 43.11],
+        [124.30, 43.10]
+    ]]);
+    let mut triangle = rect_feature("TRI", Some("V1"), None, [0.0; 4]);
+    triangle["geometry"]["coordinates"] =
+        json!([[[124.30, 43.10], [124.31, 43.11], [124.30, 43.10]]]);
+    let far = rect_feature("FAR", None, None, [124.0, 43.0, 181.0, 44.0]);
+    let orphan = rect_feature("ORPHAN", Some("NOPE"), None, [124.0, 43.0, 124.1, 43.1]);
+    features.extend([bowtie, triangle, far, orphan]);
 
-        let children = codes(app.get("/api/v1/grids?parent=220302001001", Some(&gis)).await.json().await.unwrap());
-        let counties = codes(app.get("/api/v1/grids?level=county", Some(&gis)).await.json().await.unwrap());
-        let near_corner = codes(app.get("/api/v1/grids?level=grid&bbox=124.20,43.05,124.21,43.06", Some(&gis)).await.json().await.unwrap());
-        let bad_bbox = app.get("/api/v1/grids?bbox=1,2,3", Some(&gis)).await;
-        let bad_level = app.get("/api/v1/grids?level=province", Some(&gis)).await;
+    let response = app
+        .post("/api/v1/grids/import?partial=true", Some(&gis), &map)
+        .await;
 
-        assert_eq!(children, ["22030200100101", "22030200100102", "22030200100103", "22030200100104"]);
-        assert_eq!(counties, ["220302", "220303"]);
-        assert_eq!(near_corner, ["22030200100101"]);
-        assert_problem(bad_bbox, 400, "invalid_bbox").await;
-        assert_problem(bad_level, 400, "invalid_query").await;
-    }
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["imported"], 3);
+    assert_eq!(body["rejected"], 4);
+    let reasons: Vec<&str> = body["results"].as_array().unwrap()[3..]
+        .iter()
+        .map(|r| r["error"]["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            "self_intersection",
+            "too_few_positions",
+            "out_of_range",
+            "unknown_parent"
+        ]
+    );
+    assert_eq!(
+        app.get("/api/v1/grids/V1G1", Some(&gis)).await.status(),
+        200
+    );
 }
 
-both_backends! {
-    async fn reimporting_an_area_replaces_it_and_bumps_its_version(app: TestApp) {
-        let gis = app.user_token("gis", Role::Gis, &[]).await;
-        app.post("/api/v1/grids/import", Some(&gis), &small_map()).await;
-        let moved = collection(vec![rect_feature("V1G1", Some("V1"), None, [124.30, 43.10, 124.305, 43.12])]);
+#[both_backends]
+async fn a_gcj02_import_is_stored_in_wgs84_and_served_in_either(app: TestApp) {
+    let gis = app.user_token("gis", Role::Gis, &[]).await;
+    let map = collection(vec![rect_feature(
+        "G",
+        None,
+        Some("grid"),
+        [124.35, 43.17, 124.36, 43.18],
+    )]);
 
-        let response = app.post("/api/v1/grids/import", Some(&gis), &moved).await;
+    let response = app
+        .post("/api/v1/grids/import?crs=gcj02", Some(&gis), &map)
+        .await;
 
-        assert_eq!(response.json::<Value>().await.unwrap()["map_version"], 2);
-        let grid: Value = app.get("/api/v1/grids/V1G1", Some(&gis)).await.json().await.unwrap();
-        assert_eq!(grid["properties"]["version"], 2);
-        let sibling: Value = app.get("/api/v1/grids/V1G2", Some(&gis)).await.json().await.unwrap();
-        assert_eq!(sibling["properties"]["version"], 1);
-        let changed_level = collection(vec![rect_feature("V1G1", None, Some("village"), [124.30, 43.10, 124.305, 43.12])]);
-        let response = app.post("/api/v1/grids/import", Some(&gis), &changed_level).await;
-        let body = assert_problem(response, 422, "import_rejected").await;
-        assert_eq!(body["results"][0]["error"]["code"], "level_change");
-    }
+    assert_eq!(response.status(), 200);
+    let stored: Value = app
+        .get("/api/v1/grids/G", Some(&gis))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let corner = &stored["geometry"]["coordinates"][0][0];
+    let expected = gcj02_to_wgs84(124.35, 43.17);
+    assert!((corner[0].as_f64().unwrap() - expected.0).abs() < 1e-9);
+    assert!((corner[1].as_f64().unwrap() - expected.1).abs() < 1e-9);
+    let as_gcj: Value = app
+        .get("/api/v1/grids/G?crs=gcj02", Some(&gis))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let corner = &as_gcj["geometry"]["coordinates"][0][0];
+    assert!((corner[0].as_f64().unwrap() - 124.35).abs() < 1e-8);
+    assert!((corner[1].as_f64().unwrap() - 43.17).abs() < 1e-8);
+    let _ = wgs84_to_gcj02;
 }
 
-both_backends! {
-    async fn a_body_that_is_not_a_feature_collection_is_the_same_400_on_every_route(app: TestApp) {
-        let admin = app.user_token("chief", Role::Admin, &[]).await;
+#[both_backends]
+async fn listing_filters_by_parent_level_and_bounding_box(app: TestApp) {
+    app.load_demo_map().await;
+    let gis = app.user_token("gis", Role::Gis, &[]).await;
+    let codes = |body: Value| -> Vec<String> {
+        body["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["properties"]["code"].as_str().unwrap().to_string())
+            .collect()
+    };
 
-        for route in ["/api/v1/grids/import", "/api/v1/grids/batch", "/api/v1/records/import"] {
-            let not_collection = app.post(route, Some(&admin), &json!({ "type": "Feature" })).await;
-            let not_json = app
-                .client
-                .post(app.url(route))
-                .bearer_auth(&admin)
-                .body("{nope")
-                .send()
-                .await
-                .unwrap();
+    let children = codes(
+        app.get("/api/v1/grids?parent=220302001001", Some(&gis))
+            .await
+            .json()
+            .await
+            .unwrap(),
+    );
+    let counties = codes(
+        app.get("/api/v1/grids?level=county", Some(&gis))
+            .await
+            .json()
+            .await
+            .unwrap(),
+    );
+    let near_corner = codes(
+        app.get(
+            "/api/v1/grids?level=grid&bbox=124.20,43.05,124.21,43.06",
+            Some(&gis),
+        )
+        .await
+        .json()
+        .await
+        .unwrap(),
+    );
+    let bad_bbox = app.get("/api/v1/grids?bbox=1,2,3", Some(&gis)).await;
+    let bad_level = app.get("/api/v1/grids?level=province", Some(&gis)).await;
 
-            assert_problem(not_collection, 400, "invalid_geojson").await;
-            assert_problem(not_json, 400, "invalid_json").await;
-        }
+    assert_eq!(
+        children,
+        [
+            "22030200100101",
+            "22030200100102",
+            "22030200100103",
+            "22030200100104"
+        ]
+    );
+    assert_eq!(counties, ["220302", "220303"]);
+    assert_eq!(near_corner, ["22030200100101"]);
+    assert_problem(bad_bbox, 400, "invalid_bbox").await;
+    assert_problem(bad_level, 400, "invalid_query").await;
+}
+
+#[both_backends]
+async fn reimporting_an_area_replaces_it_and_bumps_its_version(app: TestApp) {
+    let gis = app.user_token("gis", Role::Gis, &[]).await;
+    app.post("/api/v1/grids/import", Some(&gis), &small_map())
+        .await;
+    let moved = collection(vec![rect_feature(
+        "V1G1",
+        Some("V1"),
+        None,
+        [124.30, 43.10, 124.305, 43.12],
+    )]);
+
+    let response = app.post("/api/v1/grids/import", Some(&gis), &moved).await;
+
+    assert_eq!(response.json::<Value>().await.unwrap()["map_version"], 2);
+    let grid: Value = app
+        .get("/api/v1/grids/V1G1", Some(&gis))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(grid["properties"]["version"], 2);
+    let sibling: Value = app
+        .get("/api/v1/grids/V1G2", Some(&gis))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(sibling["properties"]["version"], 1);
+    let changed_level = collection(vec![rect_feature(
+        "V1G1",
+        None,
+        Some("village"),
+        [124.30, 43.10, 124.305, 43.12],
+    )]);
+    let response = app
+        .post("/api/v1/grids/import", Some(&gis), &changed_level)
+        .await;
+    let body = assert_problem(response, 422, "import_rejected").await;
+    assert_eq!(body["results"][0]["error"]["code"], "level_change");
+}
+
+#[both_backends]
+async fn a_body_that_is_not_a_feature_collection_is_the_same_400_on_every_route(app: TestApp) {
+    let admin = app.user_token("chief", Role::Admin, &[]).await;
+
+    for route in [
+        "/api/v1/grids/import",
+        "/api/v1/grids/batch",
+        "/api/v1/records/import",
+    ] {
+        let not_collection = app
+            .post(route, Some(&admin), &json!({ "type": "Feature" }))
+            .await;
+        let not_json = app
+            .client
+            .post(app.url(route))
+            .bearer_auth(&admin)
+            .body("{nope")
+            .send()
+            .await
+            .unwrap();
+
+        assert_problem(not_collection, 400, "invalid_geojson").await;
+        assert_problem(not_json, 400, "invalid_json").await;
     }
 }

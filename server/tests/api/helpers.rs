@@ -266,7 +266,9 @@ pub fn rect_feature(
     let [x0, y0, x1, y1] = rect;
     json!({
         "type": "Feature",
-        "properties": { "code": code, "name": format!("area {code}"), "parent": parent, "level": level },
+        "properties": {
+            "code": code, "name": format!("area {code}"), "parent": parent, "level": level,
+        },
         "geometry": {
             "type": "Polygon",
             "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]],
@@ -277,28 +279,4 @@ pub fn rect_feature(
 /// A FeatureCollection.
 pub fn collection(features: Vec<Value>) -> Value {
     json!({ "type": "FeatureCollection", "features": features })
-}
-
-/// Generates `mod $name { sqlite(), postgres() }` running the same body against both backends.
-#[macro_export]
-macro_rules! both_backends {
-    ($(#[$meta:meta])* async fn $name:ident($app:ident: TestApp) $body:block) => {
-        $(#[$meta])*
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            async fn run($app: $crate::helpers::TestApp) $body
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                run($crate::helpers::TestApp::spawn($crate::helpers::Backend::Sqlite).await).await
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                run($crate::helpers::TestApp::spawn($crate::helpers::Backend::Postgres).await).await
-            }
-        }
-    };
 }

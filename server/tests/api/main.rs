@@ -2,7 +2,8 @@
 //! twice, over a fresh SQLite file and over a fresh PostgreSQL database
 //! (`GRIDSYNC_TEST_PG_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`).
 
-/// The harness: spawning servers, fresh databases, login helpers, the `both_backends!` macro.
+/// The harness: spawning servers, fresh databases, login helpers. `#[both_backends]`
+/// (`gridsync-test-macros`) runs a test body on each backend.
 mod helpers;
 
 /// Login, logout, token expiry and revocation.

@@ -4,8 +4,8 @@
 use gridsync_server::domain::Role;
 use serde_json::{Value, json};
 
-use crate::both_backends;
 use crate::helpers::{TestApp, assert_problem, collection, rect_feature};
+use gridsync_test_macros::both_backends;
 
 fn village() -> Value {
     collection(vec![
@@ -30,145 +30,386 @@ async fn json_of(response: reqwest::Response) -> Value {
     response.json().await.unwrap()
 }
 
-both_backends! {
-    async fn the_landing_page_and_conformance_are_public_and_the_data_is_not(app: TestApp) {
-        let landing = json_of(app.get("/ogc/", None).await).await;
-        let rels: Vec<&str> = landing["links"].as_array().unwrap().iter().map(|l| l["rel"].as_str().unwrap()).collect();
-        assert!(rels.contains(&"conformance") && rels.contains(&"data") && rels.contains(&"service-desc"));
-        let conformance = json_of(app.get("/ogc/conformance", None).await).await;
-        let classes = conformance["conformsTo"].as_array().unwrap();
-        assert!(classes.contains(&json!("http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core")));
-        assert!(classes.contains(&json!("http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete")));
-        let api = app.get("/ogc/api", None).await;
-        assert!(api.text().await.unwrap().contains("/ogc/collections/{collection}/items"));
-        assert_problem(app.get("/ogc/collections", None).await, 401, "unauthenticated").await;
-        assert_problem(app.get("/ogc/collections/grids/items", None).await, 401, "unauthenticated").await;
-    }
+#[both_backends]
+async fn the_landing_page_and_conformance_are_public_and_the_data_is_not(app: TestApp) {
+    let landing = json_of(app.get("/ogc/", None).await).await;
+    let rels: Vec<&str> = landing["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["rel"].as_str().unwrap())
+        .collect();
+    assert!(
+        rels.contains(&"conformance") && rels.contains(&"data") && rels.contains(&"service-desc")
+    );
+    let conformance = json_of(app.get("/ogc/conformance", None).await).await;
+    let classes = conformance["conformsTo"].as_array().unwrap();
+    assert!(classes.contains(&json!(
+        "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"
+    )));
+    assert!(classes.contains(&json!(
+        "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete"
+    )));
+    let api = app.get("/ogc/api", None).await;
+    assert!(
+        api.text()
+            .await
+            .unwrap()
+            .contains("/ogc/collections/{collection}/items")
+    );
+    assert_problem(
+        app.get("/ogc/collections", None).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
+    assert_problem(
+        app.get("/ogc/collections/grids/items", None).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
 }
 
-both_backends! {
-    async fn items_page_by_links_filter_by_bbox_and_read_the_map_as_of_a_time(app: TestApp) {
-        let gis = setup(&app).await;
-        let collections = json_of(app.get("/ogc/collections", Some(&gis)).await).await;
-        let ids: Vec<&str> = collections["collections"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
-        assert_eq!(ids, ["grids", "regions", "records"]);
-        assert_eq!(collections["collections"][0]["extent"]["spatial"]["bbox"][0], json!([124.30, 43.10, 124.33, 43.12]));
+#[both_backends]
+async fn items_page_by_links_filter_by_bbox_and_read_the_map_as_of_a_time(app: TestApp) {
+    let gis = setup(&app).await;
+    let collections = json_of(app.get("/ogc/collections", Some(&gis)).await).await;
+    let ids: Vec<&str> = collections["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["grids", "regions", "records"]);
+    assert_eq!(
+        collections["collections"][0]["extent"]["spatial"]["bbox"][0],
+        json!([124.30, 43.10, 124.33, 43.12])
+    );
 
-        let first = json_of(app.get("/ogc/collections/grids/items?limit=2", Some(&gis)).await).await;
-        assert_eq!(first["numberMatched"], 3);
-        assert_eq!(first["numberReturned"], 2);
-        let next = first["links"].as_array().unwrap().iter().find(|l| l["rel"] == "next").expect("next link");
-        let next = reqwest::Client::new().get(next["href"].as_str().unwrap()).bearer_auth(&gis).send().await.unwrap();
-        let second = json_of(next).await;
-        assert_eq!(second["features"][0]["id"], "C");
-        assert!(second["links"].as_array().unwrap().iter().all(|l| l["rel"] != "next"));
+    let first = json_of(
+        app.get("/ogc/collections/grids/items?limit=2", Some(&gis))
+            .await,
+    )
+    .await;
+    assert_eq!(first["numberMatched"], 3);
+    assert_eq!(first["numberReturned"], 2);
+    let next = first["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["rel"] == "next")
+        .expect("next link");
+    let next = reqwest::Client::new()
+        .get(next["href"].as_str().unwrap())
+        .bearer_auth(&gis)
+        .send()
+        .await
+        .unwrap();
+    let second = json_of(next).await;
+    assert_eq!(second["features"][0]["id"], "C");
+    assert!(
+        second["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["rel"] != "next")
+    );
 
-        let east = json_of(app.get("/ogc/collections/grids/items?bbox=124.325,43.11,124.33,43.115", Some(&gis)).await).await;
-        let codes: Vec<&str> = east["features"].as_array().unwrap().iter().map(|f| f["id"].as_str().unwrap()).collect();
-        assert_eq!(codes, ["C"]);
-        let regions = json_of(app.get("/ogc/collections/regions/items", Some(&gis)).await).await;
-        assert_eq!(regions["features"][0]["id"], "V");
-        assert_eq!(regions["numberMatched"], 1);
+    let east = json_of(
+        app.get(
+            "/ogc/collections/grids/items?bbox=124.325,43.11,124.33,43.115",
+            Some(&gis),
+        )
+        .await,
+    )
+    .await;
+    let codes: Vec<&str> = east["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["C"]);
+    let regions = json_of(app.get("/ogc/collections/regions/items", Some(&gis)).await).await;
+    assert_eq!(regions["features"][0]["id"], "V");
+    assert_eq!(regions["numberMatched"], 1);
 
-        let before = gridsync_server::routes::common::rfc3339(sync_core::now_ms() + 5);
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        let retire = app.send_json(reqwest::Method::DELETE, "/ogc/collections/grids/items/C", Some(&gis), &json!(null)).await;
-        assert_eq!(retire.status(), 200);
-        let now = json_of(app.get("/ogc/collections/grids/items", Some(&gis)).await).await;
-        assert_eq!(now["numberMatched"], 2);
-        let then = json_of(app.get(&format!("/ogc/collections/grids/items?datetime={before}"), Some(&gis)).await).await;
-        assert_eq!(then["numberMatched"], 3);
-        let interval = json_of(app.get(&format!("/ogc/collections/grids/items?datetime=../{before}"), Some(&gis)).await).await;
-        assert_eq!(interval["numberMatched"], 3);
-    }
+    let before = gridsync_server::routes::common::rfc3339(sync_core::now_ms() + 5);
+    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    let retire = app
+        .send_json(
+            reqwest::Method::DELETE,
+            "/ogc/collections/grids/items/C",
+            Some(&gis),
+            &json!(null),
+        )
+        .await;
+    assert_eq!(retire.status(), 200);
+    let now = json_of(app.get("/ogc/collections/grids/items", Some(&gis)).await).await;
+    assert_eq!(now["numberMatched"], 2);
+    let then = json_of(
+        app.get(
+            &format!("/ogc/collections/grids/items?datetime={before}"),
+            Some(&gis),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(then["numberMatched"], 3);
+    let interval = json_of(
+        app.get(
+            &format!("/ogc/collections/grids/items?datetime=../{before}"),
+            Some(&gis),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(interval["numberMatched"], 3);
 }
 
-both_backends! {
-    async fn gcj02_is_served_on_request_and_bad_parameters_are_named(app: TestApp) {
-        let gis = setup(&app).await;
-        let gcj = app.get("/ogc/collections/grids/items/A?crs=urn:gridsync:def:crs:GCJ02", Some(&gis)).await;
-        assert_eq!(gcj.status(), 200);
-        assert_eq!(gcj.headers()["content-crs"], "<urn:gridsync:def:crs:GCJ02>");
-        assert_eq!(gcj.headers()["etag"], "\"1\"");
-        let gcj: Value = gcj.json().await.unwrap();
-        let x = gcj["geometry"]["coordinates"][0][0][0].as_f64().unwrap();
-        let (expected, _) = gridsync_server::coords::wgs84_to_gcj02(124.30, 43.10);
-        assert!((x - expected).abs() < 1e-9);
-        let wgs = app.get("/ogc/collections/grids/items/A", Some(&gis)).await;
-        assert_eq!(wgs.headers()["content-crs"], "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>");
+#[both_backends]
+async fn gcj02_is_served_on_request_and_bad_parameters_are_named(app: TestApp) {
+    let gis = setup(&app).await;
+    let gcj = app
+        .get(
+            "/ogc/collections/grids/items/A?crs=urn:gridsync:def:crs:GCJ02",
+            Some(&gis),
+        )
+        .await;
+    assert_eq!(gcj.status(), 200);
+    assert_eq!(gcj.headers()["content-crs"], "<urn:gridsync:def:crs:GCJ02>");
+    assert_eq!(gcj.headers()["etag"], "\"1\"");
+    let gcj: Value = gcj.json().await.unwrap();
+    let x = gcj["geometry"]["coordinates"][0][0][0].as_f64().unwrap();
+    let (expected, _) = gridsync_server::coords::wgs84_to_gcj02(124.30, 43.10);
+    assert!((x - expected).abs() < 1e-9);
+    let wgs = app.get("/ogc/collections/grids/items/A", Some(&gis)).await;
+    assert_eq!(
+        wgs.headers()["content-crs"],
+        "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>"
+    );
 
-        assert_problem(app.get("/ogc/collections/grids/items?crs=EPSG:3857", Some(&gis)).await, 400, "unsupported_crs").await;
-        assert_problem(app.get("/ogc/collections/grids/items?limit=0", Some(&gis)).await, 400, "invalid_limit").await;
-        assert_problem(app.get("/ogc/collections/grids/items?colour=red", Some(&gis)).await, 400, "invalid_query").await;
-        assert_problem(app.get("/ogc/collections/grids/items?datetime=soon", Some(&gis)).await, 400, "invalid_datetime").await;
-        assert_problem(app.get("/ogc/collections/lakes/items", Some(&gis)).await, 404, "not_found").await;
-        assert_problem(app.get("/ogc/collections/regions/items/A", Some(&gis)).await, 404, "not_found").await;
-    }
+    assert_problem(
+        app.get("/ogc/collections/grids/items?crs=EPSG:3857", Some(&gis))
+            .await,
+        400,
+        "unsupported_crs",
+    )
+    .await;
+    assert_problem(
+        app.get("/ogc/collections/grids/items?limit=0", Some(&gis))
+            .await,
+        400,
+        "invalid_limit",
+    )
+    .await;
+    assert_problem(
+        app.get("/ogc/collections/grids/items?colour=red", Some(&gis))
+            .await,
+        400,
+        "invalid_query",
+    )
+    .await;
+    assert_problem(
+        app.get("/ogc/collections/grids/items?datetime=soon", Some(&gis))
+            .await,
+        400,
+        "invalid_datetime",
+    )
+    .await;
+    assert_problem(
+        app.get("/ogc/collections/lakes/items", Some(&gis)).await,
+        404,
+        "not_found",
+    )
+    .await;
+    assert_problem(
+        app.get("/ogc/collections/regions/items/A", Some(&gis))
+            .await,
+        404,
+        "not_found",
+    )
+    .await;
 }
 
-both_backends! {
-    async fn transactions_create_replace_update_and_delete_grids_for_gis_staff_only(app: TestApp) {
-        let gis = setup(&app).await;
-        let worker = app.user_token("worker", Role::GridWorker, &["A"]).await;
-        // Make room: shrink C, then create D beside it.
-        let shrunk = rect_feature("C", Some("V"), None, [124.32, 43.10, 124.325, 43.12]);
-        let put = app.client.put(app.url("/ogc/collections/grids/items/C")).bearer_auth(&gis)
-            .header("if-match", "\"1\"").json(&shrunk).send().await.unwrap();
-        assert_eq!(put.status(), 200, "{}", put.text().await.unwrap());
-        let stale = app.client.put(app.url("/ogc/collections/grids/items/C")).bearer_auth(&gis)
-            .header("if-match", "\"1\"").json(&shrunk).send().await.unwrap();
-        assert_problem(stale, 412, "version_mismatch").await;
+#[both_backends]
+async fn transactions_create_replace_update_and_delete_grids_for_gis_staff_only(app: TestApp) {
+    let gis = setup(&app).await;
+    let worker = app.user_token("worker", Role::GridWorker, &["A"]).await;
+    // Make room: shrink C, then create D beside it.
+    let shrunk = rect_feature("C", Some("V"), None, [124.32, 43.10, 124.325, 43.12]);
+    let put = app
+        .client
+        .put(app.url("/ogc/collections/grids/items/C"))
+        .bearer_auth(&gis)
+        .header("if-match", "\"1\"")
+        .json(&shrunk)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200, "{}", put.text().await.unwrap());
+    let stale = app
+        .client
+        .put(app.url("/ogc/collections/grids/items/C"))
+        .bearer_auth(&gis)
+        .header("if-match", "\"1\"")
+        .json(&shrunk)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(stale, 412, "version_mismatch").await;
 
-        let d = rect_feature("D", Some("V"), None, [124.325, 43.10, 124.33, 43.12]);
-        let created = app.post("/ogc/collections/grids/items", Some(&gis), &d).await;
-        assert_eq!(created.status(), 201);
-        assert!(created.headers()["location"].to_str().unwrap().ends_with("/ogc/collections/grids/items/D"));
-        let d_now = json_of(app.get("/ogc/collections/grids/items/D", Some(&gis)).await).await;
-        assert_eq!(d_now["properties"]["level"], "grid");
-        assert_eq!(d_now["properties"]["parent"], "V");
+    let d = rect_feature("D", Some("V"), None, [124.325, 43.10, 124.33, 43.12]);
+    let created = app
+        .post("/ogc/collections/grids/items", Some(&gis), &d)
+        .await;
+    assert_eq!(created.status(), 201);
+    assert!(
+        created.headers()["location"]
+            .to_str()
+            .unwrap()
+            .ends_with("/ogc/collections/grids/items/D")
+    );
+    let d_now = json_of(app.get("/ogc/collections/grids/items/D", Some(&gis)).await).await;
+    assert_eq!(d_now["properties"]["level"], "grid");
+    assert_eq!(d_now["properties"]["parent"], "V");
 
-        let patch = json!({ "properties": { "name": "东区" } });
-        let patched = app.send_json(reqwest::Method::PATCH, "/ogc/collections/grids/items/D", Some(&gis), &patch).await;
-        assert_eq!(patched.status(), 200);
-        assert_eq!(json_of(app.get("/ogc/collections/grids/items/D", Some(&gis)).await).await["properties"]["name"], "东区");
+    let patch = json!({ "properties": { "name": "东区" } });
+    let patched = app
+        .send_json(
+            reqwest::Method::PATCH,
+            "/ogc/collections/grids/items/D",
+            Some(&gis),
+            &patch,
+        )
+        .await;
+    assert_eq!(patched.status(), 200);
+    let after = json_of(app.get("/ogc/collections/grids/items/D", Some(&gis)).await).await;
+    assert_eq!(after["properties"]["name"], "东区");
 
-        assert_problem(app.post("/ogc/collections/grids/items", Some(&worker), &d).await, 403, "forbidden").await;
-        let region_as_grid = rect_feature("E", Some("V"), Some("village"), [124.30, 43.10, 124.301, 43.101]);
-        assert_problem(app.post("/ogc/collections/grids/items", Some(&gis), &region_as_grid).await, 422, "wrong_collection").await;
-        assert_problem(app.post("/ogc/collections/records/items", Some(&gis), &d).await, 409, "read_only_collection").await;
+    assert_problem(
+        app.post("/ogc/collections/grids/items", Some(&worker), &d)
+            .await,
+        403,
+        "forbidden",
+    )
+    .await;
+    let region_as_grid = rect_feature(
+        "E",
+        Some("V"),
+        Some("village"),
+        [124.30, 43.10, 124.301, 43.101],
+    );
+    assert_problem(
+        app.post("/ogc/collections/grids/items", Some(&gis), &region_as_grid)
+            .await,
+        422,
+        "wrong_collection",
+    )
+    .await;
+    assert_problem(
+        app.post("/ogc/collections/records/items", Some(&gis), &d)
+            .await,
+        409,
+        "read_only_collection",
+    )
+    .await;
 
-        let deleted = app.send_json(reqwest::Method::DELETE, "/ogc/collections/grids/items/D", Some(&gis), &json!(null)).await;
-        assert_eq!(deleted.status(), 200);
-        assert_problem(app.get("/ogc/collections/grids/items/D", Some(&gis)).await, 404, "not_found").await;
-    }
+    let deleted = app
+        .send_json(
+            reqwest::Method::DELETE,
+            "/ogc/collections/grids/items/D",
+            Some(&gis),
+            &json!(null),
+        )
+        .await;
+    assert_eq!(deleted.status(), 200);
+    assert_problem(
+        app.get("/ogc/collections/grids/items/D", Some(&gis)).await,
+        404,
+        "not_found",
+    )
+    .await;
 }
 
-both_backends! {
-    async fn records_are_points_in_the_callers_scope_paged_by_cursor(app: TestApp) {
-        setup(&app).await;
-        let dispatcher = app.user_token("hotline", Role::Dispatcher, &[]).await;
-        let worker = app.user_token("worker", Role::GridWorker, &["A"]).await;
-        for (i, lon) in [124.301, 124.302, 124.315].iter().enumerate() {
-            let body = json!({ "kind": "complaint", "title": format!("r{i}"), "channel": "hotline",
-                "location": { "lon": lon, "lat": 43.11, "crs": "wgs84" } });
-            assert_eq!(app.post("/api/v1/records", Some(&dispatcher), &body).await.status(), 201);
-        }
-        let all = json_of(app.get("/ogc/collections/records/items?limit=2", Some(&dispatcher)).await).await;
-        assert_eq!(all["numberReturned"], 2);
-        assert_eq!(all["features"][0]["geometry"]["type"], "Point");
-        let next = all["links"].as_array().unwrap().iter().find(|l| l["rel"] == "next").expect("next");
-        let rest = json_of(reqwest::Client::new().get(next["href"].as_str().unwrap()).bearer_auth(&dispatcher).send().await.unwrap()).await;
-        assert_eq!(rest["numberReturned"], 1);
-
-        let mine = json_of(app.get("/ogc/collections/records/items", Some(&worker)).await).await;
-        assert_eq!(mine["numberReturned"], 2, "a worker of A sees A's records only");
-        let east = json_of(app.get("/ogc/collections/records/items?bbox=124.31,43.10,124.32,43.12", Some(&dispatcher)).await).await;
-        assert_eq!(east["numberReturned"], 1);
-        let id = east["features"][0]["id"].as_str().unwrap();
-        let one = json_of(app.get(&format!("/ogc/collections/records/items/{id}"), Some(&dispatcher)).await).await;
-        assert_eq!(one["properties"]["owner_grid"], "B");
-        assert_problem(app.get(&format!("/ogc/collections/records/items/{id}"), Some(&worker)).await, 404, "not_found").await;
+#[both_backends]
+async fn records_are_points_in_the_callers_scope_paged_by_cursor(app: TestApp) {
+    setup(&app).await;
+    let dispatcher = app.user_token("hotline", Role::Dispatcher, &[]).await;
+    let worker = app.user_token("worker", Role::GridWorker, &["A"]).await;
+    for (i, lon) in [124.301, 124.302, 124.315].iter().enumerate() {
+        let body = json!({ "kind": "complaint", "title": format!("r{i}"), "channel": "hotline",
+            "location": { "lon": lon, "lat": 43.11, "crs": "wgs84" } });
+        assert_eq!(
+            app.post("/api/v1/records", Some(&dispatcher), &body)
+                .await
+                .status(),
+            201
+        );
     }
+    let all = json_of(
+        app.get("/ogc/collections/records/items?limit=2", Some(&dispatcher))
+            .await,
+    )
+    .await;
+    assert_eq!(all["numberReturned"], 2);
+    assert_eq!(all["features"][0]["geometry"]["type"], "Point");
+    let next = all["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["rel"] == "next")
+        .expect("next");
+    let rest = json_of(
+        reqwest::Client::new()
+            .get(next["href"].as_str().unwrap())
+            .bearer_auth(&dispatcher)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(rest["numberReturned"], 1);
+
+    let mine = json_of(
+        app.get("/ogc/collections/records/items", Some(&worker))
+            .await,
+    )
+    .await;
+    assert_eq!(
+        mine["numberReturned"], 2,
+        "a worker of A sees A's records only"
+    );
+    let east = json_of(
+        app.get(
+            "/ogc/collections/records/items?bbox=124.31,43.10,124.32,43.12",
+            Some(&dispatcher),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(east["numberReturned"], 1);
+    let id = east["features"][0]["id"].as_str().unwrap();
+    let one = json_of(
+        app.get(
+            &format!("/ogc/collections/records/items/{id}"),
+            Some(&dispatcher),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(one["properties"]["owner_grid"], "B");
+    assert_problem(
+        app.get(
+            &format!("/ogc/collections/records/items/{id}"),
+            Some(&worker),
+        )
+        .await,
+        404,
+        "not_found",
+    )
+    .await;
 }
 
 /// The repository's virtual environment with OWSLib (`scripts/test.sh` makes it).
@@ -183,33 +424,36 @@ fn python() -> std::path::PathBuf {
     python
 }
 
-both_backends! {
-    async fn owslib_reads_collections_and_items_and_round_trips_a_transaction(app: TestApp) {
-        let gis = setup(&app).await;
-        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/ogc_client.py");
-        let output = tokio::process::Command::new(python())
-            .arg(&script)
-            .arg(format!("{}/ogc/", app.address))
-            .arg(&gis)
-            .output()
-            .await
-            .expect("run python");
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        assert!(output.status.success(), "OWSLib client failed: {stderr}");
-        let report: Value = serde_json::from_slice(&output.stdout).expect("the client prints JSON");
+#[both_backends]
+async fn owslib_reads_collections_and_items_and_round_trips_a_transaction(app: TestApp) {
+    let gis = setup(&app).await;
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/python/ogc_client.py");
+    let output = tokio::process::Command::new(python())
+        .arg(&script)
+        .arg(format!("{}/ogc/", app.address))
+        .arg(&gis)
+        .output()
+        .await
+        .expect("run python");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "OWSLib client failed: {stderr}");
+    let report: Value = serde_json::from_slice(&output.stdout).expect("the client prints JSON");
 
-        assert_eq!(report["collections"], json!(["grids", "regions", "records"]));
-        assert_eq!(report["grids_in_bbox"], json!(["B"]));
-        assert_eq!(report["item_a_name"], "area A");
-        assert_eq!(report["first_page"], 2);
-        assert_eq!(report["created"], true);
-        assert_eq!(report["updated_name"], "新网格");
-        assert_eq!(report["deleted"], true);
-        // What OWSLib wrote is what the server holds: E created, renamed, then retired.
-        let history = app.store.area_history("E").await.unwrap();
-        let operations: Vec<&str> = history.iter().map(|v| v.operation.as_str()).collect();
-        assert_eq!(operations, ["create", "replace", "retire"]);
-        assert_eq!(history[1].area.name, "新网格");
-        assert!(app.store.area("E").await.unwrap().is_none());
-    }
+    assert_eq!(
+        report["collections"],
+        json!(["grids", "regions", "records"])
+    );
+    assert_eq!(report["grids_in_bbox"], json!(["B"]));
+    assert_eq!(report["item_a_name"], "area A");
+    assert_eq!(report["first_page"], 2);
+    assert_eq!(report["created"], true);
+    assert_eq!(report["updated_name"], "新网格");
+    assert_eq!(report["deleted"], true);
+    // What OWSLib wrote is what the server holds: E created, renamed, then retired.
+    let history = app.store.area_history("E").await.unwrap();
+    let operations: Vec<&str> = history.iter().map(|v| v.operation.as_str()).collect();
+    assert_eq!(operations, ["create", "replace", "retire"]);
+    assert_eq!(history[1].area.name, "新网格");
+    assert!(app.store.area("E").await.unwrap().is_none());
 }

@@ -14,8 +14,8 @@ use sync_core::{
     Channel, Crs, Location, Outcome, OwnerGrid, Rating, RecordBuilder, RecordDoc, Writer,
 };
 
-use crate::both_backends;
 use crate::helpers::{TestApp, assert_problem};
+use gridsync_test_macros::both_backends;
 
 const GRID_A: &str = "22030200100101"; // county 220302
 const GRID_B: &str = "22030300200204"; // county 220303
@@ -380,86 +380,148 @@ fn assert_rate(group: &Value, which: &str, numerator: f64, denominator: u64, ran
     assert!((value - numerator / denominator as f64).abs() < 1e-12);
 }
 
-both_backends! {
-    async fn the_fixture_months_rates_and_rankings_are_exactly_as_computed_by_hand(app: TestApp) {
-        fixture(&app).await;
-        let supervisor = app.user_token("jiwei", Role::Supervisor, &["2203"]).await;
+#[both_backends]
+async fn the_fixture_months_rates_and_rankings_are_exactly_as_computed_by_hand(app: TestApp) {
+    fixture(&app).await;
+    let supervisor = app.user_token("jiwei", Role::Supervisor, &["2203"]).await;
 
-        let report: Value = app
-            .get("/api/v1/reports/rates?from=2026-10-01&to=2026-10-31&basic_weight=0.8&min_sample=12", Some(&supervisor))
-            .await
-            .json()
-            .await
-            .unwrap();
+    let report: Value = app
+        .get(
+            "/api/v1/reports/rates?from=2026-10-01&to=2026-10-31&basic_weight=0.8&min_sample=12",
+            Some(&supervisor),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
 
-        // Departments. housing: replies 15 of 20 on time; 12 of 14 standing results resolved
-        // (cases 6, 17 and 20 were returned, 9, 10, 18 have none); 8 satisfied + 4 basically of 15.
-        let housing = group(&report, "departments", "housing");
-        assert_rate(housing, "response", 15.0, 20, Some(1));
-        assert_rate(housing, "resolution", 12.0, 14, Some(1));
-        assert_rate(housing, "satisfaction", 8.0 + 0.8 * 4.0, 15, Some(2));
-        // water: 12 of 18; 12 of 14; 8 + 0.8 × 5 of 15.
-        let water = group(&report, "departments", "water");
-        assert_rate(water, "response", 12.0, 18, Some(3));
-        assert_rate(water, "resolution", 12.0, 14, Some(1));
-        assert_rate(water, "satisfaction", 8.0 + 0.8 * 5.0, 15, Some(1));
-        // police: 11 of 16; 10 of 11 (below the sample of 12: shown, not ranked); 7 + 0.8 × 3 of 13.
-        let police = group(&report, "departments", "police");
-        assert_rate(police, "response", 11.0, 16, Some(2));
-        assert_rate(police, "resolution", 10.0, 11, None);
-        assert_rate(police, "satisfaction", 7.0 + 0.8 * 3.0, 13, Some(3));
-        assert_eq!(report["departments"].as_array().unwrap().len(), 3);
+    // Departments. housing: replies 15 of 20 on time; 12 of 14 standing results resolved
+    // (cases 6, 17 and 20 were returned, 9, 10, 18 have none); 8 satisfied + 4 basically of 15.
+    let housing = group(&report, "departments", "housing");
+    assert_rate(housing, "response", 15.0, 20, Some(1));
+    assert_rate(housing, "resolution", 12.0, 14, Some(1));
+    assert_rate(housing, "satisfaction", 8.0 + 0.8 * 4.0, 15, Some(2));
+    // water: 12 of 18; 12 of 14; 8 + 0.8 × 5 of 15.
+    let water = group(&report, "departments", "water");
+    assert_rate(water, "response", 12.0, 18, Some(3));
+    assert_rate(water, "resolution", 12.0, 14, Some(1));
+    assert_rate(water, "satisfaction", 8.0 + 0.8 * 5.0, 15, Some(1));
+    // police: 11 of 16; 10 of 11 (below the sample of 12: shown, not ranked); 7 + 0.8 × 3 of 13.
+    let police = group(&report, "departments", "police");
+    assert_rate(police, "response", 11.0, 16, Some(2));
+    assert_rate(police, "resolution", 10.0, 11, None);
+    assert_rate(police, "satisfaction", 7.0 + 0.8 * 3.0, 13, Some(3));
+    assert_eq!(report["departments"].as_array().unwrap().len(), 3);
 
-        // Counties, ranked against each other.
-        let a = group(&report, "regions", "220302");
-        assert_eq!(a["level"], "county");
-        assert_rate(a, "response", 17.0, 26, Some(2));
-        assert_rate(a, "resolution", 17.0, 19, Some(1));
-        assert_rate(a, "satisfaction", 10.0 + 0.8 * 5.0, 18, Some(1));
-        let b = group(&report, "regions", "220303");
-        assert_rate(b, "response", 21.0, 28, Some(1));
-        assert_rate(b, "resolution", 17.0, 20, Some(2));
-        assert_rate(b, "satisfaction", 13.0 + 0.8 * 7.0, 25, Some(2));
-        // The city is the sum; every level down to the two grids is reported.
-        let city = group(&report, "regions", "2203");
-        assert_rate(city, "response", 38.0, 54, Some(1));
-        assert_rate(city, "resolution", 34.0, 39, Some(1));
-        assert_rate(city, "satisfaction", 23.0 + 0.8 * 12.0, 43, Some(1));
-        let levels: Vec<&str> = report["regions"].as_array().unwrap().iter().map(|g| g["level"].as_str().unwrap()).collect();
-        assert_eq!(levels, ["city", "county", "county", "township", "township", "village", "village", "grid", "grid"]);
-        assert_rate(group(&report, "regions", GRID_A), "response", 17.0, 26, Some(2));
+    // Counties, ranked against each other.
+    let a = group(&report, "regions", "220302");
+    assert_eq!(a["level"], "county");
+    assert_rate(a, "response", 17.0, 26, Some(2));
+    assert_rate(a, "resolution", 17.0, 19, Some(1));
+    assert_rate(a, "satisfaction", 10.0 + 0.8 * 5.0, 18, Some(1));
+    let b = group(&report, "regions", "220303");
+    assert_rate(b, "response", 21.0, 28, Some(1));
+    assert_rate(b, "resolution", 17.0, 20, Some(2));
+    assert_rate(b, "satisfaction", 13.0 + 0.8 * 7.0, 25, Some(2));
+    // The city is the sum; every level down to the two grids is reported.
+    let city = group(&report, "regions", "2203");
+    assert_rate(city, "response", 38.0, 54, Some(1));
+    assert_rate(city, "resolution", 34.0, 39, Some(1));
+    assert_rate(city, "satisfaction", 23.0 + 0.8 * 12.0, 43, Some(1));
+    let levels: Vec<&str> = report["regions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["level"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        levels,
+        [
+            "city", "county", "county", "township", "township", "village", "village", "grid",
+            "grid"
+        ]
+    );
+    assert_rate(
+        group(&report, "regions", GRID_A),
+        "response",
+        17.0,
+        26,
+        Some(2),
+    );
 
-        let csv = app
-            .get("/api/v1/reports/rates?from=2026-10-01&to=2026-10-31&basic_weight=0.8&min_sample=12&format=csv", Some(&supervisor))
-            .await
-            .text()
-            .await
-            .unwrap();
-        let lines: Vec<&str> = csv.lines().collect();
-        assert!(lines[0].starts_with("kind,code,level,response_numerator,response_denominator,response_rate,response_rank"));
-        assert_eq!(lines.len(), 1 + 9 + 3);
-        assert!(lines.contains(&"department,police,,11,16,0.6875,2,10,11,0.9091,,9.4,13,0.7231,3"), "{csv}");
-    }
+    let csv = app
+        .get(
+            "/api/v1/reports/rates?from=2026-10-01&to=2026-10-31&basic_weight=0.8&min_sample=12\
+             &format=csv",
+            Some(&supervisor),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with(
+        "kind,code,level,response_numerator,response_denominator,response_rate,response_rank"
+    ));
+    assert_eq!(lines.len(), 1 + 9 + 3);
+    assert!(
+        lines.contains(&"department,police,,11,16,0.6875,2,10,11,0.9091,,9.4,13,0.7231,3"),
+        "{csv}"
+    );
 }
 
-both_backends! {
-    async fn the_rates_are_for_supervisors_and_the_desk_and_refuse_a_bad_period(app: TestApp) {
-        app.load_demo_map().await;
-        let worker = app.user_token("wang", Role::GridWorker, &[GRID_A]).await;
-        let desk = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
+#[both_backends]
+async fn the_rates_are_for_supervisors_and_the_desk_and_refuse_a_bad_period(app: TestApp) {
+    app.load_demo_map().await;
+    let worker = app.user_token("wang", Role::GridWorker, &[GRID_A]).await;
+    let desk = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
 
-        let by_worker = app.get("/api/v1/reports/rates?from=2026-10-01&to=2026-10-31", Some(&worker)).await;
-        let backwards = app.get("/api/v1/reports/rates?from=2026-10-31&to=2026-10-01", Some(&desk)).await;
-        let not_a_date = app.get("/api/v1/reports/rates?from=2026-10&to=2026-10-31", Some(&desk)).await;
-        let heavy = app.get("/api/v1/reports/rates?from=2026-10-01&to=2026-10-31&basic_weight=2", Some(&desk)).await;
-        let empty: Value = app.get("/api/v1/reports/rates?from=2026-10-01&to=2026-10-31", Some(&desk)).await.json().await.unwrap();
+    let by_worker = app
+        .get(
+            "/api/v1/reports/rates?from=2026-10-01&to=2026-10-31",
+            Some(&worker),
+        )
+        .await;
+    let backwards = app
+        .get(
+            "/api/v1/reports/rates?from=2026-10-31&to=2026-10-01",
+            Some(&desk),
+        )
+        .await;
+    let not_a_date = app
+        .get(
+            "/api/v1/reports/rates?from=2026-10&to=2026-10-31",
+            Some(&desk),
+        )
+        .await;
+    let heavy = app
+        .get(
+            "/api/v1/reports/rates?from=2026-10-01&to=2026-10-31&basic_weight=2",
+            Some(&desk),
+        )
+        .await;
+    let empty: Value = app
+        .get(
+            "/api/v1/reports/rates?from=2026-10-01&to=2026-10-31",
+            Some(&desk),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
 
-        assert_problem(by_worker, 403, "forbidden").await;
-        assert_problem(backwards, 400, "invalid_period").await;
-        assert_problem(not_a_date, 400, "invalid_query").await;
-        assert_problem(heavy, 400, "invalid_weight").await;
-        assert_eq!((empty["regions"].clone(), empty["departments"].clone(), empty["min_sample"].clone()), (json!([]), json!([]), json!(10)));
-    }
+    assert_problem(by_worker, 403, "forbidden").await;
+    assert_problem(backwards, 400, "invalid_period").await;
+    assert_problem(not_a_date, 400, "invalid_query").await;
+    assert_problem(heavy, 400, "invalid_weight").await;
+    assert_eq!(
+        (
+            empty["regions"].clone(),
+            empty["departments"].clone(),
+            empty["min_sample"].clone()
+        ),
+        (json!([]), json!([]), json!(10))
+    );
 }
 
 fn score(report: &Value, kind: &str, code: &str) -> (f64, u64, u64, u64, u64) {
@@ -478,102 +540,240 @@ fn score(report: &Value, kind: &str, code: &str) -> (f64, u64, u64, u64, u64) {
     )
 }
 
-both_backends! {
-    async fn the_fixture_months_report_counts_scores_and_trend_are_exactly_as_computed_by_hand(app: TestApp) {
-        fixture(&app).await;
-        let supervisor = app.user_token("jiwei", Role::Supervisor, &["2203"]).await;
-        let admin = app.user_token("root", Role::Admin, &[]).await;
-        let path = "/api/v1/reports/monthly/2026-10?min_sample=12";
+#[both_backends]
+async fn the_fixture_months_report_counts_scores_and_trend_are_exactly_as_computed_by_hand(
+    app: TestApp,
+) {
+    fixture(&app).await;
+    let supervisor = app.user_token("jiwei", Role::Supervisor, &["2203"]).await;
+    let admin = app.user_token("root", Role::Admin, &[]).await;
+    let path = "/api/v1/reports/monthly/2026-10?min_sample=12";
 
-        let report: Value = app.get(path, Some(&supervisor)).await.json().await.unwrap();
+    let report: Value = app.get(path, Some(&supervisor)).await.json().await.unwrap();
 
-        // Created in October: cases 2–54 (case 1 came in on 30 September).
-        assert_eq!(report["complaints"], 53);
-        assert_eq!(report["by_channel"], json!({ "hotline": 53 }));
-        assert_eq!(report["by_status"], json!({ "evaluated": 34, "handling": 8, "result_reported": 4, "replied": 4, "signed_for": 3 }));
-        assert_eq!(report["by_region"], json!({ "220302": 25, "220303": 28 }));
-        // September had cases 1 and 55, both in grid A.
-        assert_eq!(report["hot_categories"], json!([{ "key": "municipal", "count": 53, "previous": 2, "change": 51 }]));
-        assert_eq!(report["hot_grids"], json!([
+    // Created in October: cases 2–54 (case 1 came in on 30 September).
+    assert_eq!(report["complaints"], 53);
+    assert_eq!(report["by_channel"], json!({ "hotline": 53 }));
+    assert_eq!(
+        report["by_status"],
+        json!({
+            "evaluated": 34,
+            "handling": 8,
+            "result_reported": 4,
+            "replied": 4,
+            "signed_for": 3,
+        })
+    );
+    assert_eq!(report["by_region"], json!({ "220302": 25, "220303": 28 }));
+    // September had cases 1 and 55, both in grid A.
+    assert_eq!(
+        report["hot_categories"],
+        json!([{ "key": "municipal", "count": 53, "previous": 2, "change": 51 }])
+    );
+    assert_eq!(
+        report["hot_grids"],
+        json!([
             { "key": GRID_B, "count": 28, "previous": 0, "change": 28 },
             { "key": GRID_A, "count": 25, "previous": 2, "change": 23 },
-        ]));
-        assert_eq!(report["returned"].as_array().unwrap().len(), 8, "the eight dissatisfied cases");
-        assert_eq!((report["overdue"].clone(), report["duplicates"].clone()), (json!([]), json!([])));
-        // Default points: 100 + 1 per resolved − 2 per overdue notice − 1 per dissatisfied.
-        assert_eq!(score(&report, "department_scores", "water"), (110.0, 1, 12, 0, 2));
-        assert_eq!(score(&report, "department_scores", "housing"), (109.0, 2, 12, 0, 3));
-        assert_eq!(score(&report, "department_scores", "police"), (107.0, 3, 10, 0, 3));
-        assert_eq!(score(&report, "region_scores", "220302"), (114.0, 1, 17, 0, 3));
-        assert_eq!(score(&report, "region_scores", "220303"), (112.0, 2, 17, 0, 5));
-        assert_rate(group(&report["rates"], "departments", "police"), "response", 11.0, 16, Some(2));
-        let trend = report["trend"].as_array().unwrap();
-        let months: Vec<&str> = trend.iter().map(|p| p["month"].as_str().unwrap()).collect();
-        assert_eq!((months.len(), months[0], months[11]), (12, "2025-11", "2026-10"));
-        assert!(trend[..10].iter().all(|p| p["response"].is_null()));
-        assert_eq!(trend[10], json!({ "month": "2026-09", "response": 1.0, "resolution": 1.0, "satisfaction": 1.0 }));
-        assert!((trend[11]["satisfaction"].as_f64().unwrap() - 32.6 / 43.0).abs() < 1e-12);
+        ])
+    );
+    assert_eq!(
+        report["returned"].as_array().unwrap().len(),
+        8,
+        "the eight dissatisfied cases"
+    );
+    assert_eq!(
+        (report["overdue"].clone(), report["duplicates"].clone()),
+        (json!([]), json!([]))
+    );
+    // Default points: 100 + 1 per resolved − 2 per overdue notice − 1 per dissatisfied.
+    assert_eq!(
+        score(&report, "department_scores", "water"),
+        (110.0, 1, 12, 0, 2)
+    );
+    assert_eq!(
+        score(&report, "department_scores", "housing"),
+        (109.0, 2, 12, 0, 3)
+    );
+    assert_eq!(
+        score(&report, "department_scores", "police"),
+        (107.0, 3, 10, 0, 3)
+    );
+    assert_eq!(
+        score(&report, "region_scores", "220302"),
+        (114.0, 1, 17, 0, 3)
+    );
+    assert_eq!(
+        score(&report, "region_scores", "220303"),
+        (112.0, 2, 17, 0, 5)
+    );
+    assert_rate(
+        group(&report["rates"], "departments", "police"),
+        "response",
+        11.0,
+        16,
+        Some(2),
+    );
+    let trend = report["trend"].as_array().unwrap();
+    let months: Vec<&str> = trend.iter().map(|p| p["month"].as_str().unwrap()).collect();
+    assert_eq!(
+        (months.len(), months[0], months[11]),
+        (12, "2025-11", "2026-10")
+    );
+    assert!(trend[..10].iter().all(|p| p["response"].is_null()));
+    assert_eq!(
+        trend[10],
+        json!({ "month": "2026-09", "response": 1.0, "resolution": 1.0, "satisfaction": 1.0 })
+    );
+    assert!((trend[11]["satisfaction"].as_f64().unwrap() - 32.6 / 43.0).abs() < 1e-12);
 
-        // Other rules: no base, −1 per dissatisfied only: water −2, housing and police −3 share rank 2.
-        let rules = json!({ "base": 0, "resolved": 0, "overdue": -2, "dissatisfied": -1 });
-        let put = app.send_json(reqwest::Method::PUT, "/api/v1/score-rules", Some(&admin), &rules).await;
-        assert_eq!(put.status(), 200);
-        let rescored: Value = app.get(path, Some(&supervisor)).await.json().await.unwrap();
-        assert_eq!(rescored["score_rules"], json!({
+    // Other rules: no base, −1 per dissatisfied only: water −2, housing and police −3 share rank 2.
+    let rules = json!({ "base": 0, "resolved": 0, "overdue": -2, "dissatisfied": -1 });
+    let put = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/score-rules",
+            Some(&admin),
+            &rules,
+        )
+        .await;
+    assert_eq!(put.status(), 200);
+    let rescored: Value = app.get(path, Some(&supervisor)).await.json().await.unwrap();
+    assert_eq!(
+        rescored["score_rules"],
+        json!({
             "base": 0.0, "resolved": 0.0, "overdue": -2.0, "dissatisfied": -1.0,
             "group_resolved": 2.0, "legacy_resolved": 3.0, "shirking": -3.0,
-        }));
-        assert_eq!(score(&rescored, "department_scores", "water"), (-2.0, 1, 12, 0, 2));
-        assert_eq!(score(&rescored, "department_scores", "housing"), (-3.0, 2, 12, 0, 3));
-        assert_eq!(score(&rescored, "department_scores", "police"), (-3.0, 2, 10, 0, 3));
+        })
+    );
+    assert_eq!(
+        score(&rescored, "department_scores", "water"),
+        (-2.0, 1, 12, 0, 2)
+    );
+    assert_eq!(
+        score(&rescored, "department_scores", "housing"),
+        (-3.0, 2, 12, 0, 3)
+    );
+    assert_eq!(
+        score(&rescored, "department_scores", "police"),
+        (-3.0, 2, 10, 0, 3)
+    );
 
-        let csv = app.get(&format!("{path}&format=csv"), Some(&supervisor)).await.text().await.unwrap();
-        assert!(csv.starts_with("section,key,value,previous,change\ncomplaints,total,53\n"), "{csv}");
-        assert!(csv.contains("\ndepartment_score,water,-2,1,\n"), "{csv}");
-        assert!(csv.contains("\ntrend,2026-09,1.0000,1.0000,1.0000\n"), "{csv}");
-        let svg = app.get(&format!("{path}&format=svg"), Some(&supervisor)).await;
-        assert_eq!(svg.headers()["content-type"], "image/svg+xml");
-        let svg = svg.text().await.unwrap();
-        assert!(svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"") && svg.ends_with("</svg>"));
-        assert_eq!(svg.matches("class=\"rate\"").count(), 3, "one line per rate over September and October");
-        assert_eq!(svg.matches("<circle").count(), 6);
-        let xlsx = app.get(&format!("{path}&format=xlsx"), Some(&supervisor)).await;
-        assert_eq!(xlsx.headers()["content-type"], "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet");
-        let bytes = xlsx.bytes().await.unwrap();
-        assert_eq!(&bytes[..2], b"PK", "an XLSX file is a zip archive");
-        let names = String::from_utf8_lossy(&bytes);
-        for sheet in ["xl/worksheets/sheet1.xml", "xl/worksheets/sheet4.xml"] {
-            assert!(names.contains(sheet), "{sheet}");
-        }
+    let csv = app
+        .get(&format!("{path}&format=csv"), Some(&supervisor))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.starts_with("section,key,value,previous,change\ncomplaints,total,53\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("\ndepartment_score,water,-2,1,\n"), "{csv}");
+    assert!(
+        csv.contains("\ntrend,2026-09,1.0000,1.0000,1.0000\n"),
+        "{csv}"
+    );
+    let svg = app
+        .get(&format!("{path}&format=svg"), Some(&supervisor))
+        .await;
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    let svg = svg.text().await.unwrap();
+    assert!(
+        svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\"") && svg.ends_with("</svg>")
+    );
+    assert_eq!(
+        svg.matches("class=\"rate\"").count(),
+        3,
+        "one line per rate over September and October"
+    );
+    assert_eq!(svg.matches("<circle").count(), 6);
+    let xlsx = app
+        .get(&format!("{path}&format=xlsx"), Some(&supervisor))
+        .await;
+    assert_eq!(
+        xlsx.headers()["content-type"],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    let bytes = xlsx.bytes().await.unwrap();
+    assert_eq!(&bytes[..2], b"PK", "an XLSX file is a zip archive");
+    let names = String::from_utf8_lossy(&bytes);
+    for sheet in ["xl/worksheets/sheet1.xml", "xl/worksheets/sheet4.xml"] {
+        assert!(names.contains(sheet), "{sheet}");
     }
 }
 
-both_backends! {
-    async fn the_monthly_report_and_its_rules_refuse_bad_input_and_other_roles(app: TestApp) {
-        app.load_demo_map().await;
-        let desk = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
-        let admin = app.user_token("root", Role::Admin, &[]).await;
-        let worker = app.user_token("wang", Role::GridWorker, &[GRID_A]).await;
+#[both_backends]
+async fn the_monthly_report_and_its_rules_refuse_bad_input_and_other_roles(app: TestApp) {
+    app.load_demo_map().await;
+    let desk = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
+    let admin = app.user_token("root", Role::Admin, &[]).await;
+    let worker = app.user_token("wang", Role::GridWorker, &[GRID_A]).await;
 
-        let bad_month = app.get("/api/v1/reports/monthly/2026-13", Some(&desk)).await;
-        let bad_format = app.get("/api/v1/reports/monthly/2026-10?format=pdf", Some(&desk)).await;
-        let by_worker = app.get("/api/v1/reports/monthly/2026-10", Some(&worker)).await;
-        let rules_by_desk = app.send_json(reqwest::Method::PUT, "/api/v1/score-rules", Some(&desk), &json!({ "base": 0, "resolved": 0, "overdue": 0, "dissatisfied": 0 })).await;
-        let huge = app.send_json(reqwest::Method::PUT, "/api/v1/score-rules", Some(&admin), &json!({ "base": 1e9, "resolved": 0, "overdue": 0, "dissatisfied": 0 })).await;
-        let missing = app.send_json(reqwest::Method::PUT, "/api/v1/score-rules", Some(&admin), &json!({ "base": 1 })).await;
-        let empty: Value = app.get("/api/v1/reports/monthly/2026-10", Some(&desk)).await.json().await.unwrap();
+    let bad_month = app
+        .get("/api/v1/reports/monthly/2026-13", Some(&desk))
+        .await;
+    let bad_format = app
+        .get("/api/v1/reports/monthly/2026-10?format=pdf", Some(&desk))
+        .await;
+    let by_worker = app
+        .get("/api/v1/reports/monthly/2026-10", Some(&worker))
+        .await;
+    let rules_by_desk = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/score-rules",
+            Some(&desk),
+            &json!({ "base": 0, "resolved": 0, "overdue": 0, "dissatisfied": 0 }),
+        )
+        .await;
+    let huge = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/score-rules",
+            Some(&admin),
+            &json!({ "base": 1e9, "resolved": 0, "overdue": 0, "dissatisfied": 0 }),
+        )
+        .await;
+    let missing = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/score-rules",
+            Some(&admin),
+            &json!({ "base": 1 }),
+        )
+        .await;
+    let empty: Value = app
+        .get("/api/v1/reports/monthly/2026-10", Some(&desk))
+        .await
+        .json()
+        .await
+        .unwrap();
 
-        assert_problem(bad_month, 400, "invalid_month").await;
-        assert_problem(bad_format, 400, "invalid_format").await;
-        assert_problem(by_worker, 403, "forbidden").await;
-        assert_problem(rules_by_desk, 403, "forbidden").await;
-        assert_problem(huge, 422, "invalid_score_rules").await;
-        assert_problem(missing, 400, "invalid_json").await;
-        let rules: Value = app.get("/api/v1/score-rules", Some(&desk)).await.json().await.unwrap();
-        assert_eq!(rules, json!({
+    assert_problem(bad_month, 400, "invalid_month").await;
+    assert_problem(bad_format, 400, "invalid_format").await;
+    assert_problem(by_worker, 403, "forbidden").await;
+    assert_problem(rules_by_desk, 403, "forbidden").await;
+    assert_problem(huge, 422, "invalid_score_rules").await;
+    assert_problem(missing, 400, "invalid_json").await;
+    let rules: Value = app
+        .get("/api/v1/score-rules", Some(&desk))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        rules,
+        json!({
             "base": 100.0, "resolved": 1.0, "overdue": -2.0, "dissatisfied": -1.0,
             "group_resolved": 2.0, "legacy_resolved": 3.0, "shirking": -3.0,
-        }));
-        assert_eq!((empty["complaints"].clone(), empty["trend"].as_array().unwrap().len()), (json!(0), 12));
-    }
+        })
+    );
+    assert_eq!(
+        (
+            empty["complaints"].clone(),
+            empty["trend"].as_array().unwrap().len()
+        ),
+        (json!(0), 12)
+    );
 }

@@ -1,65 +1,102 @@
 use gridsync_server::domain::Role;
 use serde_json::{Value, json};
 
-use crate::both_backends;
-use crate::helpers::{assert_problem, collection, rect_feature};
+use crate::helpers::{TestApp, assert_problem, collection, rect_feature};
+use gridsync_test_macros::both_backends;
 
-both_backends! {
-    async fn an_admin_creates_an_account_with_areas_and_changes_its_role(app: TestApp) {
-        app.load_demo_map().await;
-        let admin = app.user_token("root", Role::Admin, &[]).await;
+#[both_backends]
+async fn an_admin_creates_an_account_with_areas_and_changes_its_role(app: TestApp) {
+    app.load_demo_map().await;
+    let admin = app.user_token("root", Role::Admin, &[]).await;
 
-        let created = app
-            .post(
-                "/api/v1/admin/users",
-                Some(&admin),
-                &json!({ "username": "li", "password": "long-enough", "role": "grid_leader", "areas": ["220302001001"] }),
-            )
-            .await;
-        let updated = app
-            .send_json(reqwest::Method::PATCH, "/api/v1/admin/users/li", Some(&admin), &json!({ "role": "dispatcher" }))
-            .await;
-        let reassigned = app
-            .send_json(reqwest::Method::PUT, "/api/v1/admin/users/li/areas", Some(&admin), &json!({ "areas": ["220303", "2203"] }))
-            .await;
+    let created = app
+        .post(
+            "/api/v1/admin/users",
+            Some(&admin),
+            &json!({
+                "username": "li",
+                "password": "long-enough",
+                "role": "grid_leader",
+                "areas": ["220302001001"],
+            }),
+        )
+        .await;
+    let updated = app
+        .send_json(
+            reqwest::Method::PATCH,
+            "/api/v1/admin/users/li",
+            Some(&admin),
+            &json!({ "role": "dispatcher" }),
+        )
+        .await;
+    let reassigned = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/admin/users/li/areas",
+            Some(&admin),
+            &json!({ "areas": ["220303", "2203"] }),
+        )
+        .await;
 
-        assert_eq!(created.status(), 201);
-        let created: Value = created.json().await.unwrap();
-        assert_eq!(created["areas"], json!(["220302001001"]));
-        assert_eq!(updated.status(), 200);
-        assert_eq!(updated.json::<Value>().await.unwrap()["role"], "dispatcher");
-        assert_eq!(reassigned.json::<Value>().await.unwrap()["areas"], json!(["2203", "220303"]));
-        let listed: Value = app.get("/api/v1/admin/users", Some(&admin)).await.json().await.unwrap();
-        let names: Vec<&str> = listed["users"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
-        assert_eq!(names, ["li", "root"]);
-        let fetched: Value = app.get("/api/v1/admin/users/li", Some(&admin)).await.json().await.unwrap();
-        assert_eq!(fetched["role"], "dispatcher");
-    }
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(created["areas"], json!(["220302001001"]));
+    assert_eq!(updated.status(), 200);
+    assert_eq!(updated.json::<Value>().await.unwrap()["role"], "dispatcher");
+    assert_eq!(
+        reassigned.json::<Value>().await.unwrap()["areas"],
+        json!(["2203", "220303"])
+    );
+    let listed: Value = app
+        .get("/api/v1/admin/users", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<&str> = listed["users"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["username"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["li", "root"]);
+    let fetched: Value = app
+        .get("/api/v1/admin/users/li", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(fetched["role"], "dispatcher");
 }
 
-both_backends! {
-    async fn bad_account_requests_are_refused_with_their_reason(app: TestApp) {
-        app.load_demo_map().await;
-        let admin = app.user_token("root", Role::Admin, &[]).await;
-        let create = |body: Value| {
-            let (app, admin) = (&app, admin.clone());
-            async move { app.post("/api/v1/admin/users", Some(&admin), &body).await }
-        };
+#[both_backends]
+async fn bad_account_requests_are_refused_with_their_reason(app: TestApp) {
+    app.load_demo_map().await;
+    let admin = app.user_token("root", Role::Admin, &[]).await;
+    let create = |body: Value| {
+        let (app, admin) = (&app, admin.clone());
+        async move { app.post("/api/v1/admin/users", Some(&admin), &body).await }
+    };
 
-        let duplicate = create(json!({ "username": "root", "password": "long-enough", "role": "gis" })).await;
-        let weak = create(json!({ "username": "a", "password": "short", "role": "gis" })).await;
-        let bad_name = create(json!({ "username": "a b", "password": "long-enough", "role": "gis" })).await;
-        let bad_role = create(json!({ "username": "a", "password": "long-enough", "role": "mayor" })).await;
-        let unknown_area = create(json!({ "username": "a", "password": "long-enough", "role": "gis", "areas": ["9999"] })).await;
-        let missing = app.get("/api/v1/admin/users/nobody", Some(&admin)).await;
+    let duplicate =
+        create(json!({ "username": "root", "password": "long-enough", "role": "gis" })).await;
+    let weak = create(json!({ "username": "a", "password": "short", "role": "gis" })).await;
+    let bad_name =
+        create(json!({ "username": "a b", "password": "long-enough", "role": "gis" })).await;
+    let bad_role =
+        create(json!({ "username": "a", "password": "long-enough", "role": "mayor" })).await;
+    let unknown_area = create(
+        json!({ "username": "a", "password": "long-enough", "role": "gis", "areas": ["9999"] }),
+    )
+    .await;
+    let missing = app.get("/api/v1/admin/users/nobody", Some(&admin)).await;
 
-        assert_problem(duplicate, 409, "conflict").await;
-        assert_problem(weak, 400, "weak_password").await;
-        assert_problem(bad_name, 400, "invalid_username").await;
-        assert_problem(bad_role, 400, "invalid_json").await;
-        assert_problem(unknown_area, 422, "unknown_area").await;
-        assert_problem(missing, 404, "not_found").await;
-    }
+    assert_problem(duplicate, 409, "conflict").await;
+    assert_problem(weak, 400, "weak_password").await;
+    assert_problem(bad_name, 400, "invalid_username").await;
+    assert_problem(bad_role, 400, "invalid_json").await;
+    assert_problem(unknown_area, 422, "unknown_area").await;
+    assert_problem(missing, 404, "not_found").await;
 }
 
 /// One row of the matrix: who, what, and the status they must get.
@@ -123,96 +160,151 @@ fn matrix() -> Vec<Case> {
     cases
 }
 
-both_backends! {
-    async fn roles_and_assigned_areas_decide_what_each_account_may_do(app: TestApp) {
-        app.load_demo_map().await;
-        let mut failures = Vec::new();
-        let mut tokens: Vec<((Role, &[&str]), String)> = Vec::new();
-        for (n, case) in matrix().into_iter().enumerate() {
-            let key = (case.role, case.areas);
-            let token = match tokens.iter().find(|(k, _)| *k == key) {
-                Some((_, token)) => token.clone(),
-                None => {
-                    let token = app.user_token(&format!("u{n}"), case.role, case.areas).await;
-                    tokens.push((key, token.clone()));
-                    token
-                }
-            };
-            let status = match case.endpoint {
-                "list users" => app.get("/api/v1/admin/users", Some(&token)).await.status(),
-                "import" => {
-                    let body = collection(vec![rect_feature(&format!("X{n}"), None, Some("grid"), [10.0, 10.0, 10.1, 10.1])]);
-                    app.post("/api/v1/grids/import", Some(&token), &body).await.status()
-                }
-                "read own grid" => app.get(&format!("/api/v1/grids/{GRID}"), Some(&token)).await.status(),
-                "read own township" => app.get("/api/v1/grids/220302001", Some(&token)).await.status(),
-                "read other grid" => app.get(&format!("/api/v1/grids/{OTHER_GRID}"), Some(&token)).await.status(),
-                "locate" => app.get("/api/v1/locate?lon=124.3&lat=43.1", Some(&token)).await.status(),
-                other => unreachable!("unknown endpoint {other}"),
-            };
-            if status.as_u16() != case.expected {
-                failures.push(format!("{} {:?} {}: got {status}, want {}", case.role, case.areas, case.endpoint, case.expected));
+#[both_backends]
+async fn roles_and_assigned_areas_decide_what_each_account_may_do(app: TestApp) {
+    app.load_demo_map().await;
+    let mut failures = Vec::new();
+    let mut tokens: Vec<((Role, &[&str]), String)> = Vec::new();
+    for (n, case) in matrix().into_iter().enumerate() {
+        let key = (case.role, case.areas);
+        let token = match tokens.iter().find(|(k, _)| *k == key) {
+            Some((_, token)) => token.clone(),
+            None => {
+                let token = app
+                    .user_token(&format!("u{n}"), case.role, case.areas)
+                    .await;
+                tokens.push((key, token.clone()));
+                token
             }
-        }
-        assert!(failures.is_empty(), "matrix failures:\n{}", failures.join("\n"));
-    }
-}
-
-both_backends! {
-    async fn every_protected_endpoint_refuses_anonymous_callers(app: TestApp) {
-        // Which operations are public is written once, in openapi.yaml: those without
-        // `security`. Every other route must refuse a caller without a token.
-        let public = public_operations();
-        assert!(public.contains(&("get".to_string(), "/healthz".to_string())), "{public:?}");
-        // Public by design, and nothing else: health, login, the OGC API's landing page,
-        // conformance classes and API definition (they say nothing about the data), Open311
-        // and the resident form (complaint intake from anyone).
-        for (method, path) in &public {
-            let allowed = ["/healthz", "/metrics", "/api/v1/auth/login", "/ogc", "/ogc/", "/ogc/conformance", "/ogc/api"]
-                .contains(&path.as_str())
-                || path.starts_with("/open311/")
-                || path == "/api/v1/public/complaints";
-            assert!(allowed, "{method} {path} is documented without security");
-        }
-        for (method, path) in gridsync_server::routes::ROUTES {
-            if public.contains(&(method.to_string(), path.to_string())) {
-                continue;
+        };
+        let status = match case.endpoint {
+            "list users" => app.get("/api/v1/admin/users", Some(&token)).await.status(),
+            "import" => {
+                let body = collection(vec![rect_feature(
+                    &format!("X{n}"),
+                    None,
+                    Some("grid"),
+                    [10.0, 10.0, 10.1, 10.1],
+                )]);
+                app.post("/api/v1/grids/import", Some(&token), &body)
+                    .await
+                    .status()
             }
-            let path = path
-                .replace("{username}", "x")
-                .replace("{code}", "x")
-                .replace("{collection}", "grids")
-                .replace("{id}", "x");
-            let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
-            let response = app.send_json(method.clone(), &path, None, &json!([])).await;
-            assert_eq!(response.status(), 401, "{method} {path}");
+            "read own grid" => app
+                .get(&format!("/api/v1/grids/{GRID}"), Some(&token))
+                .await
+                .status(),
+            "read own township" => app
+                .get("/api/v1/grids/220302001", Some(&token))
+                .await
+                .status(),
+            "read other grid" => app
+                .get(&format!("/api/v1/grids/{OTHER_GRID}"), Some(&token))
+                .await
+                .status(),
+            "locate" => app
+                .get("/api/v1/locate?lon=124.3&lat=43.1", Some(&token))
+                .await
+                .status(),
+            other => unreachable!("unknown endpoint {other}"),
+        };
+        if status.as_u16() != case.expected {
+            failures.push(format!(
+                "{} {:?} {}: got {status}, want {}",
+                case.role, case.areas, case.endpoint, case.expected
+            ));
         }
     }
+    assert!(
+        failures.is_empty(),
+        "matrix failures:\n{}",
+        failures.join("\n")
+    );
 }
 
-both_backends! {
-    async fn a_grid_worker_lists_only_their_grid_and_its_ancestors(app: TestApp) {
-        app.load_demo_map().await;
-        let token = app.user_token("wang", Role::GridWorker, &[GRID]).await;
-
-        let listed: Value = app.get("/api/v1/grids", Some(&token)).await.json().await.unwrap();
-
-        let codes: Vec<&str> = listed["features"].as_array().unwrap().iter().map(|f| f["properties"]["code"].as_str().unwrap()).collect();
-        assert_eq!(codes, ["2203", "220302", "220302001", "220302001001", GRID]);
+#[both_backends]
+async fn every_protected_endpoint_refuses_anonymous_callers(app: TestApp) {
+    // Which operations are public is written once, in openapi.yaml: those without
+    // `security`. Every other route must refuse a caller without a token.
+    let public = public_operations();
+    assert!(
+        public.contains(&("get".to_string(), "/healthz".to_string())),
+        "{public:?}"
+    );
+    // Public by design, and nothing else: health, login, the OGC API's landing page,
+    // conformance classes and API definition (they say nothing about the data), Open311
+    // and the resident form (complaint intake from anyone).
+    for (method, path) in &public {
+        let allowed = [
+            "/healthz",
+            "/metrics",
+            "/api/v1/auth/login",
+            "/ogc",
+            "/ogc/",
+            "/ogc/conformance",
+            "/ogc/api",
+        ]
+        .contains(&path.as_str())
+            || path.starts_with("/open311/")
+            || path == "/api/v1/public/complaints";
+        assert!(allowed, "{method} {path} is documented without security");
+    }
+    for (method, path) in gridsync_server::routes::ROUTES {
+        if public.contains(&(method.to_string(), path.to_string())) {
+            continue;
+        }
+        let path = path
+            .replace("{username}", "x")
+            .replace("{code}", "x")
+            .replace("{collection}", "grids")
+            .replace("{id}", "x");
+        let method = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+        let response = app.send_json(method.clone(), &path, None, &json!([])).await;
+        assert_eq!(response.status(), 401, "{method} {path}");
     }
 }
 
-both_backends! {
-    async fn a_department_assigned_a_county_sees_its_whole_subtree(app: TestApp) {
-        app.load_demo_map().await;
-        let token = app.user_token("dept", Role::Department, &["220303"]).await;
+#[both_backends]
+async fn a_grid_worker_lists_only_their_grid_and_its_ancestors(app: TestApp) {
+    app.load_demo_map().await;
+    let token = app.user_token("wang", Role::GridWorker, &[GRID]).await;
 
-        let listed: Value = app.get("/api/v1/grids?level=grid", Some(&token)).await.json().await.unwrap();
+    let listed: Value = app
+        .get("/api/v1/grids", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
 
-        let codes: Vec<&str> = listed["features"].as_array().unwrap().iter().map(|f| f["properties"]["code"].as_str().unwrap()).collect();
-        assert_eq!(codes.len(), 16);
-        assert!(codes.iter().all(|c| c.starts_with("220303")));
-    }
+    let codes: Vec<&str> = listed["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["2203", "220302", "220302001", "220302001001", GRID]);
+}
+
+#[both_backends]
+async fn a_department_assigned_a_county_sees_its_whole_subtree(app: TestApp) {
+    app.load_demo_map().await;
+    let token = app.user_token("dept", Role::Department, &["220303"]).await;
+
+    let listed: Value = app
+        .get("/api/v1/grids?level=grid", Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    let codes: Vec<&str> = listed["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes.len(), 16);
+    assert!(codes.iter().all(|c| c.starts_with("220303")));
 }
 
 /// `(method, path)` of the operations openapi.yaml documents without `security`.

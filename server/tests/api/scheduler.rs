@@ -6,8 +6,8 @@ use gridsync_server::workflow::scheduler::{Sweep, sweep};
 use gridsync_server::{AppState, Settings};
 use serde_json::{Value, json};
 
-use crate::both_backends;
 use crate::helpers::TestApp;
+use gridsync_test_macros::both_backends;
 
 const GRID: &str = "22030200100101";
 const DAY_MS: i64 = 24 * 3600 * 1000;
@@ -86,84 +86,179 @@ async fn overdue_events(app: &TestApp, id: &str, token: &str) -> Vec<String> {
         .collect()
 }
 
-both_backends! {
-    async fn an_overdue_case_gets_one_notice_per_missed_deadline_on_its_timeline(app: TestApp) {
-        let (id, desk) = neglected_case(&app).await;
-        let server = instance(&app).await;
-        let now = sync_core::now_ms();
+#[both_backends]
+async fn an_overdue_case_gets_one_notice_per_missed_deadline_on_its_timeline(app: TestApp) {
+    let (id, desk) = neglected_case(&app).await;
+    let server = instance(&app).await;
+    let now = sync_core::now_ms();
 
-        let before_due = sweep(&server, "a", now, LEASE).await.unwrap();
-        let reply_late = sweep(&server, "a", now + 5 * DAY_MS, LEASE).await.unwrap();
-        let both_late = sweep(&server, "a", now + 30 * DAY_MS, LEASE).await.unwrap();
-        let again = sweep(&server, "a", now + 31 * DAY_MS, LEASE).await.unwrap();
+    let before_due = sweep(&server, "a", now, LEASE).await.unwrap();
+    let reply_late = sweep(&server, "a", now + 5 * DAY_MS, LEASE).await.unwrap();
+    let both_late = sweep(&server, "a", now + 30 * DAY_MS, LEASE).await.unwrap();
+    let again = sweep(&server, "a", now + 31 * DAY_MS, LEASE).await.unwrap();
 
-        assert_eq!(before_due, Sweep { ran: true, issued: 0, already_issued: 0 });
-        assert_eq!(reply_late, Sweep { ran: true, issued: 1, already_issued: 0 });
-        assert_eq!(both_late, Sweep { ran: true, issued: 1, already_issued: 1 });
-        assert_eq!(again, Sweep { ran: true, issued: 0, already_issued: 2 });
-        let notices: Value = app.get(&format!("/api/v1/supervision-notices?record={id}"), Some(&desk)).await.json().await.unwrap();
-        let subjects: Vec<(&str, &str, Option<&str>)> = notices["notices"].as_array().unwrap().iter()
-            .map(|n| (n["subject"].as_str().unwrap(), n["issued_by"].as_str().unwrap(), n["department"].as_str()))
-            .collect();
-        assert_eq!(subjects, [("reply", "server", Some("housing")), ("result", "server", Some("housing"))]);
-        let events = overdue_events(&app, &id, &desk).await;
-        assert_eq!(events.len(), 2);
-        assert!(events[0].contains("initial reply"), "{}", events[0]);
-
-        // The monthly report deducts 2 points per notice issued in its month.
-        let month_of = |ms: i64| {
-            let (y, m, _) = gridsync_server::workflow::calendar::Date::of_instant(ms).ymd();
-            format!("{y:04}-{m:02}")
-        };
-        let month = month_of(now + 30 * DAY_MS);
-        let in_month = [now + 5 * DAY_MS, now + 30 * DAY_MS].iter().filter(|&&t| month_of(t) == month).count() as u64;
-        let report: Value = app.get(&format!("/api/v1/reports/monthly/{month}"), Some(&desk)).await.json().await.unwrap();
-        let housing = report["department_scores"].as_array().unwrap().iter().find(|s| s["code"] == "housing");
-        assert_eq!(report["overdue"], json!([id]));
-        if let Some(housing) = housing {
-            assert_eq!((housing["overdue"].as_u64(), housing["score"].as_f64()), (Some(in_month), Some(100.0 - 2.0 * in_month as f64)));
-        } else {
-            panic!("housing is scored in {month}: {report}");
+    assert_eq!(
+        before_due,
+        Sweep {
+            ran: true,
+            issued: 0,
+            already_issued: 0
         }
+    );
+    assert_eq!(
+        reply_late,
+        Sweep {
+            ran: true,
+            issued: 1,
+            already_issued: 0
+        }
+    );
+    assert_eq!(
+        both_late,
+        Sweep {
+            ran: true,
+            issued: 1,
+            already_issued: 1
+        }
+    );
+    assert_eq!(
+        again,
+        Sweep {
+            ran: true,
+            issued: 0,
+            already_issued: 2
+        }
+    );
+    let notices: Value = app
+        .get(
+            &format!("/api/v1/supervision-notices?record={id}"),
+            Some(&desk),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let subjects: Vec<(&str, &str, Option<&str>)> = notices["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["subject"].as_str().unwrap(),
+                n["issued_by"].as_str().unwrap(),
+                n["department"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        subjects,
+        [
+            ("reply", "server", Some("housing")),
+            ("result", "server", Some("housing"))
+        ]
+    );
+    let events = overdue_events(&app, &id, &desk).await;
+    assert_eq!(events.len(), 2);
+    assert!(events[0].contains("initial reply"), "{}", events[0]);
+
+    // The monthly report deducts 2 points per notice issued in its month.
+    let month_of = |ms: i64| {
+        let (y, m, _) = gridsync_server::workflow::calendar::Date::of_instant(ms).ymd();
+        format!("{y:04}-{m:02}")
+    };
+    let month = month_of(now + 30 * DAY_MS);
+    let in_month = [now + 5 * DAY_MS, now + 30 * DAY_MS]
+        .iter()
+        .filter(|&&t| month_of(t) == month)
+        .count() as u64;
+    let report: Value = app
+        .get(&format!("/api/v1/reports/monthly/{month}"), Some(&desk))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let housing = report["department_scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["code"] == "housing");
+    assert_eq!(report["overdue"], json!([id]));
+    if let Some(housing) = housing {
+        assert_eq!(
+            (housing["overdue"].as_u64(), housing["score"].as_f64()),
+            (Some(in_month), Some(100.0 - 2.0 * in_month as f64))
+        );
+    } else {
+        panic!("housing is scored in {month}: {report}");
     }
 }
 
-both_backends! {
-    async fn two_instances_sweeping_at_once_issue_each_notice_once(app: TestApp) {
-        let (id, desk) = neglected_case(&app).await;
-        let second = TestApp::spawn_on(app.backend, &app.database_url, |_| {}).await;
-        let (a, b) = (instance(&app).await, instance(&second).await);
-        let late = sync_core::now_ms() + 30 * DAY_MS;
+#[both_backends]
+async fn two_instances_sweeping_at_once_issue_each_notice_once(app: TestApp) {
+    let (id, desk) = neglected_case(&app).await;
+    let second = TestApp::spawn_on(app.backend, &app.database_url, |_| {}).await;
+    let (a, b) = (instance(&app).await, instance(&second).await);
+    let late = sync_core::now_ms() + 30 * DAY_MS;
 
-        let (first, other) = tokio::join!(sweep(&a, "instance-a", late, LEASE), sweep(&b, "instance-b", late, LEASE));
-        let (first, other) = (first.unwrap(), other.unwrap());
-        // The lease runs out; the other instance takes over and finds the work done.
-        let takeover = sweep(&b, "instance-b", late + 2 * LEASE.as_millis() as i64, LEASE).await.unwrap();
+    let (first, other) = tokio::join!(
+        sweep(&a, "instance-a", late, LEASE),
+        sweep(&b, "instance-b", late, LEASE)
+    );
+    let (first, other) = (first.unwrap(), other.unwrap());
+    // The lease runs out; the other instance takes over and finds the work done.
+    let takeover = sweep(&b, "instance-b", late + 2 * LEASE.as_millis() as i64, LEASE)
+        .await
+        .unwrap();
 
-        assert_eq!(u8::from(first.ran) + u8::from(other.ran), 1, "one instance holds the lease: {first:?} {other:?}");
-        assert_eq!(first.issued + other.issued, 2);
-        assert_eq!(takeover, Sweep { ran: true, issued: 0, already_issued: 2 });
-        let notices: Value = second.get("/api/v1/supervision-notices", Some(&desk)).await.json().await.unwrap();
-        assert_eq!(notices["notices"].as_array().unwrap().len(), 2);
-        assert_eq!(overdue_events(&second, &id, &desk).await.len(), 2);
-    }
+    assert_eq!(
+        u8::from(first.ran) + u8::from(other.ran),
+        1,
+        "one instance holds the lease: {first:?} {other:?}"
+    );
+    assert_eq!(first.issued + other.issued, 2);
+    assert_eq!(
+        takeover,
+        Sweep {
+            ran: true,
+            issued: 0,
+            already_issued: 2
+        }
+    );
+    let notices: Value = second
+        .get("/api/v1/supervision-notices", Some(&desk))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(notices["notices"].as_array().unwrap().len(), 2);
+    assert_eq!(overdue_events(&second, &id, &desk).await.len(), 2);
 }
 
-both_backends! {
-    async fn even_overlapping_sweeps_under_one_lease_issue_each_notice_once(app: TestApp) {
-        // Two instances that both believe they hold the lease (it expired mid-sweep): the
-        // notices' unique key decides, and the loser's timeline event is rolled back with it.
-        let (id, desk) = neglected_case(&app).await;
-        let (a, b) = (instance(&app).await, instance(&app).await);
-        let late = sync_core::now_ms() + 30 * DAY_MS;
+#[both_backends]
+async fn even_overlapping_sweeps_under_one_lease_issue_each_notice_once(app: TestApp) {
+    // Two instances that both believe they hold the lease (it expired mid-sweep): the
+    // notices' unique key decides, and the loser's timeline event is rolled back with it.
+    let (id, desk) = neglected_case(&app).await;
+    let (a, b) = (instance(&app).await, instance(&app).await);
+    let late = sync_core::now_ms() + 30 * DAY_MS;
 
-        let (first, other) = tokio::join!(sweep(&a, "same", late, LEASE), sweep(&b, "same", late, LEASE));
-        let (first, other) = (first.unwrap(), other.unwrap());
+    let (first, other) = tokio::join!(
+        sweep(&a, "same", late, LEASE),
+        sweep(&b, "same", late, LEASE)
+    );
+    let (first, other) = (first.unwrap(), other.unwrap());
 
-        assert!(first.ran && other.ran);
-        assert_eq!(first.issued + other.issued, 2, "{first:?} {other:?}");
-        let notices: Value = app.get(&format!("/api/v1/supervision-notices?record={id}"), Some(&desk)).await.json().await.unwrap();
-        assert_eq!(notices["notices"].as_array().unwrap().len(), 2);
-        assert_eq!(overdue_events(&app, &id, &desk).await.len(), 2);
-    }
+    assert!(first.ran && other.ran);
+    assert_eq!(first.issued + other.issued, 2, "{first:?} {other:?}");
+    let notices: Value = app
+        .get(
+            &format!("/api/v1/supervision-notices?record={id}"),
+            Some(&desk),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(notices["notices"].as_array().unwrap().len(), 2);
+    assert_eq!(overdue_events(&app, &id, &desk).await.len(), 2);
 }

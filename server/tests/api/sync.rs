@@ -6,8 +6,8 @@ use sync_core::{
     Complainant, ComplainantType, Crs, Location, RecordBuilder, RecordId, Status, Store, SyncReport,
 };
 
-use crate::both_backends;
 use crate::helpers::{TestApp, assert_problem};
+use gridsync_test_macros::both_backends;
 
 const WORKER_GRID: &str = "22030200100101";
 const OTHER_GRID: &str = "22030200100102";
@@ -97,431 +97,750 @@ impl Phone {
     }
 }
 
-both_backends! {
-    async fn a_record_moved_into_a_grid_reaches_its_worker_whole_in_one_exchange(app: TestApp) {
-        app.load_demo_map().await;
-        let mut author = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
-        let mut next_door = Phone::new(&app, "zhao", Role::GridWorker, &[OTHER_GRID]).await;
-        let id = author.complaint_at("Streetlight out", centre(WORKER_GRID), Crs::Wgs84);
-        author.store.add_note(&id, "checked twice").unwrap();
-        author.sync_all(&app).await;
-        next_door.sync_all(&app).await;
-        assert!(next_door.store.get(&id).is_err(), "not in the other grid's scope yet");
+#[both_backends]
+async fn a_record_moved_into_a_grid_reaches_its_worker_whole_in_one_exchange(app: TestApp) {
+    app.load_demo_map().await;
+    let mut author = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let mut next_door = Phone::new(&app, "zhao", Role::GridWorker, &[OTHER_GRID]).await;
+    let id = author.complaint_at("Streetlight out", centre(WORKER_GRID), Crs::Wgs84);
+    author.store.add_note(&id, "checked twice").unwrap();
+    author.sync_all(&app).await;
+    next_door.sync_all(&app).await;
+    assert!(
+        next_door.store.get(&id).is_err(),
+        "not in the other grid's scope yet"
+    );
 
-        // The author corrects the location: the point is in the next grid.
-        author
-            .store
-            .update(&id, |r| {
-                let (lon, lat) = centre(OTHER_GRID);
-                r.location.as_mut().unwrap().lon = lon;
-                r.location.as_mut().unwrap().lat = lat;
-                Ok(())
-            })
-            .unwrap();
-        author.sync_all(&app).await;
-        let report = next_door.sync(&app).await;
+    // The author corrects the location: the point is in the next grid.
+    author
+        .store
+        .update(&id, |r| {
+            let (lon, lat) = centre(OTHER_GRID);
+            r.location.as_mut().unwrap().lon = lon;
+            r.location.as_mut().unwrap().lat = lat;
+            Ok(())
+        })
+        .unwrap();
+    author.sync_all(&app).await;
+    let report = next_door.sync(&app).await;
 
-        assert!(report.changed.contains(&id), "{report:?}");
-        assert!(!report.more, "no history left to ask for: {report:?}");
-        let received = next_door.store.get(&id).unwrap();
-        assert_eq!(received.owner_grid.as_ref().unwrap().code.as_deref(), Some(OTHER_GRID));
-        assert_eq!(received, author.store.get(&id).unwrap());
-        assert!(received.timeline.iter().any(|e| e.note == "checked twice"));
-    }
+    assert!(report.changed.contains(&id), "{report:?}");
+    assert!(!report.more, "no history left to ask for: {report:?}");
+    let received = next_door.store.get(&id).unwrap();
+    assert_eq!(
+        received.owner_grid.as_ref().unwrap().code.as_deref(),
+        Some(OTHER_GRID)
+    );
+    assert_eq!(received, author.store.get(&id).unwrap());
+    assert!(received.timeline.iter().any(|e| e.note == "checked twice"));
 }
 
-both_backends! {
-    async fn a_phones_record_gets_its_owner_grid_and_reaches_that_grids_leader_only(app: TestApp) {
-        app.load_demo_map().await;
-        let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
-        let mut leader = Phone::new(&app, "li", Role::GridLeader, &[WORKER_GRID]).await;
-        let mut elsewhere = Phone::new(&app, "zhao", Role::GridWorker, &[OTHER_GRID]).await;
-        let id = worker.complaint_at("Streetlight out", centre(WORKER_GRID), Crs::Wgs84);
+#[both_backends]
+async fn a_phones_record_gets_its_owner_grid_and_reaches_that_grids_leader_only(app: TestApp) {
+    app.load_demo_map().await;
+    let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let mut leader = Phone::new(&app, "li", Role::GridLeader, &[WORKER_GRID]).await;
+    let mut elsewhere = Phone::new(&app, "zhao", Role::GridWorker, &[OTHER_GRID]).await;
+    let id = worker.complaint_at("Streetlight out", centre(WORKER_GRID), Crs::Wgs84);
 
-        let report = worker.sync_all(&app).await;
+    let report = worker.sync_all(&app).await;
 
-        assert_eq!(report.acknowledged, vec![id]);
-        assert!(report.changed.contains(&id), "the owner decision came back in the same exchange");
-        let owner = worker.store.get(&id).unwrap().owner_grid.unwrap();
-        assert_eq!(owner.code.as_deref(), Some(WORKER_GRID));
-        assert!(leader.sync_all(&app).await.changed.contains(&id));
-        assert_eq!(leader.store.get(&id).unwrap(), worker.store.get(&id).unwrap());
-        assert!(elsewhere.sync_all(&app).await.changed.is_empty());
-        assert_eq!(elsewhere.store.count().unwrap(), 0, "a device never receives another grid's record");
-    }
+    assert_eq!(report.acknowledged, vec![id]);
+    assert!(
+        report.changed.contains(&id),
+        "the owner decision came back in the same exchange"
+    );
+    let owner = worker.store.get(&id).unwrap().owner_grid.unwrap();
+    assert_eq!(owner.code.as_deref(), Some(WORKER_GRID));
+    assert!(leader.sync_all(&app).await.changed.contains(&id));
+    assert_eq!(
+        leader.store.get(&id).unwrap(),
+        worker.store.get(&id).unwrap()
+    );
+    assert!(elsewhere.sync_all(&app).await.changed.is_empty());
+    assert_eq!(
+        elsewhere.store.count().unwrap(),
+        0,
+        "a device never receives another grid's record"
+    );
 }
 
-both_backends! {
-    async fn a_gcj02_location_is_converted_before_ownership_and_a_wrong_claim_is_noted(app: TestApp) {
-        app.load_demo_map().await;
-        let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
-        let (lon, lat) = centre(WORKER_GRID);
-        let (glon, glat) = wgs84_to_gcj02(lon, lat);
-        let id = worker.complaint_at("Blocked drain", (glon, glat), Crs::Gcj02);
-        worker.store.update(&id, |r| { r.claimed_grid = Some(OTHER_GRID.into()); Ok(()) }).unwrap();
+#[both_backends]
+async fn a_gcj02_location_is_converted_before_ownership_and_a_wrong_claim_is_noted(app: TestApp) {
+    app.load_demo_map().await;
+    let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let (lon, lat) = centre(WORKER_GRID);
+    let (glon, glat) = wgs84_to_gcj02(lon, lat);
+    let id = worker.complaint_at("Blocked drain", (glon, glat), Crs::Gcj02);
+    worker
+        .store
+        .update(&id, |r| {
+            r.claimed_grid = Some(OTHER_GRID.into());
+            Ok(())
+        })
+        .unwrap();
 
-        worker.sync_all(&app).await;
+    worker.sync_all(&app).await;
 
-        let record = worker.store.get(&id).unwrap();
-        assert_eq!(record.owner_grid.unwrap().code.as_deref(), Some(WORKER_GRID));
-        let event = record.timeline.iter().find(|e| e.kind == "owner_assigned").expect("event");
-        assert!(event.note.contains(OTHER_GRID), "the note names the wrong claim: {}", event.note);
-    }
+    let record = worker.store.get(&id).unwrap();
+    assert_eq!(
+        record.owner_grid.unwrap().code.as_deref(),
+        Some(WORKER_GRID)
+    );
+    let event = record
+        .timeline
+        .iter()
+        .find(|e| e.kind == "owner_assigned")
+        .expect("event");
+    assert!(
+        event.note.contains(OTHER_GRID),
+        "the note names the wrong claim: {}",
+        event.note
+    );
 }
 
-both_backends! {
-    async fn a_point_outside_every_grid_goes_to_the_unassigned_queue_that_dispatchers_see(app: TestApp) {
-        app.load_demo_map().await;
-        let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
-        let dispatcher = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
-        let id = worker.complaint_at("Far away", (100.0, 30.0), Crs::Wgs84);
-        worker.sync_all(&app).await;
-        let owner = worker.store.get(&id).unwrap().owner_grid.unwrap();
-        assert_eq!(owner.code, None);
+#[both_backends]
+async fn a_point_outside_every_grid_goes_to_the_unassigned_queue_that_dispatchers_see(
+    app: TestApp,
+) {
+    app.load_demo_map().await;
+    let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let dispatcher = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
+    let id = worker.complaint_at("Far away", (100.0, 30.0), Crs::Wgs84);
+    worker.sync_all(&app).await;
+    let owner = worker.store.get(&id).unwrap().owner_grid.unwrap();
+    assert_eq!(owner.code, None);
 
-        let queue: Value = app.get("/api/v1/records?unassigned=true", Some(&dispatcher)).await.json().await.unwrap();
-        assert_eq!(queue["records"][0]["id"], id.to_string());
-        let forbidden = app.get("/api/v1/records?unassigned=true", Some(&worker.token)).await;
-        assert_problem(forbidden, 403, "forbidden").await;
-    }
+    let queue: Value = app
+        .get("/api/v1/records?unassigned=true", Some(&dispatcher))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(queue["records"][0]["id"], id.to_string());
+    let forbidden = app
+        .get("/api/v1/records?unassigned=true", Some(&worker.token))
+        .await;
+    assert_problem(forbidden, 403, "forbidden").await;
 }
 
-both_backends! {
-    async fn a_forbidden_change_is_rejected_while_the_rest_of_the_batch_lands(app: TestApp) {
-        app.load_demo_map().await;
-        let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
-        let noise = worker.complaint_at("Noise", centre(WORKER_GRID), Crs::Wgs84);
-        let litter = worker.complaint_at("Litter", centre(WORKER_GRID), Crs::Wgs84);
-        worker.sync_all(&app).await;
+#[both_backends]
+async fn a_forbidden_change_is_rejected_while_the_rest_of_the_batch_lands(app: TestApp) {
+    app.load_demo_map().await;
+    let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let noise = worker.complaint_at("Noise", centre(WORKER_GRID), Crs::Wgs84);
+    let litter = worker.complaint_at("Litter", centre(WORKER_GRID), Crs::Wgs84);
+    worker.sync_all(&app).await;
 
-        worker.store.update(&noise, |r| { r.workflow.status = Status::Closed; Ok(()) }).unwrap();
-        worker.store.update(&litter, |r| { r.description = "bins overflowing".into(); Ok(()) }).unwrap();
-        let report = worker.sync(&app).await;
+    worker
+        .store
+        .update(&noise, |r| {
+            r.workflow.status = Status::Closed;
+            Ok(())
+        })
+        .unwrap();
+    worker
+        .store
+        .update(&litter, |r| {
+            r.description = "bins overflowing".into();
+            Ok(())
+        })
+        .unwrap();
+    let report = worker.sync(&app).await;
 
-        assert_eq!(report.rejected.len(), 1);
-        assert_eq!((report.rejected[0].id, report.rejected[0].code.as_str()), (noise, "forbidden_field"));
-        assert!(report.rejected[0].reason.contains("workflow.status"), "{}", report.rejected[0].reason);
-        assert_eq!(report.acknowledged, vec![litter]);
-        assert_eq!(worker.store.get(&noise).unwrap().workflow.status, Status::Received);
-        let stored: Value = app.get(&format!("/api/v1/records/{noise}"), Some(&worker.token)).await.json().await.unwrap();
-        assert_eq!(stored["workflow"]["status"], "received", "nothing of the refused change was stored");
-        let stored: Value = app.get(&format!("/api/v1/records/{litter}"), Some(&worker.token)).await.json().await.unwrap();
-        assert_eq!(stored["description"], "bins overflowing");
-    }
+    assert_eq!(report.rejected.len(), 1);
+    assert_eq!(
+        (report.rejected[0].id, report.rejected[0].code.as_str()),
+        (noise, "forbidden_field")
+    );
+    assert!(
+        report.rejected[0].reason.contains("workflow.status"),
+        "{}",
+        report.rejected[0].reason
+    );
+    assert_eq!(report.acknowledged, vec![litter]);
+    assert_eq!(
+        worker.store.get(&noise).unwrap().workflow.status,
+        Status::Received
+    );
+    let stored: Value = app
+        .get(&format!("/api/v1/records/{noise}"), Some(&worker.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        stored["workflow"]["status"], "received",
+        "nothing of the refused change was stored"
+    );
+    let stored: Value = app
+        .get(&format!("/api/v1/records/{litter}"), Some(&worker.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["description"], "bins overflowing");
 }
 
-both_backends! {
-    async fn a_dispatchers_transition_reaches_the_workers_phone(app: TestApp) {
-        app.load_demo_map().await;
-        let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
-        let dispatcher = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
-        let id = worker.complaint_at("Pothole", centre(WORKER_GRID), Crs::Wgs84);
-        worker.sync_all(&app).await;
+#[both_backends]
+async fn a_dispatchers_transition_reaches_the_workers_phone(app: TestApp) {
+    app.load_demo_map().await;
+    let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let dispatcher = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
+    let id = worker.complaint_at("Pothole", centre(WORKER_GRID), Crs::Wgs84);
+    worker.sync_all(&app).await;
 
-        let accepted = app.post(&format!("/api/v1/records/{id}/transitions"), Some(&dispatcher), &json!({ "action": "accept", "note": "市政类" })).await;
-        assert_eq!(accepted.status(), 200);
-        let report = worker.sync_all(&app).await;
+    let accepted = app
+        .post(
+            &format!("/api/v1/records/{id}/transitions"),
+            Some(&dispatcher),
+            &json!({ "action": "accept", "note": "市政类" }),
+        )
+        .await;
+    assert_eq!(accepted.status(), 200);
+    let report = worker.sync_all(&app).await;
 
-        assert_eq!(report.changed, vec![id]);
-        let record = worker.store.get(&id).unwrap();
-        assert_eq!(record.workflow.status, Status::Accepted);
-        let event = record.timeline.last().unwrap();
-        assert_eq!((event.actor.as_str(), event.kind.as_str(), event.note.as_str()), ("zhou", "accepted", "市政类"));
-    }
+    assert_eq!(report.changed, vec![id]);
+    let record = worker.store.get(&id).unwrap();
+    assert_eq!(record.workflow.status, Status::Accepted);
+    let event = record.timeline.last().unwrap();
+    assert_eq!(
+        (
+            event.actor.as_str(),
+            event.kind.as_str(),
+            event.note.as_str()
+        ),
+        ("zhou", "accepted", "市政类")
+    );
 }
 
-both_backends! {
-    async fn no_phone_moves_the_workflow_through_sync_whatever_its_role(app: TestApp) {
-        app.load_demo_map().await;
-        let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
-        let mut dispatcher = Phone::new(&app, "zhou", Role::Dispatcher, &["2203"]).await;
-        let mut department = Phone::new(&app, "dept", Role::Department, &["2203"]).await;
-        let id = worker.complaint_at("Pothole", centre(WORKER_GRID), Crs::Wgs84);
-        worker.sync_all(&app).await;
-        dispatcher.sync_all(&app).await;
-        department.sync_all(&app).await;
+#[both_backends]
+async fn no_phone_moves_the_workflow_through_sync_whatever_its_role(app: TestApp) {
+    app.load_demo_map().await;
+    let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let mut dispatcher = Phone::new(&app, "zhou", Role::Dispatcher, &["2203"]).await;
+    let mut department = Phone::new(&app, "dept", Role::Department, &["2203"]).await;
+    let id = worker.complaint_at("Pothole", centre(WORKER_GRID), Crs::Wgs84);
+    worker.sync_all(&app).await;
+    dispatcher.sync_all(&app).await;
+    department.sync_all(&app).await;
 
-        dispatcher.store.update(&id, |r| { r.workflow.status = Status::Accepted; Ok(()) }).unwrap();
-        department.store.update(&id, |r| { r.workflow.result = Some(sync_core::HandlingResult { outcome: sync_core::Outcome::Resolved, explanation: "done".into(), at: 1 }); Ok(()) }).unwrap();
-        let by_dispatcher = dispatcher.sync(&app).await;
-        let by_department = department.sync(&app).await;
-
-        assert_eq!(by_dispatcher.rejected.len(), 1);
-        assert_eq!(by_dispatcher.rejected[0].code, "forbidden_field");
-        assert!(by_dispatcher.rejected[0].reason.contains("workflow.status"), "{}", by_dispatcher.rejected[0].reason);
-        assert_eq!(by_department.rejected.len(), 1);
-        assert!(by_department.rejected[0].reason.contains("workflow.result"), "{}", by_department.rejected[0].reason);
-        let stored: Value = app.get(&format!("/api/v1/records/{id}"), Some(&worker.token)).await.json().await.unwrap();
-        assert_eq!(stored["workflow"]["status"], "received");
-        assert_eq!(stored["workflow"]["result"], Value::Null);
-    }
-}
-
-both_backends! {
-    async fn a_whole_document_sent_again_for_a_stored_record_is_merged_not_refused(app: TestApp) {
-        app.load_demo_map().await;
-        let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
-        let id = worker.complaint_at("Pothole", centre(WORKER_GRID), Crs::Wgs84);
-        worker.sync_all(&app).await;
-        worker.store.add_note(&id, "deeper than it looks").unwrap();
-        // The whole document (as a phone sends after a reset), not only the note's change: it
-        // looks new to the server until the insert finds the record stored.
-        let whole = worker.store.load(&id).unwrap().unwrap().save();
-        let request = sync_core::SyncRequest {
-            request_id: 77,
-            cursor: 0,
-            response_budget: 64 * 1024,
-            uploads: vec![sync_core::DocPayload { id, bytes: whole }],
-            needs: Vec::new(),
-        };
-
-        let response = worker.exchange(&app, request.encode()).await;
-
-        assert_eq!(response.status(), 200);
-        let response = sync_core::SyncResponse::decode(&response.bytes().await.unwrap()).unwrap();
-        assert_eq!(response.acks.len(), 1);
-        assert_eq!(response.acks[0].verdict, sync_core::Verdict::Accepted);
-        let stored: Value = app.get(&format!("/api/v1/records/{id}"), Some(&worker.token)).await.json().await.unwrap();
-        let notes: Vec<&str> = stored["timeline"].as_array().unwrap().iter().filter_map(|e| e["note"].as_str()).collect();
-        assert!(notes.contains(&"deeper than it looks"), "{notes:?}");
-        assert_eq!(stored["owner_grid"]["code"], WORKER_GRID, "the server's decision is kept");
-        let history: Value = app.get(&format!("/api/v1/records/{id}/history"), Some(&worker.token)).await.json().await.unwrap();
-        let head = app.store.change_head().await.unwrap();
-        assert_eq!(history["changes"].as_array().unwrap().len() as i64, head, "no gap in the log");
-    }
-}
-
-both_backends! {
-    async fn retried_uploads_are_stored_once(app: TestApp) {
-        app.load_demo_map().await;
-        let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
-        let id = worker.complaint_at("Graffiti", centre(WORKER_GRID), Crs::Wgs84);
-        let request = worker.store.prepare_sync(64 * 1024).unwrap();
-        // The first response is lost; the same bytes are sent twice more.
-        for _ in 0..3 {
-            assert_eq!(worker.exchange(&app, request.bytes.clone()).await.status(), 200);
-        }
-        worker.sync_all(&app).await;
-
-        let head = app.store.change_head().await.unwrap();
-        let history: Value = app.get(&format!("/api/v1/records/{id}/history"), Some(&worker.token)).await.json().await.unwrap();
-        let changes = history["changes"].as_array().unwrap();
-        assert_eq!(changes.len() as i64, head, "one stored change per automerge change");
-        assert_eq!(changes.len(), 2, "the phone's creation and the server's owner decision");
-        assert_eq!(changes[0]["user"], "wang");
-        assert_eq!(changes[1]["user"], "server");
-        assert!(changes[1]["fields"].as_array().unwrap().contains(&json!("owner_grid")));
-
-        let metrics = app.get("/metrics", None).await.text().await.unwrap();
-        let requests = metrics
-            .lines()
-            .find_map(|l| l.strip_prefix("gridsync_sync_requests_total "))
-            .expect("sync requests are counted");
-        assert!(requests.parse::<u64>().unwrap() >= 4, "{requests}");
-        assert!(metrics.contains("gridsync_sync_request_bytes_total"));
-    }
-}
-
-both_backends! {
-    async fn personal_data_is_shown_to_dispatchers_and_hidden_from_grid_workers(app: TestApp) {
-        app.load_demo_map().await;
-        let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
-        let dispatcher = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
-        let id = worker.complaint_at("Leaking roof", centre(WORKER_GRID), Crs::Wgs84);
-        worker.sync_all(&app).await;
-
-        let for_worker: Value = app.get(&format!("/api/v1/records/{id}"), Some(&worker.token)).await.json().await.unwrap();
-        assert_eq!(for_worker["complainant"]["name"], Value::Null);
-        assert_eq!(for_worker["complainant"]["redacted"], true);
-        let for_dispatcher: Value = app.get(&format!("/api/v1/records/{id}"), Some(&dispatcher)).await.json().await.unwrap();
-        assert_eq!(for_dispatcher["complainant"]["name"], "张三");
-        assert_eq!(for_dispatcher["owner_grid"]["code"], WORKER_GRID);
-        let document = app.get(&format!("/api/v1/records/{id}/automerge"), Some(&worker.token)).await;
-        assert_problem(document, 403, "forbidden").await;
-        let document = app.get(&format!("/api/v1/records/{id}/automerge"), Some(&dispatcher)).await;
-        let bytes = document.bytes().await.unwrap();
-        assert_eq!(sync_core::RecordDoc::load(&bytes).unwrap().record().unwrap().id, id);
-    }
-}
-
-both_backends! {
-    async fn staff_intake_lists_by_grid_with_cursor_paging_and_as_geojson(app: TestApp) {
-        app.load_demo_map().await;
-        let dispatcher = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
-        let (lon, lat) = centre(WORKER_GRID);
-        for i in 0..5 {
-            let body = json!({
-                "kind": "complaint", "title": format!("hotline call {i}"), "channel": "hotline",
-                "category": "noise", "location": { "lon": lon, "lat": lat, "accuracy_m": null, "crs": "wgs84" },
+    dispatcher
+        .store
+        .update(&id, |r| {
+            r.workflow.status = Status::Accepted;
+            Ok(())
+        })
+        .unwrap();
+    department
+        .store
+        .update(&id, |r| {
+            r.workflow.result = Some(sync_core::HandlingResult {
+                outcome: sync_core::Outcome::Resolved,
+                explanation: "done".into(),
+                at: 1,
             });
-            let response = app.post("/api/v1/records", Some(&dispatcher), &body).await;
-            assert_eq!(response.status(), 201);
-            let created: Value = response.json().await.unwrap();
-            assert_eq!(created["owner_grid"]["code"], WORKER_GRID);
-        }
-        let page: Value = app.get("/api/v1/records?grid=220302&limit=3&channel=hotline", Some(&dispatcher)).await.json().await.unwrap();
-        assert_eq!(page["records"].as_array().unwrap().len(), 3);
-        let cursor = page["next_cursor"].as_str().unwrap();
-        let rest: Value = app.get(&format!("/api/v1/records?grid=220302&limit=3&cursor={cursor}"), Some(&dispatcher)).await.json().await.unwrap();
-        assert_eq!(rest["records"].as_array().unwrap().len(), 2);
-        assert_eq!(rest["next_cursor"], Value::Null);
-        let elsewhere: Value = app.get("/api/v1/records?grid=220303", Some(&dispatcher)).await.json().await.unwrap();
-        assert!(elsewhere["records"].as_array().unwrap().is_empty());
-        let geo: Value = app.get("/api/v1/records?format=geojson", Some(&dispatcher)).await.json().await.unwrap();
-        assert_eq!(geo["type"], "FeatureCollection");
-        assert_eq!(geo["features"][0]["geometry"]["type"], "Point");
+            Ok(())
+        })
+        .unwrap();
+    let by_dispatcher = dispatcher.sync(&app).await;
+    let by_department = department.sync(&app).await;
 
-        let bad = app.post("/api/v1/records", Some(&dispatcher), &json!({ "kind": "complaint", "title": "x", "location": { "lon": 0, "lat": 95, "crs": "wgs84", "accuracy_m": null } })).await;
-        assert_problem(bad, 422, "invalid_record").await;
-        let unknown = app.post("/api/v1/records", Some(&dispatcher), &json!({ "kind": "ufo", "title": "x" })).await;
-        assert_eq!(unknown.status(), 400);
-    }
+    assert_eq!(by_dispatcher.rejected.len(), 1);
+    assert_eq!(by_dispatcher.rejected[0].code, "forbidden_field");
+    assert!(
+        by_dispatcher.rejected[0].reason.contains("workflow.status"),
+        "{}",
+        by_dispatcher.rejected[0].reason
+    );
+    assert_eq!(by_department.rejected.len(), 1);
+    assert!(
+        by_department.rejected[0].reason.contains("workflow.result"),
+        "{}",
+        by_department.rejected[0].reason
+    );
+    let stored: Value = app
+        .get(&format!("/api/v1/records/{id}"), Some(&worker.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stored["workflow"]["status"], "received");
+    assert_eq!(stored["workflow"]["result"], Value::Null);
 }
 
-both_backends! {
-    async fn garbage_sync_bytes_and_a_missing_device_get_problems_and_change_nothing(app: TestApp) {
-        let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
-        let garbage = worker.exchange(&app, b"GS\x01\x01not a frame".to_vec()).await;
-        assert_problem(garbage, 400, "invalid_sync_message").await;
-        let no_device = app
-            .client
-            .post(app.url("/api/v1/sync"))
+#[both_backends]
+async fn a_whole_document_sent_again_for_a_stored_record_is_merged_not_refused(app: TestApp) {
+    app.load_demo_map().await;
+    let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let id = worker.complaint_at("Pothole", centre(WORKER_GRID), Crs::Wgs84);
+    worker.sync_all(&app).await;
+    worker.store.add_note(&id, "deeper than it looks").unwrap();
+    // The whole document (as a phone sends after a reset), not only the note's change: it
+    // looks new to the server until the insert finds the record stored.
+    let whole = worker.store.load(&id).unwrap().unwrap().save();
+    let request = sync_core::SyncRequest {
+        request_id: 77,
+        cursor: 0,
+        response_budget: 64 * 1024,
+        uploads: vec![sync_core::DocPayload { id, bytes: whole }],
+        needs: Vec::new(),
+    };
+
+    let response = worker.exchange(&app, request.encode()).await;
+
+    assert_eq!(response.status(), 200);
+    let response = sync_core::SyncResponse::decode(&response.bytes().await.unwrap()).unwrap();
+    assert_eq!(response.acks.len(), 1);
+    assert_eq!(response.acks[0].verdict, sync_core::Verdict::Accepted);
+    let stored: Value = app
+        .get(&format!("/api/v1/records/{id}"), Some(&worker.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let notes: Vec<&str> = stored["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["note"].as_str())
+        .collect();
+    assert!(notes.contains(&"deeper than it looks"), "{notes:?}");
+    assert_eq!(
+        stored["owner_grid"]["code"], WORKER_GRID,
+        "the server's decision is kept"
+    );
+    let history: Value = app
+        .get(
+            &format!("/api/v1/records/{id}/history"),
+            Some(&worker.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let head = app.store.change_head().await.unwrap();
+    assert_eq!(
+        history["changes"].as_array().unwrap().len() as i64,
+        head,
+        "no gap in the log"
+    );
+}
+
+#[both_backends]
+async fn retried_uploads_are_stored_once(app: TestApp) {
+    app.load_demo_map().await;
+    let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let id = worker.complaint_at("Graffiti", centre(WORKER_GRID), Crs::Wgs84);
+    let request = worker.store.prepare_sync(64 * 1024).unwrap();
+    // The first response is lost; the same bytes are sent twice more.
+    for _ in 0..3 {
+        assert_eq!(
+            worker.exchange(&app, request.bytes.clone()).await.status(),
+            200
+        );
+    }
+    worker.sync_all(&app).await;
+
+    let head = app.store.change_head().await.unwrap();
+    let history: Value = app
+        .get(
+            &format!("/api/v1/records/{id}/history"),
+            Some(&worker.token),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let changes = history["changes"].as_array().unwrap();
+    assert_eq!(
+        changes.len() as i64,
+        head,
+        "one stored change per automerge change"
+    );
+    assert_eq!(
+        changes.len(),
+        2,
+        "the phone's creation and the server's owner decision"
+    );
+    assert_eq!(changes[0]["user"], "wang");
+    assert_eq!(changes[1]["user"], "server");
+    assert!(
+        changes[1]["fields"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("owner_grid"))
+    );
+
+    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    let requests = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("gridsync_sync_requests_total "))
+        .expect("sync requests are counted");
+    assert!(requests.parse::<u64>().unwrap() >= 4, "{requests}");
+    assert!(metrics.contains("gridsync_sync_request_bytes_total"));
+}
+
+#[both_backends]
+async fn personal_data_is_shown_to_dispatchers_and_hidden_from_grid_workers(app: TestApp) {
+    app.load_demo_map().await;
+    let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let dispatcher = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
+    let id = worker.complaint_at("Leaking roof", centre(WORKER_GRID), Crs::Wgs84);
+    worker.sync_all(&app).await;
+
+    let for_worker: Value = app
+        .get(&format!("/api/v1/records/{id}"), Some(&worker.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(for_worker["complainant"]["name"], Value::Null);
+    assert_eq!(for_worker["complainant"]["redacted"], true);
+    let for_dispatcher: Value = app
+        .get(&format!("/api/v1/records/{id}"), Some(&dispatcher))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(for_dispatcher["complainant"]["name"], "张三");
+    assert_eq!(for_dispatcher["owner_grid"]["code"], WORKER_GRID);
+    let document = app
+        .get(
+            &format!("/api/v1/records/{id}/automerge"),
+            Some(&worker.token),
+        )
+        .await;
+    assert_problem(document, 403, "forbidden").await;
+    let document = app
+        .get(
+            &format!("/api/v1/records/{id}/automerge"),
+            Some(&dispatcher),
+        )
+        .await;
+    let bytes = document.bytes().await.unwrap();
+    assert_eq!(
+        sync_core::RecordDoc::load(&bytes)
+            .unwrap()
+            .record()
+            .unwrap()
+            .id,
+        id
+    );
+}
+
+#[both_backends]
+async fn staff_intake_lists_by_grid_with_cursor_paging_and_as_geojson(app: TestApp) {
+    app.load_demo_map().await;
+    let dispatcher = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
+    let (lon, lat) = centre(WORKER_GRID);
+    for i in 0..5 {
+        let body = json!({
+            "kind": "complaint", "title": format!("hotline call {i}"), "channel": "hotline",
+            "category": "noise",
+            "location": { "lon": lon, "lat": lat, "accuracy_m": null, "crs": "wgs84" },
+        });
+        let response = app.post("/api/v1/records", Some(&dispatcher), &body).await;
+        assert_eq!(response.status(), 201);
+        let created: Value = response.json().await.unwrap();
+        assert_eq!(created["owner_grid"]["code"], WORKER_GRID);
+    }
+    let page: Value = app
+        .get(
+            "/api/v1/records?grid=220302&limit=3&channel=hotline",
+            Some(&dispatcher),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["records"].as_array().unwrap().len(), 3);
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let rest: Value = app
+        .get(
+            &format!("/api/v1/records?grid=220302&limit=3&cursor={cursor}"),
+            Some(&dispatcher),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(rest["records"].as_array().unwrap().len(), 2);
+    assert_eq!(rest["next_cursor"], Value::Null);
+    let elsewhere: Value = app
+        .get("/api/v1/records?grid=220303", Some(&dispatcher))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(elsewhere["records"].as_array().unwrap().is_empty());
+    let geo: Value = app
+        .get("/api/v1/records?format=geojson", Some(&dispatcher))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(geo["type"], "FeatureCollection");
+    assert_eq!(geo["features"][0]["geometry"]["type"], "Point");
+
+    let bad = app
+        .post(
+            "/api/v1/records",
+            Some(&dispatcher),
+            &json!({
+                "kind": "complaint",
+                "title": "x",
+                "location": { "lon": 0, "lat": 95, "crs": "wgs84", "accuracy_m": null },
+            }),
+        )
+        .await;
+    assert_problem(bad, 422, "invalid_record").await;
+    let unknown = app
+        .post(
+            "/api/v1/records",
+            Some(&dispatcher),
+            &json!({ "kind": "ufo", "title": "x" }),
+        )
+        .await;
+    assert_eq!(unknown.status(), 400);
+}
+
+#[both_backends]
+async fn garbage_sync_bytes_and_a_missing_device_get_problems_and_change_nothing(app: TestApp) {
+    let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let garbage = worker
+        .exchange(&app, b"GS\x01\x01not a frame".to_vec())
+        .await;
+    assert_problem(garbage, 400, "invalid_sync_message").await;
+    let no_device = app
+        .client
+        .post(app.url("/api/v1/sync"))
+        .bearer_auth(&worker.token)
+        .body(worker.store.prepare_sync(1024).unwrap().bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(no_device, 400, "missing_device").await;
+    let anonymous = app
+        .client
+        .post(app.url("/api/v1/sync"))
+        .body(vec![1, 2, 3])
+        .send()
+        .await
+        .unwrap();
+    assert_problem(anonymous, 401, "unauthenticated").await;
+    assert_eq!(app.store.change_head().await.unwrap(), 0);
+}
+
+#[both_backends]
+async fn an_interrupted_photo_upload_resumes_from_the_servers_offset(app: TestApp) {
+    app.load_demo_map().await;
+    let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let id = worker.complaint_at("Broken bench", centre(WORKER_GRID), Crs::Wgs84);
+    let photo: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    let attachment = worker
+        .store
+        .attach(&id, &photo, "image/jpeg", None)
+        .unwrap();
+    worker.sync_all(&app).await;
+    let path = format!("/api/v1/blobs/{}", attachment.sha256);
+    let record: Value = app
+        .get(&format!("/api/v1/records/{id}"), Some(&worker.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(record["missing_blobs"], json!([attachment.sha256]));
+
+    let put = |start: u64, bytes: Vec<u8>| {
+        let end = start + bytes.len() as u64 - 1;
+        app.client
+            .put(app.url(&path))
             .bearer_auth(&worker.token)
-            .body(worker.store.prepare_sync(1024).unwrap().bytes)
+            .header(
+                "content-range",
+                format!("bytes {start}-{end}/{}", photo.len()),
+            )
+            .body(bytes)
             .send()
+    };
+    // The first 20,000 bytes arrive; the link breaks during the next range.
+    let chunk = worker.store.next_upload(20_000).unwrap().unwrap();
+    assert_eq!(
+        put(chunk.offset, worker.store.read_upload(&chunk).unwrap())
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    // A range from the wrong offset is refused with the right one.
+    let wrong = put(30_000, photo[30_000..40_000].to_vec()).await.unwrap();
+    assert_eq!(wrong.status(), 409);
+    // After the break the phone asks how much the server holds and resumes from there.
+    let head = app
+        .client
+        .head(app.url(&path))
+        .bearer_auth(&worker.token)
+        .send()
+        .await
+        .unwrap();
+    let held: u64 = head.headers()["upload-offset"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(held, 20_000);
+    worker.store.set_uploaded(&attachment.sha256, held).unwrap();
+    while let Some(chunk) = worker.store.next_upload(20_000).unwrap() {
+        let response = put(chunk.offset, worker.store.read_upload(&chunk).unwrap())
             .await
             .unwrap();
-        assert_problem(no_device, 400, "missing_device").await;
-        let anonymous = app.client.post(app.url("/api/v1/sync")).body(vec![1, 2, 3]).send().await.unwrap();
-        assert_problem(anonymous, 401, "unauthenticated").await;
-        assert_eq!(app.store.change_head().await.unwrap(), 0);
-    }
-}
-
-both_backends! {
-    async fn an_interrupted_photo_upload_resumes_from_the_servers_offset(app: TestApp) {
-        app.load_demo_map().await;
-        let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
-        let id = worker.complaint_at("Broken bench", centre(WORKER_GRID), Crs::Wgs84);
-        let photo: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 253) as u8).collect();
-        let attachment = worker.store.attach(&id, &photo, "image/jpeg", None).unwrap();
-        worker.sync_all(&app).await;
-        let path = format!("/api/v1/blobs/{}", attachment.sha256);
-        let record: Value = app.get(&format!("/api/v1/records/{id}"), Some(&worker.token)).await.json().await.unwrap();
-        assert_eq!(record["missing_blobs"], json!([attachment.sha256]));
-
-        let put = |start: u64, bytes: Vec<u8>| {
-            let end = start + bytes.len() as u64 - 1;
-            app.client
-                .put(app.url(&path))
-                .bearer_auth(&worker.token)
-                .header("content-range", format!("bytes {start}-{end}/{}", photo.len()))
-                .body(bytes)
-                .send()
-        };
-        // The first 20,000 bytes arrive; the link breaks during the next range.
-        let chunk = worker.store.next_upload(20_000).unwrap().unwrap();
-        assert_eq!(put(chunk.offset, worker.store.read_upload(&chunk).unwrap()).await.unwrap().status(), 200);
-        // A range from the wrong offset is refused with the right one.
-        let wrong = put(30_000, photo[30_000..40_000].to_vec()).await.unwrap();
-        assert_eq!(wrong.status(), 409);
-        // After the break the phone asks how much the server holds and resumes from there.
-        let head = app.client.head(app.url(&path)).bearer_auth(&worker.token).send().await.unwrap();
-        let held: u64 = head.headers()["upload-offset"].to_str().unwrap().parse().unwrap();
-        assert_eq!(held, 20_000);
-        worker.store.set_uploaded(&attachment.sha256, held).unwrap();
-        while let Some(chunk) = worker.store.next_upload(20_000).unwrap() {
-            let response = put(chunk.offset, worker.store.read_upload(&chunk).unwrap()).await.unwrap();
-            assert_eq!(response.status(), 200);
-            let offset: u64 = response.headers()["upload-offset"].to_str().unwrap().parse().unwrap();
-            worker.store.set_uploaded(&attachment.sha256, offset).unwrap();
-        }
-
-        let whole = app.get(&path, Some(&worker.token)).await.bytes().await.unwrap();
-        assert_eq!(whole.as_ref(), photo.as_slice());
-        let part = app.client.get(app.url(&path)).bearer_auth(&worker.token).header("range", "bytes=100-199").send().await.unwrap();
-        assert_eq!(part.status(), 206);
-        assert_eq!(part.bytes().await.unwrap().as_ref(), &photo[100..200]);
-        let record: Value = app.get(&format!("/api/v1/records/{id}"), Some(&worker.token)).await.json().await.unwrap();
-        assert_eq!(record["missing_blobs"], json!([]));
-    }
-}
-
-both_backends! {
-    async fn bytes_that_do_not_hash_to_the_blobs_name_are_refused_and_forgotten(app: TestApp) {
-        let token = app.user_token("wang", Role::GridWorker, &[WORKER_GRID]).await;
-        let name = sync_core::sha256_hex(b"the real photo");
-        let response = app.client.put(app.url(&format!("/api/v1/blobs/{name}"))).bearer_auth(&token).body(b"something else".to_vec()).send().await.unwrap();
-        assert_problem(response, 422, "hash_mismatch").await;
-        let head = app.client.head(app.url(&format!("/api/v1/blobs/{name}"))).bearer_auth(&token).send().await.unwrap();
-        assert_eq!(head.status(), 404);
-    }
-}
-
-both_backends! {
-    async fn a_worker_given_a_new_grid_receives_the_records_already_there(app: TestApp) {
-        app.load_demo_map().await;
-        let admin = app.user_token("root", Role::Admin, &[]).await;
-        let mut there = Phone::new(&app, "zhao", Role::GridWorker, &[OTHER_GRID]).await;
-        let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
-        let old = there.complaint_at("Fallen tree", centre(OTHER_GRID), Crs::Wgs84);
-        there.sync_all(&app).await;
-        assert!(worker.sync_all(&app).await.changed.is_empty());
-
-        let body = json!({ "areas": [WORKER_GRID, OTHER_GRID] });
-        let response = app.send_json(reqwest::Method::PUT, "/api/v1/admin/users/wang/areas", Some(&admin), &body).await;
         assert_eq!(response.status(), 200);
-        let report = worker.sync_all(&app).await;
-
-        assert_eq!(report.changed, vec![old], "the record already in the new grid arrived");
-        assert_eq!(worker.store.get(&old).unwrap(), there.store.get(&old).unwrap());
-        // And only once: the next sync is back to an empty exchange.
-        assert!(worker.sync_all(&app).await.changed.is_empty());
+        let offset: u64 = response.headers()["upload-offset"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        worker
+            .store
+            .set_uploaded(&attachment.sha256, offset)
+            .unwrap();
     }
+
+    let whole = app
+        .get(&path, Some(&worker.token))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(whole.as_ref(), photo.as_slice());
+    let part = app
+        .client
+        .get(app.url(&path))
+        .bearer_auth(&worker.token)
+        .header("range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(part.status(), 206);
+    assert_eq!(part.bytes().await.unwrap().as_ref(), &photo[100..200]);
+    let record: Value = app
+        .get(&format!("/api/v1/records/{id}"), Some(&worker.token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(record["missing_blobs"], json!([]));
 }
 
-both_backends! {
-    async fn a_gzip_compressed_sync_request_is_accepted(app: TestApp) {
-        use std::io::Write;
-        app.load_demo_map().await;
-        let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
-        let id = worker.complaint_at("Compressed on a 2G link", centre(WORKER_GRID), Crs::Wgs84);
-        let request = worker.store.prepare_sync(64 * 1024).unwrap();
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-        gz.write_all(&request.bytes).unwrap();
-        let body = gz.finish().unwrap();
+#[both_backends]
+async fn bytes_that_do_not_hash_to_the_blobs_name_are_refused_and_forgotten(app: TestApp) {
+    let token = app
+        .user_token("wang", Role::GridWorker, &[WORKER_GRID])
+        .await;
+    let name = sync_core::sha256_hex(b"the real photo");
+    let response = app
+        .client
+        .put(app.url(&format!("/api/v1/blobs/{name}")))
+        .bearer_auth(&token)
+        .body(b"something else".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_problem(response, 422, "hash_mismatch").await;
+    let head = app
+        .client
+        .head(app.url(&format!("/api/v1/blobs/{name}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 404);
+}
 
-        let response = app
-            .client
-            .post(app.url("/api/v1/sync"))
-            .bearer_auth(&worker.token)
-            .header("x-gridsync-device", &worker.device)
-            .header("content-encoding", "gzip")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 200);
-        let report = worker.store.apply_sync(&response.bytes().await.unwrap()).unwrap();
-        assert_eq!(report.acknowledged, vec![id]);
+#[both_backends]
+async fn a_worker_given_a_new_grid_receives_the_records_already_there(app: TestApp) {
+    app.load_demo_map().await;
+    let admin = app.user_token("root", Role::Admin, &[]).await;
+    let mut there = Phone::new(&app, "zhao", Role::GridWorker, &[OTHER_GRID]).await;
+    let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let old = there.complaint_at("Fallen tree", centre(OTHER_GRID), Crs::Wgs84);
+    there.sync_all(&app).await;
+    assert!(worker.sync_all(&app).await.changed.is_empty());
 
-        // And the response comes back gzip-compressed to a client that asks for it.
-        let request = worker.store.prepare_sync(64 * 1024).unwrap();
-        let response = app
-            .client
-            .post(app.url("/api/v1/sync"))
-            .bearer_auth(&worker.token)
-            .header("x-gridsync-device", &worker.device)
-            .header("accept-encoding", "gzip")
-            .body(request.bytes)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.headers()["content-encoding"], "gzip");
-        let mut frame = Vec::new();
-        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(response.bytes().await.unwrap().as_ref()), &mut frame).unwrap();
-        assert!(worker.store.apply_sync(&frame).is_ok());
-    }
+    let body = json!({ "areas": [WORKER_GRID, OTHER_GRID] });
+    let response = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/admin/users/wang/areas",
+            Some(&admin),
+            &body,
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let report = worker.sync_all(&app).await;
+
+    assert_eq!(
+        report.changed,
+        vec![old],
+        "the record already in the new grid arrived"
+    );
+    assert_eq!(
+        worker.store.get(&old).unwrap(),
+        there.store.get(&old).unwrap()
+    );
+    // And only once: the next sync is back to an empty exchange.
+    assert!(worker.sync_all(&app).await.changed.is_empty());
+}
+
+#[both_backends]
+async fn a_gzip_compressed_sync_request_is_accepted(app: TestApp) {
+    use std::io::Write;
+    app.load_demo_map().await;
+    let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let id = worker.complaint_at("Compressed on a 2G link", centre(WORKER_GRID), Crs::Wgs84);
+    let request = worker.store.prepare_sync(64 * 1024).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&request.bytes).unwrap();
+    let body = gz.finish().unwrap();
+
+    let response = app
+        .client
+        .post(app.url("/api/v1/sync"))
+        .bearer_auth(&worker.token)
+        .header("x-gridsync-device", &worker.device)
+        .header("content-encoding", "gzip")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let report = worker
+        .store
+        .apply_sync(&response.bytes().await.unwrap())
+        .unwrap();
+    assert_eq!(report.acknowledged, vec![id]);
+
+    // And the response comes back gzip-compressed to a client that asks for it.
+    let request = worker.store.prepare_sync(64 * 1024).unwrap();
+    let response = app
+        .client
+        .post(app.url("/api/v1/sync"))
+        .bearer_auth(&worker.token)
+        .header("x-gridsync-device", &worker.device)
+        .header("accept-encoding", "gzip")
+        .body(request.bytes)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["content-encoding"], "gzip");
+    let mut frame = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(response.bytes().await.unwrap().as_ref()),
+        &mut frame,
+    )
+    .unwrap();
+    assert!(worker.store.apply_sync(&frame).is_ok());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -597,28 +916,73 @@ fn new_record_commit(title: &str) -> gridsync_server::store::RecordCommit {
     }
 }
 
-both_backends! {
-    async fn requests_committed_together_each_get_their_own_outcomes_and_a_record_is_stored_once(app: TestApp) {
-        use gridsync_server::store::CommitOutcome;
-        let (a1, a2, b1, c1) = (new_record_commit("a1"), new_record_commit("a2"), new_record_commit("b1"), new_record_commit("c1"));
-        let head = app.store.change_head().await.unwrap();
-        // The second request also carries a1 as new, as a device that copied it would.
-        let requests = vec![vec![a1.clone(), a2.clone()], vec![b1.clone(), a1.clone()], vec![c1.clone()]];
+#[both_backends]
+async fn requests_committed_together_each_get_their_own_outcomes_and_a_record_is_stored_once(
+    app: TestApp,
+) {
+    use gridsync_server::store::CommitOutcome;
+    let (a1, a2, b1, c1) = (
+        new_record_commit("a1"),
+        new_record_commit("a2"),
+        new_record_commit("b1"),
+        new_record_commit("c1"),
+    );
+    let head = app.store.change_head().await.unwrap();
+    // The second request also carries a1 as new, as a device that copied it would.
+    let requests = vec![
+        vec![a1.clone(), a2.clone()],
+        vec![b1.clone(), a1.clone()],
+        vec![c1.clone()],
+    ];
 
-        let outcomes: Vec<Vec<CommitOutcome>> = gridsync_server::group_commit::commit_together(app.store.as_ref(), requests)
+    let outcomes: Vec<Vec<CommitOutcome>> =
+        gridsync_server::group_commit::commit_together(app.store.as_ref(), requests)
             .await
             .into_iter()
             .map(Result::unwrap)
             .collect();
 
-        let stored = |o: &CommitOutcome| matches!(o, CommitOutcome::Stored { version: 1, .. });
-        assert_eq!(outcomes.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, 2, 1], "each request gets an answer for each of its writes");
-        assert!(stored(&outcomes[0][0]) && stored(&outcomes[0][1]) && stored(&outcomes[1][0]) && stored(&outcomes[2][0]));
-        assert_eq!(outcomes[1][1], CommitOutcome::Conflict, "the second write of a1 is told to merge and retry");
-        let ids: Vec<String> = [&a1, &a2, &b1, &c1].iter().map(|c| c.row.id.clone()).collect();
-        assert_eq!(app.store.record_docs(&ids).await.unwrap().len(), 4, "every record is stored, once");
-        let upto = app.store.change_head().await.unwrap();
-        let logged = app.store.change_feed(head, upto, "", &gridsync_server::store::RecordScope::All, 100).await.unwrap();
-        assert_eq!(logged.len(), 4, "one change-log entry per stored record, none for the refused copy");
-    }
+    let stored = |o: &CommitOutcome| matches!(o, CommitOutcome::Stored { version: 1, .. });
+    assert_eq!(
+        outcomes.iter().map(Vec::len).collect::<Vec<_>>(),
+        vec![2, 2, 1],
+        "each request gets an answer for each of its writes"
+    );
+    assert!(
+        stored(&outcomes[0][0])
+            && stored(&outcomes[0][1])
+            && stored(&outcomes[1][0])
+            && stored(&outcomes[2][0])
+    );
+    assert_eq!(
+        outcomes[1][1],
+        CommitOutcome::Conflict,
+        "the second write of a1 is told to merge and retry"
+    );
+    let ids: Vec<String> = [&a1, &a2, &b1, &c1]
+        .iter()
+        .map(|c| c.row.id.clone())
+        .collect();
+    assert_eq!(
+        app.store.record_docs(&ids).await.unwrap().len(),
+        4,
+        "every record is stored, once"
+    );
+    let upto = app.store.change_head().await.unwrap();
+    let logged = app
+        .store
+        .change_feed(
+            head,
+            upto,
+            "",
+            &gridsync_server::store::RecordScope::All,
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        logged.len(),
+        4,
+        "one change-log entry per stored record, none for the refused copy"
+    );
 }
