@@ -26,7 +26,7 @@ use crate::rate_limit::Limit;
 use crate::records::{self, Author};
 use crate::state::AppState;
 use crate::store::{RecordQuery, RecordRow, RecordScope};
-use crate::workflow::calendar::{CST_OFFSET_MS, Date};
+use crate::workflow::calendar::CST_OFFSET_MS;
 
 /// The most requests one `GET requests` answers.
 pub const MAX_REQUESTS: i64 = 1000;
@@ -50,51 +50,26 @@ fn format_of(text: &str) -> ApiResult<Format> {
     }
 }
 
-/// A W3C datetime in China Standard Time.
+/// A W3C datetime in China Standard Time, to the second (`2026-10-01T08:30:00+08:00`).
 pub fn w3c(ms: i64) -> String {
-    let date = Date::of_instant(ms);
-    let seconds = (ms + CST_OFFSET_MS).rem_euclid(DAY_MS) / 1000;
-    format!(
-        "{date}T{:02}:{:02}:{:02}+08:00",
-        seconds / 3600,
-        seconds / 60 % 60,
-        seconds % 60
-    )
+    let cst = time::UtcOffset::from_whole_seconds((CST_OFFSET_MS / 1000) as i32)
+        .unwrap_or(time::UtcOffset::UTC);
+    time::OffsetDateTime::from_unix_timestamp(ms.div_euclid(1000))
+        .ok()
+        .map(|t| t.to_offset(cst))
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_default()
 }
 
-/// Parses `YYYY-MM-DDTHH:MM:SS` with `Z` or `±HH:MM` (fractions of a second are ignored).
+/// Parses a W3C datetime with seconds (`YYYY-MM-DDTHH:MM:SS`, an optional fraction, and `Z` or
+/// `±HH:MM`) into Unix milliseconds; fractions of a second are dropped.
 pub fn parse_w3c(text: &str) -> Option<i64> {
-    let (date, rest) = text.split_once('T')?;
-    let date: Date = date.parse().ok()?;
-    if rest.len() < 8 {
-        return None;
-    }
-    let (time, mut zone) = rest.split_at(8);
-    let parts: Vec<i64> = time
-        .split(':')
-        .map(|p| p.parse().ok())
-        .collect::<Option<_>>()?;
-    let [h, m, s] = parts[..] else { return None };
-    if !(0..24).contains(&h) || !(0..60).contains(&m) || !(0..61).contains(&s) {
-        return None;
-    }
-    if let Some(stripped) = zone.strip_prefix('.') {
-        zone = stripped.trim_start_matches(|c: char| c.is_ascii_digit());
-    }
-    let offset_ms = match zone {
-        "Z" | "z" => 0,
-        _ => {
-            let sign = match zone.as_bytes().first()? {
-                b'+' => 1,
-                b'-' => -1,
-                _ => return None,
-            };
-            let (oh, om) = zone[1..].split_once(':')?;
-            let (oh, om): (i64, i64) = (oh.parse().ok()?, om.parse().ok()?);
-            sign * (oh * 3600 + om * 60) * 1000
-        }
-    };
-    Some(date.days() as i64 * DAY_MS + (h * 3600 + m * 60 + s) * 1000 - offset_ms)
+    let t =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+    Some(t.unix_timestamp() * 1000)
 }
 
 fn xml_escape(text: &str) -> String {
@@ -252,12 +227,10 @@ pub async fn service_definition(
     Ok(ok(format, "service_definition", "attribute", &value))
 }
 
-/// Distance in metres between two WGS-84 points (haversine).
-fn distance_m((lon1, lat1): (f64, f64), (lon2, lat2): (f64, f64)) -> f64 {
-    let (p1, p2) = (lat1.to_radians(), lat2.to_radians());
-    let (dp, dl) = ((lat2 - lat1).to_radians(), (lon2 - lon1).to_radians());
-    let a = (dp / 2.0).sin().powi(2) + p1.cos() * p2.cos() * (dl / 2.0).sin().powi(2);
-    2.0 * 6_371_000.0 * a.sqrt().asin()
+/// Distance in metres between two WGS-84 points (`(lon, lat)`), on geo's mean-radius sphere.
+fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    use geo::{Distance, Haversine, Point};
+    Haversine.distance(Point::from(a), Point::from(b))
 }
 
 /// Open complaints of `category` created in the last 90 days within the configured radius of
@@ -813,5 +786,22 @@ mod tests {
         assert!(creation_window(Some(0), Some(90 * DAY_MS + 1), 5).is_err());
         assert!(creation_window(Some(10), Some(9), 5).is_err());
         assert!(creation_window(Some(0), Some(90 * DAY_MS), 5).is_ok());
+    }
+
+    #[test]
+    fn w3c_times_are_read_with_any_offset_and_written_in_china_standard_time() {
+        let noon_utc = parse_w3c("2026-10-01T12:00:00Z").unwrap();
+        assert_eq!(parse_w3c("2026-10-01T20:00:00+08:00"), Some(noon_utc));
+        assert_eq!(parse_w3c("2026-10-01T04:00:00.250-08:00"), Some(noon_utc));
+        assert_eq!(w3c(noon_utc), "2026-10-01T20:00:00+08:00");
+        assert_eq!(parse_w3c("2026-10-01"), None);
+        assert_eq!(parse_w3c("2026-13-01T00:00:00Z"), None);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_w3c_time_reads_back_to_its_second(ms in -10_000_000_000_000i64..10_000_000_000_000) {
+            proptest::prop_assert_eq!(parse_w3c(&w3c(ms)), Some(ms.div_euclid(1000) * 1000));
+        }
     }
 }

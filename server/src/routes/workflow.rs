@@ -524,7 +524,7 @@ pub async fn rates(
     if csv {
         return Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
-            .body(rates::to_csv(&report)));
+            .body(rates::to_csv(&report).map_err(ApiError::internal)?));
     }
     Ok(HttpResponse::Ok().json(report))
 }
@@ -618,7 +618,7 @@ pub async fn monthly_report(
     Ok(match format.as_str() {
         "csv" => HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
-            .body(report::to_csv(&report)),
+            .body(report::to_csv(&report).map_err(ApiError::internal)?),
         "svg" => HttpResponse::Ok()
             .content_type("image/svg+xml")
             .body(report::trend_svg(&report)),

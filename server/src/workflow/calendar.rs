@@ -20,64 +20,58 @@ use serde::{Deserialize, Serialize};
 pub const CST_OFFSET_MS: i64 = 8 * 3600 * 1000;
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
-/// A civil date (proleptic Gregorian), stored as days since 1970-01-01.
+/// A civil date (proleptic Gregorian, years −9999 to 9999), counted in days since 1970-01-01
+/// where arithmetic needs it. The calendar itself is `time`'s; the working-day rules are ours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Date(i32);
+pub struct Date(time::Date);
 
 /// A string that is not a `YYYY-MM-DD` date.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("`{0}` is not a date (YYYY-MM-DD)")]
 pub struct BadDate(pub String);
 
+/// The Julian day number of 1970-01-01.
+const UNIX_EPOCH_JULIAN_DAY: i32 = 2_440_588;
+
 impl Date {
     /// The date with this year, month (1–12) and day (1–31), if it exists.
     pub fn from_ymd(year: i32, month: u32, day: u32) -> Option<Date> {
-        if !(1..=12).contains(&month) || day == 0 || day > days_in_month(year, month) {
-            return None;
-        }
-        // Howard Hinnant's days_from_civil.
-        let y = if month <= 2 { year - 1 } else { year } as i64;
-        let era = if y >= 0 { y } else { y - 399 } / 400;
-        let yoe = y - era * 400;
-        let m = month as i64;
-        let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + day as i64 - 1;
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-        i32::try_from(era * 146_097 + doe - 719_468).ok().map(Date)
+        let month = time::Month::try_from(u8::try_from(month).ok()?).ok()?;
+        time::Date::from_calendar_date(year, month, u8::try_from(day).ok()?)
+            .ok()
+            .map(Date)
     }
 
     /// `(year, month, day)`.
     pub fn ymd(self) -> (i32, u32, u32) {
-        let z = self.0 as i64 + 719_468;
-        let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-        let doe = z - era * 146_097;
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-        let mp = (5 * doy + 2) / 153;
-        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
-        (year, month, day)
+        let (year, month, day) = self.0.to_calendar_date();
+        (year, u8::from(month).into(), day.into())
     }
 
     /// The year.
     pub fn year(self) -> i32 {
-        self.ymd().0
+        self.0.year()
     }
 
     /// Days since 1970-01-01.
     pub fn days(self) -> i32 {
-        self.0
+        self.0.to_julian_day() - UNIX_EPOCH_JULIAN_DAY
     }
 
-    /// The date `days` after 1970-01-01.
+    /// The date `days` after 1970-01-01 (held at the first or last representable date beyond
+    /// ±9999 years).
     pub fn from_days(days: i32) -> Date {
-        Date(days)
+        let julian = days.saturating_add(UNIX_EPOCH_JULIAN_DAY);
+        Date(time::Date::from_julian_day(julian).unwrap_or(if days < 0 {
+            time::Date::MIN
+        } else {
+            time::Date::MAX
+        }))
     }
 
     /// 0 for Monday … 6 for Sunday.
     pub fn weekday(self) -> u32 {
-        // 1970-01-01 was a Thursday (3).
-        (self.0 as i64 + 3).rem_euclid(7) as u32
+        self.0.weekday().number_days_from_monday().into()
     }
 
     /// Saturday or Sunday.
@@ -87,36 +81,23 @@ impl Date {
 
     /// The next day.
     pub fn succ(self) -> Date {
-        Date(self.0 + 1)
+        Date(self.0.next_day().unwrap_or(time::Date::MAX))
     }
 
     /// The CST date of an instant (Unix milliseconds).
     pub fn of_instant(ms: i64) -> Date {
-        Date((ms + CST_OFFSET_MS).div_euclid(DAY_MS) as i32)
+        let days = (ms.saturating_add(CST_OFFSET_MS)).div_euclid(DAY_MS);
+        Date::from_days(days.clamp(i32::MIN.into(), i32::MAX.into()) as i32)
     }
 
     /// 00:00:00.000 CST of this date, in Unix milliseconds.
     pub fn start_ms(self) -> i64 {
-        self.0 as i64 * DAY_MS - CST_OFFSET_MS
+        self.days() as i64 * DAY_MS - CST_OFFSET_MS
     }
 
     /// 23:59:59.999 CST of this date, in Unix milliseconds.
     pub fn end_ms(self) -> i64 {
-        self.succ().start_ms() - 1
-    }
-}
-
-fn is_leap(year: i32) -> bool {
-    (year % 4 == 0 && year % 100 != 0) || year % 400 == 0
-}
-
-fn days_in_month(year: i32, month: u32) -> u32 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap(year) => 29,
-        2 => 28,
-        _ => 0,
+        self.start_ms() + DAY_MS - 1
     }
 }
 
@@ -130,21 +111,15 @@ impl fmt::Display for Date {
 impl FromStr for Date {
     type Err = BadDate;
     fn from_str(s: &str) -> Result<Date, BadDate> {
-        let bad = || BadDate(s.to_string());
-        let bytes = s.as_bytes();
-        if bytes.len() != 10 || bytes[4] != b'-' || bytes[7] != b'-' {
-            return Err(bad());
+        const YMD: &[time::format_description::BorrowedFormatItem<'_>] =
+            time::macros::format_description!("[year]-[month]-[day]");
+        // Exactly `YYYY-MM-DD`: no sign, no wider year.
+        if s.len() != 10 || !s.as_bytes()[..4].iter().all(u8::is_ascii_digit) {
+            return Err(BadDate(s.to_string()));
         }
-        let digits = |r: std::ops::Range<usize>| -> Result<u32, BadDate> {
-            let part = &s[r];
-            if part.bytes().all(|b| b.is_ascii_digit()) {
-                part.parse().map_err(|_| bad())
-            } else {
-                Err(bad())
-            }
-        };
-        let (y, m, d) = (digits(0..4)?, digits(5..7)?, digits(8..10)?);
-        Date::from_ymd(y as i32, m, d).ok_or_else(bad)
+        time::Date::parse(s, YMD)
+            .map(Date)
+            .map_err(|_| BadDate(s.to_string()))
     }
 }
 

@@ -269,37 +269,67 @@ pub fn compute(
 }
 
 /// The report as CSV: one line per region, then per department.
-pub fn to_csv(report: &RatesReport) -> String {
-    let mut out = String::from(
-        "kind,code,level,response_numerator,response_denominator,response_rate,response_rank,\
-         resolution_numerator,resolution_denominator,resolution_rate,resolution_rank,\
-         satisfaction_numerator,satisfaction_denominator,satisfaction_rate,satisfaction_rank\n",
-    );
-    let fmt = |r: &Rate| {
-        format!(
-            "{},{},{},{}",
-            r.numerator,
-            r.denominator,
+pub fn to_csv(report: &RatesReport) -> Result<String, csv::Error> {
+    let mut out = csv::Writer::from_writer(Vec::new());
+    write_csv(&mut out, report)?;
+    csv_text(out)
+}
+
+/// The rates' rows, after their header, into a CSV writer (the monthly report appends them).
+pub fn write_csv<W: std::io::Write>(
+    out: &mut csv::Writer<W>,
+    report: &RatesReport,
+) -> Result<(), csv::Error> {
+    out.write_record([
+        "kind",
+        "code",
+        "level",
+        "response_numerator",
+        "response_denominator",
+        "response_rate",
+        "response_rank",
+        "resolution_numerator",
+        "resolution_denominator",
+        "resolution_rate",
+        "resolution_rank",
+        "satisfaction_numerator",
+        "satisfaction_denominator",
+        "satisfaction_rate",
+        "satisfaction_rank",
+    ])?;
+    let cells = |r: &Rate| {
+        [
+            r.numerator.to_string(),
+            r.denominator.to_string(),
             r.rate.map(|v| format!("{v:.4}")).unwrap_or_default(),
-            r.rank.map(|v| v.to_string()).unwrap_or_default()
-        )
+            r.rank.map(|v| v.to_string()).unwrap_or_default(),
+        ]
     };
     for (kind, groups) in [
         ("region", &report.regions),
         ("department", &report.departments),
     ] {
         for g in groups {
-            out.push_str(&format!(
-                "{kind},{},{},{},{},{}\n",
-                g.code,
-                g.level.as_deref().unwrap_or(""),
-                fmt(&g.response),
-                fmt(&g.resolution),
-                fmt(&g.satisfaction)
-            ));
+            let mut row = vec![
+                kind.to_string(),
+                g.code.clone(),
+                g.level.clone().unwrap_or_default(),
+            ];
+            row.extend(cells(&g.response));
+            row.extend(cells(&g.resolution));
+            row.extend(cells(&g.satisfaction));
+            out.write_record(&row)?;
         }
     }
-    out
+    Ok(())
+}
+
+/// The text a CSV writer over memory wrote.
+pub fn csv_text(out: csv::Writer<Vec<u8>>) -> Result<String, csv::Error> {
+    let bytes = out
+        .into_inner()
+        .map_err(|e| csv::Error::from(std::io::Error::other(e.to_string())))?;
+    String::from_utf8(bytes).map_err(|e| csv::Error::from(std::io::Error::other(e)))
 }
 
 #[cfg(test)]

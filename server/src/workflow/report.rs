@@ -452,18 +452,13 @@ pub fn monthly(input: MonthlyInput<'_>) -> MonthlyReport {
     }
 }
 
-fn csv_field(text: &str) -> String {
-    if text.contains([',', '"', '\n']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text.to_string()
-    }
-}
-
 /// The report as CSV: `section,key,value[,…]` rows, sections in the JSON's order.
-pub fn to_csv(report: &MonthlyReport) -> String {
-    let mut out = String::from("section,key,value,previous,change\n");
-    let _ = writeln!(out, "complaints,total,{}", report.complaints);
+pub fn to_csv(report: &MonthlyReport) -> Result<String, csv::Error> {
+    let mut out = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_writer(Vec::new());
+    out.write_record(["section", "key", "value", "previous", "change"])?;
+    out.write_record(["complaints", "total", &report.complaints.to_string()])?;
     for (section, map) in [
         ("channel", &report.by_channel),
         ("category", &report.by_category),
@@ -471,7 +466,7 @@ pub fn to_csv(report: &MonthlyReport) -> String {
         ("region", &report.by_region),
     ] {
         for (key, n) in map {
-            let _ = writeln!(out, "{section},{},{n}", csv_field(key));
+            out.write_record([section, key, &n.to_string()])?;
         }
     }
     for (section, topics) in [
@@ -479,14 +474,13 @@ pub fn to_csv(report: &MonthlyReport) -> String {
         ("hot_grid", &report.hot_grids),
     ] {
         for t in topics {
-            let _ = writeln!(
-                out,
-                "{section},{},{},{},{}",
-                csv_field(&t.key),
-                t.count,
-                t.previous,
-                t.change
-            );
+            out.write_record([
+                section,
+                &t.key,
+                &t.count.to_string(),
+                &t.previous.to_string(),
+                &t.change.to_string(),
+            ])?;
         }
     }
     for (section, ids) in [
@@ -496,7 +490,7 @@ pub fn to_csv(report: &MonthlyReport) -> String {
         ("unreasonable", &report.unreasonable),
     ] {
         for id in ids {
-            let _ = writeln!(out, "{section},{id},");
+            out.write_record([section, id, ""])?;
         }
     }
     for (section, scores) in [
@@ -504,23 +498,26 @@ pub fn to_csv(report: &MonthlyReport) -> String {
         ("region_score", &report.region_scores),
     ] {
         for s in scores {
-            let _ = writeln!(out, "{section},{},{},{},", s.code, s.score, s.rank);
+            let (score, rank) = (s.score.to_string(), s.rank.to_string());
+            out.write_record([section, &s.code, &score, &rank, ""])?;
         }
     }
     for p in &report.trend {
         let f = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "trend,{},{},{},{}",
-            p.month,
-            f(p.response),
-            f(p.resolution),
-            f(p.satisfaction)
-        );
+        out.write_record([
+            "trend",
+            &p.month,
+            &f(p.response),
+            &f(p.resolution),
+            &f(p.satisfaction),
+        ])?;
     }
-    out.push('\n');
-    out.push_str(&crate::workflow::rates::to_csv(&report.rates));
-    out
+    // A blank line, then the rates table with its own header.
+    let mut text = crate::workflow::rates::csv_text(out)?;
+    text.push('\n');
+    let mut out = csv::Writer::from_writer(text.into_bytes());
+    crate::workflow::rates::write_csv(&mut out, &report.rates)?;
+    crate::workflow::rates::csv_text(out)
 }
 
 /// The three rates over the trend's months as an SVG line chart (months without a sample
@@ -849,6 +846,66 @@ mod tests {
         );
         for bad in ["2026-13", "2026-1", "26-01", "2026/01", ""] {
             assert!(Month::parse(bad).is_none(), "{bad}");
+        }
+    }
+}
+
+#[cfg(test)]
+mod csv_tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::workflow::rates::{RateSettings, compute};
+
+    fn report_of(categories: &[String]) -> MonthlyReport {
+        let month = Month::parse("2026-10").unwrap();
+        let complaints: Vec<Complaint> = categories
+            .iter()
+            .enumerate()
+            .map(|(i, category)| Complaint {
+                id: format!("c{i}"),
+                channel: "hotline".into(),
+                category: category.clone(),
+                status: "received".into(),
+                region: None,
+                grid: None,
+            })
+            .collect();
+        let (from, to) = month.bounds();
+        let rates = compute(&[], from, to, &RateSettings::default(), |_| Vec::new());
+        monthly(MonthlyInput {
+            month,
+            complaints: &complaints,
+            previous_complaints: &[],
+            cases: &[],
+            notices: &[],
+            rates,
+            rules: ScoreRules::default(),
+            trend_months: vec![month],
+            trend_cases: &[],
+        })
+    }
+
+    proptest! {
+        /// Whatever a category holds (commas, quotes, line breaks), a CSV reader reads back
+        /// exactly the categories and counts the report has.
+        #[test]
+        fn every_category_reads_back_from_the_csv_as_it_was(
+            categories in proptest::collection::vec("[a-z,\"\n 噪音]{1,12}", 1..8)
+        ) {
+            let report = report_of(&categories);
+            let text = to_csv(&report).unwrap();
+            let mut reader = csv::ReaderBuilder::new()
+                .flexible(true)
+                .from_reader(text.as_bytes());
+            let mut read = std::collections::BTreeMap::new();
+            for row in reader.records() {
+                let row = row.unwrap();
+                if row.get(0) == Some("category") {
+                    read.insert(row[1].to_string(), row[2].parse::<u64>().unwrap());
+                }
+            }
+            prop_assert_eq!(read, report.by_category.clone());
         }
     }
 }
