@@ -20,6 +20,16 @@ pub struct Cli {
     )]
     pub database_url: String,
 
+    /// Log one JSON object per line (for a log collector) instead of text.
+    #[arg(
+        long,
+        env = "GRIDSYNC_LOG_JSON",
+        global = true,
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::FalseyValueParser::new()
+    )]
+    pub log_json: bool,
+
     /// What to do; `serve` when omitted.
     #[command(subcommand)]
     pub command: Option<Command>,

@@ -752,4 +752,64 @@ mod tests {
             }
         }
     }
+
+    /// A star around `(cx, cy)`: `radii` give its vertices' distances, evenly spaced in angle.
+    fn random_star(cx: f64, cy: f64, radii: &[f64]) -> MultiPolygon<f64> {
+        let n = radii.len();
+        let mut coords: Vec<(f64, f64)> = radii
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let t = i as f64 / n as f64 * std::f64::consts::TAU;
+                (cx + r * t.cos(), cy + r * t.sin())
+            })
+            .collect();
+        coords.push(coords[0]);
+        MultiPolygon(vec![Polygon::new(LineString::from(coords), vec![])])
+    }
+
+    fn random_map() -> impl proptest::strategy::Strategy<Value = Vec<IndexEntry>> {
+        use proptest::prelude::*;
+        let area = (
+            0.0..10.0f64,
+            0.0..10.0f64,
+            proptest::collection::vec(0.05..3.0f64, 3..40),
+            0u8..5,
+        );
+        proptest::collection::vec(area, 1..40).prop_map(|areas| {
+            areas
+                .into_iter()
+                .enumerate()
+                .map(|(i, (cx, cy, radii, depth))| {
+                    // Codes out of order with the areas, so ties are decided by code.
+                    let code = format!("A{:02}", (i * 7) % 41);
+                    entry(&code, depth, None, random_star(cx, cy, &radii))
+                })
+                .collect()
+        })
+    }
+
+    proptest::proptest! {
+        /// On random maps of overlapping stars at random depths, the index owns every point
+        /// (random ones, and every vertex, where boundaries meet) exactly as the linear scan
+        /// does, through its cell directory and through its R-tree alike.
+        #[test]
+        fn the_index_agrees_with_the_linear_scan_on_random_maps(
+            entries in random_map(),
+            points in proptest::collection::vec((-1.0..11.0f64, -1.0..11.0f64), 200),
+        ) {
+            let index = GridIndex::build(1, entries.clone());
+            let vertices: Vec<(f64, f64)> = entries
+                .iter()
+                .flat_map(|e| e.geometry.0[0].exterior().coords().map(|c| (c.x, c.y)))
+                .collect();
+            let scan = LinearScan::new(entries);
+            let mut scratch = Vec::new();
+            for (x, y) in points.into_iter().chain(vertices) {
+                proptest::prop_assert_eq!(code(&index, x, y), scan.locate(x, y), "at {},{}", x, y);
+                let via_rtree = index.locate_via_rtree(x, y, &mut scratch);
+                proptest::prop_assert_eq!(via_rtree, index.locate(x, y), "rtree at {},{}", x, y);
+            }
+        }
+    }
 }

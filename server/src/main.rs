@@ -13,7 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    telemetry::init(std::env::var_os("GRIDSYNC_LOG_JSON").is_some());
+    telemetry::init(cli.log_json);
     match cli.command {
         None => serve(Settings::from_args(cli.database_url, &cli.serve)).await,
         Some(Command::Serve(args)) => serve(Settings::from_args(cli.database_url, &args)).await,

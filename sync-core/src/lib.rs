@@ -20,7 +20,7 @@
 //! feed. The wire format is in `PROTOCOL.md`.
 //!
 //! ```
-//! use sync_core::{Authority, MemoryServer, Record, Rejection, Store, RecordBuilder, Kind};
+//! use sync_core::{Authority, MemoryServer, Record, Rejection, Store, RecordBuilder};
 //!
 //! struct Everyone;
 //! impl Authority for Everyone {
@@ -46,7 +46,6 @@
 //! let report = phone_b.apply_sync(&response).unwrap();
 //! assert_eq!(report.changed, vec![id]);
 //! assert_eq!(phone_b.get(&id).unwrap().title, "Streetlight out");
-//! # let _ = Kind::Complaint;
 //! ```
 #![forbid(unsafe_code)]
 

@@ -375,6 +375,11 @@ impl<'a> Reader<'a> {
             }
             value |= bits << shift;
             if b & 0x80 == 0 {
+                // A last byte of zero after the first adds nothing: an overlong encoding, which
+                // automerge's own parser refuses too (one value, one encoding).
+                if b == 0 && shift > 0 {
+                    return Err(WireError::Malformed("overlong varint"));
+                }
                 return Ok(value);
             }
         }
@@ -457,6 +462,38 @@ mod tests {
                 id: uuid::Uuid::now_v7(),
                 heads: vec![ChangeHash([9; 32])],
             }],
+        }
+    }
+
+    fn read_varint(bytes: &[u8]) -> Result<u64, WireError> {
+        Reader {
+            body: bytes,
+            pos: 0,
+        }
+        .varint()
+    }
+
+    #[test]
+    fn an_overlong_varint_is_refused() {
+        assert_eq!(read_varint(&[0x00]), Ok(0));
+        assert_eq!(read_varint(&[0x7f]), Ok(127));
+        assert_eq!(read_varint(&[0x80, 0x01]), Ok(128));
+        for overlong in [&[0x80, 0x00][..], &[0x81, 0x80, 0x00], &[0xff, 0x00]] {
+            assert_eq!(
+                read_varint(overlong),
+                Err(WireError::Malformed("overlong varint")),
+                "{overlong:?}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn every_u64_reads_back_from_its_one_encoding(v in any::<u64>()) {
+            let mut writer = Writer { buf: Vec::new() };
+            writer.varint(v);
+            prop_assert_eq!(writer.buf.len(), varint_len(v));
+            prop_assert_eq!(read_varint(&writer.buf), Ok(v));
         }
     }
 

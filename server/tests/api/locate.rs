@@ -2,7 +2,7 @@ use gridsync_server::coords::wgs84_to_gcj02;
 use gridsync_server::domain::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, assert_problem, collection, rect_feature};
+use crate::helpers::{TestApp, assert_problem, collection, rect_feature};
 use gridsync_test_macros::both_backends;
 
 async fn locate(app: &TestApp, token: &str, query: &str) -> Value {
@@ -192,5 +192,4 @@ async fn another_instance_sees_an_import_made_through_the_first(app: TestApp) {
     let after = locate(&second, &gis, "lon=0.5&lat=0.5").await;
     assert_eq!(after["grid"]["code"], "A");
     assert_eq!(after["map_version"], 1);
-    let _ = Backend::Sqlite;
 }
