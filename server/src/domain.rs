@@ -111,7 +111,7 @@ impl FromStr for Password {
     }
 }
 
-/// What a person does, and so what the server lets them do (see `DOMAIN.md`).
+/// What a person does, and so what the server lets them do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {

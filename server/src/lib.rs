@@ -1,6 +1,6 @@
 //! # gridsync server
 //!
-//! The authority of a grid-governance network (see `DOMAIN.md`): it keeps the grid map, decides
+//! The authority of a grid-governance network: it keeps the grid map, decides
 //! which grid owns each point, and lets each person see what their role and areas allow.
 //!
 //! A tour:
@@ -13,6 +13,8 @@
 //!   R-tree of bounding boxes, then prepared point-in-polygon tests, with a documented rule for
 //!   points on shared edges. [`state::GridMap`] rebuilds it whenever the database's map version
 //!   moves, including when another instance changed the map.
+//! - [`records`] is the records domain (who may write what, the owner decision, storing a write,
+//!   intake); [`sync`] is the exchange with phones over it.
 //! - [`coords`] converts between WGS-84 (stored, GPS) and GCJ-02 (Chinese web maps).
 //! - Errors are `application/problem+json` with a stable `code` ([`error::ApiError`]).
 #![forbid(unsafe_code)]

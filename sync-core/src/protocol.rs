@@ -4,6 +4,10 @@
 //! Every message is a frame: `"GS"`, a version byte, a type byte, the body, and a CRC-32 of all
 //! that precedes it. Integers in the body are unsigned LEB128. Decoding is all-or-nothing: a
 //! truncated, corrupt or trailing-garbage message is an error and yields nothing.
+//!
+//! The framing and LEB128 are written here rather than with a serialization crate: the format is
+//! a published contract that C, Kotlin and Swift implement from `PROTOCOL.md`, so every byte is
+//! spelled out in one place, and the decoder bounds every count by the bytes that remain.
 
 use automerge::ChangeHash;
 

@@ -1,4 +1,4 @@
--- Records and sync (issue 4). Each record is an automerge document (sync-core's schema); the
+-- Records and sync. Each record is an automerge document (sync-core's schema); the
 -- server keeps the whole document, a row of its listable fields, and a change log whose `seq`
 -- orders every stored change for the devices' cursors. Times are Unix milliseconds here, as in
 -- the documents.

@@ -1,4 +1,4 @@
--- The complaint workflow (issue 6): the working-day calendar, deadline classes, departments and
+-- The complaint workflow: the working-day calendar, deadline classes, departments and
 -- dispatch rules, department accounts, a queryable row per case, supervision notices, and the
 -- scheduler's lease. The case itself lives in the record's automerge document; `workflow_cases`
 -- is derived from it in the same transaction as every workflow write, for the scheduler and the

@@ -1,4 +1,4 @@
--- Server foundation (issue 3): the grid map, accounts, roles, area assignments and tokens.
+-- Server foundation: the grid map, accounts, roles, area assignments and tokens.
 -- Timestamps are Unix seconds (INTEGER) in both backends so the two stores read alike.
 
 -- One row: the grid map's version. Every import bumps it; every server instance compares it with
@@ -54,5 +54,5 @@ CREATE TABLE tokens (
 );
 CREATE INDEX tokens_user ON tokens (user_id);
 
--- Records and sync state (documents, changes, cursors, the unassigned queue) are added by the
--- sync issue in its own migration, 0002_records.sql, next to this file.
+-- Records and sync state (documents, changes, cursors, the unassigned queue) are added in their
+-- own migration, 0002_records.sql, next to this file.

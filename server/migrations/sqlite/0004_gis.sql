@@ -1,4 +1,4 @@
--- Grid boundary editing (issue 7): every version of every area, and re-ownership jobs.
+-- Grid boundary editing: every version of every area, and re-ownership jobs.
 
 -- Every write of an area is a version: the row as written, when it became and stopped being
 -- current (Unix milliseconds; `valid_to` NULL while current), and who made it, how and why.

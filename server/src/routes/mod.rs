@@ -78,7 +78,7 @@ route_table! {
     put "/api/v1/blobs/{sha256}" => blobs::put;
     head "/api/v1/blobs/{sha256}" => blobs::head;
     get "/api/v1/blobs/{sha256}" => blobs::get;
-    // Workflow (issue 6).
+    // Workflow.
     get "/api/v1/calendar/{year}" => workflow::get_calendar;
     put "/api/v1/calendar/{year}" => workflow::put_calendar;
     get "/api/v1/deadline-classes" => workflow::list_deadline_classes;
@@ -97,7 +97,7 @@ route_table! {
     get "/api/v1/reports/monthly/{month}" => workflow::monthly_report;
     get "/api/v1/score-rules" => workflow::get_score_rules;
     put "/api/v1/score-rules" => workflow::put_score_rules;
-    // Open311 GeoReport v2 and the public form (issue 6): no bearer token.
+    // Open311 GeoReport v2 and the public form: no bearer token.
     get "/open311/v2/discovery.{format}" => open311::discovery;
     get "/open311/v2/services.{format}" => open311::services;
     get "/open311/v2/services/{service_code}.{format}" => open311::service_definition;

@@ -1,4 +1,4 @@
-//! Open311 GeoReport v2 under `/open311/v2/` (issue 6): discovery, services (our complaint
+//! Open311 GeoReport v2 under `/open311/v2/`: discovery, services (our complaint
 //! categories) and their definitions, service requests (form-encoded POST, anonymous or with an
 //! API key; GET with the standard filters; one request; tokens), each as `.json` or `.xml`;
 //! and the public resident form `POST /api/v1/public/complaints`. Public: no bearer token.
@@ -8,6 +8,10 @@
 //! `agency_responsible` the lead department's name. A new request is answered with the open
 //! complaints of the same category within the configured radius (`duplicates`, and a sentence
 //! in `service_notice`).
+//!
+//! The XML is written by hand (`to_xml`): GeoReport's XML is a fixed, shallow shape (a root, a
+//! list, flat elements), which a dozen lines with escaping write exactly; a serializer crate
+//! would need a mirror of every JSON shape as a typed struct.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

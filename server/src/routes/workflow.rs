@@ -1,4 +1,4 @@
-//! The workflow API (issue 6): the calendar, deadline classes, departments, dispatch rules,
+//! The workflow API: the calendar, deadline classes, departments, dispatch rules,
 //! department accounts, case transitions and supervision notices.
 
 use actix_web::{HttpResponse, web};

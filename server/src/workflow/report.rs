@@ -521,7 +521,9 @@ pub fn to_csv(report: &MonthlyReport) -> Result<String, csv::Error> {
 }
 
 /// The three rates over the trend's months as an SVG line chart (months without a sample
-/// leave a gap).
+/// leave a gap). Written as SVG text by hand: a chart of three lines and twelve months is a few
+/// dozen elements, and a plotting crate would bring fonts and a rasterizer the server never
+/// uses.
 pub fn trend_svg(report: &MonthlyReport) -> String {
     let (width, height) = (760.0, 360.0);
     let (left, right, top, bottom) = (56.0, 150.0, 40.0, 48.0);
