@@ -179,9 +179,8 @@ enum GsStatus gs_store_open(const char *path,
  * made it; closing only releases the file.
  *
  * Closing consumes the handle: using it afterwards, or closing it again, is reported as
- * `GS_STATUS_CLOSED` rather than touching freed memory. Still, set your pointer to NULL after
- * closing: once a later `gs_store_open` returns a handle at the same address, the old pointer
- * would reach the new store. Closing NULL does nothing and returns `GS_STATUS_OK`.
+ * `GS_STATUS_CLOSED` rather than touching freed memory, also after later opens (a handle is
+ * never handed out twice). Closing NULL does nothing and returns `GS_STATUS_OK`.
  *
  * # Safety
  * Always safe to call: the pointer is looked up, never dereferenced.

@@ -18,7 +18,8 @@
 //!   NULL/empty, so freeing after any call is correct. Arguments are borrowed for the call only.
 //!   `gs_version()` and `gs_last_error_message()` return borrowed strings: never free them.
 //! - **Handles**: `gs_store_open` makes a `GsStore *`, `gs_store_close` consumes it. A closed
-//!   handle passed again is reported as `GS_STATUS_CLOSED`, never dereferenced.
+//!   handle passed again is reported as `GS_STATUS_CLOSED`, never dereferenced; a handle is a
+//!   number handed out once, so a stale one never reaches a store opened later.
 //! - **Threads**: a store handle may be used from any thread; calls on one handle are
 //!   serialized inside the library. The last error message is per thread.
 //! - **Panics** never cross the boundary: every export catches them and returns

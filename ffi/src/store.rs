@@ -1,14 +1,17 @@
 //! The store handle: opening, closing, and reaching the store from every other export.
 //!
-//! The library never dereferences a `GsStore *` it is given. It keeps a registry of the handles
-//! it has opened and not yet closed, keyed by address, and looks each pointer up there: a closed
-//! handle, or any other pointer, gives `GS_STATUS_CLOSED` instead of a use after free. Each
+//! The library never dereferences a `GsStore *` it is given. A handle is not an address but a
+//! number, handed out once in increasing order (1, 2, 3, …) and never again, so a stale handle
+//! cannot reach a store opened later. The library keeps a registry of the handles it has opened
+//! and not yet closed and looks each one up there: a closed handle, or any other pointer, gives
+//! `GS_STATUS_CLOSED` instead of a use after free. Each
 //! handle holds its store behind a mutex, so a handle may be used from any thread and its calls
 //! run one at a time; a close while another thread is inside a call waits for nothing and frees
 //! the store when that call returns.
 
 use std::collections::BTreeMap;
 use std::ffi::c_char;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use sync_core::Store;
@@ -25,8 +28,11 @@ pub struct GsStore {
     store: Mutex<Store>,
 }
 
-/// Handles that are open, by address. A `BTreeMap` because `new` is const.
+/// Handles that are open, by number. A `BTreeMap` because `new` is const.
 static OPEN: Mutex<BTreeMap<usize, Arc<GsStore>>> = Mutex::new(BTreeMap::new());
+
+/// The number of the last handle handed out (0: none yet; NULL is never a handle).
+static LAST_HANDLE: AtomicUsize = AtomicUsize::new(0);
 
 fn registry() -> MutexGuard<'static, BTreeMap<usize, Arc<GsStore>>> {
     // The registry is only inserted into and removed from; a panic elsewhere cannot leave it
@@ -93,9 +99,10 @@ pub unsafe extern "C" fn gs_store_open(
         let handle = Arc::new(GsStore {
             store: Mutex::new(store),
         });
-        let address = Arc::as_ptr(&handle);
-        registry().insert(address as usize, handle);
-        *out = address.cast_mut();
+        let number = LAST_HANDLE.fetch_add(1, Ordering::Relaxed) + 1;
+        registry().insert(number, handle);
+        // A number in a pointer's clothes: never dereferenced, only looked up.
+        *out = std::ptr::without_provenance_mut(number);
         Ok(())
     })
 }
@@ -104,9 +111,8 @@ pub unsafe extern "C" fn gs_store_open(
 /// made it; closing only releases the file.
 ///
 /// Closing consumes the handle: using it afterwards, or closing it again, is reported as
-/// `GS_STATUS_CLOSED` rather than touching freed memory. Still, set your pointer to NULL after
-/// closing: once a later `gs_store_open` returns a handle at the same address, the old pointer
-/// would reach the new store. Closing NULL does nothing and returns `GS_STATUS_OK`.
+/// `GS_STATUS_CLOSED` rather than touching freed memory, also after later opens (a handle is
+/// never handed out twice). Closing NULL does nothing and returns `GS_STATUS_OK`.
 ///
 /// # Safety
 /// Always safe to call: the pointer is looked up, never dereferenced.

@@ -277,6 +277,16 @@ static void use_after_close_is_reported(const char *db) {
     EXPECT_STATUS(GS_STATUS_CLOSED, gs_record_add_note(store, UNKNOWN_ID, "late"));
     EXPECT_FAILS_WITH_NULL_OUT(GS_STATUS_CLOSED, out, gs_rejected_list(store, &out));
     EXPECT_STATUS(GS_STATUS_CLOSED, gs_store_close(store));
+    /* A handle is never handed out twice: after another open, the closed one still reaches
+       nothing, and the new one is a different handle. */
+    GsStore *again = NULL;
+    CHECK_OK(gs_store_open(db, "wang", "phone-1", &again));
+    CHECK(again != store);
+    EXPECT_FAILS_WITH_NULL_OUT(GS_STATUS_CLOSED, out, gs_record_list(store, NULL, &out));
+    CHECK_OK(gs_record_list(again, NULL, &out));
+    gs_string_free(out);
+    out = NULL;
+    CHECK_OK(gs_store_close(again));
     /* A pointer the library never made is refused the same way, without being read. */
     int not_a_store = 0;
     EXPECT_STATUS(GS_STATUS_CLOSED, gs_store_close((GsStore *)&not_a_store));
