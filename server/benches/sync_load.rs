@@ -348,8 +348,8 @@ async fn run(url: &str, mode: Devices) -> Outcome {
         None => Vec::new(),
     };
     let metrics = &state.metrics;
-    let per_commit = metrics.commit_requests.load(Ordering::Relaxed) as f64
-        / metrics.commit_transactions.load(Ordering::Relaxed).max(1) as f64;
+    let per_commit =
+        metrics.commit_requests.get() as f64 / metrics.commit_transactions.get().max(1) as f64;
     handle.stop(true).await;
     Outcome {
         records,

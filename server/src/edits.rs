@@ -521,10 +521,7 @@ pub async fn run(
         version,
         "boundary edit applied"
     );
-    state
-        .metrics
-        .boundary_edits
-        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    state.metrics.boundary_edits.inc();
     let note = if input.reason.is_empty() {
         format!("{} by {actor}", input.operation)
     } else {

@@ -12,7 +12,6 @@
 //! in it is committed again on its own, so one request's failure is never another's.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use tokio::sync::{mpsc, oneshot};
 
@@ -80,16 +79,16 @@ async fn run(
                 Err(_) => break,
             }
         }
-        metrics.commit_transactions.fetch_add(1, Ordering::Relaxed);
-        metrics
-            .commit_requests
-            .fetch_add(jobs.len() as u64, Ordering::Relaxed);
+        metrics.commit_transactions.inc();
+        metrics.commit_requests.inc_by(jobs.len() as u64);
         let (requests, replies): (Vec<_>, Vec<_>) =
             jobs.into_iter().map(|j| (j.commits, j.reply)).unzip();
-        for (reply, outcome) in replies
-            .into_iter()
-            .zip(commit_together(store.as_ref(), requests).await)
-        {
+        let started = std::time::Instant::now();
+        let outcomes = commit_together(store.as_ref(), requests).await;
+        metrics
+            .commit_duration
+            .observe(started.elapsed().as_secs_f64());
+        for (reply, outcome) in replies.into_iter().zip(outcomes) {
             // A request that gave up waiting has nobody to tell.
             let _ = reply.send(outcome);
         }

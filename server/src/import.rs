@@ -439,8 +439,6 @@ pub async fn import_areas(
     crs: Crs,
     partial: bool,
 ) -> crate::error::ApiResult<Value> {
-    use std::sync::atomic::Ordering;
-
     use serde_json::{Map, json};
 
     use crate::error::ApiError;
@@ -496,7 +494,7 @@ pub async fn import_areas(
     state
         .metrics
         .imported_areas
-        .fetch_add(plan.accepted.len() as u64, Ordering::Relaxed);
+        .inc_by(plan.accepted.len() as u64);
     tracing::info!(
         imported = plan.accepted.len(),
         rejected,

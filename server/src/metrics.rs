@@ -1,156 +1,230 @@
-//! Hand-rolled Prometheus counters: a few atomics rendered in the text exposition format.
+//! What `/metrics` exports, through `prometheus-client`: counters (each counts exactly what its
+//! name says), the grid map's gauges, and latency histograms in seconds (every HTTP request, the
+//! sync exchange, the group commit's transactions). Rendered in the OpenMetrics text format,
+//! which Prometheus reads.
 
-use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
 
-/// Counters exported on `/metrics`.
-#[derive(Debug, Default)]
+/// The media type of the rendered metrics.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// `class="2xx"` and the like.
+type StatusClass = Vec<(&'static str, &'static str)>;
+
+/// Latency buckets from 0.5 ms to about 33 s, doubling.
+fn latency_buckets() -> impl Iterator<Item = f64> {
+    exponential_buckets(0.0005, 2.0, 17)
+}
+
+/// Everything exported on `/metrics`. Cheap to update from any thread.
+#[derive(Debug)]
 pub struct Metrics {
-    /// Responses by status class: index 0 = 1xx … 4 = 5xx.
-    pub responses: [AtomicU64; 5],
-    /// Points located (single and batch).
-    pub located_points: AtomicU64,
-    /// Points that fell outside every area.
-    pub unassigned_points: AtomicU64,
+    registry: Registry,
+    /// Responses by status class (`1xx` … `5xx`).
+    responses: Family<StatusClass, Counter>,
+    /// Seconds from a request's arrival to its response, every route.
+    pub request_duration: Histogram,
+    /// Points located through the locate API (single and batch).
+    pub located_points: Counter,
+    /// Of those, the points outside every area.
+    pub unassigned_points: Counter,
     /// Grid index rebuilds.
-    pub index_rebuilds: AtomicU64,
+    pub index_rebuilds: Counter,
     /// Successful logins.
-    pub logins: AtomicU64,
+    pub logins: Counter,
     /// Failed logins.
-    pub login_failures: AtomicU64,
+    pub login_failures: Counter,
     /// Areas written by imports.
-    pub imported_areas: AtomicU64,
+    pub imported_areas: Counter,
     /// Sync round trips served.
-    pub sync_requests: AtomicU64,
+    pub sync_requests: Counter,
     /// Sync request bytes received.
-    pub sync_bytes_in: AtomicU64,
+    pub sync_bytes_in: Counter,
     /// Sync response bytes sent.
-    pub sync_bytes_out: AtomicU64,
+    pub sync_bytes_out: Counter,
     /// Uploaded documents the server refused.
-    pub sync_rejections: AtomicU64,
-    /// Total time spent serving sync requests, in microseconds.
-    pub sync_micros: AtomicU64,
+    pub sync_rejections: Counter,
+    /// Seconds serving each sync exchange.
+    pub sync_duration: Histogram,
     /// Transactions the group commit ran for sync writes.
-    pub commit_transactions: AtomicU64,
+    pub commit_transactions: Counter,
     /// Sync requests whose writes those transactions carried (divide by transactions for the
     /// mean group size).
-    pub commit_requests: AtomicU64,
+    pub commit_requests: Counter,
+    /// Seconds each group-commit transaction took, from begin to durable commit.
+    pub commit_duration: Histogram,
     /// Boundary edits applied.
-    pub boundary_edits: AtomicU64,
-    /// Records whose owner a boundary edit changed.
-    pub reowned_records: AtomicU64,
+    pub boundary_edits: Counter,
+    /// Records whose owner a boundary edit or an import changed.
+    pub reowned_records: Counter,
+    map_version: Gauge,
+    map_areas: Gauge,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("gridsync");
+        let responses = Family::<StatusClass, Counter>::default();
+        registry.register(
+            "http_responses",
+            "HTTP responses by status class",
+            responses.clone(),
+        );
+        let request_duration = Histogram::new(latency_buckets());
+        registry.register(
+            "http_request_duration_seconds",
+            "Seconds from a request's arrival to its response",
+            request_duration.clone(),
+        );
+        let counter = |registry: &mut Registry, name: &str, help: &str| {
+            let counter = Counter::default();
+            registry.register(name, help, counter.clone());
+            counter
+        };
+        let located_points = counter(
+            &mut registry,
+            "located_points",
+            "Points located through the locate API (single and batch)",
+        );
+        let unassigned_points = counter(
+            &mut registry,
+            "unassigned_points",
+            "Points located through the locate API that fell outside every area",
+        );
+        let index_rebuilds = counter(&mut registry, "index_rebuilds", "Grid index rebuilds");
+        let logins = counter(&mut registry, "logins", "Successful logins");
+        let login_failures = counter(&mut registry, "login_failures", "Failed logins");
+        let imported_areas = counter(&mut registry, "imported_areas", "Areas written by imports");
+        let sync_requests = counter(&mut registry, "sync_requests", "Sync round trips served");
+        let sync_bytes_in = counter(
+            &mut registry,
+            "sync_request_bytes",
+            "Sync request bytes received",
+        );
+        let sync_bytes_out = counter(
+            &mut registry,
+            "sync_response_bytes",
+            "Sync response bytes sent",
+        );
+        let sync_rejections = counter(
+            &mut registry,
+            "sync_rejections",
+            "Uploaded documents refused",
+        );
+        let sync_duration = Histogram::new(latency_buckets());
+        registry.register(
+            "sync_duration_seconds",
+            "Seconds serving a sync exchange",
+            sync_duration.clone(),
+        );
+        let commit_transactions = counter(
+            &mut registry,
+            "sync_commit_transactions",
+            "Transactions that stored sync writes (group commit: several requests each)",
+        );
+        let commit_requests = counter(
+            &mut registry,
+            "sync_commit_requests",
+            "Sync requests whose writes were stored (divide by transactions for the group size)",
+        );
+        let commit_duration = Histogram::new(latency_buckets());
+        registry.register(
+            "sync_commit_duration_seconds",
+            "Seconds a group-commit transaction took, from begin to durable commit",
+            commit_duration.clone(),
+        );
+        let boundary_edits = counter(&mut registry, "boundary_edits", "Boundary edits applied");
+        let reowned_records = counter(
+            &mut registry,
+            "reowned_records",
+            "Records whose owner grid a boundary edit or an import changed",
+        );
+        let map_version = Gauge::default();
+        registry.register(
+            "map_version",
+            "Grid map version of the loaded index",
+            map_version.clone(),
+        );
+        let map_areas = Gauge::default();
+        registry.register("map_areas", "Areas in the loaded index", map_areas.clone());
+        Metrics {
+            registry,
+            responses,
+            request_duration,
+            located_points,
+            unassigned_points,
+            index_rebuilds,
+            logins,
+            login_failures,
+            imported_areas,
+            sync_requests,
+            sync_bytes_in,
+            sync_bytes_out,
+            sync_rejections,
+            sync_duration,
+            commit_transactions,
+            commit_requests,
+            commit_duration,
+            boundary_edits,
+            reowned_records,
+            map_version,
+            map_areas,
+        }
+    }
 }
 
 impl Metrics {
-    /// Counts one response.
-    pub fn record_status(&self, status: u16) {
-        let class = (status / 100).clamp(1, 5) as usize - 1;
-        self.responses[class].fetch_add(1, Ordering::Relaxed);
+    /// Counts one response and how long it took.
+    pub fn record_response(&self, status: u16, seconds: f64) {
+        const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
+        let class = CLASSES[(status / 100).clamp(1, 5) as usize - 1];
+        self.responses.get_or_create(&vec![("class", class)]).inc();
+        self.request_duration.observe(seconds);
     }
 
-    /// Renders every counter, plus the gauges given by the caller.
+    /// Renders every metric, with the map's gauges set to what the caller read.
     pub fn render(&self, map_version: i64, areas: usize) -> String {
+        self.map_version.set(map_version);
+        self.map_areas.set(i64::try_from(areas).unwrap_or(i64::MAX));
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP gridsync_http_responses_total HTTP responses by status class."
-        );
-        let _ = writeln!(out, "# TYPE gridsync_http_responses_total counter");
-        for (i, counter) in self.responses.iter().enumerate() {
-            let _ = writeln!(
-                out,
-                "gridsync_http_responses_total{{class=\"{}xx\"}} {}",
-                i + 1,
-                counter.load(Ordering::Relaxed)
-            );
-        }
-        let counters = [
-            (
-                "gridsync_located_points_total",
-                "Points located.",
-                &self.located_points,
-            ),
-            (
-                "gridsync_unassigned_points_total",
-                "Located points outside every area.",
-                &self.unassigned_points,
-            ),
-            (
-                "gridsync_index_rebuilds_total",
-                "Grid index rebuilds.",
-                &self.index_rebuilds,
-            ),
-            ("gridsync_logins_total", "Successful logins.", &self.logins),
-            (
-                "gridsync_login_failures_total",
-                "Failed logins.",
-                &self.login_failures,
-            ),
-            (
-                "gridsync_imported_areas_total",
-                "Areas written by imports.",
-                &self.imported_areas,
-            ),
-            (
-                "gridsync_boundary_edits_total",
-                "Boundary edits applied.",
-                &self.boundary_edits,
-            ),
-            (
-                "gridsync_reowned_records_total",
-                "Records whose owner grid a boundary edit changed.",
-                &self.reowned_records,
-            ),
-            (
-                "gridsync_sync_requests_total",
-                "Sync round trips served.",
-                &self.sync_requests,
-            ),
-            (
-                "gridsync_sync_request_bytes_total",
-                "Sync request bytes received.",
-                &self.sync_bytes_in,
-            ),
-            (
-                "gridsync_sync_response_bytes_total",
-                "Sync response bytes sent.",
-                &self.sync_bytes_out,
-            ),
-            (
-                "gridsync_sync_rejections_total",
-                "Uploaded documents refused.",
-                &self.sync_rejections,
-            ),
-            (
-                "gridsync_sync_duration_microseconds_total",
-                "Time spent serving sync requests (divide by requests for the mean latency).",
-                &self.sync_micros,
-            ),
-            (
-                "gridsync_sync_commit_transactions_total",
-                "Transactions that stored sync writes (group commit: several requests each).",
-                &self.commit_transactions,
-            ),
-            (
-                "gridsync_sync_commit_requests_total",
-                "Sync requests whose writes were stored (divide by transactions for the group size).",
-                &self.commit_requests,
-            ),
-        ];
-        for (name, help, counter) in counters {
-            let _ = writeln!(out, "# HELP {name} {help}");
-            let _ = writeln!(out, "# TYPE {name} counter");
-            let _ = writeln!(out, "{name} {}", counter.load(Ordering::Relaxed));
-        }
-        let _ = writeln!(
-            out,
-            "# HELP gridsync_map_version Grid map version of the loaded index."
-        );
-        let _ = writeln!(out, "# TYPE gridsync_map_version gauge");
-        let _ = writeln!(out, "gridsync_map_version {map_version}");
-        let _ = writeln!(out, "# HELP gridsync_map_areas Areas in the loaded index.");
-        let _ = writeln!(out, "# TYPE gridsync_map_areas gauge");
-        let _ = writeln!(out, "gridsync_map_areas {areas}");
+        // Writing into a String cannot fail.
+        encode(&mut out, &self.registry).unwrap_or_default();
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_gauges_and_histograms_render_with_base_units() {
+        let metrics = Metrics::default();
+        metrics.record_response(204, 0.002);
+        metrics.record_response(503, 0.5);
+        metrics.located_points.inc_by(3);
+        let text = metrics.render(7, 45);
+        assert!(
+            text.contains("gridsync_http_responses_total{class=\"2xx\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("gridsync_http_responses_total{class=\"5xx\"} 1"),
+            "{text}"
+        );
+        assert!(text.contains("gridsync_located_points_total 3"), "{text}");
+        assert!(text.contains("gridsync_map_version 7"), "{text}");
+        assert!(text.contains("gridsync_map_areas 45"), "{text}");
+        assert!(
+            text.contains("gridsync_http_request_duration_seconds_count 2"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE gridsync_sync_commit_duration_seconds histogram"));
+        assert!(text.ends_with("# EOF\n"), "{text}");
     }
 }

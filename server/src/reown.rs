@@ -210,10 +210,7 @@ pub async fn run_job(
 ) -> Result<ReownReport, ApiError> {
     let map = state.grids.refresh().await?;
     let report = apply(state.store.as_ref(), map, &state.actor, boxes, edit).await?;
-    state
-        .metrics
-        .reowned_records
-        .fetch_add(report.changed, std::sync::atomic::Ordering::Relaxed);
+    state.metrics.reowned_records.inc_by(report.changed);
     state
         .store
         .finish_reown_job(

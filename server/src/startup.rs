@@ -190,7 +190,8 @@ async fn problems_and_metrics(
         "request"
     );
     if let Some(state) = state {
-        state.metrics.record_status(status.as_u16());
+        let seconds = started.elapsed().as_secs_f64();
+        state.metrics.record_response(status.as_u16(), seconds);
     }
     let is_problem = response
         .headers()

@@ -277,9 +277,7 @@ impl GridMap {
             elapsed_ms = started.elapsed().as_millis() as u64,
             "grid index rebuilt"
         );
-        self.metrics
-            .index_rebuilds
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.metrics.index_rebuilds.inc();
         match self.current.write() {
             Ok(mut guard) => *guard = snapshot.clone(),
             Err(poisoned) => *poisoned.into_inner() = snapshot.clone(),

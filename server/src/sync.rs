@@ -6,7 +6,6 @@
 //! between those decisions and the database.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use sync_core::{Authority, RecordDoc, ResponseBuilder, SyncRequest, Verdict, answer_need};
 
@@ -139,7 +138,7 @@ pub async fn handle_sync(
                 builder.ack(upload.id, Verdict::Accepted);
             }
             Stored::Rejected(rejection, reset) => {
-                metrics.sync_rejections.fetch_add(1, Ordering::Relaxed);
+                metrics.sync_rejections.inc();
                 tracing::info!(record = %upload.id, user = %user.username, code = %rejection.code, reason = %rejection.reason, "sync upload rejected");
                 builder.ack(
                     upload.id,
@@ -210,13 +209,9 @@ pub async fn handle_sync(
         seq: next.max(0) as u64,
     };
     let response = builder.finish(next_cursor.encode(), more).encode();
-    metrics.sync_requests.fetch_add(1, Ordering::Relaxed);
-    metrics
-        .sync_bytes_in
-        .fetch_add(body.len() as u64, Ordering::Relaxed);
-    metrics
-        .sync_bytes_out
-        .fetch_add(response.len() as u64, Ordering::Relaxed);
+    metrics.sync_requests.inc();
+    metrics.sync_bytes_in.inc_by(body.len() as u64);
+    metrics.sync_bytes_out.inc_by(response.len() as u64);
     Ok(response)
 }
 

@@ -1,7 +1,6 @@
 //! Login, logout and "who am I".
 
 use std::sync::OnceLock;
-use std::sync::atomic::Ordering;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
@@ -49,7 +48,7 @@ pub async fn login(
     let user = match user {
         Some(user) if matches && user.active => user,
         _ => {
-            state.metrics.login_failures.fetch_add(1, Ordering::Relaxed);
+            state.metrics.login_failures.inc();
             return Err(ApiError::InvalidCredentials);
         }
     };
@@ -60,7 +59,7 @@ pub async fn login(
         .store
         .insert_token(&token_hash(&token), user.id, now, expires_at)
         .await?;
-    state.metrics.logins.fetch_add(1, Ordering::Relaxed);
+    state.metrics.logins.inc();
     tracing::info!(role = %user.role, "login");
     Ok(HttpResponse::Ok().json(json!({
         "token": token,

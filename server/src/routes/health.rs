@@ -24,6 +24,6 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         Err(_) => (-1, 0),
     };
     HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
+        .content_type(crate::metrics::CONTENT_TYPE)
         .body(state.metrics.render(version, areas))
 }

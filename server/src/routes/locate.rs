@@ -1,7 +1,5 @@
 //! Ownership lookups: which area owns a point.
 
-use std::sync::atomic::Ordering;
-
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -49,7 +47,7 @@ pub async fn locate(
     check_point(lon, lat).map_err(|e| ApiError::bad_request("invalid_coordinates", e))?;
     let (wlon, wlat) = crs.to_wgs84(lon, lat);
     let snapshot = state.grids.snapshot().await?;
-    state.metrics.located_points.fetch_add(1, Ordering::Relaxed);
+    state.metrics.located_points.inc();
     let owner = snapshot.index.locate(wlon, wlat);
     let (grid, path) = match owner {
         Some(id) => (
@@ -62,10 +60,7 @@ pub async fn locate(
                 .collect(),
         ),
         None => {
-            state
-                .metrics
-                .unassigned_points
-                .fetch_add(1, Ordering::Relaxed);
+            state.metrics.unassigned_points.inc();
             (Value::Null, Vec::new())
         }
     };
@@ -137,13 +132,7 @@ pub async fn batch(
     })
     .await
     .map_err(ApiError::internal)?;
-    state
-        .metrics
-        .located_points
-        .fetch_add(count, Ordering::Relaxed);
-    state
-        .metrics
-        .unassigned_points
-        .fetch_add(unassigned, Ordering::Relaxed);
+    state.metrics.located_points.inc_by(count);
+    state.metrics.unassigned_points.inc_by(unassigned);
     Ok(HttpResponse::Ok().json(json!({ "map_version": version, "owners": owners })))
 }

@@ -1,6 +1,5 @@
 //! `POST /api/v1/sync`: one round trip of sync-core's protocol (`sync-core/PROTOCOL.md`).
 
-use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -55,8 +54,8 @@ pub async fn sync(
     let response = sync::handle_sync(&state, &caller, &device, &body).await?;
     state
         .metrics
-        .sync_micros
-        .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        .sync_duration
+        .observe(started.elapsed().as_secs_f64());
     Ok(HttpResponse::Ok()
         .content_type(SYNC_MEDIA_TYPE)
         .body(response))
