@@ -15,6 +15,11 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
 fi
 pg_isready -h 127.0.0.1 -p 5432 || { echo "PostgreSQL is not reachable at 127.0.0.1:5432" >&2; exit 1; }
 
+# promtool (Debian's prometheus package) lints /metrics as Prometheus would.
+if ! command -v promtool >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  apt-get install -y -qq prometheus >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }
+fi
+
 # The official JavaScript automerge, for the interoperability test (from the npm registry).
 if [ ! -d tests/interop/node_modules/@automerge/automerge ]; then
   npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error

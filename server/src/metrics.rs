@@ -10,8 +10,11 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-/// The media type of the rendered metrics.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The media type of OpenMetrics text, which Prometheus asks for in its `Accept` header.
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+/// The media type of the classic Prometheus text format, for every other client (`promtool
+/// check metrics`, curl).
+pub const PROMETHEUS_TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// `class="2xx"` and the like.
 type StatusClass = Vec<(&'static str, &'static str)>;
@@ -25,8 +28,9 @@ fn latency_buckets() -> impl Iterator<Item = f64> {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
-    /// Responses by status class (`1xx` … `5xx`).
-    responses: Family<StatusClass, Counter>,
+    /// Responses by status class, `1xx` … `5xx`: the five counters of one labelled family,
+    /// made once so that counting a response allocates nothing.
+    responses: [Counter; 5],
     /// Seconds from a request's arrival to its response, every route.
     pub request_duration: Histogram,
     /// Points located through the locate API (single and batch).
@@ -69,12 +73,14 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("gridsync");
-        let responses = Family::<StatusClass, Counter>::default();
+        let family = Family::<StatusClass, Counter>::default();
         registry.register(
             "http_responses",
             "HTTP responses by status class",
-            responses.clone(),
+            family.clone(),
         );
+        let responses = ["1xx", "2xx", "3xx", "4xx", "5xx"]
+            .map(|class| family.get_or_create(&vec![("class", class)]).clone());
         let request_duration = Histogram::new(latency_buckets());
         registry.register(
             "http_request_duration_seconds",
@@ -181,13 +187,12 @@ impl Default for Metrics {
 impl Metrics {
     /// Counts one response and how long it took.
     pub fn record_response(&self, status: u16, seconds: f64) {
-        const CLASSES: [&str; 5] = ["1xx", "2xx", "3xx", "4xx", "5xx"];
-        let class = CLASSES[(status / 100).clamp(1, 5) as usize - 1];
-        self.responses.get_or_create(&vec![("class", class)]).inc();
+        self.responses[(status / 100).clamp(1, 5) as usize - 1].inc();
         self.request_duration.observe(seconds);
     }
 
-    /// Renders every metric, with the map's gauges set to what the caller read.
+    /// Renders every metric in OpenMetrics text, with the map's gauges set to what the caller
+    /// read.
     pub fn render(&self, map_version: i64, areas: usize) -> String {
         self.map_version.set(map_version);
         self.map_areas.set(i64::try_from(areas).unwrap_or(i64::MAX));
@@ -196,6 +201,35 @@ impl Metrics {
         encode(&mut out, &self.registry).unwrap_or_default();
         out
     }
+}
+
+/// OpenMetrics text as the classic Prometheus text format. The two differ, for what this server
+/// exports, in two things only: OpenMetrics names a counter's family without its `_total`
+/// suffix in `# HELP` and `# TYPE` (the samples carry it in both), and ends with `# EOF`.
+pub fn to_prometheus_text(openmetrics: &str) -> String {
+    let counters: Vec<&str> = openmetrics
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
+        .collect();
+    let mut out = String::with_capacity(openmetrics.len() + 16 * counters.len());
+    for line in openmetrics.lines() {
+        if line == "# EOF" {
+            continue;
+        }
+        let renamed = ["# HELP ", "# TYPE "].iter().find_map(|prefix| {
+            let rest = line.strip_prefix(prefix)?;
+            let (name, tail) = rest.split_once(' ')?;
+            counters
+                .contains(&name)
+                .then(|| format!("{prefix}{name}_total {tail}"))
+        });
+        match renamed {
+            Some(line) => out.push_str(&line),
+            None => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    out
 }
 
 #[cfg(test)]
@@ -226,5 +260,20 @@ mod tests {
         );
         assert!(text.contains("# TYPE gridsync_sync_commit_duration_seconds histogram"));
         assert!(text.ends_with("# EOF\n"), "{text}");
+    }
+
+    #[test]
+    fn the_classic_text_names_counter_families_with_their_total_and_has_no_eof() {
+        let metrics = Metrics::default();
+        metrics.logins.inc();
+        let text = to_prometheus_text(&metrics.render(1, 2));
+        assert!(
+            text.contains("# HELP gridsync_logins_total Successful logins"),
+            "{text}"
+        );
+        assert!(text.contains("# TYPE gridsync_logins_total counter\ngridsync_logins_total 1\n"));
+        assert!(text.contains("# TYPE gridsync_map_version gauge\ngridsync_map_version 1\n"));
+        assert!(text.contains("# TYPE gridsync_http_request_duration_seconds histogram"));
+        assert!(!text.contains("# EOF"), "{text}");
     }
 }

@@ -17,13 +17,26 @@ pub async fn healthz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
     Ok(HttpResponse::Ok().json(json!({ "status": "ok", "database": state.store.backend() })))
 }
 
-/// `GET /metrics`: Prometheus text format.
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+/// `GET /metrics`: OpenMetrics text when the client asks for it (Prometheus does), the classic
+/// Prometheus text format otherwise.
+pub async fn metrics(state: web::Data<AppState>, request: actix_web::HttpRequest) -> HttpResponse {
     let (version, areas) = match state.grids.snapshot().await {
         Ok(snapshot) => (snapshot.version(), snapshot.index.len()),
         Err(_) => (-1, 0),
     };
-    HttpResponse::Ok()
-        .content_type(crate::metrics::CONTENT_TYPE)
-        .body(state.metrics.render(version, areas))
+    let text = state.metrics.render(version, areas);
+    let openmetrics = request
+        .headers()
+        .get(actix_web::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/openmetrics-text"));
+    if openmetrics {
+        HttpResponse::Ok()
+            .content_type(crate::metrics::OPENMETRICS)
+            .body(text)
+    } else {
+        HttpResponse::Ok()
+            .content_type(crate::metrics::PROMETHEUS_TEXT)
+            .body(crate::metrics::to_prometheus_text(&text))
+    }
 }

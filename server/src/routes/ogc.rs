@@ -245,20 +245,15 @@ fn link(href: String, rel: &str) -> Value {
 
 /// Re-encodes the query with some parameters replaced, for paging links.
 fn with_params(request: &HttpRequest, set: &[(&str, String)]) -> String {
-    let mut pairs: Vec<(String, String)> = serde_urlencoded_pairs(request.query_string())
-        .into_iter()
-        .filter(|(k, _)| !set.iter().any(|(s, _)| s == k))
-        .collect();
+    let mut pairs: Vec<(String, String)> =
+        form_urlencoded::parse(request.query_string().as_bytes())
+            .into_owned()
+            .filter(|(k, _)| !set.iter().any(|(s, _)| s == k))
+            .collect();
     pairs.extend(set.iter().map(|(k, v)| (k.to_string(), v.clone())));
     form_urlencoded::Serializer::new(String::new())
         .extend_pairs(pairs)
         .finish()
-}
-
-fn serde_urlencoded_pairs(query: &str) -> Vec<(String, String)> {
-    web::Query::<Vec<(String, String)>>::from_query(query)
-        .map(|q| q.into_inner())
-        .unwrap_or_default()
 }
 
 /// `GET /ogc/collections/{collection}/items`.

@@ -14,6 +14,29 @@
 //! A topic's `queries!` expands inside a module of each backend (`sqlite::accounts`, …) whose
 //! parent provides `Db` (the sqlx database), `Pool`, `DbRow` and the dialect items it names.
 
+/// Compiles every topic's shared queries inside the backend module it is invoked in, and
+/// brings them to that module's top level, where `store_api!` forwards to them.
+macro_rules! shared_queries {
+    () => {
+        mod accounts {
+            $crate::store::accounts::queries!();
+        }
+        mod blobs {
+            $crate::store::blobs::queries!();
+        }
+        mod map {
+            $crate::store::map::queries!();
+        }
+        mod records {
+            $crate::store::records::queries!();
+        }
+        mod workflow {
+            $crate::store::workflow::queries!();
+        }
+        pub(super) use self::{accounts::*, blobs::*, map::*, records::*, workflow::*};
+    };
+}
+
 mod accounts;
 mod blobs;
 mod map;

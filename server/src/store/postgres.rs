@@ -107,20 +107,4 @@ async fn begin_snapshot(pool: &Pool) -> Result<sqlx::Transaction<'static, Db>> {
 
 // --- the shared queries, compiled for PostgreSQL --------------------------------------------
 
-mod accounts {
-    crate::store::accounts::queries!();
-}
-mod blobs {
-    crate::store::blobs::queries!();
-}
-mod map {
-    crate::store::map::queries!();
-}
-mod records {
-    crate::store::records::queries!();
-}
-mod workflow {
-    crate::store::workflow::queries!();
-}
-
-pub(super) use self::{accounts::*, blobs::*, map::*, records::*, workflow::*};
+shared_queries!();

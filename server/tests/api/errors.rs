@@ -168,3 +168,51 @@ async fn health_and_metrics_answer_without_a_token(app: TestApp) {
         "{text}"
     );
 }
+
+/// Prometheus's own linter passes the classic text, and Prometheus's `Accept` gets OpenMetrics.
+#[tokio::test]
+async fn promtool_passes_the_metrics_and_prometheus_gets_openmetrics() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    app.get("/healthz", None).await;
+    let text = app.get("/metrics", None).await.text().await.unwrap();
+    let mut promtool = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (Debian's prometheus package; .ci/run installs it)");
+    promtool
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let checked = promtool.wait_with_output().unwrap();
+    assert!(
+        checked.status.success(),
+        "promtool: {}{}\n{text}",
+        String::from_utf8_lossy(&checked.stdout),
+        String::from_utf8_lossy(&checked.stderr)
+    );
+
+    let openmetrics = app
+        .client
+        .get(app.url("/metrics"))
+        .header(
+            "accept",
+            "application/openmetrics-text; version=1.0.0,text/plain;q=0.5",
+        )
+        .send()
+        .await
+        .unwrap();
+    let media = openmetrics.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(media.starts_with("application/openmetrics-text"), "{media}");
+    assert!(openmetrics.text().await.unwrap().ends_with("# EOF\n"));
+}
