@@ -66,6 +66,9 @@ pub struct Metrics {
     pub boundary_edits: Counter,
     /// Records whose owner a boundary edit or an import changed.
     pub reowned_records: Counter,
+    /// Records whose owning grid the server wrote as they were written (sync uploads and
+    /// intake): the points located on the write path, apart from the locate API.
+    pub owner_decisions: Counter,
     map_version: Gauge,
     map_areas: Gauge,
 }
@@ -150,6 +153,11 @@ impl Default for Metrics {
             "reowned_records",
             "Records whose owner grid a boundary edit or an import changed",
         );
+        let owner_decisions = counter(
+            &mut registry,
+            "owner_decisions",
+            "Records whose owner grid the server wrote as they were synced or taken in",
+        );
         let map_version = Gauge::default();
         registry.register(
             "map_version",
@@ -178,6 +186,7 @@ impl Default for Metrics {
             commit_duration,
             boundary_edits,
             reowned_records,
+            owner_decisions,
             map_version,
             map_areas,
         }

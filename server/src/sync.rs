@@ -133,7 +133,13 @@ pub async fn handle_sync(
     let mut head = caller.change_head;
     for (upload, stored) in request.uploads.iter().zip(stored) {
         match stored {
-            Stored::Accepted { last_seq } => {
+            Stored::Accepted {
+                last_seq,
+                owner_decided,
+            } => {
+                if owner_decided {
+                    metrics.owner_decisions.inc();
+                }
                 head = head.max(last_seq);
                 builder.ack(upload.id, Verdict::Accepted);
             }

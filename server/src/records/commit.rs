@@ -56,9 +56,11 @@ pub fn record_row(record: &Record, now: i64) -> RecordRow {
 
 /// The outcome of storing one upload.
 pub enum Stored {
-    /// Taken; `last_seq` is the sequence number of its last change written (0: nothing was).
+    /// Taken; `last_seq` is the sequence number of its last change written (0: nothing was);
+    /// `owner_decided`: the server wrote the record's owning grid with it.
     Accepted {
         last_seq: i64,
+        owner_decided: bool,
     },
     Rejected(Rejection, Option<Vec<u8>>),
 }
@@ -122,7 +124,12 @@ fn merge_and_decide(
         None => (None, None),
     };
     let accepted = match merge_upload(current, upload, ctx.actor.clone(), authority) {
-        Merged::Unchanged => return Ok(Prepared::Settled(Stored::Accepted { last_seq: 0 })),
+        Merged::Unchanged => {
+            return Ok(Prepared::Settled(Stored::Accepted {
+                last_seq: 0,
+                owner_decided: false,
+            }));
+        }
         Merged::Rejected(rejection) => {
             let reset = (rejection.code != MISSING_HISTORY)
                 .then(|| stored.map(|s| s.doc).unwrap_or_default());
@@ -170,6 +177,11 @@ fn merge_and_decide(
         expected_version,
         changes: new_changes,
     })))
+}
+
+/// Whether a write carries the server's ownership decision.
+fn decides_owner(commit: &RecordCommit) -> bool {
+    commit.changes.iter().any(|c| c.origin == OWNER_ORIGIN)
 }
 
 /// The stored documents of `ids`, read in one query, in the order given (`None`: not stored).
@@ -224,7 +236,10 @@ pub async fn store_upload(
                     .await?[..]
                 {
                     [CommitOutcome::Stored { last_seq, .. }] => {
-                        return Ok(Stored::Accepted { last_seq });
+                        return Ok(Stored::Accepted {
+                            last_seq,
+                            owner_decided: decides_owner(&commit),
+                        });
                     }
                     _ => continue,
                 }
@@ -263,15 +278,24 @@ pub async fn store_uploads(
     // One lock order for every transaction: by record id.
     writes.sort_by(|a, b| a.1.row.id.cmp(&b.1.row.id));
     let (indices, commits): (Vec<usize>, Vec<RecordCommit>) = writes.into_iter().unzip();
+    let decided: Vec<bool> = commits.iter().map(decides_owner).collect();
     let outcomes = queue.commit(commits).await?;
-    for (i, outcome) in indices.into_iter().zip(outcomes) {
+    for ((i, outcome), owner_decided) in indices.into_iter().zip(outcomes).zip(decided) {
         results[i] = Some(match outcome {
-            CommitOutcome::Stored { last_seq, .. } => Stored::Accepted { last_seq },
+            CommitOutcome::Stored { last_seq, .. } => Stored::Accepted {
+                last_seq,
+                owner_decided,
+            },
             CommitOutcome::Conflict => store_upload(store, &uploads[i], ctx).await?,
         });
     }
     Ok(results
         .into_iter()
-        .map(|r| r.unwrap_or(Stored::Accepted { last_seq: 0 }))
+        .map(|r| {
+            r.unwrap_or(Stored::Accepted {
+                last_seq: 0,
+                owner_decided: false,
+            })
+        })
         .collect())
 }

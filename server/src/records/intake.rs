@@ -1,7 +1,9 @@
 //! How records enter from outside the phones: staff intake (the hotline, a suggestion box, a
 //! file import) and public intake (Open311, the resident form), each with an explicit author.
 
-use sync_core::{Record, RecordDoc, Writer, now_ms};
+use sync_core::{
+    Channel, Complainant, Crs, Location, Record, RecordBuilder, RecordDoc, Writer, now_ms,
+};
 
 use super::Author;
 use super::commit::{Stored, WriteContext, log_entries, record_row, store_upload};
@@ -9,7 +11,7 @@ use super::ownership::decide_owner;
 use crate::domain::User;
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{CommitOutcome, RecordCommit};
+use crate::store::{CommitOutcome, RecordCommit, RecordQuery, RecordScope};
 
 /// Creates one record entered by `author` through `device` (`web` for staff pages, the
 /// channel's name for public intake), as the server on its behalf, deciding its owner at once.
@@ -31,7 +33,11 @@ pub async fn create_record(
     };
     let ctx = WriteContext::new(author, device, map, actor.clone());
     match store_upload(state.store.as_ref(), &upload, &ctx).await? {
-        Stored::Accepted { .. } => {}
+        Stored::Accepted { owner_decided, .. } => {
+            if owner_decided {
+                state.metrics.owner_decisions.inc();
+            }
+        }
         Stored::Rejected(rejection, _) => {
             return Err(ApiError::unprocessable("record_rejected", rejection.reason));
         }
@@ -55,8 +61,9 @@ pub async fn create_records(
     records: &[Record],
 ) -> Result<(), ApiError> {
     let map = state.grids.snapshot().await?;
-    let (actor, user, device, records) = (
+    let (actor, metrics, user, device, records) = (
         state.actor.clone(),
+        state.metrics.clone(),
         user.clone(),
         device.to_string(),
         records.to_vec(),
@@ -70,9 +77,12 @@ pub async fn create_records(
                 let mut doc = RecordDoc::create(record, actor.clone(), &writer).map_err(|e| {
                     ApiError::unprocessable("invalid_record", crate::error::cause_chain(&e))
                 })?;
-                let record = decide_owner(&mut doc, record, &map, &actor)
-                    .map_err(ApiError::internal)?
-                    .unwrap_or_else(|| record.clone());
+                let decided =
+                    decide_owner(&mut doc, record, &map, &actor).map_err(ApiError::internal)?;
+                if decided.is_some() {
+                    metrics.owner_decisions.inc();
+                }
+                let record = decided.unwrap_or_else(|| record.clone());
                 let changes = log_entries(&doc.automerge().get_changes(&[]), &origin);
                 Ok(RecordCommit {
                     row: record_row(&record, now_ms()),
@@ -94,4 +104,113 @@ pub async fn create_records(
         ));
     }
     Ok(())
+}
+
+/// How far back and how many open complaints [`duplicate_hints`] looks at.
+const DUPLICATE_WINDOW_MS: i64 = 90 * 24 * 3600 * 1000;
+const DUPLICATE_CANDIDATES: i64 = 1000;
+
+/// A complaint from outside the staff (an Open311 client, the public form), as its channel
+/// read it.
+pub struct PublicIntake {
+    pub category: String,
+    /// WGS-84 `(lon, lat)`.
+    pub point: (f64, f64),
+    pub description: String,
+    /// Omitted or blank: the description's first 80 characters.
+    pub title: Option<String>,
+    pub complainant: Complainant,
+    /// `open311:<client>`, `open311:anonymous` or `public-form`.
+    pub author: String,
+    pub channel: Channel,
+}
+
+/// Creates a complaint from outside as the server on behalf of its author, who has no right
+/// beyond creating it ([`Author::Public`]). A blank description is `missing_description`; a
+/// record the schema refuses is `invalid_request` (both 400, as Open311 clients expect).
+pub async fn take_in_public(state: &AppState, intake: PublicIntake) -> Result<Record, ApiError> {
+    let description = intake.description.trim().to_string();
+    if description.is_empty() {
+        return Err(ApiError::bad_request(
+            "missing_description",
+            "a description is required",
+        ));
+    }
+    let title = intake
+        .title
+        .filter(|t| !t.trim().is_empty())
+        .unwrap_or_else(|| description.chars().take(80).collect());
+    let (lon, lat) = intake.point;
+    let writer = Writer::new(intake.author.clone(), "open311");
+    let record = RecordBuilder::complaint(title, &writer)
+        .description(description)
+        .category(intake.category)
+        .channel(intake.channel)
+        .location(Location {
+            lon,
+            lat,
+            accuracy_m: None,
+            crs: Crs::Wgs84,
+        })
+        .complainant(intake.complainant)
+        .build();
+    record
+        .validate()
+        .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+    let author = Author::Public {
+        name: intake.author,
+    };
+    create_record(state, author, "open311", &record).await
+}
+
+/// Distance in metres between two WGS-84 points (`(lon, lat)`), on geo's mean-radius sphere.
+fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
+    use geo::{Distance, Haversine, Point};
+    Haversine.distance(Point::from(a), Point::from(b))
+}
+
+/// Open complaints of `category` created in the last 90 days within the configured radius of
+/// a WGS-84 point, nearest first.
+pub async fn duplicate_hints(
+    state: &AppState,
+    category: &str,
+    point: (f64, f64),
+    except: &str,
+) -> Result<Vec<String>, ApiError> {
+    let radius = state.settings.duplicate_radius_m;
+    let now = now_ms();
+    // A box around the circle for the database; the exact distance after.
+    let dlat = radius / 111_320.0;
+    let dlon = radius / (111_320.0 * point.1.to_radians().cos().max(0.01));
+    let rows = state
+        .store
+        .list_records(&RecordQuery {
+            scope: RecordScope::All,
+            owners: None,
+            unassigned: false,
+            kind: Some("complaint".into()),
+            status: None,
+            channel: None,
+            created_from: Some(now - DUPLICATE_WINDOW_MS),
+            created_to: None,
+            bbox: Some([
+                point.0 - dlon,
+                point.1 - dlat,
+                point.0 + dlon,
+                point.1 + dlat,
+            ]),
+            after: None,
+            limit: DUPLICATE_CANDIDATES,
+        })
+        .await?;
+    let mut near: Vec<(f64, String)> = rows
+        .into_iter()
+        .filter(|r| r.category == category && r.status != "closed" && r.id != except)
+        .filter_map(|r| {
+            let d = distance_m(point, (r.lon?, r.lat?));
+            (d <= radius).then_some((d, r.id))
+        })
+        .collect();
+    near.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(near.into_iter().map(|(_, id)| id).collect())
 }

@@ -13,7 +13,7 @@ pub use authority::{AccountAuthority, Author, PublicAuthority};
 pub use commit::{
     Stored, WriteContext, log_entries, record_row, store_upload, store_uploads, stored_docs,
 };
-pub use intake::{create_record, create_records};
+pub use intake::{PublicIntake, create_record, create_records, duplicate_hints, take_in_public};
 pub use ownership::{decide_owner, reassign_owner, wgs84_point};
 pub use read::visible;
 

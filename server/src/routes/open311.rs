@@ -19,15 +19,13 @@ use std::fmt::Write as _;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sync_core::{
-    Channel, Complainant, ComplainantType, Crs, Location, RecordBuilder, RecordDoc, Writer, now_ms,
-};
+use sync_core::{Channel, Complainant, ComplainantType, Crs, RecordDoc, now_ms};
 
 use crate::auth::{Caller, token_hash};
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::rate_limit::Limit;
-use crate::records::{self, Author};
+use crate::records::{self, PublicIntake};
 use crate::state::AppState;
 use crate::store::{RecordQuery, RecordRow, RecordScope};
 use crate::workflow::calendar::CST_OFFSET_MS;
@@ -231,107 +229,12 @@ pub async fn service_definition(
     Ok(ok(format, "service_definition", "attribute", &value))
 }
 
-/// Distance in metres between two WGS-84 points (`(lon, lat)`), on geo's mean-radius sphere.
-fn distance_m(a: (f64, f64), b: (f64, f64)) -> f64 {
-    use geo::{Distance, Haversine, Point};
-    Haversine.distance(Point::from(a), Point::from(b))
-}
-
-/// Open complaints of `category` created in the last 90 days within the configured radius of
-/// a WGS-84 point, nearest first.
-pub async fn duplicate_hints(
-    state: &AppState,
-    category: &str,
-    point: (f64, f64),
-    except: &str,
-) -> ApiResult<Vec<String>> {
-    let radius = state.settings.duplicate_radius_m;
-    let now = now_ms();
-    // A box around the circle for the database; the exact distance after.
-    let dlat = radius / 111_320.0;
-    let dlon = radius / (111_320.0 * point.1.to_radians().cos().max(0.01));
-    let rows = state
-        .store
-        .list_records(&RecordQuery {
-            scope: RecordScope::All,
-            owners: None,
-            unassigned: false,
-            kind: Some("complaint".into()),
-            status: None,
-            channel: None,
-            created_from: Some(now - 90 * DAY_MS),
-            created_to: None,
-            bbox: Some([
-                point.0 - dlon,
-                point.1 - dlat,
-                point.0 + dlon,
-                point.1 + dlat,
-            ]),
-            after: None,
-            limit: MAX_REQUESTS,
-        })
-        .await?;
-    let mut near: Vec<(f64, String)> = rows
-        .into_iter()
-        .filter(|r| r.category == category && r.status != "closed" && r.id != except)
-        .filter_map(|r| {
-            let d = distance_m(point, (r.lon?, r.lat?));
-            (d <= radius).then_some((d, r.id))
-        })
-        .collect();
-    near.sort_by(|a, b| a.0.total_cmp(&b.0));
-    Ok(near.into_iter().map(|(_, id)| id).collect())
-}
-
-/// What a new complaint from outside says.
-struct Intake {
-    category: String,
-    point: (f64, f64),
-    description: String,
-    title: Option<String>,
-    complainant: Complainant,
-    /// `open311:<client>`, `open311:anonymous` or `public-form`.
-    author: String,
-    channel: Channel,
-}
-
-/// Creates the complaint as the server on behalf of an outside author (an account with no
-/// rights beyond creating it), returns its id and the duplicate hints.
-async fn intake(state: &AppState, intake: Intake) -> ApiResult<(String, Vec<String>)> {
-    let description = intake.description.trim().to_string();
-    if description.is_empty() {
-        return Err(ApiError::bad_request(
-            "missing_description",
-            "a description is required",
-        ));
-    }
-    let title = intake
-        .title
-        .filter(|t| !t.trim().is_empty())
-        .unwrap_or_else(|| description.chars().take(80).collect());
-    let (lon, lat) = intake.point;
-    let writer = Writer::new(intake.author.clone(), "open311");
-    let record = RecordBuilder::complaint(title, &writer)
-        .description(description)
-        .category(intake.category.clone())
-        .channel(intake.channel)
-        .location(Location {
-            lon,
-            lat,
-            accuracy_m: None,
-            crs: Crs::Wgs84,
-        })
-        .complainant(intake.complainant)
-        .build();
-    record
-        .validate()
-        .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
-    let author = Author::Public {
-        name: intake.author,
-    };
-    let stored = records::create_record(state, author, "open311", &record).await?;
-    let id = stored.id.to_string();
-    let hints = duplicate_hints(state, &intake.category, (lon, lat), &id).await?;
+/// Takes a complaint in and answers its id and the open complaints nearby it may repeat.
+async fn take_in(state: &AppState, intake: PublicIntake) -> ApiResult<(String, Vec<String>)> {
+    let (category, point) = (intake.category.clone(), intake.point);
+    let record = records::take_in_public(state, intake).await?;
+    let id = record.id.to_string();
+    let hints = records::duplicate_hints(state, &category, point, &id).await?;
     Ok((id, hints))
 }
 
@@ -397,9 +300,9 @@ pub async fn create_request(
         .join(" ");
     let phone = field(&form, "phone").map(str::to_string);
     let anonymous = name.is_empty() && phone.is_none();
-    let (id, hints) = intake(
+    let (id, hints) = take_in(
         &state,
-        Intake {
+        PublicIntake {
             category: code.to_string(),
             point: (lon, lat),
             description: field(&form, "description").unwrap_or_default().to_string(),
@@ -749,9 +652,9 @@ pub async fn public_complaint(
         name: None,
         phone: None,
     });
-    let (id, duplicates) = intake(
+    let (id, duplicates) = take_in(
         &state,
-        Intake {
+        PublicIntake {
             category: c.category,
             point,
             description: c.description,

@@ -479,6 +479,14 @@ async fn retried_uploads_are_stored_once(app: TestApp) {
         .expect("sync requests are counted");
     assert!(requests.parse::<u64>().unwrap() >= 4, "{requests}");
     assert!(metrics.contains("gridsync_sync_request_bytes_total"));
+    assert!(
+        metrics.contains("gridsync_owner_decisions_total 1\n"),
+        "the one owner decision on the write path is counted: {metrics}"
+    );
+    assert!(
+        metrics.contains("gridsync_located_points_total 0\n"),
+        "the locate API's counter is the locate API's alone"
+    );
 }
 
 #[both_backends]
