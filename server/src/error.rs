@@ -153,6 +153,20 @@ impl From<StoreError> for ApiError {
     }
 }
 
+impl From<sync_core::SchemaError> for ApiError {
+    /// 422 with the schema's stable code (`too_long`, `too_many`, `invalid_record`).
+    fn from(error: sync_core::SchemaError) -> Self {
+        ApiError::unprocessable(error.code(), error.to_string())
+    }
+}
+
+impl ApiError {
+    /// A record the schema refuses, as 422 with its stable code and the whole cause.
+    pub fn from_record_error(error: sync_core::Error) -> Self {
+        ApiError::unprocessable(error.code(), cause_chain(&error))
+    }
+}
+
 impl From<crate::domain::Invalid> for ApiError {
     /// 400 `invalid_username`, `invalid_code` or `weak_password`.
     fn from(error: crate::domain::Invalid) -> Self {

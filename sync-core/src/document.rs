@@ -84,10 +84,12 @@ impl RecordDoc {
         self.doc.set_actor(actor);
     }
 
-    /// The record, read from the document and checked against the schema.
+    /// The record, read from the document and checked against the schema's structure (not its
+    /// size limits, which bound writes: a merge of concurrent appends may pass one and must
+    /// stay readable).
     pub fn record(&self) -> Result<Record> {
         let record: Record = autosurgeon::hydrate(&self.doc)?;
-        record.validate()?;
+        record.validate_structure()?;
         Ok(record)
     }
 
@@ -125,7 +127,8 @@ impl RecordDoc {
         if after.id != before.id {
             return Err(SchemaError::Inconsistent("a record's id never changes").into());
         }
-        after.validate()?;
+        after.validate_structure()?;
+        after.check_limits(Some(before))?;
         if after == *before {
             return Ok(None);
         }

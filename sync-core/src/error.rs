@@ -9,6 +9,8 @@ pub enum SchemaError {
     OutOfRange { field: &'static str, value: f64 },
     #[error("{field} is longer than {max} characters")]
     TooLong { field: &'static str, max: usize },
+    #[error("{field} has more than {max} entries")]
+    TooMany { field: &'static str, max: usize },
     #[error("unknown {field} {value:?}")]
     UnknownValue { field: &'static str, value: String },
     #[error("unsupported schema version {0}")]
@@ -21,6 +23,18 @@ pub enum SchemaError {
     Shape(String),
     #[error("invalid patch: {0}")]
     Patch(String),
+}
+
+impl SchemaError {
+    /// The stable code every surface answers this refusal with: `too_long` and `too_many` for
+    /// the size limits, `invalid_record` for everything else.
+    pub fn code(&self) -> &'static str {
+        match self {
+            SchemaError::TooLong { .. } => "too_long",
+            SchemaError::TooMany { .. } => "too_many",
+            _ => "invalid_record",
+        }
+    }
 }
 
 /// A wire message that cannot be decoded. Nothing is applied from such a message.
@@ -87,6 +101,18 @@ boxed_from!(
     Store(rusqlite::Error),
     Json(serde_json::Error),
 );
+
+impl Error {
+    /// The stable code a refusal of this error is answered with: the schema's own code for a
+    /// record that breaks the schema, `invalid_record` for any other reason a document cannot
+    /// be read.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Schema(e) => e.code(),
+            _ => "invalid_record",
+        }
+    }
+}
 
 /// `Result` with the crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;

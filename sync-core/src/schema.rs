@@ -424,8 +424,126 @@ pub struct Record {
 }
 
 impl Record {
-    /// Checks everything the document's types cannot: ranges, formats and cross-field rules.
+    /// Checks everything the document's types cannot: ranges, formats, cross-field rules and
+    /// the size limits of every string and list ([`limits`]). What a write must pass.
     pub fn validate(&self) -> Result<(), SchemaError> {
+        self.validate_structure()?;
+        self.check_limits(None)
+    }
+
+    /// Checks that a write turning `before` into `self` keeps to the [`limits`]: a field over
+    /// its limit is refused unless it was already that far over before the write (two phones
+    /// appending to a full list at once merge past it; the merged record stays readable and
+    /// nothing more can be added).
+    pub fn check_limits(&self, before: Option<&Record>) -> Result<(), SchemaError> {
+        let excused = before.map(Record::oversized).unwrap_or_default();
+        match self.oversized().into_iter().find(|over| {
+            !excused
+                .iter()
+                .any(|e| e.field == over.field && e.size >= over.size)
+        }) {
+            None => Ok(()),
+            Some(over) if over.list => Err(SchemaError::TooMany {
+                field: over.field,
+                max: over.max,
+            }),
+            Some(over) => Err(SchemaError::TooLong {
+                field: over.field,
+                max: over.max,
+            }),
+        }
+    }
+
+    /// Every string and list of the record over its limit.
+    fn oversized(&self) -> Vec<Oversized> {
+        use limits::*;
+        let mut over = Vec::new();
+        let mut text = |field: &'static str, value: &str, max: usize| {
+            // Characters never outnumber bytes: most values are decided without counting.
+            if value.len() > max {
+                let size = value.chars().count();
+                if size > max {
+                    over.push(Oversized {
+                        field,
+                        size,
+                        max,
+                        list: false,
+                    });
+                }
+            }
+        };
+        text("created_by.user", &self.created_by.user, NAME);
+        text("created_by.device", &self.created_by.device, DEVICE);
+        if let Some(grid) = &self.claimed_grid {
+            text("claimed_grid", grid, CODE);
+        }
+        if let Some(code) = self.owner_grid.as_ref().and_then(|o| o.code.as_ref()) {
+            text("owner_grid.code", code, CODE);
+        }
+        text("category", &self.category, CODE);
+        text("title", &self.title, TITLE);
+        text("description", &self.description, TEXT);
+        for attachment in self.attachments.values() {
+            text("attachments.mime_type", &attachment.mime_type, MIME_TYPE);
+            if let Some(caption) = &attachment.caption {
+                text("attachments.caption", caption, NOTE);
+            }
+        }
+        if let Some(c) = &self.complainant {
+            if let Some(name) = &c.name {
+                text("complainant.name", name, PERSON_NAME);
+            }
+            if let Some(phone) = &c.phone {
+                text("complainant.phone", phone, PHONE);
+            }
+        }
+        if let Some(i) = &self.inspection {
+            text("inspection.hazard_type", &i.hazard_type, CODE);
+            text("inspection.findings", &i.findings, TEXT);
+            text("inspection.rectification", &i.rectification, TEXT);
+        }
+        let w = &self.workflow;
+        for a in &w.assignments {
+            text("workflow.assignments.id", &a.id, ID);
+            text("workflow.assignments.department", &a.department, CODE);
+        }
+        for r in &w.replies {
+            text("workflow.replies.id", &r.id, ID);
+            text("workflow.replies.department", &r.department, CODE);
+            text("workflow.replies.text", &r.text, REPLY);
+        }
+        if let Some(result) = &w.result {
+            text("workflow.result.explanation", &result.explanation, REPLY);
+        }
+        if let Some(comment) = w.evaluation.as_ref().and_then(|e| e.comment.as_ref()) {
+            text("workflow.evaluation.comment", comment, NOTE);
+        }
+        for e in &self.timeline {
+            text("timeline.id", &e.id, ID);
+            text("timeline.actor", &e.actor, NAME);
+            text("timeline.kind", &e.kind, CODE);
+            text("timeline.note", &e.note, NOTE);
+        }
+        let lists = [
+            ("attachments", self.attachments.len(), ATTACHMENTS),
+            ("workflow.assignments", w.assignments.len(), ASSIGNMENTS),
+            ("workflow.replies", w.replies.len(), REPLIES),
+            ("timeline", self.timeline.len(), EVENTS),
+        ];
+        over.extend(lists.into_iter().filter(|&(_, size, max)| size > max).map(
+            |(field, size, max)| Oversized {
+                field,
+                size,
+                max,
+                list: true,
+            },
+        ));
+        over
+    }
+
+    /// Ranges, formats and cross-field rules: what every stored record satisfies, however it
+    /// was merged. Reading a document checks this much.
+    pub fn validate_structure(&self) -> Result<(), SchemaError> {
         if self.schema_version == 0 || self.schema_version > SCHEMA_VERSION {
             return Err(SchemaError::UnsupportedSchemaVersion(self.schema_version));
         }
@@ -462,18 +580,6 @@ impl Record {
         }
         if self.title.trim().is_empty() {
             return Err(SchemaError::MissingField("title"));
-        }
-        if self.title.chars().count() > MAX_TITLE_CHARS {
-            return Err(SchemaError::TooLong {
-                field: "title",
-                max: MAX_TITLE_CHARS,
-            });
-        }
-        if self.description.chars().count() > MAX_TEXT_CHARS {
-            return Err(SchemaError::TooLong {
-                field: "description",
-                max: MAX_TEXT_CHARS,
-            });
         }
         match (self.kind, &self.inspection) {
             (Kind::RiskInspection, None) => return Err(SchemaError::MissingField("inspection")),
@@ -513,10 +619,52 @@ impl Record {
     }
 }
 
-/// Longest accepted title, in characters.
-pub const MAX_TITLE_CHARS: usize = 200;
-/// Longest accepted description, in characters.
-pub const MAX_TEXT_CHARS: usize = 20_000;
+/// A string or list over its limit: its size in characters or elements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Oversized {
+    field: &'static str,
+    size: usize,
+    max: usize,
+    list: bool,
+}
+
+/// The most a write may put in each string (in characters) and list (in elements) of a
+/// record: one table for the phone, sync, the REST API, Open311, the public form and imports,
+/// which all refuse a record over it with `too_long` or `too_many` (422). Together they bound a
+/// record's current state to a few megabytes whatever a client sends.
+pub mod limits {
+    /// A code or short identifier: a category, a grid or department code, a hazard type, an
+    /// event kind.
+    pub const CODE: usize = 64;
+    /// An account name, as authors, actors and writers name it.
+    pub const NAME: usize = 64;
+    /// A device's name.
+    pub const DEVICE: usize = 128;
+    /// The id of a list entry (a UUID, with room for other clients' ids).
+    pub const ID: usize = 64;
+    /// A record's title.
+    pub const TITLE: usize = 200;
+    /// A description, an inspection's findings or rectification.
+    pub const TEXT: usize = 20_000;
+    /// A department's reply or its result's explanation.
+    pub const REPLY: usize = 5_000;
+    /// A timeline note, a photo's caption, an evaluation's comment.
+    pub const NOTE: usize = 2_000;
+    /// A MIME type (RFC 6838 allows 127 characters for each half).
+    pub const MIME_TYPE: usize = 255;
+    /// A complainant's name.
+    pub const PERSON_NAME: usize = 100;
+    /// A complainant's phone number (with an extension).
+    pub const PHONE: usize = 32;
+    /// Photos and files on one record.
+    pub const ATTACHMENTS: usize = 100;
+    /// Departments ever put on one case.
+    pub const ASSIGNMENTS: usize = 50;
+    /// Replies on one case.
+    pub const REPLIES: usize = 200;
+    /// Timeline events of one record.
+    pub const EVENTS: usize = 2_000;
+}
 
 /// Whether `s` is 64 lowercase hex digits.
 pub fn is_sha256_hex(s: &str) -> bool {

@@ -172,7 +172,10 @@ fn checked(
 ) -> Result<Record, Rejection> {
     let record = doc
         .record()
-        .map_err(|e| Rejection::new("invalid_record", error_chain(&e)))?;
+        .map_err(|e| Rejection::new(e.code(), error_chain(&e)))?;
+    record
+        .check_limits(before)
+        .map_err(|e| Rejection::new(e.code(), e.to_string()))?;
     if record.id != upload.id {
         return Err(Rejection::new(
             "id_mismatch",

@@ -25,8 +25,8 @@ pub async fn create_record(
     let actor = &state.actor;
     let map = state.grids.snapshot().await?;
     let writer = Writer::new(author.name(), device);
-    let mut doc = RecordDoc::create(record, actor.clone(), &writer)
-        .map_err(|e| ApiError::unprocessable("invalid_record", crate::error::cause_chain(&e)))?;
+    let mut doc =
+        RecordDoc::create(record, actor.clone(), &writer).map_err(ApiError::from_record_error)?;
     let upload = sync_core::DocPayload {
         id: record.id,
         bytes: doc.save(),
@@ -74,9 +74,8 @@ pub async fn create_records(
         records
             .iter()
             .map(|record| {
-                let mut doc = RecordDoc::create(record, actor.clone(), &writer).map_err(|e| {
-                    ApiError::unprocessable("invalid_record", crate::error::cause_chain(&e))
-                })?;
+                let mut doc = RecordDoc::create(record, actor.clone(), &writer)
+                    .map_err(ApiError::from_record_error)?;
                 let decided =
                     decide_owner(&mut doc, record, &map, &actor).map_err(ApiError::internal)?;
                 if decided.is_some() {
@@ -126,8 +125,8 @@ pub struct PublicIntake {
 }
 
 /// Creates a complaint from outside as the server on behalf of its author, who has no right
-/// beyond creating it ([`Author::Public`]). A blank description is `missing_description`; a
-/// record the schema refuses is `invalid_request` (both 400, as Open311 clients expect).
+/// beyond creating it ([`Author::Public`]). A blank description is 400 `missing_description`;
+/// a record the schema refuses is 422 with the schema's code, as on every other way in.
 pub async fn take_in_public(state: &AppState, intake: PublicIntake) -> Result<Record, ApiError> {
     let description = intake.description.trim().to_string();
     if description.is_empty() {
@@ -154,9 +153,7 @@ pub async fn take_in_public(state: &AppState, intake: PublicIntake) -> Result<Re
         })
         .complainant(intake.complainant)
         .build();
-    record
-        .validate()
-        .map_err(|e| ApiError::bad_request("invalid_request", e.to_string()))?;
+    record.validate()?;
     let author = Author::Public {
         name: intake.author,
     };

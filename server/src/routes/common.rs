@@ -136,3 +136,49 @@ pub fn user_view(user: &User) -> Value {
         "created_at": user.created_at,
     })
 }
+
+/// The most bytes a body sent to a public endpoint (Open311, the resident form) may have:
+/// room for every field at its schema limit, percent-encoded, nothing like the staff
+/// endpoints' limit.
+pub const PUBLIC_BODY_BYTES: usize = 256 * 1024;
+
+type Extracted<T> = std::pin::Pin<Box<dyn std::future::Future<Output = ApiResult<T>>>>;
+
+/// A JSON body of a public endpoint, read only up to [`PUBLIC_BODY_BYTES`] (413 beyond).
+pub struct PublicJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for PublicJson<T> {
+    type Error = ApiError;
+    type Future = Extracted<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        let body =
+            actix_web::dev::JsonBody::<T>::new(req, payload, None, false).limit(PUBLIC_BODY_BYTES);
+        Box::pin(async move { Ok(PublicJson(body.await?)) })
+    }
+}
+
+/// A form-encoded body of a public endpoint, read only up to [`PUBLIC_BODY_BYTES`] (413
+/// beyond; 415 for another media type; 400 `invalid_form` when it does not parse).
+pub struct PublicForm<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for PublicForm<T> {
+    type Error = ApiError;
+    type Future = Extracted<Self>;
+
+    fn from_request(req: &HttpRequest, payload: &mut actix_web::dev::Payload) -> Self::Future {
+        use actix_web::error::UrlencodedError;
+        let body = actix_web::dev::UrlEncoded::<T>::new(req, payload).limit(PUBLIC_BODY_BYTES);
+        Box::pin(async move {
+            body.await.map(PublicForm).map_err(|error| match error {
+                UrlencodedError::Overflow { .. } | UrlencodedError::UnknownLength => {
+                    ApiError::PayloadTooLarge(error.to_string())
+                }
+                UrlencodedError::ContentType => ApiError::UnsupportedMediaType(
+                    "expected Content-Type: application/x-www-form-urlencoded".into(),
+                ),
+                other => ApiError::bad_request("invalid_form", other.to_string()),
+            })
+        })
+    }
+}

@@ -26,6 +26,7 @@ use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::rate_limit::Limit;
 use crate::records::{self, PublicIntake};
+use crate::routes::common::{PublicForm, PublicJson};
 use crate::state::AppState;
 use crate::store::{RecordQuery, RecordRow, RecordScope};
 use crate::workflow::calendar::CST_OFFSET_MS;
@@ -277,11 +278,11 @@ pub async fn create_request(
     state: web::Data<AppState>,
     req: HttpRequest,
     format: web::Path<String>,
-    form: web::Form<HashMap<String, String>>,
+    form: PublicForm<HashMap<String, String>>,
 ) -> ApiResult<HttpResponse> {
     state.limits.check_request(Limit::Intake, &req)?;
     let format = format_of(&format)?;
-    let form = form.into_inner();
+    let form = form.0;
     let author = client_of(&state, field(&form, "api_key")).await?;
     let code = field(&form, "service_code")
         .ok_or_else(|| ApiError::bad_request("missing_service_code", "service_code is required"))?;
@@ -626,10 +627,10 @@ pub struct PublicComplaint {
 pub async fn public_complaint(
     state: web::Data<AppState>,
     req: HttpRequest,
-    body: web::Json<PublicComplaint>,
+    body: PublicJson<PublicComplaint>,
 ) -> ApiResult<HttpResponse> {
     state.limits.check_request(Limit::Intake, &req)?;
-    let c = body.into_inner();
+    let c = body.0;
     if !categories(&state).await?.contains(&c.category) {
         return Err(ApiError::unprocessable(
             "unknown_category",

@@ -36,9 +36,7 @@ pub async fn create(
     caller.require_role(INTAKE_ROLES)?;
     let writer = Writer::new(caller.user.username.clone(), "web");
     let record = body.into_inner().into_record(&writer);
-    record
-        .validate()
-        .map_err(|e| ApiError::unprocessable("invalid_record", e.to_string()))?;
+    record.validate()?;
     let stored =
         records::create_record(&state, Author::Account(caller.user.clone()), "web", &record)
             .await?;
@@ -100,7 +98,7 @@ pub async fn import(
             match record.validate() {
                 Ok(()) => Ok((record, repairs)),
                 Err(e) => Err((
-                    crate::import::Rejection::new("invalid_record", e.to_string()),
+                    crate::import::Rejection::new(e.code(), e.to_string()),
                     repairs,
                 )),
             }

@@ -25,7 +25,7 @@ use crate::store::{CaseRow, Notice};
 use crate::workflow::calendar::{Calendar, Date, DeadlineClass};
 
 /// The longest note, reply or explanation, in characters.
-pub const MAX_NOTE_CHARS: usize = 2000;
+pub const MAX_NOTE_CHARS: usize = sync_core::schema::limits::NOTE;
 
 /// A transition request: `{"action": "...", "note": "...", ...}`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -222,8 +222,8 @@ fn text(field: &'static str, value: &str, required: bool) -> Result<String, Tran
     }
     if value.chars().count() > MAX_NOTE_CHARS {
         return Err(invalid(
-            "text_too_long",
-            format!("{field} has more than {MAX_NOTE_CHARS} characters"),
+            "too_long",
+            format!("{field} is longer than {MAX_NOTE_CHARS} characters"),
         ));
     }
     Ok(value.to_string())
@@ -361,8 +361,12 @@ pub fn apply(
             }
             if let Some(category) = category {
                 let category = text("category", category, true)?;
-                if category.len() > 100 {
-                    return Err(invalid("text_too_long", "category is too long"));
+                let max = sync_core::schema::limits::CODE;
+                if category.chars().count() > max {
+                    return Err(invalid(
+                        "too_long",
+                        format!("category is longer than {max} characters"),
+                    ));
                 }
                 record.category = category;
             }

@@ -19,6 +19,7 @@
 //! ranked only when its denominator reaches the minimum sample size; ranks are by rate,
 //! highest first, and equal rates share a rank ("1, 1, 3").
 
+use crate::workflow::cells::text_cell;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -312,8 +313,8 @@ pub fn write_csv<W: std::io::Write>(
         for g in groups {
             let mut row = vec![
                 kind.to_string(),
-                g.code.clone(),
-                g.level.clone().unwrap_or_default(),
+                text_cell(&g.code).into_owned(),
+                text_cell(g.level.as_deref().unwrap_or_default()).into_owned(),
             ];
             row.extend(cells(&g.response));
             row.extend(cells(&g.resolution));

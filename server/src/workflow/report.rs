@@ -3,6 +3,7 @@
 //! JSON, CSV, XLSX and an SVG chart. Everything but [`gather_monthly`] is pure; it reads the
 //! rows the report is made from in six queries, whatever the month holds.
 
+use crate::workflow::cells::text_cell;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
@@ -466,7 +467,7 @@ pub fn to_csv(report: &MonthlyReport) -> Result<String, csv::Error> {
         ("region", &report.by_region),
     ] {
         for (key, n) in map {
-            out.write_record([section, key, &n.to_string()])?;
+            out.write_record([section, &text_cell(key), &n.to_string()])?;
         }
     }
     for (section, topics) in [
@@ -476,7 +477,7 @@ pub fn to_csv(report: &MonthlyReport) -> Result<String, csv::Error> {
         for t in topics {
             out.write_record([
                 section,
-                &t.key,
+                &text_cell(&t.key),
                 &t.count.to_string(),
                 &t.previous.to_string(),
                 &t.change.to_string(),
@@ -490,7 +491,7 @@ pub fn to_csv(report: &MonthlyReport) -> Result<String, csv::Error> {
         ("unreasonable", &report.unreasonable),
     ] {
         for id in ids {
-            out.write_record([section, id, ""])?;
+            out.write_record([section, &text_cell(id), ""])?;
         }
     }
     for (section, scores) in [
@@ -499,7 +500,7 @@ pub fn to_csv(report: &MonthlyReport) -> Result<String, csv::Error> {
     ] {
         for s in scores {
             let (score, rank) = (s.score.to_string(), s.rank.to_string());
-            out.write_record([section, &s.code, &score, &rank, ""])?;
+            out.write_record([section, &text_cell(&s.code), &score, &rank, ""])?;
         }
     }
     for p in &report.trend {
@@ -639,7 +640,7 @@ pub fn to_xlsx(report: &MonthlyReport) -> Result<Vec<u8>, rust_xlsxwriter::XlsxE
         sheet.write_string_with_format(row, 0, title, &bold)?;
         row += 1;
         for (key, n) in map {
-            sheet.write_string(row, 0, key)?;
+            sheet.write_string(row, 0, text_cell(key))?;
             sheet.write_number(row, 1, *n as f64)?;
             row += 1;
         }
@@ -668,8 +669,8 @@ pub fn to_xlsx(report: &MonthlyReport) -> Result<Vec<u8>, rust_xlsxwriter::XlsxE
     ] {
         for g in groups {
             sheet.write_string(row, 0, kind)?;
-            sheet.write_string(row, 1, &g.code)?;
-            sheet.write_string(row, 2, g.level.as_deref().unwrap_or(""))?;
+            sheet.write_string(row, 1, text_cell(&g.code))?;
+            sheet.write_string(row, 2, text_cell(g.level.as_deref().unwrap_or("")))?;
             for (i, rate) in [&g.response, &g.resolution, &g.satisfaction]
                 .iter()
                 .enumerate()
@@ -709,8 +710,8 @@ pub fn to_xlsx(report: &MonthlyReport) -> Result<Vec<u8>, rust_xlsxwriter::XlsxE
     ] {
         for s in scores {
             sheet.write_string(row, 0, kind)?;
-            sheet.write_string(row, 1, &s.code)?;
-            sheet.write_string(row, 2, s.level.as_deref().unwrap_or(""))?;
+            sheet.write_string(row, 1, text_cell(&s.code))?;
+            sheet.write_string(row, 2, text_cell(s.level.as_deref().unwrap_or("")))?;
             let figures = [
                 s.resolved as f64,
                 s.resolved_group as f64,
@@ -909,5 +910,48 @@ mod csv_tests {
             }
             prop_assert_eq!(read, report.by_category.clone());
         }
+    }
+
+    /// The categories of the Summary sheet, as a spreadsheet reader reads the workbook.
+    fn summary_categories(xlsx: Vec<u8>) -> Vec<String> {
+        use calamine::{Reader, Xlsx};
+        let mut book = Xlsx::new(std::io::Cursor::new(xlsx)).unwrap();
+        let sheet = book.worksheet_range("Summary").unwrap();
+        let rows: Vec<Vec<String>> = sheet
+            .rows()
+            .map(|r| r.iter().map(|c| c.to_string()).collect())
+            .collect();
+        let start = rows.iter().position(|r| r[0] == "category").unwrap() + 1;
+        rows[start..]
+            .iter()
+            .take_while(|r| !r[0].is_empty())
+            .map(|r| r[0].clone())
+            .collect()
+    }
+
+    #[test]
+    fn a_formula_in_a_category_is_text_in_the_csv_and_the_workbook() {
+        let formula = "=HYPERLINK(\"http://evil.example\",\"点我\")".to_string();
+        let report = report_of(std::slice::from_ref(&formula));
+        let csv = to_csv(&report).unwrap();
+        assert!(
+            csv.contains("category,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"点我\"\")\",1"),
+            "{csv}"
+        );
+        assert!(!csv.contains(",=HYPERLINK"), "{csv}");
+        let read = summary_categories(to_xlsx(&report).unwrap());
+        assert_eq!(read, [format!("'{formula}")]);
+    }
+
+    #[test]
+    fn a_category_longer_than_a_cell_is_cut_not_a_failed_workbook() {
+        let report = report_of(&["长".repeat(40_000), "市政".into()]);
+        let read = summary_categories(to_xlsx(&report).expect("the workbook is written"));
+        assert_eq!(read.len(), 2);
+        let cut = read.iter().find(|c| c.starts_with('长')).unwrap();
+        assert_eq!(cut.chars().count(), crate::workflow::cells::MAX_CELL_CHARS);
+        assert!(cut.ends_with(crate::workflow::cells::TRUNCATED));
+        let csv = to_csv(&report).unwrap();
+        assert!(csv.contains(crate::workflow::cells::TRUNCATED));
     }
 }

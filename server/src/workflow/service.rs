@@ -206,7 +206,7 @@ async fn attempt<F: AsyncEdit>(
             *r = after.clone();
             Ok(())
         })
-        .map_err(|e| ApiError::unprocessable("invalid_record", crate::error::cause_chain(&e)))?
+        .map_err(ApiError::from_record_error)?
         .unwrap_or(after);
     let changes = log_entries(&doc.automerge().get_changes(&heads), SERVER);
     let commit = RecordCommit {

@@ -18,6 +18,8 @@ mod errors;
 mod gis;
 /// Importing, listing and fetching the grid map.
 mod grids;
+/// The schema's size limits on every way a record comes in.
+mod limits;
 /// Ownership lookups, single and batch, and index freshness across instances.
 mod locate;
 /// OGC API – Features over HTTP, and OWSLib as a real client.

@@ -61,7 +61,7 @@ impl Phone {
         self.store.create(&record).unwrap()
     }
 
-    async fn exchange(&self, app: &TestApp, body: Vec<u8>) -> reqwest::Response {
+    pub async fn exchange(&self, app: &TestApp, body: Vec<u8>) -> reqwest::Response {
         app.client
             .post(app.url("/api/v1/sync"))
             .bearer_auth(&self.token)
