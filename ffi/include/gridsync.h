@@ -102,6 +102,16 @@ typedef enum GsStatus {
    * (every write is one transaction, so a half-done call wrote nothing). Please report it.
    */
   GS_STATUS_PANIC = 14,
+  /**
+   * A complainant's contact details were given before a login pinned the server's contact
+   * key (`gs_store_pin_contact_key`). Nothing was written.
+   */
+  GS_STATUS_NO_CONTACT_KEY = 15,
+  /**
+   * The server offered a contact key other than the one pinned: details sealed for it could
+   * be read by whoever holds it. Nothing was changed; the store keeps the pinned key.
+   */
+  GS_STATUS_CONTACT_KEY_CHANGED = 16,
 } GsStatus;
 
 /**
@@ -188,14 +198,31 @@ enum GsStatus gs_store_open(const char *path,
 enum GsStatus gs_store_close(struct GsStore *store);
 
 /**
+ * Pins the server's contact key, as the login answer gives it (`contact_key.public_key`, 32
+ * bytes in standard base64). Complainants' contact details are sealed with it. The first key
+ * is kept: the same key again is fine; another gives `GS_STATUS_CONTACT_KEY_CHANGED` and
+ * changes nothing (a server's key does not change behind the app's back).
+ *
+ * # Safety
+ * `store` is a handle from `gs_store_open`; `key_base64` is a NUL-terminated string.
+ */
+enum GsStatus gs_store_pin_contact_key(struct GsStore *store, const char *key_base64);
+
+/**
  * Creates a record from JSON, offline, and sets `*out_id` to its new id (a UUID string).
  *
  * The JSON is a new record: `kind` (`"complaint"` or `"risk_inspection"`) and `title` are
  * required; `description`, `category`, `channel`, `location` (`{"lon":..,"lat":..,
- * "accuracy_m":..,"crs":"wgs84"}`), `claimed_grid`, `complainant` and `inspection` (required
- * for a risk inspection) are optional. Unknown fields are refused (`GS_STATUS_INVALID_JSON`);
- * a record that breaks the schema gives `GS_STATUS_INVALID_RECORD`. The record waits in the
- * store until a sync uploads it.
+ * "accuracy_m":..,"crs":"wgs84"}`), `claimed_grid`, `complainant` (`{"anonymous":false,
+ * "type":"person","name":..,"phone":..}`) and `inspection` (required for a risk inspection)
+ * are optional. Unknown fields are refused (`GS_STATUS_INVALID_JSON`); a record that breaks
+ * the schema gives `GS_STATUS_INVALID_RECORD`. The record waits in the store until a sync
+ * uploads it.
+ *
+ * A complainant's name and phone never enter the record: they are sealed at once with the
+ * server's contact key (pinned at login by `gs_store_pin_contact_key`; before that,
+ * `GS_STATUS_NO_CONTACT_KEY`), kept sealed beside it, sent with it, and forgotten once the
+ * server acknowledges them. The record says only that there are details (`has_contact`).
  *
  * # Ownership
  * `*out_id` is owned by the caller: free it with `gs_string_free`. NULL when the call fails.

@@ -45,6 +45,12 @@ pub enum GsStatus {
     /// The library panicked. The panic was caught at the boundary; the store is still usable
     /// (every write is one transaction, so a half-done call wrote nothing). Please report it.
     Panic = 14,
+    /// A complainant's contact details were given before a login pinned the server's contact
+    /// key (`gs_store_pin_contact_key`). Nothing was written.
+    NoContactKey = 15,
+    /// The server offered a contact key other than the one pinned: details sealed for it could
+    /// be read by whoever holds it. Nothing was changed; the store keeps the pinned key.
+    ContactKeyChanged = 16,
 }
 
 /// A failed call: the status to return and the message to keep for `gs_last_error_message`.
@@ -80,6 +86,8 @@ impl From<sync_core::Error> for Failure {
             E::Json(_) => GsStatus::InvalidJson,
             // No wildcard: a new sync-core error must be given its status here.
             E::WrongAccount { .. } => GsStatus::WrongAccount,
+            E::NoContactKey => GsStatus::NoContactKey,
+            E::ContactKeyChanged { .. } => GsStatus::ContactKeyChanged,
         };
         Failure::new(status, sync_core::server::error_chain(&e))
     }

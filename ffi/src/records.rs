@@ -12,10 +12,16 @@ use crate::store::{GsStore, with_store};
 ///
 /// The JSON is a new record: `kind` (`"complaint"` or `"risk_inspection"`) and `title` are
 /// required; `description`, `category`, `channel`, `location` (`{"lon":..,"lat":..,
-/// "accuracy_m":..,"crs":"wgs84"}`), `claimed_grid`, `complainant` and `inspection` (required
-/// for a risk inspection) are optional. Unknown fields are refused (`GS_STATUS_INVALID_JSON`);
-/// a record that breaks the schema gives `GS_STATUS_INVALID_RECORD`. The record waits in the
-/// store until a sync uploads it.
+/// "accuracy_m":..,"crs":"wgs84"}`), `claimed_grid`, `complainant` (`{"anonymous":false,
+/// "type":"person","name":..,"phone":..}`) and `inspection` (required for a risk inspection)
+/// are optional. Unknown fields are refused (`GS_STATUS_INVALID_JSON`); a record that breaks
+/// the schema gives `GS_STATUS_INVALID_RECORD`. The record waits in the store until a sync
+/// uploads it.
+///
+/// A complainant's name and phone never enter the record: they are sealed at once with the
+/// server's contact key (pinned at login by `gs_store_pin_contact_key`; before that,
+/// `GS_STATUS_NO_CONTACT_KEY`), kept sealed beside it, sent with it, and forgotten once the
+/// server acknowledges them. The record says only that there are details (`has_contact`).
 ///
 /// # Ownership
 /// `*out_id` is owned by the caller: free it with `gs_string_free`. NULL when the call fails.
@@ -35,8 +41,8 @@ pub unsafe extern "C" fn gs_record_create(
         let json = unsafe { str_arg(json, "json") }?;
         let new: NewRecord = serde_json::from_str(json)?;
         let id = with_store(store, |s| {
-            let record = new.into_record(s.writer());
-            Ok(s.create(&record)?)
+            let (record, contact) = new.into_parts(s.writer()).map_err(sync_core::Error::from)?;
+            Ok(s.create_with_contact(&record, contact.as_ref())?)
         })?;
         *out = owned_string(id.to_string())?;
         Ok(())

@@ -136,3 +136,34 @@ pub extern "C" fn gs_store_close(store: *mut GsStore) -> GsStatus {
         }
     })
 }
+
+/// Pins the server's contact key, as the login answer gives it (`contact_key.public_key`, 32
+/// bytes in standard base64). Complainants' contact details are sealed with it. The first key
+/// is kept: the same key again is fine; another gives `GS_STATUS_CONTACT_KEY_CHANGED` and
+/// changes nothing (a server's key does not change behind the app's back).
+///
+/// # Safety
+/// `store` is a handle from `gs_store_open`; `key_base64` is a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gs_store_pin_contact_key(
+    store: *mut GsStore,
+    key_base64: *const c_char,
+) -> GsStatus {
+    guard(|| {
+        use base64::Engine as _;
+        // SAFETY: the caller's contract above.
+        let text = unsafe { str_arg(key_base64, "key_base64") }?;
+        with_store(store, |s| {
+            let key = base64::engine::general_purpose::STANDARD
+                .decode(text.trim())
+                .map_err(|e| {
+                    Failure::new(
+                        GsStatus::InvalidArgument,
+                        format!("the contact key is not base64: {e}"),
+                    )
+                })?;
+            s.pin_contact_key(&key)?;
+            Ok(())
+        })
+    })
+}

@@ -118,6 +118,7 @@ async fn run(url: &str, count: usize, scenario: Scenario) -> Outcome {
             doc: doc.save(),
             expected_version: None,
             changes,
+            contact: None,
         });
         if batch.len() == 1_000 || i + 1 == count {
             store.commit_records(&batch).await.unwrap();

@@ -117,6 +117,13 @@ pub struct ServeArgs {
     /// (Open311 and the public form); 0 turns the limit off.
     #[arg(long, env = "GRIDSYNC_INTAKE_RATE_PER_MINUTE", default_value_t = 30)]
     pub intake_rate_per_minute: u32,
+
+    /// The file holding the server's contact key (32 bytes in base64), with which phones seal
+    /// complainants' contact details and which encrypts them at rest. Every instance sharing a
+    /// database needs the same file. Default with SQLite: `<database file>.contact-key`,
+    /// created (mode 0600) when missing; PostgreSQL needs it set.
+    #[arg(long, env = "GRIDSYNC_CONTACT_KEY_FILE")]
+    pub contact_key_file: Option<std::path::PathBuf>,
 }
 
 impl clap::ValueEnum for Role {
@@ -154,6 +161,36 @@ pub struct Settings {
     pub login_rate_per_minute: u32,
     /// Public complaints per minute per client address (0: no limit).
     pub intake_rate_per_minute: u32,
+    /// Where the contact key is kept (see [`ServeArgs::contact_key_file`]).
+    pub contact_key_file: Option<std::path::PathBuf>,
+    /// The contact key itself, given directly (tests); wins over the file.
+    pub contact_secret: Option<sync_core::ContactSecret>,
+}
+
+/// A test server's contact key: one per database, the same for every instance on it (as an
+/// operator's shared key file would be), made from the database's URL.
+fn test_contact_secret(database_url: &str) -> sync_core::ContactSecret {
+    use sha2::{Digest, Sha256};
+    let seed = Sha256::digest(format!("gridsync test contact key {database_url}"));
+    sync_core::ContactSecret::from_bytes(&seed).expect("32 bytes")
+}
+
+/// Why the contact key could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum ContactKeyError {
+    #[error("cannot read or write the contact key file {path}")]
+    File {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the contact key file {0} does not hold 32 bytes in base64")]
+    Malformed(std::path::PathBuf),
+    #[error(
+        "set --contact-key-file (GRIDSYNC_CONTACT_KEY_FILE): every instance sharing a PostgreSQL \
+         database needs the same contact key"
+    )]
+    Missing,
 }
 
 impl Settings {
@@ -172,6 +209,67 @@ impl Settings {
             duplicate_radius_m: args.duplicate_radius_m,
             login_rate_per_minute: args.login_rate_per_minute,
             intake_rate_per_minute: args.intake_rate_per_minute,
+            contact_key_file: args.contact_key_file.clone(),
+            contact_secret: None,
+        }
+    }
+
+    /// The server's contact key: given, read from its file, or (for a SQLite file database
+    /// without a configured file) made once and kept beside the database, readable by its
+    /// owner only. An in-memory database gets a key for the life of the process.
+    pub fn contact_secret(&self) -> Result<sync_core::ContactSecret, ContactKeyError> {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::STANDARD;
+        if let Some(secret) = &self.contact_secret {
+            return Ok(secret.clone());
+        }
+        let path = match (
+            &self.contact_key_file,
+            self.database_url.strip_prefix("sqlite:"),
+        ) {
+            (Some(path), _) => path.clone(),
+            (None, Some(rest)) => {
+                let file = rest
+                    .trim_start_matches("//")
+                    .split('?')
+                    .next()
+                    .unwrap_or("");
+                if file.is_empty() || file.contains(":memory:") || file.starts_with("memory") {
+                    return Ok(sync_core::ContactSecret::generate());
+                }
+                std::path::PathBuf::from(format!("{file}.contact-key"))
+            }
+            (None, None) => return Err(ContactKeyError::Missing),
+        };
+        let io = |source| ContactKeyError::File {
+            path: path.clone(),
+            source,
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => STANDARD
+                .decode(text.trim())
+                .ok()
+                .and_then(|bytes| sync_core::ContactSecret::from_bytes(&bytes).ok())
+                .ok_or_else(|| ContactKeyError::Malformed(path.clone())),
+            Err(e)
+                if e.kind() == std::io::ErrorKind::NotFound && self.contact_key_file.is_none() =>
+            {
+                let secret = sync_core::ContactSecret::generate();
+                let mut options = std::fs::OpenOptions::new();
+                options.write(true).create_new(true);
+                #[cfg(unix)]
+                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+                let mut file = options.open(&path).map_err(io)?;
+                std::io::Write::write_all(
+                    &mut file,
+                    format!("{}\n", STANDARD.encode(secret.to_bytes())).as_bytes(),
+                )
+                .map_err(io)?;
+                file.sync_all().map_err(io)?;
+                tracing::info!(path = %path.display(), "made a new contact key beside the database");
+                Ok(secret)
+            }
+            Err(e) => Err(io(e)),
         }
     }
 
@@ -180,9 +278,10 @@ impl Settings {
     /// sweep explicitly, at the time they choose), no per-client limits (every test client is
     /// 127.0.0.1; the tests of the limits set them).
     pub fn for_tests(database_url: impl Into<String>) -> Self {
+        let database_url = database_url.into();
         Settings {
             bind: "127.0.0.1:0".into(),
-            database_url: database_url.into(),
+            database_url: database_url.clone(),
             demo: false,
             token_ttl: Duration::from_secs(3600),
             map_check_interval: Duration::ZERO,
@@ -192,6 +291,8 @@ impl Settings {
             duplicate_radius_m: 200.0,
             login_rate_per_minute: 0,
             intake_rate_per_minute: 0,
+            contact_key_file: None,
+            contact_secret: Some(test_contact_secret(&database_url)),
         }
     }
 }

@@ -283,6 +283,7 @@ pub async fn seed_demo_records(
             doc: doc.save(),
             expected_version: None,
             changes,
+            contact: None,
         };
         store.commit_records(std::slice::from_ref(&commit)).await?;
     }

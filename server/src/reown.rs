@@ -152,6 +152,7 @@ fn prepare(
                 doc: doc.save(),
                 expected_version: Some(stored.version),
                 changes,
+                contact: None,
             });
         }
     }

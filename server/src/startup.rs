@@ -37,6 +37,9 @@ pub enum StartupError {
     /// The demo data could not be loaded.
     #[error("cannot load the demo city")]
     Demo(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The contact key could not be read or made.
+    #[error("cannot load the contact key")]
+    ContactKey(#[from] crate::configuration::ContactKeyError),
 }
 
 /// A bound, ready server.
@@ -85,7 +88,8 @@ impl Application {
             })?
             .port();
         let workers = settings.workers;
-        let state = AppState::new(store, settings).map_err(StartupError::Writer)?;
+        let secret = settings.contact_secret()?;
+        let state = AppState::new(store, settings, secret).map_err(StartupError::Writer)?;
         // Load the index before the first request rather than during it.
         state.grids.refresh().await?;
         // Re-ownership left unfinished by a server that stopped during a boundary edit.

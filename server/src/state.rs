@@ -30,12 +30,18 @@ pub struct AppState {
     pub commits: CommitQueue,
     /// Per-client limits on login and the public intake.
     pub limits: Arc<PublicLimits>,
+    /// The key complainants' contact details are sealed with (see `sync_core::contact`).
+    pub contact_secret: Arc<sync_core::ContactSecret>,
 }
 
 impl AppState {
     /// State over a store, with an empty index that is filled on first use. Starts the thread
     /// that commits sync writes; fails only if that thread cannot be started.
-    pub fn new(store: Arc<dyn Store>, settings: Settings) -> std::io::Result<Self> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        settings: Settings,
+        contact_secret: sync_core::ContactSecret,
+    ) -> std::io::Result<Self> {
         let metrics = Arc::new(Metrics::default());
         let grids = Arc::new(GridMap::new(
             store.clone(),
@@ -53,6 +59,7 @@ impl AppState {
             settings: Arc::new(settings),
             metrics,
             actor: sync_core::new_actor(),
+            contact_secret: Arc::new(contact_secret),
         })
     }
 }

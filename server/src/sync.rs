@@ -159,6 +159,14 @@ pub async fn handle_sync(
             }
         }
     }
+    // Complainants' sealed details, after the uploads that may have stored their records.
+    for contact in &request.contacts {
+        let verdict = crate::records::contact::accept_sealed(state, user, contact).await?;
+        if let Verdict::Rejected { code, .. } = &verdict {
+            tracing::info!(record = %contact.id, user = %user.username, code = %code, "contact details refused");
+        }
+        builder.ack_contact(contact.id, verdict);
+    }
     for answer in answer_needs(store, &request.needs, user, &map).await? {
         builder.push_whole(answer);
     }

@@ -5,10 +5,12 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::contact::Contact;
 use crate::document::{Writer, now_ms};
+use crate::error::SchemaError;
 use crate::schema::{
-    Author, Channel, Complainant, Event, Inspection, Kind, Location, Record, RiskLevel,
-    SCHEMA_VERSION, Workflow, new_record_id,
+    Author, Channel, Complainant, ComplainantType, Event, Inspection, Kind, Location, Record,
+    RiskLevel, SCHEMA_VERSION, Workflow, new_record_id,
 };
 
 /// Builds a new record with a fresh id, the creation time, its author and a `created` event.
@@ -127,13 +129,60 @@ pub struct NewRecord {
     pub channel: Option<Channel>,
     pub location: Option<Location>,
     pub claimed_grid: Option<String>,
-    pub complainant: Option<Complainant>,
+    pub complainant: Option<NewComplainant>,
     pub inspection: Option<Inspection>,
 }
 
+/// Who raised a new complaint, as the phone app or a form enters it. The name and phone are
+/// split off ([`NewComplainant::split`]) and never enter the document.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewComplainant {
+    pub anonymous: bool,
+    #[serde(rename = "type")]
+    pub kind: ComplainantType,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+impl NewComplainant {
+    /// What the document says of the complainant, and their contact details if they left any
+    /// (blank values count as none). An anonymous complainant leaves none.
+    pub fn split(self) -> Result<(Complainant, Option<Contact>), SchemaError> {
+        let contact = Contact {
+            name: self.name,
+            phone: self.phone,
+        }
+        .normalized();
+        if self.anonymous && !contact.is_empty() {
+            return Err(SchemaError::Inconsistent(
+                "an anonymous complainant leaves no contact details",
+            ));
+        }
+        contact.validate()?;
+        let has_contact = !contact.is_empty();
+        let complainant = Complainant {
+            anonymous: self.anonymous,
+            kind: self.kind,
+            has_contact,
+        };
+        Ok((complainant, has_contact.then_some(contact)))
+    }
+}
+
 impl NewRecord {
-    /// The record this describes, written by `writer` now. Validate by storing it.
-    pub fn into_record(self, writer: &Writer) -> Record {
+    /// The record this describes, written by `writer` now, and the complainant's contact
+    /// details, which stay out of it. Validate the record by storing it.
+    pub fn into_parts(self, writer: &Writer) -> Result<(Record, Option<Contact>), SchemaError> {
+        let (complainant, contact) = match self.complainant.map(NewComplainant::split) {
+            Some(split) => {
+                let (complainant, contact) = split?;
+                (Some(complainant), contact)
+            }
+            None => (None, None),
+        };
         let mut record = RecordBuilder::new(self.kind, self.title, writer).build();
         record.description = self.description;
         record.category = self.category;
@@ -144,8 +193,8 @@ impl NewRecord {
         }
         record.location = self.location;
         record.claimed_grid = self.claimed_grid;
-        record.complainant = self.complainant;
+        record.complainant = complainant;
         record.inspection = self.inspection;
-        record
+        Ok((record, contact))
     }
 }

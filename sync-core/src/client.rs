@@ -10,6 +10,7 @@
 
 use rusqlite::{OptionalExtension, params};
 
+use crate::contact::SealedContact;
 use crate::document::RecordDoc;
 use crate::error::Result;
 use crate::protocol::{
@@ -24,6 +25,11 @@ use crate::store::{
 /// The verdict code the server gives when an upload's changes depend on history it does not
 /// hold; the device then resends the whole document.
 pub const MISSING_HISTORY: &str = "missing_history";
+
+/// The verdict code on contact details whose record the server does not hold yet (its upload
+/// did not fit in the request, or was refused for a reason the device will redo): they are
+/// sent again.
+pub const RECORD_NOT_STORED: &str = "record_not_stored";
 
 /// A request ready to send.
 #[derive(Debug, Clone)]
@@ -51,6 +57,10 @@ pub struct SyncReport {
     pub removed: Vec<RecordId>,
     /// Documents whose history is incomplete; the next request asks for it.
     pub needs_history: Vec<RecordId>,
+    /// Complainants' contact details the server now holds; the device forgot its copies.
+    pub contacts_acknowledged: Vec<RecordId>,
+    /// Contact details the server refused for good (the device forgot them too).
+    pub contacts_rejected: Vec<RejectedUpload>,
     /// The response answered an older request: its acknowledgements were not applied.
     pub stale: bool,
     /// Sync again: the server has more, or local changes or history requests are waiting.
@@ -163,6 +173,46 @@ impl Store {
                 uploads.push(payload);
             }
         }
+
+        // Contact details go with their record's upload, or once the server holds the record.
+        let mut contacts = Vec::new();
+        {
+            let mut stmt = tx.prepare(
+                "SELECT c.record_id, c.sealed, coalesce(r.acked_counter, 0) FROM contacts_pending c
+                 LEFT JOIN records r ON r.id = c.record_id ORDER BY c.record_id",
+            )?;
+            let rows = stmt.query_map([], |r| {
+                Ok((
+                    r.get::<_, Vec<u8>>(0)?,
+                    r.get::<_, Vec<u8>>(1)?,
+                    r.get::<_, i64>(2)?,
+                ))
+            })?;
+            for row in rows {
+                let (id, sealed, acked) = row?;
+                let id = uuid_from_blob(&id);
+                // Details (at most a kilobyte) always go with their record's upload; others
+                // within the budget, and one at least, so none is ever stuck.
+                let with_upload = uploads.iter().any(|u| u.id == id);
+                if acked == 0 && !with_upload {
+                    continue;
+                }
+                let size = 17 + sealed.len() + 2;
+                let alone = uploads.is_empty() && needs.is_empty() && contacts.is_empty();
+                if used + size > request_budget && !with_upload && !alone {
+                    more_to_send = true;
+                    continue;
+                }
+                used += size;
+                contacts.push(SealedContact { id, sealed });
+            }
+        }
+        for contact in &contacts {
+            tx.execute(
+                "UPDATE contacts_pending SET sent_request = ?2 WHERE record_id = ?1",
+                params![contact.id.as_bytes(), request_id as i64],
+            )?;
+        }
         tx.commit()?;
 
         let request = SyncRequest {
@@ -171,6 +221,7 @@ impl Store {
             response_budget: response_budget.max(RESPONSE_OVERHEAD) as u64,
             uploads,
             needs,
+            contacts,
         };
         Ok(PreparedRequest {
             bytes: request.encode(),
@@ -219,6 +270,32 @@ impl Store {
             }
         }
 
+        for ack in &response.contact_acks {
+            let answered = |tx: &rusqlite::Transaction<'_>| {
+                tx.execute(
+                    "DELETE FROM contacts_pending WHERE record_id = ?1 AND sent_request = ?2",
+                    params![ack.id.as_bytes(), response.request_id as i64],
+                )
+            };
+            match &ack.verdict {
+                Verdict::Accepted => {
+                    if answered(&tx)? == 1 {
+                        report.contacts_acknowledged.push(ack.id);
+                    }
+                }
+                Verdict::Rejected { code, .. } if code == RECORD_NOT_STORED => {}
+                Verdict::Rejected { code, reason } => {
+                    if answered(&tx)? == 1 {
+                        report.contacts_rejected.push(RejectedUpload {
+                            id: ack.id,
+                            code: code.clone(),
+                            reason: reason.clone(),
+                        });
+                    }
+                }
+            }
+        }
+
         for update in &response.updates {
             match update.mode {
                 UpdateMode::Merge => merge_update(&tx, &actor, update, &mut report)?,
@@ -244,7 +321,8 @@ impl Store {
         }
         let pending: i64 = tx.query_row(
             "SELECT (SELECT count(*) FROM records WHERE local_counter > acked_counter)
-                  + (SELECT count(*) FROM history_needed)",
+                  + (SELECT count(*) FROM history_needed)
+                  + (SELECT count(*) FROM contacts_pending)",
             [],
             |r| r.get(0),
         )?;
@@ -389,6 +467,11 @@ fn reset_update(
             )?;
             tx.execute(
                 "DELETE FROM records WHERE id = ?1",
+                params![update.id.as_bytes()],
+            )?;
+            // The server never stored the record: its complainant's details go with it.
+            tx.execute(
+                "DELETE FROM contacts_pending WHERE record_id = ?1",
                 params![update.id.as_bytes()],
             )?;
             report.removed.push(update.id);

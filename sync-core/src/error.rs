@@ -82,6 +82,10 @@ pub enum Error {
     Json(#[source] Box<serde_json::Error>),
     #[error("store belongs to account {stored:?}, not {requested:?}")]
     WrongAccount { stored: String, requested: String },
+    #[error("no contact key pinned: log in before taking a complainant's contact details")]
+    NoContactKey,
+    #[error("the server's contact key changed from {pinned} to {offered}")]
+    ContactKeyChanged { pinned: String, offered: String },
 }
 
 macro_rules! boxed_from {

@@ -52,6 +52,7 @@
 mod blobs;
 mod builder;
 mod client;
+pub mod contact;
 mod diff;
 mod document;
 mod edit;
@@ -63,8 +64,9 @@ pub mod server;
 mod store;
 
 pub use blobs::{MAX_BLOB_BYTES, UploadChunk, sha256_hex};
-pub use builder::{NewRecord, RecordBuilder};
-pub use client::{MISSING_HISTORY, PreparedRequest, RejectedUpload, SyncReport};
+pub use builder::{NewComplainant, NewRecord, RecordBuilder};
+pub use client::{MISSING_HISTORY, PreparedRequest, RECORD_NOT_STORED, RejectedUpload, SyncReport};
+pub use contact::{Contact, ContactKey, ContactSecret, OpenError, SealedContact};
 pub use diff::{Field, changed_fields};
 pub use document::{RecordDoc, Writer, new_actor, now_ms};
 pub use edit::{RecordPatch, push_event};

@@ -11,13 +11,14 @@
 
 use automerge::ChangeHash;
 
+use crate::contact::SealedContact;
 use crate::error::WireError;
 use crate::schema::RecordId;
 
 /// The magic bytes that open every frame.
 pub const MAGIC: [u8; 2] = *b"GS";
 /// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u8 = 1;
+pub const PROTOCOL_VERSION: u8 = 2;
 const TYPE_REQUEST: u8 = 1;
 const TYPE_RESPONSE: u8 = 2;
 const HEADER_LEN: usize = 4;
@@ -37,6 +38,9 @@ pub struct SyncRequest {
     /// Documents whose history the device lacks (it received changes whose dependencies it never
     /// saw, for example after the document moved into its scope), with the heads it has.
     pub needs: Vec<Need>,
+    /// Complainants' contact details sealed for the server, beside their documents (never in
+    /// them): for records in this request's uploads or already stored.
+    pub contacts: Vec<SealedContact>,
 }
 
 /// Changes of one document, as automerge bytes: a compact save for a document the other side
@@ -69,6 +73,9 @@ pub struct SyncResponse {
     pub acks: Vec<Ack>,
     /// Changes the device lacks.
     pub updates: Vec<DocUpdate>,
+    /// One per sealed contact in the request: accepted (the device forgets its copy) or
+    /// rejected with a code.
+    pub contact_acks: Vec<Ack>,
 }
 
 /// The server's verdict on one uploaded document.
@@ -134,6 +141,11 @@ impl SyncRequest {
             w.uuid(&need.id);
             w.hashes(&need.heads);
         }
+        w.varint(self.contacts.len() as u64);
+        for contact in &self.contacts {
+            w.uuid(&contact.id);
+            w.bytes(&contact.sealed);
+        }
         w.finish()
     }
 
@@ -159,6 +171,14 @@ impl SyncRequest {
                 heads: r.hashes()?,
             });
         }
+        let n = r.count(17)?;
+        let mut contacts = Vec::with_capacity(n);
+        for _ in 0..n {
+            contacts.push(SealedContact {
+                id: r.uuid()?,
+                sealed: r.bytes()?.to_vec(),
+            });
+        }
         r.close()?;
         Ok(SyncRequest {
             request_id,
@@ -166,6 +186,7 @@ impl SyncRequest {
             response_budget,
             uploads,
             needs,
+            contacts,
         })
     }
 }
@@ -178,18 +199,7 @@ impl SyncResponse {
         w.varint(self.base_cursor);
         w.varint(self.next_cursor);
         w.u8(u8::from(self.more));
-        w.varint(self.acks.len() as u64);
-        for ack in &self.acks {
-            w.uuid(&ack.id);
-            match &ack.verdict {
-                Verdict::Accepted => w.u8(0),
-                Verdict::Rejected { code, reason } => {
-                    w.u8(1);
-                    w.bytes(code.as_bytes());
-                    w.bytes(reason.as_bytes());
-                }
-            }
-        }
+        w.acks(&self.acks);
         w.varint(self.updates.len() as u64);
         for update in &self.updates {
             w.uuid(&update.id);
@@ -199,6 +209,7 @@ impl SyncResponse {
             });
             w.bytes(&update.bytes);
         }
+        w.acks(&self.contact_acks);
         w.finish()
     }
 
@@ -218,20 +229,7 @@ impl SyncResponse {
                 "next cursor is behind the base cursor",
             ));
         }
-        let n = r.count(17)?;
-        let mut acks = Vec::with_capacity(n);
-        for _ in 0..n {
-            let id = r.uuid()?;
-            let verdict = match r.u8()? {
-                0 => Verdict::Accepted,
-                1 => Verdict::Rejected {
-                    code: r.string()?,
-                    reason: r.string()?,
-                },
-                _ => return Err(WireError::Malformed("unknown verdict")),
-            };
-            acks.push(Ack { id, verdict });
-        }
+        let acks = r.acks()?;
         let n = r.count(18)?;
         let mut updates = Vec::with_capacity(n);
         for _ in 0..n {
@@ -247,6 +245,7 @@ impl SyncResponse {
                 bytes: r.bytes()?.to_vec(),
             });
         }
+        let contact_acks = r.acks()?;
         r.close()?;
         Ok(SyncResponse {
             request_id,
@@ -255,12 +254,13 @@ impl SyncResponse {
             more,
             acks,
             updates,
+            contact_acks,
         })
     }
 }
 
 /// The encoded size of an empty response, for budgeting.
-pub const RESPONSE_OVERHEAD: usize = HEADER_LEN + CHECKSUM_LEN + 4 * 10 + 1;
+pub const RESPONSE_OVERHEAD: usize = HEADER_LEN + CHECKSUM_LEN + 5 * 10 + 1;
 
 fn varint_len(mut v: u64) -> usize {
     let mut n = 1;
@@ -309,6 +309,21 @@ impl Writer {
         self.varint(hashes.len() as u64);
         for h in hashes {
             self.buf.extend_from_slice(&h.0);
+        }
+    }
+
+    fn acks(&mut self, acks: &[Ack]) {
+        self.varint(acks.len() as u64);
+        for ack in acks {
+            self.uuid(&ack.id);
+            match &ack.verdict {
+                Verdict::Accepted => self.u8(0),
+                Verdict::Rejected { code, reason } => {
+                    self.u8(1);
+                    self.bytes(code.as_bytes());
+                    self.bytes(reason.as_bytes());
+                }
+            }
         }
     }
 
@@ -416,6 +431,24 @@ impl<'a> Reader<'a> {
         self.take(n)
     }
 
+    fn acks(&mut self) -> Result<Vec<Ack>, WireError> {
+        let n = self.count(17)?;
+        let mut acks = Vec::with_capacity(n);
+        for _ in 0..n {
+            let id = self.uuid()?;
+            let verdict = match self.u8()? {
+                0 => Verdict::Accepted,
+                1 => Verdict::Rejected {
+                    code: self.string()?,
+                    reason: self.string()?,
+                },
+                _ => return Err(WireError::Malformed("unknown verdict")),
+            };
+            acks.push(Ack { id, verdict });
+        }
+        Ok(acks)
+    }
+
     fn string(&mut self) -> Result<String, WireError> {
         let b = self.bytes()?;
         String::from_utf8(b.to_vec()).map_err(|_| WireError::Malformed("string is not UTF-8"))
@@ -465,6 +498,10 @@ mod tests {
             needs: vec![Need {
                 id: uuid::Uuid::now_v7(),
                 heads: vec![ChangeHash([9; 32])],
+            }],
+            contacts: vec![SealedContact {
+                id: uuid::Uuid::now_v7(),
+                sealed: vec![4; 80],
             }],
         }
     }
@@ -564,6 +601,7 @@ mod tests {
             request_id: u64, base in 0u64..1 << 40, delta in 0u64..1 << 20, more: bool,
             acks in proptest::collection::vec((any::<u128>(), proptest::option::of(("[a-z_]{0,12}", ".{0,40}"))), 0..5),
             updates in proptest::collection::vec((any::<u128>(), any::<bool>(), proptest::collection::vec(any::<u8>(), 0..64)), 0..5),
+            contact_acks in proptest::collection::vec((any::<u128>(), proptest::option::of(("[a-z_]{0,12}", ".{0,40}"))), 0..3),
         ) {
             let resp = SyncResponse {
                 request_id, base_cursor: base, next_cursor: base + delta, more,
@@ -575,6 +613,10 @@ mod tests {
                     id: uuid::Uuid::from_u128(id),
                     mode: if reset { UpdateMode::Reset } else { UpdateMode::Merge },
                     bytes,
+                }).collect(),
+                contact_acks: contact_acks.into_iter().map(|(id, v)| Ack {
+                    id: uuid::Uuid::from_u128(id),
+                    verdict: match v { None => Verdict::Accepted, Some((code, reason)) => Verdict::Rejected { code, reason } },
                 }).collect(),
             };
             prop_assert_eq!(SyncResponse::decode(&resp.encode()).unwrap(), resp);

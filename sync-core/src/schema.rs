@@ -21,9 +21,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::SchemaError;
 
-/// The schema version written into every document. A reader refuses documents from a newer
-/// major schema rather than guess at their meaning.
-pub const SCHEMA_VERSION: u64 = 1;
+/// The schema version written into every document. A reader refuses documents from another
+/// schema rather than guess at their meaning. Version 2 took the complainant's name and phone
+/// out of the document ([`crate::contact`]); nothing of version 1 was ever deployed.
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// A record's identity: a UUID v7, made on the device that created the record, so records made
 /// offline on many phones never collide and sort by creation time.
@@ -242,18 +243,22 @@ pub struct Attachment {
     pub caption: Option<String>,
 }
 
-/// The person or body who raised a complaint. `name` and `phone` are personal data: the server
-/// shows them only to roles that may see them.
+/// The person or body who raised a complaint, as far as everyone in scope may know: whether
+/// they are anonymous, what kind of complainant, and whether they left contact details. The
+/// details themselves (name, phone) are personal data and never enter the document: they are
+/// sealed for the server beside it ([`crate::contact`]).
 ///
 /// Stored as a map with the key `type` for `kind`, written by hand: autosurgeon 0.8's derive
 /// cannot rename a field.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Complainant {
     pub anonymous: bool,
     #[serde(rename = "type")]
     pub kind: ComplainantType,
-    pub name: Option<String>,
-    pub phone: Option<String>,
+    /// The server holds the complainant's contact details.
+    #[serde(default)]
+    pub has_contact: bool,
 }
 
 impl Reconcile for Complainant {
@@ -264,8 +269,7 @@ impl Reconcile for Complainant {
         let mut map = reconciler.map()?;
         map.put("anonymous", self.anonymous)?;
         map.put("type", self.kind)?;
-        map.put("name", &self.name)?;
-        map.put("phone", &self.phone)?;
+        map.put("has_contact", self.has_contact)?;
         Ok(())
     }
 }
@@ -278,8 +282,7 @@ impl Hydrate for Complainant {
         Ok(Complainant {
             anonymous: autosurgeon::hydrate_prop(doc, obj, "anonymous")?,
             kind: autosurgeon::hydrate_prop(doc, obj, "type")?,
-            name: lenient::opt_string(doc, obj, "name".into())?,
-            phone: lenient::opt_string(doc, obj, "phone".into())?,
+            has_contact: autosurgeon::hydrate_prop(doc, obj, "has_contact")?,
         })
     }
 }
@@ -489,14 +492,6 @@ impl Record {
                 text("attachments.caption", caption, NOTE);
             }
         }
-        if let Some(c) = &self.complainant {
-            if let Some(name) = &c.name {
-                text("complainant.name", name, PERSON_NAME);
-            }
-            if let Some(phone) = &c.phone {
-                text("complainant.phone", phone, PHONE);
-            }
-        }
         if let Some(i) = &self.inspection {
             text("inspection.hazard_type", &i.hazard_type, CODE);
             text("inspection.findings", &i.findings, TEXT);
@@ -544,7 +539,7 @@ impl Record {
     /// Ranges, formats and cross-field rules: what every stored record satisfies, however it
     /// was merged. Reading a document checks this much.
     pub fn validate_structure(&self) -> Result<(), SchemaError> {
-        if self.schema_version == 0 || self.schema_version > SCHEMA_VERSION {
+        if self.schema_version != SCHEMA_VERSION {
             return Err(SchemaError::UnsupportedSchemaVersion(self.schema_version));
         }
         if self.id.is_nil() {
@@ -597,10 +592,10 @@ impl Record {
         }
         if let Some(c) = &self.complainant
             && c.anonymous
-            && (c.name.is_some() || c.phone.is_some())
+            && c.has_contact
         {
             return Err(SchemaError::Inconsistent(
-                "an anonymous complainant has no name or phone",
+                "an anonymous complainant leaves no contact details",
             ));
         }
         if self
@@ -652,9 +647,9 @@ pub mod limits {
     pub const NOTE: usize = 2_000;
     /// A MIME type (RFC 6838 allows 127 characters for each half).
     pub const MIME_TYPE: usize = 255;
-    /// A complainant's name.
+    /// A complainant's name (sealed beside the document, never in it).
     pub const PERSON_NAME: usize = 100;
-    /// A complainant's phone number (with an extension).
+    /// A complainant's phone number, with an extension (sealed beside the document).
     pub const PHONE: usize = 32;
     /// Photos and files on one record.
     pub const ATTACHMENTS: usize = 100;

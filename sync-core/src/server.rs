@@ -11,6 +11,7 @@
 //!    documents, answers to history requests, then the change feed since the device's cursor in
 //!    its scope (excluding the device's own changes), in sequence order, until the byte budget.
 
+use crate::contact::{Contact, ContactKey, ContactSecret};
 use std::collections::BTreeMap;
 
 use automerge::{ActorId, ChangeHash};
@@ -256,6 +257,16 @@ impl ResponseBuilder {
         self.response.acks.push(Ack { id, verdict });
     }
 
+    /// Records the verdict on sealed contact details. Always included.
+    pub fn ack_contact(&mut self, id: RecordId, verdict: Verdict) {
+        self.used += 18
+            + match &verdict {
+                Verdict::Accepted => 0,
+                Verdict::Rejected { code, reason } => code.len() + reason.len() + 4,
+            };
+        self.response.contact_acks.push(Ack { id, verdict });
+    }
+
     /// Tells the device to replace its copy with the server's (empty: the server has none).
     /// Always included.
     pub fn reset(&mut self, id: RecordId, bytes: Vec<u8>) {
@@ -342,6 +353,9 @@ pub struct MemoryServer {
     docs: BTreeMap<RecordId, RecordDoc>,
     log: Vec<LogEntry>,
     max_response: usize,
+    contact_secret: ContactSecret,
+    /// Complainants' contact details, sealed as they came.
+    contacts: BTreeMap<RecordId, Vec<u8>>,
 }
 
 impl Default for MemoryServer {
@@ -360,7 +374,20 @@ impl MemoryServer {
             docs: BTreeMap::new(),
             log: Vec::new(),
             max_response: 4 << 20,
+            contact_secret: ContactSecret::generate(),
+            contacts: BTreeMap::new(),
         }
+    }
+
+    /// The key devices seal contact details with.
+    pub fn contact_key(&self) -> ContactKey {
+        self.contact_secret.public()
+    }
+
+    /// A record's complainant's contact details, opened.
+    pub fn contact(&self, id: &RecordId) -> Option<Contact> {
+        let sealed = self.contacts.get(id)?;
+        self.contact_secret.open(*id, sealed).ok()
     }
 
     /// Handles one request from `device`, answering within its budget. `decide` is the server's
@@ -426,6 +453,26 @@ impl MemoryServer {
                     }
                 }
             }
+        }
+        for contact in &request.contacts {
+            let verdict = if !self.docs.contains_key(&contact.id) {
+                Verdict::Rejected {
+                    code: crate::client::RECORD_NOT_STORED.into(),
+                    reason: "the record is not stored".into(),
+                }
+            } else {
+                match self.contact_secret.open(contact.id, &contact.sealed) {
+                    Ok(_) => {
+                        self.contacts.insert(contact.id, contact.sealed.clone());
+                        Verdict::Accepted
+                    }
+                    Err(e) => Verdict::Rejected {
+                        code: e.code().into(),
+                        reason: e.to_string(),
+                    },
+                }
+            };
+            builder.ack_contact(contact.id, verdict);
         }
         for need in &request.needs {
             if let Some(doc) = self.docs.get_mut(&need.id) {

@@ -12,6 +12,8 @@
 //! - `blobs`: attached photos and files with how many bytes the server holds (resumable upload).
 //! - `rejected`: local copies of documents whose changes the server refused, kept for the user
 //!   to see and redo.
+//! - `contacts_pending`: complainants' contact details sealed for the server, until it
+//!   acknowledges them; never the plaintext ([`crate::contact`]).
 //!
 //! Every write is one SQLite transaction, committed with `synchronous=FULL`: a kill at any moment
 //! leaves either the whole write or none of it. Documents are loaded on demand and never cached,
@@ -22,8 +24,9 @@ use std::path::Path;
 use automerge::{ActorId, ChangeHash};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+use crate::contact::{Contact, ContactKey};
 use crate::document::{RecordDoc, Writer, new_actor, now_ms};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, SchemaError};
 use crate::schema::{Kind, Record, RecordId, Status};
 
 /// After this many incremental chunks a document is rewritten as one compact save.
@@ -95,6 +98,15 @@ CREATE TABLE blobs (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX blobs_pending ON blobs (created_at) WHERE uploaded < size;
+"#,
+    r#"
+-- Complainants' contact details sealed for the server, kept until it acknowledges them. The
+-- server's contact key they are sealed with is pinned in meta (`contact_key`).
+CREATE TABLE contacts_pending (
+    record_id    BLOB PRIMARY KEY,
+    sealed       BLOB NOT NULL,
+    sent_request INTEGER
+) WITHOUT ROWID;
 "#,
 ];
 
@@ -209,12 +221,81 @@ impl Store {
         &self.actor
     }
 
-    /// Saves a new record. It must be valid and its id new.
+    /// Saves a new record. It must be valid and its id new; a record that says its complainant
+    /// left contact details is made with [`Store::create_with_contact`].
     pub fn create(&mut self, record: &Record) -> Result<RecordId> {
+        self.create_with_contact(record, None)
+    }
+
+    /// Pins the server's contact key, as the login answer gives it. The first key is kept; a
+    /// different one later is refused ([`Error::ContactKeyChanged`]): details sealed for a key
+    /// the device did not expect could be read by whoever holds it.
+    pub fn pin_contact_key(&mut self, key: &[u8]) -> Result<ContactKey> {
+        let offered = ContactKey::from_bytes(key)?;
+        let tx = self.conn.transaction()?;
+        match get_meta(&tx, "contact_key")? {
+            Some(pinned) if pinned != key => {
+                let pinned = ContactKey::from_bytes(&pinned)?;
+                return Err(Error::ContactKeyChanged {
+                    pinned: pinned.id(),
+                    offered: offered.id(),
+                });
+            }
+            Some(_) => {}
+            None => set_meta(&tx, "contact_key", key)?,
+        }
+        tx.commit()?;
+        Ok(offered)
+    }
+
+    /// The server's pinned contact key, if a login gave one.
+    pub fn contact_key(&self) -> Result<Option<ContactKey>> {
+        Ok(match get_meta(&self.conn, "contact_key")? {
+            Some(bytes) => Some(ContactKey::from_bytes(&bytes)?),
+            None => None,
+        })
+    }
+
+    /// Saves a new record with its complainant's contact details, which are sealed for the
+    /// server with the pinned key ([`Error::NoContactKey`] before a login gave one) and kept
+    /// beside the document until the server acknowledges them. The record must say so
+    /// (`complainant.has_contact`), as [`NewComplainant::split`](crate::NewComplainant) makes
+    /// it.
+    pub fn create_with_contact(
+        &mut self,
+        record: &Record,
+        contact: Option<&Contact>,
+    ) -> Result<RecordId> {
+        let has_contact = record.complainant.as_ref().is_some_and(|c| c.has_contact);
+        let sealed = match contact {
+            Some(_) if !has_contact => {
+                return Err(SchemaError::Inconsistent(
+                    "contact details for a record whose complainant left none",
+                )
+                .into());
+            }
+            None if has_contact => {
+                return Err(SchemaError::Inconsistent(
+                    "the complainant's contact details are missing",
+                )
+                .into());
+            }
+            Some(contact) => {
+                let key = self.contact_key()?.ok_or(Error::NoContactKey)?;
+                Some(key.seal(record.id, contact)?)
+            }
+            None => None,
+        };
         let mut doc = RecordDoc::create(record, self.actor.clone(), &self.writer)?;
         let tx = self.conn.transaction()?;
         if row_exists(&tx, &record.id)? {
             return Err(Error::AlreadyExists(record.id));
+        }
+        if let Some(sealed) = sealed {
+            tx.execute(
+                "INSERT INTO contacts_pending (record_id, sealed) VALUES (?1, ?2)",
+                params![record.id.as_bytes(), sealed.sealed],
+            )?;
         }
         insert_chunk(&tx, &record.id, 0, &doc.changes())?;
         upsert_row(&tx, record)?;
@@ -322,6 +403,15 @@ impl Store {
             [],
             |r| r.get::<_, i64>(0),
         )? as u64)
+    }
+
+    /// How many complainants' contact details wait for the server's acknowledgement.
+    pub fn pending_contacts(&self) -> Result<u64> {
+        Ok(self
+            .conn
+            .query_row("SELECT count(*) FROM contacts_pending", [], |r| {
+                r.get::<_, i64>(0)
+            })? as u64)
     }
 
     /// Copies of documents the server refused.

@@ -5,7 +5,7 @@
 use proptest::prelude::*;
 use sync_core::schema::limits;
 use sync_core::{
-    Complainant, ComplainantType, Crs, Location, Record, RecordBuilder, RecordDoc, RiskLevel,
+    ComplainantType, Crs, Location, NewComplainant, Record, RecordBuilder, RecordDoc, RiskLevel,
     SchemaError, Writer, new_actor, push_event,
 };
 
@@ -26,14 +26,6 @@ fn inspection() -> Record {
 
 /// Sets one string field of a record by its schema name; returns its limit.
 fn set(record: &mut Record, field: &str, value: String) -> usize {
-    fn complainant(record: &mut Record) -> &mut Complainant {
-        record.complainant.get_or_insert(Complainant {
-            anonymous: false,
-            kind: ComplainantType::Person,
-            name: None,
-            phone: None,
-        })
-    }
     match field {
         "category" => (record.category = value, limits::CODE).1,
         "claimed_grid" => (record.claimed_grid = Some(value), limits::CODE).1,
@@ -53,8 +45,6 @@ fn set(record: &mut Record, field: &str, value: String) -> usize {
             )
                 .1
         }
-        "complainant.name" => (complainant(record).name = Some(value), limits::PERSON_NAME).1,
-        "complainant.phone" => (complainant(record).phone = Some(value), limits::PHONE).1,
         "timeline.note" => {
             push_event(record, "wang", "note", &value);
             limits::NOTE
@@ -70,8 +60,6 @@ const FIELDS: &[&str] = &[
     "description",
     "inspection.hazard_type",
     "inspection.findings",
-    "complainant.name",
-    "complainant.phone",
     "timeline.note",
 ];
 
@@ -85,10 +73,6 @@ proptest! {
         c in proptest::sample::select(&['a', 'é', '长', '😀'][..]),
     ) {
         let mut record = inspection();
-        // A complaint carries the complainant, an inspection the inspection's fields.
-        if field.starts_with("complainant") {
-            record = RecordBuilder::complaint("井盖缺失", &writer()).build();
-        }
         let probe = set(&mut record.clone(), field, String::new());
         let length = (probe as i64 + offset).max(1) as usize;
         set(&mut record, field, c.to_string().repeat(length));
@@ -143,4 +127,41 @@ fn concurrent_appends_past_a_full_timeline_stay_readable_and_take_no_more() {
             Ok(())
         })
         .expect("the rest of the record can still be edited");
+}
+
+#[test]
+fn a_complainants_details_keep_to_their_limits_and_stay_out_of_the_record() {
+    let person = |name: String, phone: &str| NewComplainant {
+        anonymous: false,
+        kind: ComplainantType::Person,
+        name: Some(name),
+        phone: Some(phone.into()),
+    };
+    let (complainant, contact) = person("长".repeat(limits::PERSON_NAME), "13800000000")
+        .split()
+        .unwrap();
+    assert!(complainant.has_contact);
+    assert_eq!(contact.unwrap().phone.as_deref(), Some("13800000000"));
+    let long = person("长".repeat(limits::PERSON_NAME + 1), "1").split();
+    assert!(matches!(
+        long,
+        Err(SchemaError::TooLong {
+            field: "complainant.name",
+            ..
+        })
+    ));
+    let blank = person("  ".into(), "").split().unwrap();
+    assert_eq!(
+        (blank.0.has_contact, blank.1),
+        (false, None),
+        "blank is none"
+    );
+    let anonymous = NewComplainant {
+        anonymous: true,
+        ..person("张三".into(), "")
+    };
+    assert!(matches!(
+        anonymous.split(),
+        Err(SchemaError::Inconsistent(_))
+    ));
 }

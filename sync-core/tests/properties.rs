@@ -436,8 +436,7 @@ mod conversions {
                             ComplainantType::LegalPerson,
                             ComplainantType::Organisation,
                         ][kind],
-                        name: if anonymous { None } else { name },
-                        phone: None,
+                        has_contact: !anonymous && name.is_some(),
                     });
                     for note in notes {
                         sync_core::push_event(&mut r, "wang", "note", &note);
@@ -527,8 +526,7 @@ mod conversions {
                     r.complainant = name.as_ref().map(|n| Complainant {
                         anonymous: false,
                         kind: ComplainantType::Person,
-                        name: Some(n.clone()),
-                        phone: None,
+                        has_contact: n.len() % 2 == 0,
                     })
                 }
                 Edit::Category(c) => r.category = c.clone(),

@@ -588,7 +588,7 @@ fn a_device_never_receives_a_record_outside_its_scope() {
 fn garbage_request_bytes_are_a_typed_error_on_the_server() {
     let mut server = MemoryServer::new();
     let err = server
-        .handle("x", b"GS\x01\x01garbage", &GridWorker, &owner_by_longitude)
+        .handle("x", b"GS\x02\x01garbage", &GridWorker, &owner_by_longitude)
         .unwrap_err();
     assert_eq!(err, sync_core::WireError::Checksum);
     assert_eq!(server.head_seq(), 0);

@@ -86,8 +86,7 @@ fn a_record_saved_by_sync_core_reads_the_same_in_javascript_and_merges_back() {
         .complainant(Complainant {
             anonymous: false,
             kind: ComplainantType::Person,
-            name: Some("Li Hua".to_string()),
-            phone: Some("13800000000".to_string()),
+            has_contact: true,
         })
         .build();
     let sha = "3f".repeat(32);

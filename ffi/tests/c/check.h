@@ -29,6 +29,8 @@ static inline const char *status_name(GsStatus s) {
     case GS_STATUS_CLOSED: return "CLOSED";
     case GS_STATUS_INTERNAL: return "INTERNAL";
     case GS_STATUS_PANIC: return "PANIC";
+    case GS_STATUS_NO_CONTACT_KEY: return "NO_CONTACT_KEY";
+    case GS_STATUS_CONTACT_KEY_CHANGED: return "CONTACT_KEY_CHANGED";
     }
     return "unknown status";
 }

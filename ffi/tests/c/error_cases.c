@@ -51,6 +51,8 @@ static void null_arguments(GsStore *store, const char *id) {
 
     EXPECT_STATUS(GS_STATUS_NULL_ARGUMENT, gs_record_add_note(NULL, id, "n"));
     EXPECT_STATUS(GS_STATUS_NULL_ARGUMENT, gs_record_add_note(store, NULL, "n"));
+    EXPECT_STATUS(GS_STATUS_NULL_ARGUMENT, gs_store_pin_contact_key(NULL, "k"));
+    EXPECT_STATUS(GS_STATUS_NULL_ARGUMENT, gs_store_pin_contact_key(store, NULL));
     EXPECT_STATUS(GS_STATUS_NULL_ARGUMENT, gs_record_add_note(store, id, NULL));
 
     EXPECT_FAILS_WITH_NULL_OUT(GS_STATUS_NULL_ARGUMENT, out, gs_record_get(NULL, id, &out));

@@ -17,6 +17,9 @@ static const char *COMPLAINT_2 =
     "{\"kind\":\"complaint\",\"title\":\"Blocked drain\",\"claimed_grid\":\"G-02\","
     "\"complainant\":{\"anonymous\":false,\"type\":\"person\",\"name\":\"Zhao\","
     "\"phone\":\"13800000000\"}}";
+/* Two servers' contact keys, as a login answer gives them (32 bytes, base64). */
+static const char *SERVER_KEY = "hSDwCYkwp1R0i33ctD73Wg2/Og0mOBr066SpjqqbTmo=";
+static const char *OTHER_KEY = "3p7bfXt9wbTTW1cJ5lWrT6mYI0FwIyaCNB9U7dOWd3U=";
 static const char *INSPECTION =
     "{\"kind\":\"risk_inspection\",\"title\":\"Gas meter room\",\"claimed_grid\":\"G-01\","
     "\"inspection\":{\"hazard_type\":\"gas\",\"risk_level\":\"high\",\"findings\":\"\","
@@ -84,7 +87,7 @@ int main(int argc, char **argv) {
     join_path(db, sizeof db, dir, "offline.db");
 
     CHECK(strlen(gs_version()) > 0);
-    CHECK(gs_protocol_version() == 1);
+    CHECK(gs_protocol_version() == 2);
     CHECK(GS_ABI_VERSION == 1);
 
     GsStore *store = NULL;
@@ -94,7 +97,21 @@ int main(int argc, char **argv) {
     /* Three records, made offline. */
     char *id1 = NULL, *id2 = NULL, *id3 = NULL;
     CHECK_OK(gs_record_create(store, COMPLAINT_1, &id1));
+    /* A complainant's details are sealed with the server's key: none before a login pins it. */
+    EXPECT_STATUS(GS_STATUS_NO_CONTACT_KEY, gs_record_create(store, COMPLAINT_2, &id2));
+    CHECK(id2 == NULL);
+    CHECK_OK(gs_store_pin_contact_key(store, SERVER_KEY));
+    CHECK_OK(gs_store_pin_contact_key(store, SERVER_KEY));
+    EXPECT_STATUS(GS_STATUS_CONTACT_KEY_CHANGED, gs_store_pin_contact_key(store, OTHER_KEY));
+    EXPECT_STATUS(GS_STATUS_INVALID_ARGUMENT, gs_store_pin_contact_key(store, "not base64!"));
     CHECK_OK(gs_record_create(store, COMPLAINT_2, &id2));
+    /* The record says there are details; it never holds them. */
+    char *sealed = NULL;
+    CHECK_OK(gs_record_get(store, id2, &sealed));
+    CHECK_CONTAINS(sealed, "\"has_contact\":true");
+    CHECK_NOT_CONTAINS(sealed, "Zhao");
+    CHECK_NOT_CONTAINS(sealed, "13800000000");
+    gs_string_free(sealed);
     CHECK_OK(gs_record_create(store, INSPECTION, &id3));
     CHECK(strlen(id1) == 36 && strlen(id2) == 36 && strlen(id3) == 36);
     CHECK(strcmp(id1, id2) != 0 && strcmp(id2, id3) != 0);

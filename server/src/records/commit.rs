@@ -17,7 +17,9 @@ use super::ownership::{decide_owner, wgs84_point};
 use crate::error::ApiError;
 use crate::group_commit::CommitQueue;
 use crate::state::MapSnapshot;
-use crate::store::{CommitOutcome, NewChange, RecordCommit, RecordRow, Store, StoredDoc};
+use crate::store::{
+    CommitOutcome, NewChange, RecordCommit, RecordRow, SealedContactRow, Store, StoredDoc,
+};
 
 /// How many times a document write is retried when another writer got there first.
 const COMMIT_ATTEMPTS: usize = 8;
@@ -176,6 +178,7 @@ fn merge_and_decide(
         doc: bytes,
         expected_version,
         changes: new_changes,
+        contact: None,
     })))
 }
 
@@ -220,17 +223,20 @@ async fn prepare_uploads(
 
 /// Merges, checks and stores one document on its own, retrying when another writer stored it
 /// in between: the path for staff edits and for uploads whose group commit met a conflict.
+/// `contact`, a complainant's sealed details, is stored in the same transaction.
 pub async fn store_upload(
     store: &dyn Store,
     upload: &sync_core::DocPayload,
     ctx: &WriteContext,
+    contact: Option<&SealedContactRow>,
 ) -> Result<Stored, ApiError> {
     for _ in 0..COMMIT_ATTEMPTS {
         let prepared = prepare_uploads(store, std::slice::from_ref(upload), ctx).await?;
         match prepared.into_iter().next() {
             None => break,
             Some(Prepared::Settled(stored)) => return Ok(stored),
-            Some(Prepared::Write(commit)) => {
+            Some(Prepared::Write(mut commit)) => {
+                commit.contact = contact.cloned();
                 match store
                     .commit_records(std::slice::from_ref(commit.as_ref()))
                     .await?[..]
@@ -286,7 +292,7 @@ pub async fn store_uploads(
                 last_seq,
                 owner_decided,
             },
-            CommitOutcome::Conflict => store_upload(store, &uploads[i], ctx).await?,
+            CommitOutcome::Conflict => store_upload(store, &uploads[i], ctx, None).await?,
         });
     }
     Ok(results

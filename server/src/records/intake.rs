@@ -2,7 +2,8 @@
 //! file import) and public intake (Open311, the resident form), each with an explicit author.
 
 use sync_core::{
-    Channel, Complainant, Crs, Location, Record, RecordBuilder, RecordDoc, Writer, now_ms,
+    Channel, Contact, Crs, Location, NewComplainant, Record, RecordBuilder, RecordDoc, Writer,
+    now_ms,
 };
 
 use super::Author;
@@ -16,12 +17,17 @@ use crate::store::{CommitOutcome, RecordCommit, RecordQuery, RecordScope};
 /// Creates one record entered by `author` through `device` (`web` for staff pages, the
 /// channel's name for public intake), as the server on its behalf, deciding its owner at once.
 /// The record is checked against the author's authority as an upload from a phone would be.
+/// The complainant's `contact` details are sealed and stored with it, in its transaction.
 pub async fn create_record(
     state: &AppState,
     author: Author,
     device: &str,
     record: &Record,
+    contact: Option<&Contact>,
 ) -> Result<Record, ApiError> {
+    let sealed = contact
+        .map(|c| super::contact::seal(state, record.id, c, author.name()))
+        .transpose()?;
     let actor = &state.actor;
     let map = state.grids.snapshot().await?;
     let writer = Writer::new(author.name(), device);
@@ -32,7 +38,7 @@ pub async fn create_record(
         bytes: doc.save(),
     };
     let ctx = WriteContext::new(author, device, map, actor.clone());
-    match store_upload(state.store.as_ref(), &upload, &ctx).await? {
+    match store_upload(state.store.as_ref(), &upload, &ctx, sealed.as_ref()).await? {
         Stored::Accepted { owner_decided, .. } => {
             if owner_decided {
                 state.metrics.owner_decisions.inc();
@@ -53,13 +59,23 @@ pub async fn create_record(
 }
 
 /// Creates many records from staff intake (a file import) in one transaction, each owned
-/// through the map as a synced record would be. All or nothing.
+/// through the map as a synced record would be, each with its complainant's sealed details.
+/// All or nothing.
 pub async fn create_records(
     state: &AppState,
     user: &User,
     device: &str,
-    records: &[Record],
+    records: &[(Record, Option<Contact>)],
 ) -> Result<(), ApiError> {
+    let sealed = records
+        .iter()
+        .map(|(record, contact)| {
+            contact
+                .as_ref()
+                .map(|c| super::contact::seal(state, record.id, c, &user.username))
+                .transpose()
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
     let map = state.grids.snapshot().await?;
     let (actor, metrics, user, device, records) = (
         state.actor.clone(),
@@ -73,7 +89,8 @@ pub async fn create_records(
         let origin = Author::Account(user).origin(&device);
         records
             .iter()
-            .map(|record| {
+            .zip(sealed)
+            .map(|((record, _), contact)| {
                 let mut doc = RecordDoc::create(record, actor.clone(), &writer)
                     .map_err(ApiError::from_record_error)?;
                 let decided =
@@ -88,6 +105,7 @@ pub async fn create_records(
                     doc: doc.save(),
                     expected_version: None,
                     changes,
+                    contact,
                 })
             })
             .collect::<Result<Vec<_>, ApiError>>()
@@ -118,7 +136,7 @@ pub struct PublicIntake {
     pub description: String,
     /// Omitted or blank: the description's first 80 characters.
     pub title: Option<String>,
-    pub complainant: Complainant,
+    pub complainant: NewComplainant,
     /// `open311:<client>`, `open311:anonymous` or `public-form`.
     pub author: String,
     pub channel: Channel,
@@ -140,6 +158,7 @@ pub async fn take_in_public(state: &AppState, intake: PublicIntake) -> Result<Re
         .filter(|t| !t.trim().is_empty())
         .unwrap_or_else(|| description.chars().take(80).collect());
     let (lon, lat) = intake.point;
+    let (complainant, contact) = intake.complainant.split()?;
     let writer = Writer::new(intake.author.clone(), "open311");
     let record = RecordBuilder::complaint(title, &writer)
         .description(description)
@@ -151,13 +170,13 @@ pub async fn take_in_public(state: &AppState, intake: PublicIntake) -> Result<Re
             accuracy_m: None,
             crs: Crs::Wgs84,
         })
-        .complainant(intake.complainant)
+        .complainant(complainant)
         .build();
     record.validate()?;
     let author = Author::Public {
         name: intake.author,
     };
-    create_record(state, author, "open311", &record).await
+    create_record(state, author, "open311", &record, contact.as_ref()).await
 }
 
 /// Distance in metres between two WGS-84 points (`(lon, lat)`), on geo's mean-radius sphere.

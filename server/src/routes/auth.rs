@@ -61,11 +61,20 @@ pub async fn login(
         .await?;
     state.metrics.logins.inc();
     tracing::info!(role = %user.role, "login");
+    let key = state.contact_secret.public();
     Ok(HttpResponse::Ok().json(json!({
         "token": token,
         "token_type": "Bearer",
         "expires_at": expires_at,
         "user": user_view(&user),
+        // Phones pin this key and seal complainants' contact details with it.
+        "contact_key": {
+            "id": key.id(),
+            "public_key": base64::Engine::encode(
+                &base64::engine::general_purpose::STANDARD,
+                key.to_bytes(),
+            ),
+        },
     })))
 }
 

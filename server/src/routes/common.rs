@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use sync_core::Record;
 
 use crate::coords::Crs;
-use crate::domain::{AreaRecord, Role, User};
+use crate::domain::{AreaRecord, User};
 use crate::edits::Expect;
 use crate::error::{ApiError, ApiResult};
 
@@ -99,27 +99,11 @@ pub fn parse_cursor(cursor: &str) -> ApiResult<(i64, String)> {
     Ok((at, id.to_string()))
 }
 
-/// Roles that see a complainant's name and phone.
-pub fn sees_personal_data(role: Role) -> bool {
-    matches!(
-        role,
-        Role::Dispatcher | Role::Admin | Role::Supervisor | Role::Department
-    )
-}
-
-/// A record for a caller: everything, less the complainant's personal data for roles that may
-/// not see it, plus the attachments whose bytes the server does not hold yet.
-pub fn record_view(record: &Record, role: Role, missing_blobs: &[String]) -> Value {
+/// A record for a caller: the document as it is (it holds no personal data: a complainant's
+/// details are kept beside it, `GET /api/v1/records/{id}/complainant`), plus the attachments
+/// whose bytes the server does not hold yet.
+pub fn record_view(record: &Record, missing_blobs: &[String]) -> Value {
     let mut value = serde_json::to_value(record).unwrap_or(Value::Null);
-    if !sees_personal_data(role)
-        && let Some(c) = value
-            .pointer_mut("/complainant")
-            .and_then(Value::as_object_mut)
-    {
-        c.insert("name".into(), Value::Null);
-        c.insert("phone".into(), Value::Null);
-        c.insert("redacted".into(), Value::Bool(true));
-    }
     if let Some(v) = value.as_object_mut() {
         v.insert("missing_blobs".into(), json!(missing_blobs));
     }

@@ -62,6 +62,9 @@ route_table! {
     get "/api/v1/records" => records::list;
     get "/api/v1/records/{id}" => records::get;
     get "/api/v1/records/{id}/automerge" => records::automerge;
+    get "/api/v1/records/{id}/complainant" => records::complainant;
+    put "/api/v1/records/{id}/complainant" => records::put_complainant;
+    get "/api/v1/records/{id}/complainant/access" => records::complainant_access;
     get "/api/v1/records/{id}/history" => records::history;
     get "/ogc" => ogc::landing;
     get "/ogc/" => ogc::landing;

@@ -19,7 +19,7 @@ use std::fmt::Write as _;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sync_core::{Channel, Complainant, ComplainantType, Crs, RecordDoc, now_ms};
+use sync_core::{Channel, ComplainantType, Crs, NewComplainant, RecordDoc, now_ms};
 
 use crate::auth::{Caller, token_hash};
 use crate::domain::Role;
@@ -308,7 +308,7 @@ pub async fn create_request(
             point: (lon, lat),
             description: field(&form, "description").unwrap_or_default().to_string(),
             title: None,
-            complainant: Complainant {
+            complainant: NewComplainant {
                 anonymous,
                 kind: ComplainantType::Person,
                 name: (!name.is_empty()).then_some(name),
@@ -617,8 +617,9 @@ pub struct PublicComplaint {
     /// WGS-84 (default) or GCJ-02 as Chinese web maps report it.
     #[serde(default)]
     crs: Option<Crs>,
-    /// Omitted: anonymous.
-    complainant: Option<Complainant>,
+    /// Omitted: anonymous. A name and phone given here are kept beside the record, never in
+    /// it.
+    complainant: Option<NewComplainant>,
 }
 
 /// `POST /api/v1/public/complaints`: the resident form (anonymous allowed; a person, legal person
@@ -647,7 +648,7 @@ pub async fn public_complaint(
         Crs::Wgs84 => (c.lon, c.lat),
         Crs::Gcj02 => crate::coords::gcj02_to_wgs84(c.lon, c.lat),
     };
-    let complainant = c.complainant.unwrap_or(Complainant {
+    let complainant = c.complainant.unwrap_or(NewComplainant {
         anonymous: true,
         kind: ComplainantType::Person,
         name: None,

@@ -1,6 +1,7 @@
 //! The records API: staff intake, listing (JSON or GeoJSON), one record, its automerge document
 //! and its audit history.
 
+use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -10,7 +11,7 @@ use crate::auth::Caller;
 use crate::domain::Role;
 use crate::error::{ApiError, ApiResult};
 use crate::records::{self, AccountAuthority, Author};
-use crate::routes::common::{parse_cursor, record_view, sees_personal_data};
+use crate::routes::common::{parse_cursor, record_view};
 use crate::state::AppState;
 use crate::store::{RecordQuery, RecordRow};
 
@@ -35,12 +36,11 @@ pub async fn create(
 ) -> ApiResult<HttpResponse> {
     caller.require_role(INTAKE_ROLES)?;
     let writer = Writer::new(caller.user.username.clone(), "web");
-    let record = body.into_inner().into_record(&writer);
+    let (record, contact) = body.into_inner().into_parts(&writer)?;
     record.validate()?;
-    let stored =
-        records::create_record(&state, Author::Account(caller.user.clone()), "web", &record)
-            .await?;
-    Ok(HttpResponse::Created().json(record_view(&stored, caller.user.role, &[])))
+    let author = Author::Account(caller.user.clone());
+    let stored = records::create_record(&state, author, "web", &record, contact.as_ref()).await?;
+    Ok(HttpResponse::Created().json(record_view(&stored, &[])))
 }
 
 /// `?crs=&partial=&channel=` of a records import.
@@ -94,9 +94,11 @@ pub async fn import(
     let mut records = Vec::new();
     for (index, feature) in features.iter().enumerate() {
         let checked = check_point(feature, crs, &channel).and_then(|(new, repairs)| {
-            let record = new.into_record(&writer);
-            match record.validate() {
-                Ok(()) => Ok((record, repairs)),
+            match new
+                .into_parts(&writer)
+                .and_then(|(record, contact)| record.validate().map(|()| (record, contact)))
+            {
+                Ok(parts) => Ok((parts, repairs)),
                 Err(e) => Err((
                     crate::import::Rejection::new(e.code(), e.to_string()),
                     repairs,
@@ -104,7 +106,7 @@ pub async fn import(
             }
         });
         match checked {
-            Ok((record, repairs)) => {
+            Ok(((record, contact), repairs)) => {
                 results.push(PointResult {
                     index,
                     status: "valid",
@@ -112,7 +114,7 @@ pub async fn import(
                     error: None,
                     repairs,
                 });
-                records.push(record);
+                records.push((record, contact));
             }
             Err((rejection, repairs)) => results.push(PointResult {
                 index,
@@ -315,29 +317,19 @@ pub async fn get(
             missing.push(sha.clone());
         }
     }
-    Ok(HttpResponse::Ok().json(record_view(&record, caller.user.role, &missing)))
+    Ok(HttpResponse::Ok().json(record_view(&record, &missing)))
 }
 
 /// `GET /api/v1/records/{id}/automerge`: the document as one compact automerge save, for export
-/// and other automerge implementations. Carries personal data, so only for roles that may see
-/// it.
+/// and other automerge implementations. No document holds personal data (a complainant's
+/// details are kept beside it), so whoever may read the record may have it whole.
 #[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
 pub async fn automerge(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
-    let (mut doc, record) = records::visible(&state, &caller.user, &id).await?;
-    if record
-        .complainant
-        .as_ref()
-        .is_some_and(|c| c.name.is_some() || c.phone.is_some())
-        && !sees_personal_data(caller.user.role)
-    {
-        return Err(ApiError::forbidden(
-            "this document holds personal data your role may not see",
-        ));
-    }
+    let (mut doc, _) = records::visible(&state, &caller.user, &id).await?;
     Ok(HttpResponse::Ok()
         .content_type("application/octet-stream")
         .body(doc.save()))
@@ -352,4 +344,47 @@ pub async fn history(
 ) -> ApiResult<HttpResponse> {
     let (mut doc, record) = records::visible(&state, &caller.user, &id).await?;
     Ok(HttpResponse::Ok().json(json!({ "id": record.id, "changes": doc.history() })))
+}
+
+/// `GET /api/v1/records/{id}/complainant`: the complainant's name and phone, for the desk,
+/// admins and the department leading the open case; every read is logged.
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn complainant(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    match records::contact::read(&state, &caller.user, &id).await? {
+        Some(contact) => Ok(HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-store"))
+            .json(contact)),
+        None => Err(ApiError::NotFound(
+            "the complainant left no contact details".into(),
+        )),
+    }
+}
+
+/// `PUT /api/v1/records/{id}/complainant`: the desk corrects (or clears) a complainant's name
+/// and phone; logged.
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username))]
+pub async fn put_complainant(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Json<sync_core::Contact>,
+) -> ApiResult<HttpResponse> {
+    records::contact::write(&state, &caller.user, &id, body.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// `GET /api/v1/records/{id}/complainant/access`: who read or wrote the complainant's details,
+/// when, in which role (admins and supervisors).
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn complainant_access(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let log = records::contact::access_log(&state, &caller.user, &id).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "access": log })))
 }

@@ -404,7 +404,7 @@ pub async fn transition(
         .map_err(|e| ApiError::unprocessable("invalid_transition_request", e.to_string()))?;
     let (record, case) = service::transition(&state, &caller.user, &id, action).await?;
     Ok(HttpResponse::Ok().json(json!({
-        "record": record_view(&record, caller.user.role, &[]),
+        "record": record_view(&record, &[]),
         "case": case_view(&case),
     })))
 }

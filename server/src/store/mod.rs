@@ -2,7 +2,7 @@
 //!
 //! **Where a new query goes.** Write it once, in plain SQL with `$N` parameters (both backends
 //! accept them), as a function in its topic's `queries!` block (`accounts.rs`, `map.rs`,
-//! `records.rs`, `blobs.rs`, `workflow.rs`), and add its signature to [`store_api!`] below, which
+//! `records.rs`, `blobs.rs`, `contacts.rs`, `workflow.rs`), and add its signature to [`store_api!`] below, which
 //! compiles it for both backends and forwards the [`Store`] method to it. Only a statement the
 //! dialects truly disagree on (array parameters against `json_each`, JSON aggregation, snapshot
 //! isolation) is written twice, as an item of the same name in `sqlite.rs` and `postgres.rs`.
@@ -24,6 +24,9 @@ macro_rules! shared_queries {
         mod blobs {
             $crate::store::blobs::queries!();
         }
+        mod contacts {
+            $crate::store::contacts::queries!();
+        }
         mod map {
             $crate::store::map::queries!();
         }
@@ -33,12 +36,15 @@ macro_rules! shared_queries {
         mod workflow {
             $crate::store::workflow::queries!();
         }
-        pub(super) use self::{accounts::*, blobs::*, map::*, records::*, workflow::*};
+        pub(super) use self::{
+            accounts::*, blobs::*, contacts::*, map::*, records::*, workflow::*,
+        };
     };
 }
 
 mod accounts;
 mod blobs;
+mod contacts;
 mod map;
 mod postgres;
 mod records;
@@ -52,6 +58,7 @@ use async_trait::async_trait;
 use crate::domain::{AreaFilter, AreaRecord, Level, NewUser, User, UserUpdate};
 
 pub use blobs::BlobState;
+pub use contacts::{ContactAccess, PutContact, SealedContactRow};
 pub use map::{AreaEdit, AreaImport, AreaVersion, EditOutcome, RecordPoint, ReownJob};
 pub use postgres::PostgresStore;
 pub use records::{
@@ -257,6 +264,22 @@ store_api! {
     reader async fn blob_read(&self, sha256: &str, start: i64, len: i64) -> Result<Vec<u8>>;
     /// Marks a blob complete, or forgets it when its hash did not verify.
     writer async fn blob_finish(&self, sha256: &str, verified: bool) -> Result<()>;
+
+    // --- complainants' contact details (`contacts.rs`) --------------------------------------
+
+    /// Stores sealed contact details (replacing others only when `replace`), logging `access`
+    /// in the same transaction when it stores.
+    writer async fn put_contact(
+        &self,
+        contact: &SealedContactRow,
+        replace: bool,
+        access: &ContactAccess,
+    ) -> Result<PutContact>;
+    /// A record's sealed contact details, logging the read (`access`) in the same transaction;
+    /// nothing is logged when there are none.
+    writer async fn read_contact(&self, access: &ContactAccess) -> Result<Option<SealedContactRow>>;
+    /// Every logged read and write of a record's contact details, oldest first.
+    reader async fn contact_access(&self, record_id: &str) -> Result<Vec<ContactAccess>>;
 
     // --- boundary edits and re-ownership (`map.rs`) ------------------------------------------
 

@@ -38,6 +38,8 @@ pub struct RecordCommit {
     /// The version the document was read at; `None` to create it.
     pub expected_version: Option<i64>,
     pub changes: Vec<NewChange>,
+    /// The complainant's sealed contact details, stored with the record (when it has none yet).
+    pub contact: Option<super::SealedContactRow>,
 }
 
 /// What a commit did.
@@ -317,6 +319,11 @@ macro_rules! queries {
                 .flat_map(|((commit, &last_seq), _)| change_rows(commit, last_seq))
                 .collect();
             insert_change_rows(&mut tx, &changes).await?;
+            for (commit, written) in commits.iter().zip(&written) {
+                if let (Some(contact), true) = (&commit.contact, written) {
+                    super::contacts::insert_contact(&mut tx, contact).await?;
+                }
+            }
             sqlx::query("UPDATE change_seq SET seq = $1 WHERE id = 1")
                 .bind(seq)
                 .execute(&mut *tx)

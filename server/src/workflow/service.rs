@@ -214,6 +214,7 @@ async fn attempt<F: AsyncEdit>(
         doc: doc.save(),
         expected_version: Some(stored.version),
         changes,
+        contact: None,
     };
     match store.commit_workflow(&commit, &case, &notices).await? {
         WorkflowOutcome::Stored => Ok(Attempt::Done(Box::new((written, case)))),

@@ -15,10 +15,13 @@ use crate::helpers::{Backend, PASSWORD, fresh_database};
 
 const GRID: &str = "22030200100101";
 
-/// Starts the real server binary on `url` and returns it with its address.
-async fn start_server(url: &str) -> (Child, String) {
+/// Starts the real server binary on `url` with the contact key in `key_file` and returns it
+/// with its address.
+async fn start_server(url: &str, key_file: &std::path::Path) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gridsync-server"))
         .args(["--database-url", url, "serve", "--bind", "127.0.0.1:0"])
+        .arg("--contact-key-file")
+        .arg(key_file)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -70,7 +73,16 @@ async fn exchange(client: &reqwest::Client, address: &str, device: &mut Device) 
 }
 
 async fn run(backend: Backend) {
+    use base64::Engine as _;
     let (url, _guard) = fresh_database(backend).await;
+    // The operator's key file, the same for the server and its restart.
+    let key = tempfile::NamedTempFile::new().unwrap();
+    let secret = sync_core::ContactSecret::generate().to_bytes();
+    std::fs::write(
+        key.path(),
+        base64::engine::general_purpose::STANDARD.encode(secret),
+    )
+    .unwrap();
     {
         let store = store::connect(&url).await.unwrap();
         store.put_areas(&demo::areas(), now_unix()).await.unwrap();
@@ -88,7 +100,7 @@ async fn run(backend: Backend) {
                 .unwrap();
         }
     }
-    let (mut server, address) = start_server(&url).await;
+    let (mut server, address) = start_server(&url, key.path()).await;
     let client = reqwest::Client::new();
     let area = demo::areas().into_iter().find(|a| a.code == GRID).unwrap();
     let point = (
@@ -158,7 +170,7 @@ async fn run(backend: Backend) {
         server.start_kill().unwrap();
         server.wait().await.unwrap();
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let (restarted, new_address) = start_server(&url).await;
+        let (restarted, new_address) = start_server(&url, key.path()).await;
         server = restarted;
         *address.lock().await = new_address;
     }

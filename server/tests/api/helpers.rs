@@ -176,6 +176,12 @@ impl TestApp {
 
     /// Logs in and returns the bearer token.
     pub async fn login(&self, username: &str) -> String {
+        let body = self.login_answer(username).await;
+        body["token"].as_str().expect("token").to_string()
+    }
+
+    /// Logs in and returns the whole answer (token, account, the server's contact key).
+    pub async fn login_answer(&self, username: &str) -> Value {
         let response = self
             .client
             .post(self.url("/api/v1/auth/login"))
@@ -184,8 +190,7 @@ impl TestApp {
             .await
             .expect("login request");
         assert_eq!(response.status(), 200, "login of {username}");
-        let body: Value = response.json().await.expect("login json");
-        body["token"].as_str().expect("token").to_string()
+        response.json().await.expect("login json")
     }
 
     /// Creates an account and logs it in.

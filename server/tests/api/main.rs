@@ -28,6 +28,8 @@ mod ogc;
 mod open311;
 /// The router and `openapi.yaml` agree.
 mod openapi;
+/// Complainants' contact details: who receives them by every path, and the audit of reads.
+mod privacy;
 /// The three rates over a hand-computed fixture month.
 mod rates;
 /// Account management and the role × endpoint × area matrix.

@@ -260,12 +260,20 @@ async fn the_georeport_client_reads_services_and_requests_and_civic_clients_post
         .await
         .unwrap();
     assert_eq!(trusted_record["created_by"]["user"], "open311:12345-app");
+    assert_eq!(trusted_record["complainant"]["has_contact"], true);
+    let contact: Value = app
+        .get(
+            &format!("/api/v1/records/{trusted}/complainant"),
+            Some(&desk),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(
-        (
-            trusted_record["complainant"]["name"].as_str(),
-            trusted_record["complainant"]["phone"].as_str()
-        ),
-        (Some("张 三"), Some("13800000000"))
+        contact,
+        json!({ "name": "张 三", "phone": "13800000000" }),
+        "kept beside the record, for the desk"
     );
 }
 

@@ -286,6 +286,7 @@ async fn store_case(app: &TestApp, n: usize, spec: &Spec, times: Times) -> CaseR
         doc: doc.save(),
         expected_version: None,
         changes,
+        contact: None,
     };
     let stored = app
         .store

@@ -16,7 +16,9 @@ const LEASE: Duration = Duration::from_secs(60);
 /// Another server instance's state over the same database: its own pool and automerge actor.
 async fn instance(app: &TestApp) -> AppState {
     let store = store::connect(&app.database_url).await.expect("open store");
-    AppState::new(store, Settings::for_tests(&app.database_url)).expect("start the commit writer")
+    let settings = Settings::for_tests(&app.database_url);
+    let secret = settings.contact_secret().expect("a test key");
+    AppState::new(store, settings, secret).expect("start the commit writer")
 }
 
 /// A complaint dispatched to a department that never answers; returns its id.

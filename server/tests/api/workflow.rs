@@ -1114,6 +1114,7 @@ async fn a_case_follows_its_record_when_a_boundary_edit_re_owns_it(app: TestApp)
         doc: stored.doc,
         expected_version: Some(stored.version),
         changes: vec![],
+        contact: None,
     };
     city.app.store.commit_records(&[commit]).await.unwrap();
 
