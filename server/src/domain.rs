@@ -272,6 +272,9 @@ pub struct User {
     pub active: bool,
     /// Assigned area codes; each covers its subtree.
     pub areas: Vec<String>,
+    /// For a department account: the department it acts for (its cases are those assigned
+    /// to that department, wherever they lie).
+    pub department: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
 }

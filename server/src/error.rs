@@ -146,6 +146,10 @@ impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
         match error {
             StoreError::Conflict(what) => ApiError::Conflict(format!("{what} already exists")),
+            StoreError::LastAdmin => ApiError::Refused {
+                code: "last_admin",
+                detail: error.to_string(),
+            },
             StoreError::Database(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_))
             | StoreError::WriterStopped => ApiError::Unavailable(Box::new(error)),
             other => ApiError::Internal(Box::new(other)),

@@ -51,6 +51,10 @@ impl AccountAuthority<'_> {
         if self.sees_everything() {
             return RecordScope::All;
         }
+        if self.user.role == Role::Department {
+            // An account linked to no department has no cases: a code no department has.
+            return RecordScope::Department(self.user.department.clone().unwrap_or_default());
+        }
         RecordScope::Areas {
             codes: self.map.codes_within(&self.user.areas),
             creator: self.user.username.clone(),
@@ -99,6 +103,16 @@ impl Authority for AccountAuthority<'_> {
     }
 
     fn in_scope(&self, record: &Record) -> bool {
+        if self.user.role == Role::Department {
+            // A department's cases are those assigned to it now, wherever they lie.
+            return self.user.department.as_ref().is_some_and(|department| {
+                record
+                    .workflow
+                    .assignments
+                    .iter()
+                    .any(|a| a.active && &a.department == department)
+            });
+        }
         if self.sees_everything() || record.created_by.user == self.user.username {
             return true;
         }

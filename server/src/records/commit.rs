@@ -53,6 +53,7 @@ pub fn record_row(record: &Record, now: i64) -> RecordRow {
         created_by: record.created_by.user.clone(),
         created_at: record.created_at,
         updated_at: now,
+        departments: crate::store::departments_column(record),
     }
 }
 

@@ -19,6 +19,7 @@ macro_rules! queries {
                 role: parse_role(row.try_get::<&str, _>("role")?)?,
                 active: row.try_get("active")?,
                 areas: Vec::new(),
+                department: row.try_get("department")?,
                 created_at: row.try_get("created_at")?,
             })
         }
@@ -30,8 +31,9 @@ macro_rules! queries {
             username: &str,
         ) -> Result<Option<User>> {
             let row = sqlx::query(
-                "SELECT id, username, password_hash, role, active, created_at FROM users \
-                 WHERE username = $1",
+                "SELECT u.id, u.username, u.password_hash, u.role, u.active, u.created_at, \
+                 (SELECT department FROM user_departments d WHERE d.user_id = u.id) AS department \
+                 FROM users u WHERE username = $1",
             )
             .bind(username)
             .fetch_optional(&mut *conn)
@@ -107,8 +109,9 @@ macro_rules! queries {
 
         pub(in crate::store) async fn list_users(pool: &Pool) -> Result<Vec<User>> {
             let rows = sqlx::query(
-                "SELECT id, username, password_hash, role, active, created_at FROM users \
-                 ORDER BY username",
+                "SELECT u.id, u.username, u.password_hash, u.role, u.active, u.created_at, \
+                 (SELECT department FROM user_departments d WHERE d.user_id = u.id) AS department \
+                 FROM users u ORDER BY username",
             )
             .fetch_all(pool)
             .await?;
@@ -134,6 +137,11 @@ macro_rules! queries {
             update: &UserUpdate,
         ) -> Result<Option<User>> {
             let mut tx = pool.begin().await?;
+            // Lock the admins' rows (PostgreSQL; SQLite has one writer), so two admins demoting
+            // each other at once cannot both see the other one left.
+            sqlx::query("UPDATE users SET role = role WHERE role = 'admin' AND active")
+                .execute(&mut *tx)
+                .await?;
             let result = sqlx::query(
                 "UPDATE users SET role = COALESCE($1, role), \
                  password_hash = COALESCE($2, password_hash), active = COALESCE($3, active) \
@@ -147,6 +155,15 @@ macro_rules! queries {
             .await?;
             if result.rows_affected() == 0 {
                 return Ok(None);
+            }
+            let admins: i64 =
+                sqlx::query("SELECT count(*) FROM users WHERE role = 'admin' AND active")
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?;
+            if admins == 0 {
+                // Dropping the transaction rolls the update back.
+                return Err(StoreError::LastAdmin);
             }
             let user = fetch_user(&mut *tx, username).await?;
             tx.commit().await?;

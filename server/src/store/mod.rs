@@ -63,7 +63,7 @@ pub use map::{AreaEdit, AreaImport, AreaVersion, EditOutcome, RecordPoint, Reown
 pub use postgres::PostgresStore;
 pub use records::{
     CommitOutcome, FeedItem, NewChange, RecordCommit, RecordQuery, RecordRow, RecordScope,
-    StoredDoc,
+    StoredDoc, departments_column,
 };
 pub use sqlite::SqliteStore;
 pub use workflow::{
@@ -94,6 +94,9 @@ pub enum StoreError {
     /// through it.
     #[error("the commit writer has stopped")]
     WriterStopped,
+    /// The change would leave no active admin; nothing was changed.
+    #[error("the last active admin cannot be demoted or deactivated")]
+    LastAdmin,
 }
 
 /// A token's account, read in one query with what a sync exchange needs beside it.

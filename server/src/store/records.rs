@@ -20,6 +20,9 @@ pub struct RecordRow {
     /// Unix milliseconds.
     pub created_at: i64,
     pub updated_at: i64,
+    /// The departments the case is assigned to now, as `,code,code,` (empty: none): what a
+    /// department account's scope matches ([`RecordScope::Department`]).
+    pub departments: String,
 }
 
 /// A change to store, with the device it came from (`<user id>/<device>`) or `server`.
@@ -76,15 +79,48 @@ pub enum RecordScope {
     All,
     /// Records owned by one of these grids (or regions), and those the account created.
     Areas { codes: Vec<String>, creator: String },
+    /// The cases assigned now to this department, wherever they lie.
+    Department(String),
 }
 
 impl RecordScope {
-    /// `(everything, area codes, creator)` for binding into a query.
-    pub(crate) fn parts(&self) -> (bool, &[String], &str) {
+    /// `(everything, area codes, creator, department pattern)` for binding into a query.
+    pub(crate) fn parts(&self) -> (bool, &[String], &str, Option<String>) {
         match self {
-            RecordScope::All => (true, &[], ""),
-            RecordScope::Areas { codes, creator } => (false, codes.as_slice(), creator.as_str()),
+            RecordScope::All => (true, &[], "", None),
+            RecordScope::Areas { codes, creator } => {
+                (false, codes.as_slice(), creator.as_str(), None)
+            }
+            RecordScope::Department(code) => (false, &[], "", Some(department_pattern(code))),
         }
+    }
+}
+
+/// The `LIKE` pattern matching rows whose `departments` hold `code` (its wildcards escaped
+/// with `\`, though department codes cannot hold them).
+pub(crate) fn department_pattern(code: &str) -> String {
+    let escaped = code
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    format!("%,{escaped},%")
+}
+
+/// A record's active departments as the `departments` column keeps them.
+pub fn departments_column(record: &sync_core::Record) -> String {
+    let mut codes: Vec<&str> = record
+        .workflow
+        .assignments
+        .iter()
+        .filter(|a| a.active)
+        .map(|a| a.department.as_str())
+        .collect();
+    codes.sort_unstable();
+    codes.dedup();
+    if codes.is_empty() {
+        String::new()
+    } else {
+        format!(",{},", codes.join(","))
     }
 }
 
@@ -123,7 +159,7 @@ macro_rules! queries {
         use $crate::store::Result;
         use $crate::store::records::{
             CommitOutcome, FeedItem, NewChange, RecordCommit, RecordQuery, RecordRow, RecordScope,
-            StoredDoc,
+            StoredDoc, department_pattern,
         };
 
         pub(in crate::store) async fn record_doc(pool: &Pool, id: &str) -> Result<Option<StoredDoc>> {
@@ -204,6 +240,23 @@ macro_rules! queries {
                 }
                 // Only the records in scope that changed since the cursor, found through their
                 // owner or creator and `last_seq`, then their changes since the cursor.
+                // A department's cases: those assigned to it now that changed since the cursor.
+                RecordScope::Department(code) => {
+                    sqlx::query(
+                        "SELECT c.seq, c.record_id, c.origin, c.bytes FROM record_changes c \
+                         WHERE c.record_id IN (SELECT id FROM records WHERE last_seq > $1 \
+                             AND departments LIKE $2 ESCAPE '\\') \
+                         AND c.seq > $1 AND c.seq <= $3 AND c.origin <> $4 ORDER BY c.seq \
+                         LIMIT CAST($5 AS BIGINT)",
+                    )
+                    .bind(after)
+                    .bind(department_pattern(code))
+                    .bind(upto)
+                    .bind(exclude_origin)
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?
+                }
                 RecordScope::Areas { codes, creator } => {
                     sqlx::query(FEED_IN_AREAS)
                         .bind(after)
@@ -230,7 +283,7 @@ macro_rules! queries {
         /// Record rows matching a query ([`LIST_RECORDS`], whose list parameters each dialect
         /// spells its own way), newest first.
         pub(in crate::store) async fn list_records(pool: &Pool, q: &RecordQuery) -> Result<Vec<RecordRow>> {
-            let (all, codes, creator) = q.scope.parts();
+            let (all, codes, creator, department) = q.scope.parts();
             let owners = q.owners.as_deref().map(text_list);
             let (after_at, after_id) = match &q.after {
                 Some((at, id)) => (Some(*at), Some(id.as_str())),
@@ -255,6 +308,7 @@ macro_rules! queries {
                 .bind(bbox(2))
                 .bind(bbox(3))
                 .bind(q.limit)
+                .bind(department)
                 .fetch_all(pool)
                 .await?;
             Ok(rows.iter().map(record_row).collect())
@@ -275,6 +329,7 @@ macro_rules! queries {
                 created_by: r.get("created_by"),
                 created_at: r.get("created_at"),
                 updated_at: r.get("updated_at"),
+                departments: r.get("departments"),
             }
         }
 
@@ -362,7 +417,8 @@ macro_rules! queries {
             for chunk in rows.chunks(ROWS_PER_INSERT) {
                 let mut insert = sqlx::QueryBuilder::<Db>::new(
                     "INSERT INTO records (id, kind, status, channel, category, title, owner_grid, \
-                     claimed_grid, lon, lat, created_by, created_at, updated_at, last_seq, version, doc) ",
+                     claimed_grid, lon, lat, created_by, created_at, updated_at, last_seq, version, \
+                     doc, departments) ",
                 );
                 insert.push_values(chunk, |mut b, (commit, last_seq)| {
                     let row = &commit.row;
@@ -381,7 +437,8 @@ macro_rules! queries {
                         .push_bind(row.updated_at)
                         .push_bind(*last_seq)
                         .push_bind(1i64)
-                        .push_bind(&commit.doc);
+                        .push_bind(&commit.doc)
+                        .push_bind(&row.departments);
                 });
                 insert.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
                 for row in insert.build().fetch_all(&mut **tx).await? {
@@ -441,7 +498,7 @@ macro_rules! queries {
             Ok(sqlx::query(
                 "UPDATE records SET kind = $1, status = $2, channel = $3, category = $4, title = $5, \
                  owner_grid = $6, claimed_grid = $7, lon = $8, lat = $9, updated_at = $10, last_seq = $11, \
-                 version = version + 1, doc = $12 WHERE id = $13 AND version = $14",
+                 version = version + 1, doc = $12, departments = $15 WHERE id = $13 AND version = $14",
             )
             .bind(&row.kind)
             .bind(&row.status)
@@ -457,6 +514,7 @@ macro_rules! queries {
             .bind(&commit.doc)
             .bind(&row.id)
             .bind(version)
+            .bind(&row.departments)
             .execute(&mut **tx)
             .await?
             .rows_affected())

@@ -110,6 +110,7 @@ fn text_list(codes: &[String]) -> String {
 /// A token's active account with its areas (a JSON array), scope epoch and the change head.
 const TOKEN_OWNER: &str = "SELECT u.id, u.username, u.password_hash, u.role, u.active, \
     u.created_at, u.scope_epoch, \
+    (SELECT department FROM user_departments d WHERE d.user_id = u.id) AS department, \
     (SELECT json_group_array(area_code) FROM \
         (SELECT area_code FROM user_areas WHERE user_id = u.id ORDER BY area_code)) AS areas, \
     (SELECT seq FROM change_seq WHERE id = 1) AS head \
@@ -143,8 +144,9 @@ const FEED_IN_AREAS: &str = "SELECT c.seq, c.record_id, c.origin, c.bytes FROM r
 
 /// Record rows for a [`RecordQuery`](super::RecordQuery), in the order `list_records` binds.
 const LIST_RECORDS: &str = "SELECT id, kind, status, channel, category, title, owner_grid, \
-    claimed_grid, lon, lat, created_by, created_at, updated_at FROM records r \
-    WHERE ($1 OR r.owner_grid IN (SELECT value FROM json_each($2)) OR r.created_by = $3) \
+    claimed_grid, lon, lat, created_by, created_at, updated_at, departments FROM records r \
+    WHERE ($1 OR r.owner_grid IN (SELECT value FROM json_each($2)) OR r.created_by = $3 \
+        OR r.departments LIKE $18 ESCAPE '\\') \
     AND ($4 IS NULL OR r.owner_grid IN (SELECT value FROM json_each($4))) \
     AND (NOT $5 OR r.owner_grid IS NULL) \
     AND ($6 IS NULL OR r.kind = $6) AND ($7 IS NULL OR r.status = $7) \

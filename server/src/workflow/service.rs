@@ -323,17 +323,18 @@ pub async fn transition(
     let record = RecordDoc::load(&stored.doc)
         .and_then(|d| d.record())
         .map_err(ApiError::internal)?;
-    // Department accounts are scoped by assignment (checked by the lifecycle), everyone else
-    // by their areas.
+    // Scope before anything about the case: a department account acts on the cases assigned
+    // to its department, everyone else within their areas; outside it, 403 whatever the case's
+    // status.
     let authority = AccountAuthority { user, map: &map };
-    if user.role != Role::Department && !authority.in_scope(&record) {
-        return Err(ApiError::forbidden("this record is outside your areas"));
+    if !authority.in_scope(&record) {
+        return Err(ApiError::forbidden(if user.role == Role::Department {
+            "this case is not assigned to your department"
+        } else {
+            "this record is outside your areas"
+        }));
     }
-    let department = if user.role == Role::Department {
-        store.user_department(user.id).await?
-    } else {
-        None
-    };
+    let department = user.department.clone();
     let mut transition = Transition {
         state,
         map: &map,

@@ -70,6 +70,50 @@ async fn an_admin_creates_an_account_with_areas_and_changes_its_role(app: TestAp
 }
 
 #[both_backends]
+async fn the_last_active_admin_can_be_neither_demoted_nor_deactivated(app: TestApp) {
+    let root = app.user_token("root", Role::Admin, &[]).await;
+    let patch = |who: &'static str, body: Value| {
+        let (app, root) = (&app, root.clone());
+        async move {
+            let path = format!("/api/v1/admin/users/{who}");
+            app.send_json(reqwest::Method::PATCH, &path, Some(&root), &body)
+                .await
+        }
+    };
+    for body in [json!({ "role": "supervisor" }), json!({ "active": false })] {
+        assert_problem(patch("root", body).await, 409, "last_admin").await;
+    }
+    let me: Value = app
+        .get("/api/v1/auth/me", Some(&root))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (me["role"].clone(), me["active"].clone()),
+        (json!("admin"), json!(true))
+    );
+
+    // With a second admin, either may step down; then the other is the last.
+    app.add_user("deputy", Role::Admin, &[]).await;
+    assert_eq!(
+        patch("deputy", json!({ "active": false })).await.status(),
+        200
+    );
+    assert_problem(
+        patch("root", json!({ "role": "gis" })).await,
+        409,
+        "last_admin",
+    )
+    .await;
+    assert_eq!(
+        patch("deputy", json!({ "active": true })).await.status(),
+        200
+    );
+    assert_eq!(patch("root", json!({ "role": "gis" })).await.status(), 200);
+}
+
+#[both_backends]
 async fn bad_account_requests_are_refused_with_their_reason(app: TestApp) {
     app.load_demo_map().await;
     let admin = app.user_token("root", Role::Admin, &[]).await;

@@ -343,9 +343,41 @@ async fn no_phone_moves_the_workflow_through_sync_whatever_its_role(app: TestApp
     app.load_demo_map().await;
     let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
     let mut dispatcher = Phone::new(&app, "zhou", Role::Dispatcher, &["2203"]).await;
+    let admin = app.user_token("root", Role::Admin, &[]).await;
     let mut department = Phone::new(&app, "dept", Role::Department, &["2203"]).await;
     let id = worker.complaint_at("Pothole", centre(WORKER_GRID), Crs::Wgs84);
     worker.sync_all(&app).await;
+    // The case is dispatched to the department's own department, so its phone holds it.
+    let housing = json!({ "name": "住建局" });
+    let put = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/departments/housing",
+            Some(&admin),
+            &housing,
+        )
+        .await;
+    assert_eq!(put.status(), 200);
+    let link = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/admin/users/dept/department",
+            Some(&admin),
+            &json!({ "department": "housing" }),
+        )
+        .await;
+    assert_eq!(link.status(), 200);
+    for step in [
+        json!({ "action": "accept" }),
+        json!({ "action": "dispatch", "lead": "housing", "deadline_class": "general" }),
+    ] {
+        let path = format!("/api/v1/records/{id}/transitions");
+        assert_eq!(
+            app.post(&path, Some(&admin), &step).await.status(),
+            200,
+            "{step}"
+        );
+    }
     dispatcher.sync_all(&app).await;
     department.sync_all(&app).await;
 
@@ -389,7 +421,7 @@ async fn no_phone_moves_the_workflow_through_sync_whatever_its_role(app: TestApp
         .json()
         .await
         .unwrap();
-    assert_eq!(stored["workflow"]["status"], "received");
+    assert_eq!(stored["workflow"]["status"], "dispatched");
     assert_eq!(stored["workflow"]["result"], Value::Null);
 }
 

@@ -734,7 +734,11 @@ async fn invalid_transitions_are_refused_with_a_stable_code_and_change_nothing(a
         (body["action"].as_str(), body["case_status"].as_str()),
         (Some("close"), Some("received"))
     );
-    assert_problem(sign_undispatched, 409, "invalid_transition").await;
+    let refused = assert_problem(sign_undispatched, 403, "forbidden").await;
+    assert!(
+        refused.get("case_status").is_none(),
+        "a case not assigned to the department tells it nothing of its status: {refused}"
+    );
     assert_problem(unknown_action, 422, "invalid_transition_request").await;
     assert_problem(extra_field, 422, "invalid_transition_request").await;
     assert_problem(missing_rating, 422, "invalid_transition_request").await;
@@ -749,6 +753,76 @@ async fn invalid_transitions_are_refused_with_a_stable_code_and_change_nothing(a
         before,
         "nothing of a refused step was written"
     );
+}
+
+#[both_backends]
+async fn a_department_sees_its_cases_wherever_they_lie_and_nothing_else(app: TestApp) {
+    let city = City::new(app).await;
+    let app = &city.app;
+    // A housing account whose areas are the other county: areas do not scope departments.
+    app.add_user("hou2", Role::Department, &["220303"]).await;
+    let link = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/admin/users/hou2/department",
+            Some(&city.admin),
+            &json!({ "department": "housing" }),
+        )
+        .await;
+    assert_eq!(link.status(), 200);
+    let far_housing = app.login("hou2").await;
+    let theirs = city.complaint(GRID, "municipal.lighting").await;
+    let not_yet = city.complaint(GRID, "municipal.lighting").await;
+    city.step(&theirs, &city.desk, json!({ "action": "accept" }))
+        .await;
+    city.step(&theirs, &city.desk, json!({ "action": "dispatch" }))
+        .await;
+
+    let listed = |token: &str| {
+        let (app, token) = (app, token.to_string());
+        async move {
+            let list: Value = app
+                .get("/api/v1/records", Some(&token))
+                .await
+                .json()
+                .await
+                .unwrap();
+            list["records"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["id"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(listed(&far_housing).await, std::slice::from_ref(&theirs));
+    assert_eq!(listed(&city.housing).await, std::slice::from_ref(&theirs));
+    assert_eq!(
+        listed(&city.water).await,
+        Vec::<String>::new(),
+        "in water's areas, not its case"
+    );
+    let read = app
+        .get(&format!("/api/v1/records/{theirs}"), Some(&far_housing))
+        .await;
+    assert_eq!(read.status(), 200);
+    city.step(&theirs, &far_housing, json!({ "action": "sign_for" }))
+        .await;
+
+    // Everything else is 403, whatever the case's status: nothing tells.
+    for (id, token) in [(&not_yet, &city.housing), (&theirs, &city.water)] {
+        let get = app.get(&format!("/api/v1/records/{id}"), Some(token)).await;
+        assert_problem(get, 403, "forbidden").await;
+        let act = city
+            .act(id, token, json!({ "action": "reply", "note": "x" }))
+            .await;
+        let body = assert_problem(act, 403, "forbidden").await;
+        assert!(body.get("case_status").is_none(), "{body}");
+        let contact = app
+            .get(&format!("/api/v1/records/{id}/complainant"), Some(token))
+            .await;
+        assert_problem(contact, 403, "forbidden").await;
+    }
 }
 
 #[both_backends]
