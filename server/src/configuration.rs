@@ -124,6 +124,11 @@ pub struct ServeArgs {
     /// created (mode 0600) when missing; PostgreSQL needs it set.
     #[arg(long, env = "GRIDSYNC_CONTACT_KEY_FILE")]
     pub contact_key_file: Option<std::path::PathBuf>,
+
+    /// How many bytes of photos no record references yet (taken before their record synced)
+    /// one account may upload.
+    #[arg(long, env = "GRIDSYNC_UNREFERENCED_UPLOAD_BYTES", default_value_t = 32 * 1024 * 1024)]
+    pub unreferenced_upload_bytes: i64,
 }
 
 impl clap::ValueEnum for Role {
@@ -165,6 +170,8 @@ pub struct Settings {
     pub contact_key_file: Option<std::path::PathBuf>,
     /// The contact key itself, given directly (tests); wins over the file.
     pub contact_secret: Option<sync_core::ContactSecret>,
+    /// Bytes of blobs no record references yet that one account may hold.
+    pub unreferenced_upload_bytes: i64,
 }
 
 /// A test server's contact key: one per database, the same for every instance on it (as an
@@ -211,6 +218,7 @@ impl Settings {
             intake_rate_per_minute: args.intake_rate_per_minute,
             contact_key_file: args.contact_key_file.clone(),
             contact_secret: None,
+            unreferenced_upload_bytes: args.unreferenced_upload_bytes,
         }
     }
 
@@ -293,6 +301,7 @@ impl Settings {
             intake_rate_per_minute: 0,
             contact_key_file: None,
             contact_secret: Some(test_contact_secret(&database_url)),
+            unreferenced_upload_bytes: 32 * 1024 * 1024,
         }
     }
 }

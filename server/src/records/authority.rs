@@ -46,6 +46,27 @@ impl AccountAuthority<'_> {
         )
     }
 
+    /// [`Authority::in_scope`] for a record's row (its owner, creator and departments), without
+    /// its document.
+    pub fn sees_row(&self, row: &crate::store::RecordRow) -> bool {
+        if self.user.role == Role::Department {
+            return self
+                .user
+                .department
+                .as_ref()
+                .is_some_and(|department| row.departments.contains(&format!(",{department},")));
+        }
+        if self.sees_everything() || row.created_by == self.user.username {
+            return true;
+        }
+        row.owner_grid.as_deref().is_some_and(|code| {
+            self.user
+                .areas
+                .iter()
+                .any(|area| self.map.is_within(code, area))
+        })
+    }
+
     /// The SQL-side form of [`Authority::in_scope`].
     pub fn scope(&self) -> RecordScope {
         if self.sees_everything() {

@@ -54,6 +54,7 @@ pub fn record_row(record: &Record, now: i64) -> RecordRow {
         created_at: record.created_at,
         updated_at: now,
         departments: crate::store::departments_column(record),
+        attachments: record.attachments.keys().cloned().collect(),
     }
 }
 

@@ -1,9 +1,17 @@
-//! Photos and files by content hash, uploaded in resumable ranges.
+//! Photos and files by content hash, uploaded in resumable ranges, scoped like their records.
 //!
 //! `PUT /api/v1/blobs/{sha256}` with `Content-Range: bytes START-END/TOTAL` appends one range;
 //! `START` must be what the server holds (else 409 with the right offset). `HEAD` says how many
 //! bytes the server holds (`Upload-Offset`). When the last byte arrives the server checks the
 //! hash and forgets a blob that does not match. `GET` serves a complete blob, with `Range`.
+//!
+//! Who may: a blob is read (and resumed) by whoever may read a record that references it, and
+//! by the account that sent it. An upload is taken for a blob one of the caller's records
+//! references, or within a small quota of bytes no record references yet (a photo taken
+//! before its record synced). What a blob is comes from its first bytes, sniffed by the server
+//! against an allowed list, never from the client; it is served with that type, `nosniff`, a
+//! sandboxing CSP and a `Content-Disposition`. Anything the caller may not read is 404, so a
+//! hash tells nothing of what the server holds.
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -11,9 +19,65 @@ use serde_json::json;
 use sync_core::{MAX_BLOB_BYTES, is_sha256_hex, sha256_hex};
 
 use crate::auth::Caller;
+use crate::domain::User;
 use crate::error::{ApiError, ApiResult};
+use crate::records::AccountAuthority;
 use crate::state::AppState;
-use crate::store::BlobState;
+use crate::store::{BlobAppend, BlobState};
+
+/// What the server keeps: photos, scans, voice notes and short videos, by their first bytes.
+pub const ALLOWED_TYPES: &[&str] = &[
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/heif",
+    "image/gif",
+    "application/pdf",
+    "video/mp4",
+    "video/quicktime",
+    "audio/mpeg",
+    "audio/m4a",
+    "audio/amr",
+    "audio/x-wav",
+];
+
+/// The allowed type of a blob from its first bytes.
+fn sniff(first_bytes: &[u8]) -> ApiResult<&'static str> {
+    let kind = infer::get(first_bytes).map(|k| k.mime_type());
+    kind.and_then(|mime| ALLOWED_TYPES.iter().find(|allowed| **allowed == mime))
+        .copied()
+        .ok_or_else(|| {
+            ApiError::UnsupportedMediaType(format!(
+                "a blob is one of {} by its first bytes{}",
+                ALLOWED_TYPES.join(", "),
+                kind.map(|k| format!(", not {k}")).unwrap_or_default()
+            ))
+        })
+}
+
+/// Whether `user` may read a record that references the blob.
+async fn referenced_for(state: &AppState, user: &User, sha: &str) -> ApiResult<bool> {
+    let referrers = state.store.blob_referrers(sha).await?;
+    if referrers.is_empty() {
+        return Ok(false);
+    }
+    let map = state.grids.snapshot().await?;
+    let authority = AccountAuthority { user, map: &map };
+    Ok(referrers.iter().any(|row| authority.sees_row(row)))
+}
+
+/// The blob, if `user` may read it (a record of theirs references it, or they sent it).
+async fn readable(state: &AppState, user: &User, sha: &str) -> ApiResult<Option<BlobState>> {
+    let Some(blob) = state.store.blob_state(sha).await? else {
+        return Ok(None);
+    };
+    let sent_it = blob.uploaded_by.as_deref() == Some(user.username.as_str());
+    Ok((sent_it || referenced_for(state, user, sha).await?).then_some(blob))
+}
+
+fn not_found(sha: &str) -> ApiError {
+    ApiError::NotFound(format!("blob {sha} not found"))
+}
 
 /// The header telling how many bytes of a blob the server holds.
 pub const OFFSET_HEADER: &str = "upload-offset";
@@ -82,12 +146,33 @@ pub async fn put(
             "a blob has at least one byte",
         ));
     }
-    let mime = req
-        .headers()
-        .get("x-gridsync-mime-type")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
-    if let Some(existing) = state.store.blob_state(&sha).await? {
+    let existing = state.store.blob_state(&sha).await?;
+    let sent_it = existing
+        .as_ref()
+        .is_some_and(|b| b.uploaded_by.as_deref() == Some(caller.user.username.as_str()));
+    if !sent_it && !referenced_for(&state, &caller.user, &sha).await? {
+        let held = state
+            .store
+            .unreferenced_upload_bytes(&caller.user.username)
+            .await?;
+        if held + total > state.settings.unreferenced_upload_bytes {
+            return Err(ApiError::Refused {
+                code: "upload_quota",
+                detail: format!(
+                    "no record of yours references this blob, and your {held} bytes of photos \
+                     waiting for their records leave no room for {total} more; sync the record \
+                     first"
+                ),
+            });
+        }
+    }
+    // What the blob is, from its first bytes (the client's word is not taken).
+    let mime = if start == 0 {
+        Some(sniff(&body)?.to_string())
+    } else {
+        None
+    };
+    if let Some(existing) = existing {
         if existing.complete {
             return Ok(HttpResponse::Ok()
                 .insert_header((OFFSET_HEADER, existing.size))
@@ -103,7 +188,15 @@ pub async fn put(
     let now = crate::domain::now_unix();
     let Some(after) = state
         .store
-        .blob_append(&sha, total, start, &body, mime.as_deref(), now)
+        .blob_append(&BlobAppend {
+            sha256: &sha,
+            size: total,
+            start,
+            bytes: &body,
+            mime_type: mime.as_deref(),
+            uploaded_by: &caller.user.username,
+            now,
+        })
         .await?
     else {
         let held = state
@@ -147,15 +240,13 @@ pub async fn put(
 /// none.
 pub async fn head(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let sha = sha(&path)?;
-    let blob = state
-        .store
-        .blob_state(&sha)
+    let blob = readable(&state, &caller.user, &sha)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("blob {sha} not found")))?;
+        .ok_or_else(|| not_found(&sha))?;
     Ok(HttpResponse::Ok()
         .insert_header((OFFSET_HEADER, blob.received))
         .insert_header(("x-gridsync-blob-size", blob.size))
@@ -191,33 +282,50 @@ fn range(req: &HttpRequest, size: i64) -> Option<Result<(i64, i64), ()>> {
 /// `GET /api/v1/blobs/{sha256}`: a complete blob, whole or a `Range` of it.
 pub async fn get(
     state: web::Data<AppState>,
-    _caller: Caller,
+    caller: Caller,
     req: HttpRequest,
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let sha = sha(&path)?;
-    let blob = state
-        .store
-        .blob_state(&sha)
+    let blob = readable(&state, &caller.user, &sha)
         .await?
         .filter(|b| b.complete)
-        .ok_or_else(|| ApiError::NotFound(format!("blob {sha} not found or not complete")))?;
+        .ok_or_else(|| not_found(&sha))?;
     let content_type = blob
         .mime_type
         .clone()
         .unwrap_or_else(|| "application/octet-stream".into());
+    // Shown in place when it is a picture, saved otherwise; never run, never re-typed.
+    let disposition = if content_type.starts_with("image/") {
+        "inline"
+    } else {
+        "attachment"
+    };
+    let safe = |mut response: actix_web::HttpResponseBuilder| {
+        response
+            .content_type(content_type.clone())
+            .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+            .insert_header((
+                header::CONTENT_SECURITY_POLICY,
+                "sandbox; default-src 'none'",
+            ))
+            .insert_header((
+                header::CONTENT_DISPOSITION,
+                format!("{disposition}; filename=\"{sha}\""),
+            ))
+            .insert_header((header::CACHE_CONTROL, "private, max-age=86400, immutable"));
+        response
+    };
     match range(&req, blob.size) {
         None => {
             let bytes = state.store.blob_read(&sha, 0, blob.size).await?;
-            Ok(HttpResponse::Ok()
-                .content_type(content_type)
+            Ok(safe(HttpResponse::Ok())
                 .insert_header((header::ACCEPT_RANGES, "bytes"))
                 .body(bytes))
         }
         Some(Ok((start, len))) => {
             let bytes = state.store.blob_read(&sha, start, len).await?;
-            Ok(HttpResponse::PartialContent()
-                .content_type(content_type)
+            Ok(safe(HttpResponse::PartialContent())
                 .insert_header((
                     header::CONTENT_RANGE,
                     format!("bytes {}-{}/{}", start, start + len - 1, blob.size),

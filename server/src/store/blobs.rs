@@ -7,7 +7,27 @@ pub struct BlobState {
     pub size: i64,
     pub received: i64,
     pub complete: bool,
+    /// What its first bytes are (sniffed by the server, never taken from the client).
     pub mime_type: Option<String>,
+    /// The account that sent its first bytes.
+    pub uploaded_by: Option<String>,
+}
+
+/// One range of a blob to append.
+#[derive(Debug, Clone, Copy)]
+pub struct BlobAppend<'a> {
+    pub sha256: &'a str,
+    /// The whole blob's size.
+    pub size: i64,
+    /// Where the range starts: what the server must hold already.
+    pub start: i64,
+    pub bytes: &'a [u8],
+    /// The sniffed type, given with the first range.
+    pub mime_type: Option<&'a str>,
+    /// The account sending it.
+    pub uploaded_by: &'a str,
+    /// Unix seconds.
+    pub now: i64,
 }
 
 /// The bytes `[start, start + len)` of a blob from its chunks `(start, bytes)`, sorted by start.
@@ -38,14 +58,15 @@ macro_rules! queries {
 
         use super::Pool;
         use $crate::store::Result;
-        use $crate::store::blobs::{BlobState, assemble};
+        use $crate::store::blobs::{BlobAppend, BlobState, assemble};
 
         pub(in crate::store) async fn blob_state(
             pool: &Pool,
             sha256: &str,
         ) -> Result<Option<BlobState>> {
             let row = sqlx::query(
-                "SELECT sha256, size, received, complete, mime_type FROM blobs WHERE sha256 = $1",
+                "SELECT sha256, size, received, complete, mime_type, uploaded_by FROM blobs \
+                 WHERE sha256 = $1",
             )
             .bind(sha256)
             .fetch_optional(pool)
@@ -56,6 +77,7 @@ macro_rules! queries {
                 received: r.get(2),
                 complete: r.get(3),
                 mime_type: r.get(4),
+                uploaded_by: r.get(5),
             }))
         }
 
@@ -64,22 +86,27 @@ macro_rules! queries {
         /// offset).
         pub(in crate::store) async fn blob_append(
             pool: &Pool,
-            sha256: &str,
-            size: i64,
-            start: i64,
-            bytes: &[u8],
-            mime_type: Option<&str>,
-            now: i64,
+            append: &BlobAppend<'_>,
         ) -> Result<Option<BlobState>> {
+            let BlobAppend {
+                sha256,
+                size,
+                start,
+                bytes,
+                mime_type,
+                uploaded_by,
+                now,
+            } = *append;
             let mut tx = pool.begin().await?;
             sqlx::query(
-                "INSERT INTO blobs (sha256, size, received, complete, mime_type, updated_at) \
-                 VALUES ($1, $2, 0, FALSE, $3, $4) ON CONFLICT (sha256) DO NOTHING",
+                "INSERT INTO blobs (sha256, size, received, complete, mime_type, updated_at, \
+                 uploaded_by) VALUES ($1, $2, 0, FALSE, $3, $4, $5) ON CONFLICT (sha256) DO NOTHING",
             )
             .bind(sha256)
             .bind(size)
             .bind(mime_type)
             .bind(now)
+            .bind(uploaded_by)
             .execute(&mut *tx)
             .await?;
             let updated = sqlx::query(
@@ -107,6 +134,22 @@ macro_rules! queries {
                 .await?;
             tx.commit().await?;
             blob_state(pool, sha256).await
+        }
+
+        /// Bytes of the blobs an account uploaded that no record references yet.
+        pub(in crate::store) async fn unreferenced_upload_bytes(
+            pool: &Pool,
+            username: &str,
+        ) -> Result<i64> {
+            let row = sqlx::query(
+                "SELECT CAST(COALESCE(SUM(b.size), 0) AS BIGINT) FROM blobs b \
+                 WHERE b.uploaded_by = $1 AND NOT EXISTS \
+                 (SELECT 1 FROM record_attachments a WHERE a.sha256 = b.sha256)",
+            )
+            .bind(username)
+            .fetch_one(pool)
+            .await?;
+            Ok(row.get(0))
         }
 
         /// The bytes of a blob from `start`, at most `len`, assembled from its chunks.

@@ -57,7 +57,7 @@ use async_trait::async_trait;
 
 use crate::domain::{AreaFilter, AreaRecord, Level, NewUser, User, UserUpdate};
 
-pub use blobs::BlobState;
+pub use blobs::{BlobAppend, BlobState};
 pub use contacts::{ContactAccess, PutContact, SealedContactRow};
 pub use map::{AreaEdit, AreaImport, AreaVersion, EditOutcome, RecordPoint, ReownJob};
 pub use postgres::PostgresStore;
@@ -254,15 +254,11 @@ store_api! {
     /// How much of a blob the server holds.
     reader async fn blob_state(&self, sha256: &str) -> Result<Option<BlobState>>;
     /// Appends a range at `start`; `None` when `start` is not what the server holds.
-    writer async fn blob_append(
-        &self,
-        sha256: &str,
-        size: i64,
-        start: i64,
-        bytes: &[u8],
-        mime_type: Option<&str>,
-        now: i64,
-    ) -> Result<Option<BlobState>>;
+    writer async fn blob_append(&self, append: &BlobAppend<'_>) -> Result<Option<BlobState>>;
+    /// Bytes of the blobs an account uploaded that no record references yet.
+    reader async fn unreferenced_upload_bytes(&self, username: &str) -> Result<i64>;
+    /// The rows of the records that reference a blob (their attachments).
+    reader async fn blob_referrers(&self, sha256: &str) -> Result<Vec<RecordRow>>;
     /// Bytes `[start, start + len)` of a blob.
     reader async fn blob_read(&self, sha256: &str, start: i64, len: i64) -> Result<Vec<u8>>;
     /// Marks a blob complete, or forgets it when its hash did not verify.

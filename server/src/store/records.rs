@@ -23,6 +23,8 @@ pub struct RecordRow {
     /// The departments the case is assigned to now, as `,code,code,` (empty: none): what a
     /// department account's scope matches ([`RecordScope::Department`]).
     pub departments: String,
+    /// The sha256 of every attachment (written with the row, not read back in listings).
+    pub attachments: Vec<String>,
 }
 
 /// A change to store, with the device it came from (`<user id>/<device>`) or `server`.
@@ -330,6 +332,7 @@ macro_rules! queries {
                 created_at: r.get("created_at"),
                 updated_at: r.get("updated_at"),
                 departments: r.get("departments"),
+                attachments: Vec::new(),
             }
         }
 
@@ -374,6 +377,13 @@ macro_rules! queries {
                 .flat_map(|((commit, &last_seq), _)| change_rows(commit, last_seq))
                 .collect();
             insert_change_rows(&mut tx, &changes).await?;
+            let stored: Vec<&RecordCommit> = commits
+                .iter()
+                .zip(&written)
+                .filter(|(_, written)| **written)
+                .map(|(commit, _)| commit)
+                .collect();
+            write_attachments(&mut tx, &stored).await?;
             for (commit, written) in commits.iter().zip(&written) {
                 if let (Some(contact), true) = (&commit.contact, written) {
                     super::contacts::insert_contact(&mut tx, contact).await?;
@@ -406,6 +416,58 @@ macro_rules! queries {
         const ROWS_PER_INSERT: usize = 200;
         /// Rows in one multi-row insert of changes (6 values each).
         const CHANGES_PER_INSERT: usize = 500;
+
+        /// Replaces the attachment index of written records (a new record's has nothing to
+        /// replace): one delete and one multi-row insert per 500 records.
+        pub(in crate::store) async fn write_attachments(
+            tx: &mut sqlx::Transaction<'_, Db>,
+            commits: &[&RecordCommit],
+        ) -> Result<()> {
+            let updated: Vec<&str> = commits
+                .iter()
+                .filter(|c| c.expected_version.is_some())
+                .map(|c| c.row.id.as_str())
+                .collect();
+            for chunk in updated.chunks(500) {
+                let mut delete = sqlx::QueryBuilder::<Db>::new(
+                    "DELETE FROM record_attachments WHERE record_id IN (",
+                );
+                let mut ids = delete.separated(", ");
+                for id in chunk {
+                    ids.push_bind(*id);
+                }
+                delete.push(")");
+                delete.build().execute(&mut **tx).await?;
+            }
+            let pairs: Vec<(&str, &str)> = commits
+                .iter()
+                .flat_map(|c| c.row.attachments.iter().map(|sha| (sha.as_str(), c.row.id.as_str())))
+                .collect();
+            for chunk in pairs.chunks(500) {
+                let mut insert = sqlx::QueryBuilder::<Db>::new(
+                    "INSERT INTO record_attachments (sha256, record_id) ",
+                );
+                insert.push_values(chunk, |mut b, (sha, id)| {
+                    b.push_bind(*sha).push_bind(*id);
+                });
+                insert.push(" ON CONFLICT DO NOTHING");
+                insert.build().execute(&mut **tx).await?;
+            }
+            Ok(())
+        }
+
+        /// The rows of the records that reference a blob.
+        pub(in crate::store) async fn blob_referrers(pool: &Pool, sha256: &str) -> Result<Vec<RecordRow>> {
+            let rows = sqlx::query(
+                "SELECT id, kind, status, channel, category, title, owner_grid, claimed_grid, \
+                 lon, lat, created_by, created_at, updated_at, departments FROM records \
+                 WHERE id IN (SELECT record_id FROM record_attachments WHERE sha256 = $1)",
+            )
+            .bind(sha256)
+            .fetch_all(pool)
+            .await?;
+            Ok(rows.iter().map(record_row).collect())
+        }
 
         /// Inserts new records' rows and documents, each with its last sequence number, in
         /// multi-row inserts. Returns the ids written; an id that exists already is not.

@@ -174,7 +174,7 @@ macro_rules! queries {
     () => {
         use sqlx::Row;
 
-        use super::records::{insert_changes, write_row};
+        use super::records::{insert_changes, write_attachments, write_row};
         use super::{DbRow, Pool};
         use $crate::store::Result;
         use $crate::store::records::RecordCommit;
@@ -586,6 +586,7 @@ macro_rules! queries {
                 tx.rollback().await?;
                 return Ok(WorkflowOutcome::Conflict);
             }
+            write_attachments(&mut tx, &[commit]).await?;
             insert_changes(&mut tx, commit, seq + 1).await?;
             sqlx::query("UPDATE change_seq SET seq = $1 WHERE id = 1")
                 .bind(last_seq)

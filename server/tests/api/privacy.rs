@@ -395,3 +395,102 @@ async fn the_desk_corrects_a_complainants_details_and_a_phone_cannot_overwrite_t
     let read: Value = app.get(&path, Some(&city.desk)).await.json().await.unwrap();
     assert_eq!(read, corrected);
 }
+
+/// Sends a whole blob in one range as `token`.
+async fn upload(app: &TestApp, token: &str, bytes: &[u8]) -> reqwest::Response {
+    let name = sync_core::sha256_hex(bytes);
+    app.client
+        .put(app.url(&format!("/api/v1/blobs/{name}")))
+        .bearer_auth(token)
+        .body(bytes.to_vec())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn fetch(app: &TestApp, token: &str, sha: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(&format!("/api/v1/blobs/{sha}")))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[both_backends]
+async fn a_photo_is_read_by_whoever_may_read_its_record_and_by_no_one_else(app: TestApp) {
+    let mut city = city(app).await;
+    let app = &city.app;
+    let elsewhere = app
+        .user_token("zhao", Role::GridWorker, &["22030200100102"])
+        .await;
+    let id = city
+        .worker
+        .complaint_at("墙体裂缝", centre(GRID), sync_core::Crs::Wgs84);
+    let photo = crate::sync::jpeg(30_000);
+    let attachment = city
+        .worker
+        .store
+        .attach(&id, &photo, "image/jpeg", None)
+        .unwrap();
+    city.worker.sync_all(app).await;
+    assert_eq!(upload(app, &city.worker.token, &photo).await.status(), 200);
+
+    for token in [&city.worker.token, &city.desk, &city.admin] {
+        let read = fetch(app, token, &attachment.sha256).await;
+        assert_eq!(read.status(), 200);
+        let headers = read.headers();
+        assert_eq!(headers["content-type"], "image/jpeg");
+        assert_eq!(headers["x-content-type-options"], "nosniff");
+        assert!(
+            headers["content-disposition"]
+                .to_str()
+                .unwrap()
+                .starts_with("inline; filename=")
+        );
+        assert!(
+            headers["content-security-policy"]
+                .to_str()
+                .unwrap()
+                .contains("sandbox")
+        );
+        assert_eq!(read.bytes().await.unwrap().as_ref(), photo.as_slice());
+    }
+    // A worker of another grid: as if there were no such photo.
+    assert_problem(
+        fetch(app, &elsewhere, &attachment.sha256).await,
+        404,
+        "not_found",
+    )
+    .await;
+    let head = app
+        .client
+        .head(app.url(&format!("/api/v1/blobs/{}", attachment.sha256)))
+        .bearer_auth(&elsewhere)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 404);
+}
+
+#[both_backends]
+async fn uploads_are_sniffed_and_unreferenced_ones_are_bounded(app: TestApp) {
+    let app = TestApp::spawn_with(app.backend, |s| s.unreferenced_upload_bytes = 100_000).await;
+    let worker = app.user_token("wang", Role::GridWorker, &[GRID]).await;
+    let other = app.user_token("zhao", Role::GridWorker, &[GRID]).await;
+
+    // A page of HTML that calls itself a photo is refused by its bytes.
+    let html = b"<!DOCTYPE html><html><script>alert(document.cookie)</script></html>";
+    let refused = upload(&app, &worker, html).await;
+    assert_problem(refused, 415, "unsupported_media_type").await;
+
+    // Photos taken before their record synced: up to the quota, then no more.
+    let first = crate::sync::jpeg(60_000);
+    assert_eq!(upload(&app, &worker, &first).await.status(), 200);
+    let second = crate::sync::jpeg(60_001);
+    assert_problem(upload(&app, &worker, &second).await, 409, "upload_quota").await;
+    // The one who sent an unreferenced photo reads it; nobody else does.
+    let sha = sync_core::sha256_hex(&first);
+    assert_eq!(fetch(&app, &worker, &sha).await.status(), 200);
+    assert_problem(fetch(&app, &other, &sha).await, 404, "not_found").await;
+}

@@ -29,6 +29,16 @@ pub fn centre(code: &str) -> (f64, f64) {
     )
 }
 
+/// `len` bytes that start as a JPEG file does (what the server sniffs), then vary.
+pub fn jpeg(len: usize) -> Vec<u8> {
+    let mut bytes = vec![
+        0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, b'J', b'F', b'I', b'F', 0,
+    ];
+    bytes.extend((0..len as u32).map(|i| (i * 7 % 253) as u8));
+    bytes.truncate(len);
+    bytes
+}
+
 /// A phone: a sync-core store plus the account's token, syncing through the real HTTP API.
 pub struct Phone {
     pub store: Store,
@@ -653,7 +663,7 @@ async fn an_interrupted_photo_upload_resumes_from_the_servers_offset(app: TestAp
     app.load_demo_map().await;
     let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
     let id = worker.complaint_at("Broken bench", centre(WORKER_GRID), Crs::Wgs84);
-    let photo: Vec<u8> = (0..50_000u32).map(|i| (i * 7 % 253) as u8).collect();
+    let photo = jpeg(50_000);
     let attachment = worker
         .store
         .attach(&id, &photo, "image/jpeg", None)
@@ -754,12 +764,12 @@ async fn bytes_that_do_not_hash_to_the_blobs_name_are_refused_and_forgotten(app:
     let token = app
         .user_token("wang", Role::GridWorker, &[WORKER_GRID])
         .await;
-    let name = sync_core::sha256_hex(b"the real photo");
+    let name = sync_core::sha256_hex(&jpeg(100));
     let response = app
         .client
         .put(app.url(&format!("/api/v1/blobs/{name}")))
         .bearer_auth(&token)
-        .body(b"something else".to_vec())
+        .body(jpeg(101))
         .send()
         .await
         .unwrap();
