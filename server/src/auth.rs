@@ -1,9 +1,13 @@
-//! Passwords (argon2), bearer tokens (random, stored hashed) and the [`Caller`] extractor.
+//! Passwords (argon2), bearer tokens (random, stored hashed), the [`Caller`] extractor and the
+//! [`authenticate`] middleware that checks tokens before anything else about a request.
 
 use std::future::Future;
 use std::pin::Pin;
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use rand::RngCore;
@@ -109,7 +113,8 @@ impl Caller {
     }
 }
 
-fn bearer(req: &HttpRequest) -> Option<String> {
+/// The bearer token of a request's `Authorization` header.
+pub fn bearer(req: &HttpRequest) -> Option<String> {
     let value = req
         .headers()
         .get(actix_web::http::header::AUTHORIZATION)?
@@ -123,11 +128,9 @@ fn bearer(req: &HttpRequest) -> Option<String> {
     }
 }
 
-impl FromRequest for Caller {
-    type Error = ApiError;
-    type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+impl Caller {
+    /// The account behind a request's bearer token, or 401.
+    pub fn resolve(req: &HttpRequest) -> Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>> {
         let token = bearer(req);
         let state = req.app_data::<web::Data<AppState>>().cloned();
         Box::pin(async move {
@@ -145,6 +148,38 @@ impl FromRequest for Caller {
             })
         })
     }
+}
+
+/// The caller [`authenticate`] found, or (on a route it does not guard) the one the token
+/// names.
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        if let Some(caller) = req.extensions().get::<Caller>().cloned() {
+            return Box::pin(std::future::ready(Ok(caller)));
+        }
+        Caller::resolve(req)
+    }
+}
+
+/// Authenticates a request to a path that needs a token before anything reads its path, query
+/// or body: an unknown, expired or missing token is 401 whatever else is wrong with the
+/// request. The caller is kept for the handler's [`Caller`].
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
+    if crate::routes::needs_token(req.path()) {
+        match Caller::resolve(req.request()).await {
+            Ok(caller) => {
+                req.extensions_mut().insert(caller);
+            }
+            Err(error) => return Ok(req.error_response(error).map_into_right_body()),
+        }
+    }
+    Ok(next.call(req).await?.map_into_left_body())
 }
 
 #[cfg(test)]

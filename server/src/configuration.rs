@@ -129,6 +129,11 @@ pub struct ServeArgs {
     /// one account may upload.
     #[arg(long, env = "GRIDSYNC_UNREFERENCED_UPLOAD_BYTES", default_value_t = 32 * 1024 * 1024)]
     pub unreferenced_upload_bytes: i64,
+
+    /// A bearer token for the metrics scraper (Prometheus's `authorization` setting). Without
+    /// it, `/metrics` answers admin and supervisor accounts only.
+    #[arg(long, env = "GRIDSYNC_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 impl clap::ValueEnum for Role {
@@ -172,6 +177,8 @@ pub struct Settings {
     pub contact_secret: Option<sync_core::ContactSecret>,
     /// Bytes of blobs no record references yet that one account may hold.
     pub unreferenced_upload_bytes: i64,
+    /// The metrics scraper's bearer token.
+    pub metrics_token: Option<String>,
 }
 
 /// A test server's contact key: one per database, the same for every instance on it (as an
@@ -219,6 +226,7 @@ impl Settings {
             contact_key_file: args.contact_key_file.clone(),
             contact_secret: None,
             unreferenced_upload_bytes: args.unreferenced_upload_bytes,
+            metrics_token: args.metrics_token.clone().filter(|t| !t.trim().is_empty()),
         }
     }
 
@@ -302,6 +310,7 @@ impl Settings {
             contact_key_file: None,
             contact_secret: Some(test_contact_secret(&database_url)),
             unreferenced_upload_bytes: 32 * 1024 * 1024,
+            metrics_token: None,
         }
     }
 }

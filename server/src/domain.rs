@@ -257,8 +257,8 @@ impl FromStr for Level {
     }
 }
 
-/// An account as stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An account as stored. Its `Debug` leaves out the password hash, so no log line carries it.
+#[derive(Clone, PartialEq, Eq)]
 pub struct User {
     /// Database id.
     pub id: i64,
@@ -277,6 +277,21 @@ pub struct User {
     pub department: Option<String>,
     /// Unix seconds.
     pub created_at: i64,
+}
+
+impl std::fmt::Debug for User {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("User")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("password_hash", &"<redacted>")
+            .field("role", &self.role)
+            .field("active", &self.active)
+            .field("areas", &self.areas)
+            .field("department", &self.department)
+            .field("created_at", &self.created_at)
+            .finish()
+    }
 }
 
 /// An account to create.

@@ -120,9 +120,8 @@ impl Application {
                         .error_handler(|error, _| ApiError::from(error).into()),
                 )
                 .configure(routes::configure)
-                .default_service(web::to(|| async {
-                    Err::<actix_web::HttpResponse, _>(ApiError::NotFound("no such route".into()))
-                }))
+                .default_service(web::to(routes::unrouted))
+                .wrap(from_fn(crate::auth::authenticate))
                 .wrap(from_fn(problems_and_metrics))
                 // Responses are compressed for clients that ask (Accept-Encoding); request
                 // bodies in gzip are decoded by the extractors.

@@ -131,6 +131,9 @@ pub async fn handle_sync(
     // handed out in commit order), so the device learns the server's decisions on its uploads
     // in this exchange.
     let mut head = caller.change_head;
+    // Refusals by code, logged as one line for the whole request (a device cannot flood the
+    // log with a thousand bad documents) and counted in the metrics.
+    let mut refused: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
     for (upload, stored) in request.uploads.iter().zip(stored) {
         match stored {
             Stored::Accepted {
@@ -145,7 +148,7 @@ pub async fn handle_sync(
             }
             Stored::Rejected(rejection, reset) => {
                 metrics.sync_rejections.inc();
-                tracing::info!(record = %upload.id, user = %user.username, code = %rejection.code, reason = %rejection.reason, "sync upload rejected");
+                *refused.entry(rejection.code.clone()).or_default() += 1;
                 builder.ack(
                     upload.id,
                     Verdict::Rejected {
@@ -163,9 +166,13 @@ pub async fn handle_sync(
     for contact in &request.contacts {
         let verdict = crate::records::contact::accept_sealed(state, user, contact).await?;
         if let Verdict::Rejected { code, .. } = &verdict {
-            tracing::info!(record = %contact.id, user = %user.username, code = %code, "contact details refused");
+            metrics.sync_rejections.inc();
+            *refused.entry(format!("contact:{code}")).or_default() += 1;
         }
         builder.ack_contact(contact.id, verdict);
+    }
+    if !refused.is_empty() {
+        tracing::info!(user = %user.username, device = ?device, refused = ?refused, "sync uploads refused");
     }
     for answer in answer_needs(store, &request.needs, user, &map).await? {
         builder.push_whole(answer);

@@ -31,7 +31,7 @@ pub struct LoginRequest {
 }
 
 /// `POST /api/v1/auth/login`.
-#[tracing::instrument(skip(state, body), fields(username = %body.username))]
+#[tracing::instrument(skip(state, req, body), fields(username = %body.username))]
 pub async fn login(
     state: web::Data<AppState>,
     req: HttpRequest,

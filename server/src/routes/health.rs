@@ -18,8 +18,22 @@ pub async fn healthz(state: web::Data<AppState>) -> ApiResult<HttpResponse> {
 }
 
 /// `GET /metrics`: OpenMetrics text when the client asks for it (Prometheus does), the classic
-/// Prometheus text format otherwise.
-pub async fn metrics(state: web::Data<AppState>, request: actix_web::HttpRequest) -> HttpResponse {
+/// Prometheus text format otherwise. For the scraper's token (`--metrics-token`), or an admin
+/// or supervisor account.
+pub async fn metrics(
+    state: web::Data<AppState>,
+    request: actix_web::HttpRequest,
+) -> ApiResult<HttpResponse> {
+    use crate::auth::{Caller, bearer, token_hash};
+    // Compared as hashes: equal lengths, and nothing learnt from where they differ.
+    let scraper = match (&state.settings.metrics_token, bearer(&request)) {
+        (Some(expected), Some(given)) => token_hash(expected) == token_hash(&given),
+        _ => false,
+    };
+    if !scraper {
+        let caller = Caller::resolve(&request).await?;
+        caller.require_role(&[crate::domain::Role::Admin, crate::domain::Role::Supervisor])?;
+    }
     let (version, areas) = match state.grids.snapshot().await {
         Ok(snapshot) => (snapshot.version(), snapshot.index.len()),
         Err(_) => (-1, 0),
@@ -30,7 +44,7 @@ pub async fn metrics(state: web::Data<AppState>, request: actix_web::HttpRequest
         .get(actix_web::http::header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.contains("application/openmetrics-text"));
-    if openmetrics {
+    Ok(if openmetrics {
         HttpResponse::Ok()
             .content_type(crate::metrics::OPENMETRICS)
             .body(text)
@@ -38,5 +52,5 @@ pub async fn metrics(state: web::Data<AppState>, request: actix_web::HttpRequest
         HttpResponse::Ok()
             .content_type(crate::metrics::PROMETHEUS_TEXT)
             .body(crate::metrics::to_prometheus_text(&text))
-    }
+    })
 }

@@ -18,6 +18,89 @@ pub mod workflow;
 
 use actix_web::web;
 
+/// Whether a path needs a bearer token: the API and the OGC collections do, except login, the
+/// public resident form and the OGC landing page, conformance and definition. (Open311, the
+/// health check and `/metrics` decide for themselves.) Checked before anything else about a
+/// request ([`crate::auth::authenticate`]).
+pub fn needs_token(path: &str) -> bool {
+    const PUBLIC: &[&str] = &[
+        "/api/v1/auth/login",
+        "/ogc/",
+        "/ogc/conformance",
+        "/ogc/api",
+    ];
+    if PUBLIC.contains(&path) || path.starts_with("/api/v1/public/") {
+        return false;
+    }
+    path.starts_with("/api/") || path.starts_with("/ogc/")
+}
+
+/// The methods served at `path`, from [`ROUTES`] (a pattern's `{param}` matches any non-empty
+/// text within one segment).
+pub fn allowed_methods(path: &str) -> Vec<&'static str> {
+    fn segment_matches(pattern: &str, segment: &str) -> bool {
+        match (pattern.find('{'), pattern.find('}')) {
+            (Some(open), Some(close)) => {
+                let (prefix, suffix) = (&pattern[..open], &pattern[close + 1..]);
+                segment.len() > prefix.len() + suffix.len()
+                    && segment.starts_with(prefix)
+                    && segment.ends_with(suffix)
+            }
+            _ => pattern == segment,
+        }
+    }
+    let segments: Vec<&str> = path.split('/').collect();
+    let mut methods: Vec<&'static str> = ROUTES
+        .iter()
+        .filter(|(_, pattern)| {
+            let parts: Vec<&str> = pattern.split('/').collect();
+            parts.len() == segments.len()
+                && parts
+                    .iter()
+                    .zip(&segments)
+                    .all(|(p, s)| segment_matches(p, s))
+        })
+        .map(|(method, _)| match *method {
+            "get" => "GET",
+            "post" => "POST",
+            "put" => "PUT",
+            "patch" => "PATCH",
+            "delete" => "DELETE",
+            "head" => "HEAD",
+            _ => "OPTIONS",
+        })
+        .collect();
+    methods.sort_unstable();
+    methods.dedup();
+    methods
+}
+
+/// What answers a request no route took: 405 with `Allow` when the path is served with other
+/// methods, else 404.
+pub async fn unrouted(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
+    use actix_web::ResponseError;
+    let methods = allowed_methods(req.path());
+    if methods.is_empty() {
+        return crate::error::ApiError::NotFound("no such route".into()).error_response();
+    }
+    let mut response = crate::error::problem_response(
+        actix_web::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        &format!(
+            "{} is not served here; use {}",
+            req.method(),
+            methods.join(", ")
+        ),
+        None,
+    );
+    if let Ok(allow) = actix_web::http::header::HeaderValue::from_str(&methods.join(", ")) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ALLOW, allow);
+    }
+    response
+}
+
 macro_rules! route_table {
     ($($method:ident $path:literal => $handler:path;)*) => {
         /// Every route served: `(method, path)`, paths in OpenAPI `{param}` form.

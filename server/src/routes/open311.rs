@@ -273,7 +273,7 @@ async fn client_of(state: &AppState, api_key: Option<&str>) -> ApiResult<String>
 }
 
 /// `POST /open311/v2/requests.{format}`: form-encoded; `api_key` optional (anonymous allowed).
-#[tracing::instrument(skip(state, form))]
+#[tracing::instrument(skip(state, req, form))]
 pub async fn create_request(
     state: web::Data<AppState>,
     req: HttpRequest,
@@ -624,7 +624,7 @@ pub struct PublicComplaint {
 
 /// `POST /api/v1/public/complaints`: the resident form (anonymous allowed; a person, legal person
 /// or organisation). Answers the new id and the open complaints nearby of the same category.
-#[tracing::instrument(skip(state, body))]
+#[tracing::instrument(skip(state, req, body))]
 pub async fn public_complaint(
     state: web::Data<AppState>,
     req: HttpRequest,

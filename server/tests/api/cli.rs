@@ -152,3 +152,132 @@ async fn serve_demo_starts_a_server_a_newcomer_can_log_into_and_query() {
 
     assert_eq!(located["grid"]["code"], "22030200100101");
 }
+
+/// Runs the real binary at the most verbose log level, sends it requests carrying secrets in
+/// every place a client puts them, and reads everything it printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_log_line_carries_a_password_token_api_key_or_contact() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("logs.db").display());
+    // Files, not pipes: a trace-level server never waits for a reader.
+    let log = dir.path().join("server.log");
+    let out = std::fs::File::create(&log).unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_gridsync-server"))
+        .args(["--database-url", &url, "serve", "--bind", "127.0.0.1:0"])
+        .env("RUST_LOG", "trace")
+        .stdout(out.try_clone().unwrap())
+        .stderr(out)
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let address = loop {
+        let printed = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(rest) = printed.split("listening on ").nth(1) {
+            break rest.lines().next().unwrap().trim().to_string();
+        }
+        assert!(child.try_wait().unwrap().is_none(), "exited: {printed}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    let store = gridsync_server::store::connect(&url).await.unwrap();
+    let hash = gridsync_server::auth::hash_password("Correct-Horse-9").unwrap();
+    store
+        .create_user(&gridsync_server::domain::NewUser {
+            username: "zhou".into(),
+            password_hash: hash,
+            role: Role::Dispatcher,
+            areas: vec![],
+            created_at: gridsync_server::domain::now_unix(),
+        })
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    let login = |password: &'static str| {
+        client
+            .post(format!("{address}/api/v1/auth/login"))
+            .header("x-api-key", "apikey-7f3a9c")
+            .header("authorization", "Bearer gst_0123456789abcdef")
+            .json(&json!({ "username": "zhou", "password": password }))
+            .send()
+    };
+    assert_eq!(login("Sup3r-S3cret-Pw").await.unwrap().status(), 401);
+    let answer: Value = login("Correct-Horse-9")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = answer["token"].as_str().unwrap().to_string();
+    client
+        .get(format!("{address}/api/v1/records?limit=many"))
+        .bearer_auth("gst_0123456789abcdef")
+        .send()
+        .await
+        .unwrap();
+    client
+        .post(format!("{address}/open311/v2/requests.json"))
+        .form(&[
+            ("api_key", "apikey-7f3a9c"),
+            ("service_code", "nope"),
+            ("lat", "43.17"),
+            ("long", "124.35"),
+            ("phone", "13512345678"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    client
+        .get(format!("{address}/api/v1/records"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    // Forty corrupt documents in one sync request: one line for the request, not forty.
+    let garbage = sync_core::SyncRequest {
+        request_id: 1,
+        response_budget: 4096,
+        uploads: (0..40)
+            .map(|i| sync_core::DocPayload {
+                id: sync_core::new_record_id(),
+                bytes: vec![i as u8; 64],
+            })
+            .collect(),
+        ..sync_core::SyncRequest::default()
+    };
+    let synced = client
+        .post(format!("{address}/api/v1/sync"))
+        .bearer_auth(&token)
+        .header("x-gridsync-device", "flooder")
+        .body(garbage.encode())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(synced.status(), 200);
+    child.start_kill().unwrap();
+    child.wait().await.unwrap();
+
+    let printed = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        printed.contains("request"),
+        "the requests were logged: {printed}"
+    );
+    let refusals: Vec<&str> = printed
+        .lines()
+        .filter(|l| l.contains("corrupt_document") || l.contains("refused"))
+        .filter(|l| !l.contains("span") || l.contains("sync uploads refused"))
+        .collect();
+    assert_eq!(
+        printed.matches("sync uploads refused").count(),
+        1,
+        "one line for the whole request: {refusals:#?}"
+    );
+    for secret in [
+        "Sup3r-S3cret-Pw",
+        "Correct-Horse-9",
+        "gst_0123456789abcdef",
+        "apikey-7f3a9c",
+        "13512345678",
+        token.as_str(),
+    ] {
+        assert!(!printed.contains(secret), "{secret} was logged");
+    }
+}

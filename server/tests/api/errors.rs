@@ -6,16 +6,53 @@ use gridsync_test_macros::both_backends;
 
 #[both_backends]
 async fn unknown_routes_and_methods_answer_a_problem_document(app: TestApp) {
-    let unknown = app.get("/api/v1/nothing-here", None).await;
+    let token = app.user_token("wang", Role::GridWorker, &[]).await;
+    let unknown = app.get("/api/v1/nothing-here", Some(&token)).await;
     let wrong_method = app
         .client
         .delete(app.url("/api/v1/grids"))
+        .bearer_auth(&token)
         .send()
         .await
         .unwrap();
+    let open311_wrong_method = app
+        .client
+        .delete(app.url("/open311/v2/requests.json"))
+        .send()
+        .await
+        .unwrap();
+    let nowhere = app.get("/nothing-here", None).await;
 
     assert_problem(unknown, 404, "not_found").await;
-    assert_problem(wrong_method, 404, "not_found").await;
+    assert_eq!(wrong_method.headers()["allow"], "GET, POST");
+    assert_problem(wrong_method, 405, "method_not_allowed").await;
+    assert_eq!(open311_wrong_method.headers()["allow"], "GET, POST");
+    assert_problem(open311_wrong_method, 405, "method_not_allowed").await;
+    assert_problem(nowhere, 404, "not_found").await;
+}
+
+#[both_backends]
+async fn a_bad_token_is_401_before_anything_else_about_the_request_is_judged(app: TestApp) {
+    for token in [None, Some("gst_not-a-token")] {
+        let mut wrong_type = app
+            .client
+            .post(app.url("/api/v1/records"))
+            .header("content-type", "text/plain")
+            .body("hello");
+        let mut bad_query = app.client.get(app.url("/api/v1/records?limit=many"));
+        let mut bad_id = app.client.get(app.url("/api/v1/records/not-a-uuid"));
+        let mut unknown = app.client.get(app.url("/api/v1/nothing-here"));
+        if let Some(token) = token {
+            wrong_type = wrong_type.bearer_auth(token);
+            bad_query = bad_query.bearer_auth(token);
+            bad_id = bad_id.bearer_auth(token);
+            unknown = unknown.bearer_auth(token);
+        }
+        for request in [wrong_type, bad_query, bad_id, unknown] {
+            let response = request.send().await.unwrap();
+            assert_problem(response, 401, "unauthenticated").await;
+        }
+    }
 }
 
 #[both_backends]
@@ -148,8 +185,13 @@ async fn health_and_metrics_answer_without_a_token(app: TestApp) {
     app.get("/api/v1/locate?lon=1&lat=1", Some(&token)).await;
 
     let health = app.get("/healthz", None).await;
-    let metrics = app.get("/metrics", None).await;
+    let anonymous = app.get("/metrics", None).await;
+    let by_worker = app.get("/metrics", Some(&token)).await;
+    let admin = app.user_token("root", Role::Admin, &[]).await;
+    let metrics = app.get("/metrics", Some(&admin)).await;
 
+    assert_problem(anonymous, 401, "unauthenticated").await;
+    assert_problem(by_worker, 403, "forbidden").await;
     assert_eq!(health.status(), 200);
     let health: Value = health.json().await.unwrap();
     assert_eq!(health["status"], "ok");
@@ -162,7 +204,7 @@ async fn health_and_metrics_answer_without_a_token(app: TestApp) {
     );
     let text = metrics.text().await.unwrap();
     assert!(text.contains("gridsync_located_points_total 1"), "{text}");
-    assert!(text.contains("gridsync_logins_total 1"), "{text}");
+    assert!(text.contains("gridsync_logins_total 2"), "{text}");
     assert!(
         text.contains("gridsync_http_responses_total{class=\"2xx\"}"),
         "{text}"
@@ -175,9 +217,18 @@ async fn promtool_passes_the_metrics_and_prometheus_gets_openmetrics() {
     use std::io::Write;
     use std::process::{Command, Stdio};
 
-    let app = TestApp::spawn(Backend::Sqlite).await;
+    // The scraper's own token, as Prometheus would send it.
+    let app = TestApp::spawn_with(Backend::Sqlite, |s| {
+        s.metrics_token = Some("scrape-secret".into());
+    })
+    .await;
     app.get("/healthz", None).await;
-    let text = app.get("/metrics", None).await.text().await.unwrap();
+    let text = app
+        .get("/metrics", Some("scrape-secret"))
+        .await
+        .text()
+        .await
+        .unwrap();
     let mut promtool = Command::new("promtool")
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
@@ -202,6 +253,7 @@ async fn promtool_passes_the_metrics_and_prometheus_gets_openmetrics() {
     let openmetrics = app
         .client
         .get(app.url("/metrics"))
+        .bearer_auth("scrape-secret")
         .header(
             "accept",
             "application/openmetrics-text; version=1.0.0,text/plain;q=0.5",

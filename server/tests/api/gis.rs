@@ -121,7 +121,13 @@ async fn moving_a_shared_boundary_reowns_only_the_records_in_the_strip_and_resco
         report["reownership"]["moves"],
         json!([{ "from": "A", "to": "B", "records": 1 }])
     );
-    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    let admin = app.user_token("ops", Role::Admin, &[]).await;
+    let metrics = app
+        .get("/metrics", Some(&admin))
+        .await
+        .text()
+        .await
+        .unwrap();
     assert!(
         metrics.contains("gridsync_boundary_edits_total 1\n"),
         "{metrics}"

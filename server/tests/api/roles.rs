@@ -281,7 +281,6 @@ async fn every_protected_endpoint_refuses_anonymous_callers(app: TestApp) {
     for (method, path) in &public {
         let allowed = [
             "/healthz",
-            "/metrics",
             "/api/v1/auth/login",
             "/ogc",
             "/ogc/",

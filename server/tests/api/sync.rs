@@ -538,7 +538,13 @@ async fn retried_uploads_are_stored_once(app: TestApp) {
             .contains(&json!("owner_grid"))
     );
 
-    let metrics = app.get("/metrics", None).await.text().await.unwrap();
+    let admin = app.user_token("ops", Role::Admin, &[]).await;
+    let metrics = app
+        .get("/metrics", Some(&admin))
+        .await
+        .text()
+        .await
+        .unwrap();
     let requests = metrics
         .lines()
         .find_map(|l| l.strip_prefix("gridsync_sync_requests_total "))
