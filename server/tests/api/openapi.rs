@@ -86,3 +86,59 @@ fn every_operation_documents_its_error_responses_as_problem_json() {
         }
     }
 }
+
+/// Schemathesis (from PyPI) generates requests from `openapi.yaml` for every operation (examples,
+/// the boundary values of every schema, and random ones) as an admin of a city with its map,
+/// and checks every answer: never a server error, every status documented for its operation,
+/// every body as the spec describes it. Logout, revoking tokens and the binary sync frames are
+/// left out (the first two would end the run's own session; sync has its own fuzzers). The
+/// examples per operation are `SCHEMATHESIS_EXAMPLES` (default 10: modest in CI).
+#[gridsync_test_macros::both_backends]
+async fn schemathesis_finds_no_server_error_and_nothing_outside_the_spec(
+    app: crate::helpers::TestApp,
+) {
+    app.load_demo_map().await;
+    let admin = app
+        .user_token("root", gridsync_server::domain::Role::Admin, &[])
+        .await;
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let schemathesis = root.join(".venv/bin/schemathesis");
+    assert!(
+        schemathesis.exists(),
+        "{} is missing: scripts/test.sh installs tests/python/requirements.txt into .venv",
+        schemathesis.display()
+    );
+    let examples = std::env::var("SCHEMATHESIS_EXAMPLES").unwrap_or_else(|_| "10".into());
+    let mut command = std::process::Command::new(schemathesis);
+    command
+        .arg("run")
+        .arg(root.join("openapi.yaml"))
+        .args(["--url", &app.address])
+        .args(["-H", &format!("Authorization: Bearer {admin}")])
+        .args([
+            "--checks",
+            "not_a_server_error,status_code_conformance,response_schema_conformance,\
+             content_type_conformance",
+        ])
+        .args(["--max-examples", &examples])
+        .args(["--generation-deterministic", "--workers", "1"])
+        .args(["--phases", "examples,coverage,fuzzing"])
+        .args(["--exclude-path", "/api/v1/auth/logout"])
+        .args([
+            "--exclude-path",
+            "/api/v1/admin/users/{username}/revoke-tokens",
+        ])
+        .args(["--exclude-path", "/api/v1/sync"])
+        .env("NO_COLOR", "1");
+    let output = tokio::task::spawn_blocking(move || command.output())
+        .await
+        .unwrap()
+        .expect("run schemathesis");
+    let printed = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "schemathesis found failures:\n{printed}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(printed.contains("Tested: 74"), "{printed}");
+}
