@@ -253,6 +253,18 @@ async fn no_role_but_the_desk_admins_and_the_lead_department_ever_receives_a_com
             }
         }
     }
+    // Open311 (public) and the month's reports and rates in every format.
+    answers.push_str(&text(app.get("/open311/v2/requests.json", None).await).await);
+    answers.push_str(&text(app.get("/open311/v2/requests.xml", None).await).await);
+    let month = {
+        let now = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+8));
+        format!("{}-{:02}", now.year(), u8::from(now.month()))
+    };
+    for format in ["json", "csv", "svg"] {
+        let path = format!("/api/v1/reports/monthly/{month}?format={format}");
+        answers.push_str(&text(app.get(&path, Some(&city.admin)).await).await);
+    }
+    answers.push_str(&text(app.get("/api/v1/reports/rates", Some(&city.admin)).await).await);
     for needle in needles() {
         assert!(!answers.contains(needle), "{needle} in a REST answer");
     }
