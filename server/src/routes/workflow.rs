@@ -275,10 +275,12 @@ pub async fn put_dispatch_rule(
 ) -> ApiResult<HttpResponse> {
     caller.require_role(DESK)?;
     let rule = body.into_inner();
-    if rule.category.trim().is_empty() || rule.category.len() > 100 {
+    // A rule's category is one a record can carry: the schema's limit for a code.
+    let max = sync_core::schema::limits::CODE;
+    if rule.category.trim().is_empty() || rule.category.chars().count() > max {
         return Err(ApiError::unprocessable(
             "invalid_category",
-            "a category has 1 to 100 bytes (or is `*`)",
+            format!("a category has 1 to {max} characters (or is `*`)"),
         ));
     }
     check_areas(&state, std::slice::from_ref(&rule.area)).await?;

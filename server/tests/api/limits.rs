@@ -169,6 +169,18 @@ async fn open311_and_the_public_form_refuse_an_oversized_complainant_without_sto
         )
         .await;
     assert_eq!(put.status(), 200);
+    // A rule for a category no record could carry is refused too.
+    let mut too_long = rule.clone();
+    too_long["category"] = json!(over(limits::CODE));
+    let refused = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/dispatch-rules",
+            Some(&desk),
+            &too_long,
+        )
+        .await;
+    assert_problem(refused, 422, "invalid_category").await;
     let (lon, lat) = centre(WORKER_GRID);
 
     let named = |name: String| {
