@@ -131,7 +131,21 @@ fn make_round(phone: &mut Store, round: usize, point: (f64, f64)) {
         })
         .build();
         phone.create(&record).unwrap();
+        if with_photos() {
+            // A small photo on every record: its attachment is in the document (and the
+            // server's attachment index); the bytes themselves upload apart from sync.
+            let mut photo = vec![0xFF, 0xD8, 0xFF, 0xE0];
+            photo.extend(format!("{} {round}/{i}", phone.writer().device).bytes());
+            phone
+                .attach(&record.id, &photo, "image/jpeg", None)
+                .unwrap();
+        }
     }
+}
+
+/// Whether every new record carries a photo (`GRIDSYNC_BENCH_PHOTOS=1`).
+fn with_photos() -> bool {
+    std::env::var("GRIDSYNC_BENCH_PHOTOS").is_ok_and(|v| v == "1")
 }
 
 /// Sends one request, retrying on a failed connection as a phone would (the retry is its own
