@@ -163,8 +163,10 @@ pub async fn handle_sync(
         }
     }
     // Complainants' sealed details, after the uploads that may have stored their records.
-    for contact in &request.contacts {
-        let verdict = crate::records::contact::accept_sealed(state, user, contact).await?;
+    // Their records' documents in one read (after the uploads stored them).
+    let docs = stored_docs(store, request.contacts.iter().map(|c| c.id)).await?;
+    for (contact, stored) in request.contacts.iter().zip(docs) {
+        let verdict = crate::records::contact::accept_sealed(state, user, contact, stored).await?;
         if let Verdict::Rejected { code, .. } = &verdict {
             metrics.sync_rejections.inc();
             *refused.entry(format!("contact:{code}")).or_default() += 1;

@@ -49,17 +49,22 @@ impl AccountAuthority<'_> {
     /// [`Authority::in_scope`] for a record's row (its owner, creator and departments), without
     /// its document.
     pub fn sees_row(&self, row: &crate::store::RecordRow) -> bool {
+        self.sees(&row.created_by, row.owner_grid.as_deref(), |department| {
+            crate::store::departments_hold(&row.departments, department)
+        })
+    }
+
+    /// The one scope rule, over what a record's document and its row both say: a department
+    /// account sees the cases assigned now to its department, wherever they lie; everyone else
+    /// sees everything (by role), what they made, or what is owned within their areas.
+    fn sees(&self, creator: &str, owner: Option<&str>, assigned_to: impl Fn(&str) -> bool) -> bool {
         if self.user.role == Role::Department {
-            return self
-                .user
-                .department
-                .as_ref()
-                .is_some_and(|department| row.departments.contains(&format!(",{department},")));
+            return self.user.department.as_deref().is_some_and(assigned_to);
         }
-        if self.sees_everything() || row.created_by == self.user.username {
+        if self.sees_everything() || creator == self.user.username {
             return true;
         }
-        row.owner_grid.as_deref().is_some_and(|code| {
+        owner.is_some_and(|code| {
             self.user
                 .areas
                 .iter()
@@ -124,25 +129,13 @@ impl Authority for AccountAuthority<'_> {
     }
 
     fn in_scope(&self, record: &Record) -> bool {
-        if self.user.role == Role::Department {
-            // A department's cases are those assigned to it now, wherever they lie.
-            return self.user.department.as_ref().is_some_and(|department| {
-                record
-                    .workflow
-                    .assignments
-                    .iter()
-                    .any(|a| a.active && &a.department == department)
-            });
-        }
-        if self.sees_everything() || record.created_by.user == self.user.username {
-            return true;
-        }
         let owner = record.owner_grid.as_ref().and_then(|o| o.code.as_deref());
-        owner.is_some_and(|code| {
-            self.user
-                .areas
+        self.sees(&record.created_by.user, owner, |department| {
+            record
+                .workflow
+                .assignments
                 .iter()
-                .any(|area| self.map.is_within(code, area))
+                .any(|a| a.active && a.department == department)
         })
     }
 }

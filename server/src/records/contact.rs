@@ -11,7 +11,7 @@ use sync_core::{Contact, Record, SealedContact, Status, Verdict};
 use crate::domain::{Role, User};
 use crate::error::ApiError;
 use crate::state::AppState;
-use crate::store::{ContactAccess, PutContact, SealedContactRow};
+use crate::store::{ContactAccess, PutContact, SealedContactRow, StoredDoc};
 
 /// Seals `contact` for record `id` with the server's own key, as `by` gave it (staff intake,
 /// Open311, the public form).
@@ -46,17 +46,19 @@ fn access(user: &User, id: &str, action: &str) -> ContactAccess {
 /// key and name their record, which must be stored, made by this account and say it has
 /// details. A retry of the same bytes is accepted again; other details for a record that has
 /// some are refused (`contact_exists`: the desk corrects them).
+/// `stored` is the record's stored document, read with the others of the request.
 pub async fn accept_sealed(
     state: &AppState,
     user: &User,
     sealed: &SealedContact,
+    stored: Option<StoredDoc>,
 ) -> Result<Verdict, ApiError> {
     let reject = |code: &str, reason: String| Verdict::Rejected {
         code: code.to_string(),
         reason,
     };
     let id = sealed.id.to_string();
-    let Some(stored) = state.store.record_doc(&id).await? else {
+    let Some(stored) = stored else {
         return Ok(reject(
             sync_core::RECORD_NOT_STORED,
             "the record is not stored".into(),

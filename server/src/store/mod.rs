@@ -63,7 +63,7 @@ pub use map::{AreaEdit, AreaImport, AreaVersion, EditOutcome, RecordPoint, Reown
 pub use postgres::PostgresStore;
 pub use records::{
     CommitOutcome, FeedItem, NewChange, RecordCommit, RecordQuery, RecordRow, RecordScope,
-    StoredDoc, departments_column,
+    StoredDoc, departments_column, departments_hold,
 };
 pub use sqlite::SqliteStore;
 pub use workflow::{

@@ -108,6 +108,14 @@ pub(crate) fn department_pattern(code: &str) -> String {
     format!("%,{escaped},%")
 }
 
+/// Whether a `departments` column value holds `code`.
+pub fn departments_hold(column: &str, code: &str) -> bool {
+    column
+        .strip_prefix(',')
+        .and_then(|c| c.strip_suffix(','))
+        .is_some_and(|codes| codes.split(',').any(|c| c == code))
+}
+
 /// A record's active departments as the `departments` column keeps them.
 pub fn departments_column(record: &sync_core::Record) -> String {
     let mut codes: Vec<&str> = record
@@ -596,3 +604,28 @@ macro_rules! queries {
 }
 
 pub(super) use queries;
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::{department_pattern, departments_hold};
+
+    proptest! {
+        /// What the column says a record's departments are is exactly the set written, and
+        /// the SQL pattern names the same code.
+        #[test]
+        fn the_departments_column_holds_exactly_the_active_departments(
+            codes in proptest::collection::btree_set("[a-z_.-]{1,8}", 0..4),
+            probe in "[a-z_.-]{1,8}",
+        ) {
+            let column = if codes.is_empty() {
+                String::new()
+            } else {
+                format!(",{},", codes.iter().cloned().collect::<Vec<_>>().join(","))
+            };
+            prop_assert_eq!(departments_hold(&column, &probe), codes.contains(&probe));
+            prop_assert!(department_pattern(&probe).starts_with("%,"));
+        }
+    }
+}
