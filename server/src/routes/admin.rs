@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::auth::{Caller, hash_password_blocking};
 use crate::domain::{NewUser, Password, Role, UserUpdate, Username, now_unix};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::common::user_view;
+use crate::routes::common::{self, user_view};
 use crate::state::AppState;
 
 /// Every assigned code must name an existing area.
@@ -49,8 +49,11 @@ pub struct CreateUser {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateUser {
+    #[serde(default, deserialize_with = "common::not_null")]
     role: Option<Role>,
+    #[serde(default, deserialize_with = "common::not_null")]
     password: Option<String>,
+    #[serde(default, deserialize_with = "common::not_null")]
     active: Option<bool>,
 }
 

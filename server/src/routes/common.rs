@@ -4,6 +4,7 @@
 
 use actix_web::HttpRequest;
 use actix_web::http::header;
+use serde::{Deserialize, Deserializer};
 use serde_json::{Value, json};
 use sync_core::Record;
 
@@ -11,6 +12,26 @@ use crate::coords::Crs;
 use crate::domain::{AreaRecord, User};
 use crate::edits::Expect;
 use crate::error::{ApiError, ApiResult};
+
+/// A body field that must be present and may be `null` (serde takes a missing `Option` for
+/// `None`): `#[serde(deserialize_with = "required_nullable")]`.
+pub fn required_nullable<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer)
+}
+
+/// A body field that may be left out but is never `null`:
+/// `#[serde(default, deserialize_with = "not_null")]`.
+pub fn not_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
 
 /// `If-Match`: `"12"`, `W/"12"` or `12` name a version; `*` only asks that the area exists.
 pub fn if_match(request: &HttpRequest) -> ApiResult<Expect> {

@@ -447,25 +447,7 @@ pub async fn list_requests(
     let format = format_of(&format)?;
     let q = query.into_inner();
     let names = department_names(&state).await?;
-    let mut views = Vec::new();
-    if let Some(ids) = &q.service_request_id {
-        for id in ids
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .take(MAX_REQUESTS as usize)
-        {
-            if let Some(row) = row_of(&state, id).await? {
-                views.push(request_view(&state, &row, &names).await?);
-            }
-        }
-        return Ok(ok(
-            format,
-            "service_requests",
-            "request",
-            &Value::Array(views),
-        ));
-    }
+    // Every parameter is checked, even those `service_request_id` overrides.
     let date = |text: &Option<String>, name: &str| -> ApiResult<Option<i64>> {
         text.as_deref()
             .map(|t| {
@@ -492,6 +474,25 @@ pub async fn list_requests(
         return Err(ApiError::bad_request(
             "invalid_status",
             "status is open or closed",
+        ));
+    }
+    let mut views = Vec::new();
+    if let Some(ids) = &q.service_request_id {
+        for id in ids
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .take(MAX_REQUESTS as usize)
+        {
+            if let Some(row) = row_of(&state, id).await? {
+                views.push(request_view(&state, &row, &names).await?);
+            }
+        }
+        return Ok(ok(
+            format,
+            "service_requests",
+            "request",
+            &Value::Array(views),
         ));
     }
     let codes: Vec<&str> = q

@@ -371,9 +371,19 @@ pub async fn put_complainant(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<String>,
-    body: web::Json<sync_core::Contact>,
+    body: web::Json<serde_json::Value>,
 ) -> ApiResult<HttpResponse> {
-    records::contact::write(&state, &caller.user, &id, body.into_inner()).await?;
+    // An object, not serde's positional array form of a struct.
+    let body = body.into_inner();
+    if !body.is_object() {
+        return Err(ApiError::bad_request(
+            "invalid_json",
+            "the body is an object {\"name\", \"phone\"}",
+        ));
+    }
+    let contact: sync_core::Contact = serde_json::from_value(body)
+        .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?;
+    records::contact::write(&state, &caller.user, &id, contact).await?;
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::auth::Caller;
 use crate::domain::{Role, now_unix};
 use crate::error::{ApiError, ApiResult};
-use crate::routes::common::record_view;
+use crate::routes::common::{self, record_view};
 use crate::state::AppState;
 use crate::store::{CaseRow, Contact, Department, DispatchRule};
 use crate::workflow::calendar::{CalendarDay, DeadlineClass, Span};
@@ -343,6 +343,7 @@ pub async fn delete_dispatch_rule(
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UserDepartmentBody {
+    #[serde(deserialize_with = "common::required_nullable")]
     department: Option<String>,
 }
 

@@ -268,3 +268,51 @@ async fn promtool_passes_the_metrics_and_prometheus_gets_openmetrics() {
     assert!(media.starts_with("application/openmetrics-text"), "{media}");
     assert!(openmetrics.text().await.unwrap().ends_with("# EOF\n"));
 }
+
+#[both_backends]
+async fn a_body_is_read_as_the_spec_writes_it_not_as_serde_would_also_take_it(app: TestApp) {
+    let admin = app.user_token("root", Role::Admin, &[]).await;
+    app.add_user("desk", Role::Dispatcher, &[]).await;
+    let record_id = uuid::Uuid::now_v7();
+
+    // `null` is not a boolean, an absent member is not `null`, an array is not an object.
+    let null_active = app
+        .send_json(
+            reqwest::Method::PATCH,
+            "/api/v1/admin/users/desk",
+            Some(&admin),
+            &json!({ "active": null }),
+        )
+        .await;
+    let no_department = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/admin/users/desk/department",
+            Some(&admin),
+            &json!({}),
+        )
+        .await;
+    let positional_contact = app
+        .send_json(
+            reqwest::Method::PUT,
+            &format!("/api/v1/records/{record_id}/complainant"),
+            Some(&admin),
+            &json!([null, null]),
+        )
+        .await;
+    // Open311: `service_request_id` overrides the other filters, which are still checked.
+    let bad_date = app
+        .get(
+            &format!("/open311/v2/requests.json?service_request_id={record_id}&start_date=soon"),
+            None,
+        )
+        .await;
+
+    assert_problem(null_active, 400, "invalid_json").await;
+    assert_problem(no_department, 400, "invalid_json").await;
+    assert_problem(positional_contact, 400, "invalid_json").await;
+    assert_problem(bad_date, 400, "invalid_date").await;
+    let desk = app.get("/api/v1/admin/users/desk", Some(&admin)).await;
+    let desk: Value = desk.json().await.unwrap();
+    assert_eq!(desk["active"], true);
+}

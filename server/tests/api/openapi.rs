@@ -90,7 +90,7 @@ fn every_operation_documents_its_error_responses_as_problem_json() {
 /// Schemathesis (from PyPI) generates requests from `openapi.yaml` for every operation (examples,
 /// the boundary values of every schema, and random ones) as an admin of a city with its map,
 /// and checks every answer: never a server error, every status documented for its operation,
-/// every body as the spec describes it. Logout, revoking tokens and the binary sync frames are
+/// every body as the spec describes it, every request the spec forbids refused. Logout, revoking tokens and the binary sync frames are
 /// left out (the first two would end the run's own session; sync has its own fuzzers). The
 /// examples per operation are `SCHEMATHESIS_EXAMPLES` (default 10: modest in CI).
 #[gridsync_test_macros::both_backends]
@@ -118,7 +118,7 @@ async fn schemathesis_finds_no_server_error_and_nothing_outside_the_spec(
         .args([
             "--checks",
             "not_a_server_error,status_code_conformance,response_schema_conformance,\
-             content_type_conformance",
+             content_type_conformance,negative_data_rejection",
         ])
         .args(["--max-examples", &examples])
         .args(["--generation-deterministic", "--workers", "1"])
