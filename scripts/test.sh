@@ -20,6 +20,13 @@ if ! command -v promtool >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; 
   apt-get install -y -qq prometheus >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }
 fi
 
+# QGIS itself (Debian's python3-qgis and qgis-providers) opens the OGC API layers headless; its
+# bindings load in Debian's own python3.
+if ! /usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  apt-get install -y -qq python3-qgis qgis-providers >/dev/null \
+    || { apt-get update -qq && apt-get install -y -qq python3-qgis qgis-providers >/dev/null; }
+fi
+
 # The official JavaScript automerge, for the interoperability test (from the npm registry).
 if [ ! -d tests/interop/node_modules/@automerge/automerge ]; then
   npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error

@@ -1,8 +1,11 @@
-//! Passwords (argon2), bearer tokens (random, stored hashed), the [`Caller`] extractor and the
-//! [`authenticate`] middleware that checks tokens before anything else about a request.
+//! Passwords (argon2), bearer tokens (random, stored hashed), HTTP Basic for desktop GIS on the
+//! OGC API, the [`Caller`] extractor and the [`authenticate`] middleware that checks
+//! credentials before anything else about a request.
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::{Mutex, OnceLock};
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -57,6 +60,37 @@ pub async fn verify_password_blocking(password: String, phc: String) -> Result<b
     web::block(move || verify_password(&password, &phc))
         .await
         .map_err(ApiError::internal)
+}
+
+/// A hash verified when the username is unknown, so that a wrong name takes as long as a wrong
+/// password. Made once, from a random password nobody knows.
+fn dummy_hash() -> String {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY
+        .get_or_init(|| hash_password(&new_token()).unwrap_or_default())
+        .clone()
+}
+
+/// The active account these credentials open, or `None` (counted as a failed login). An
+/// unknown name costs the same argon2 verification as a wrong password.
+pub async fn check_credentials(
+    state: &AppState,
+    username: &str,
+    password: String,
+) -> Result<Option<User>, ApiError> {
+    let user = state.store.user_by_name(username).await?;
+    let phc = match &user {
+        Some(user) => user.password_hash.clone(),
+        None => web::block(dummy_hash).await.map_err(ApiError::internal)?,
+    };
+    let matches = verify_password_blocking(password, phc).await?;
+    match user {
+        Some(user) if matches && user.active => Ok(Some(user)),
+        _ => {
+            state.metrics.login_failures.inc();
+            Ok(None)
+        }
+    }
 }
 
 /// A new bearer token: 32 random bytes, hex, with a recognisable prefix.
@@ -128,24 +162,166 @@ pub fn bearer(req: &HttpRequest) -> Option<String> {
     }
 }
 
+/// The user name and password of a request's `Authorization: Basic` header (RFC 7617).
+pub fn basic(req: &HttpRequest) -> Option<(String, String)> {
+    use base64::Engine;
+    let value = req
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let (username, password) = String::from_utf8(decoded)
+        .ok()?
+        .split_once(':')
+        .map(|(username, password)| (username.to_string(), password.to_string()))?;
+    Some((username, password))
+}
+
+/// Where HTTP Basic is accepted besides bearer tokens: the OGC API, for desktop GIS that can
+/// send a user name and password but no custom header.
+pub fn basic_accepted(path: &str) -> bool {
+    path == "/ogc" || path.starts_with("/ogc/")
+}
+
+/// HTTP Basic without argon2 on every request: the first request with a pair of credentials
+/// verifies them like a login (and counts against the same per-address limit) and mints a
+/// token for them; later requests with the same pair use that token, so a revoked token, a new
+/// password or a deactivated account takes effect at once. Keyed by a hash of the pair under a
+/// key of this process, so the memory holds no password or unsalted hash of one.
+pub struct BasicLogins {
+    key: [u8; 32],
+    tokens: Mutex<HashMap<[u8; 32], String>>,
+}
+
+/// The most credential pairs remembered; beyond it the memory starts over (they log in again).
+const MAX_BASIC_LOGINS: usize = 10_000;
+
+impl std::fmt::Debug for BasicLogins {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let remembered = self.tokens.lock().map(|t| t.len()).unwrap_or(0);
+        f.debug_struct("BasicLogins")
+            .field("remembered", &remembered)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for BasicLogins {
+    fn default() -> Self {
+        let mut key = [0u8; 32];
+        rand::rng().fill_bytes(&mut key);
+        BasicLogins {
+            key,
+            tokens: Mutex::new(HashMap::new()),
+        }
+    }
+}
+
+impl BasicLogins {
+    fn slot(&self, username: &str, password: &str) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(self.key);
+        hasher.update((username.len() as u64).to_le_bytes());
+        hasher.update(username.as_bytes());
+        hasher.update(password.as_bytes());
+        hasher.finalize().into()
+    }
+
+    fn remembered(&self, slot: &[u8; 32]) -> Option<String> {
+        self.tokens.lock().ok()?.get(slot).cloned()
+    }
+
+    fn remember(&self, slot: [u8; 32], token: String) {
+        if let Ok(mut tokens) = self.tokens.lock() {
+            if tokens.len() >= MAX_BASIC_LOGINS {
+                tokens.clear();
+            }
+            tokens.insert(slot, token);
+        }
+    }
+
+    fn forget(&self, slot: &[u8; 32]) {
+        if let Ok(mut tokens) = self.tokens.lock() {
+            tokens.remove(slot);
+        }
+    }
+}
+
+async fn caller_of_token(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
+    let hash = token_hash(token);
+    let owner = state.store.token_owner(&hash, now_unix()).await?;
+    Ok(owner.map(|owner| Caller {
+        user: owner.user,
+        token_hash: hash,
+        scope_epoch: owner.scope_epoch,
+        change_head: owner.change_head,
+    }))
+}
+
+async fn caller_of_basic(
+    state: &AppState,
+    req: &HttpRequest,
+    username: String,
+    password: String,
+) -> Result<Caller, ApiError> {
+    let logins = &state.basic_logins;
+    let slot = logins.slot(&username, &password);
+    if let Some(token) = logins.remembered(&slot) {
+        if let Some(caller) = caller_of_token(state, &token).await? {
+            return Ok(caller);
+        }
+        logins.forget(&slot);
+    }
+    state
+        .limits
+        .check_request(crate::rate_limit::Limit::Login, req)?;
+    let user = check_credentials(state, &username, password)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    let token = new_token();
+    let now = now_unix();
+    let expires_at = now + state.settings.token_ttl.as_secs() as i64;
+    state
+        .store
+        .insert_token(&token_hash(&token), user.id, now, expires_at)
+        .await?;
+    state.metrics.logins.inc();
+    tracing::info!(role = %user.role, "login by HTTP Basic");
+    let caller = caller_of_token(state, &token)
+        .await?
+        .ok_or(ApiError::Unauthenticated)?;
+    logins.remember(slot, token);
+    Ok(caller)
+}
+
 impl Caller {
-    /// The account behind a request's bearer token, or 401.
+    /// The account behind a request's bearer token (or, on the OGC API, its Basic
+    /// credentials), or 401.
     pub fn resolve(req: &HttpRequest) -> Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>> {
         let token = bearer(req);
+        let credentials = if token.is_none() && basic_accepted(req.path()) {
+            basic(req)
+        } else {
+            None
+        };
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let req = req.clone();
         Box::pin(async move {
-            let token = token.ok_or(ApiError::Unauthenticated)?;
             let state = state
                 .ok_or_else(|| ApiError::Internal("application state is not configured".into()))?;
-            let hash = token_hash(&token);
-            let owner = state.store.token_owner(&hash, now_unix()).await?;
-            let owner = owner.ok_or(ApiError::Unauthenticated)?;
-            Ok(Caller {
-                user: owner.user,
-                token_hash: hash,
-                scope_epoch: owner.scope_epoch,
-                change_head: owner.change_head,
-            })
+            if let Some((username, password)) = credentials {
+                return caller_of_basic(&state, &req, username, password).await;
+            }
+            let token = token.ok_or(ApiError::Unauthenticated)?;
+            caller_of_token(&state, &token)
+                .await?
+                .ok_or(ApiError::Unauthenticated)
         })
     }
 }
@@ -176,7 +352,21 @@ pub async fn authenticate(
             Ok(caller) => {
                 req.extensions_mut().insert(caller);
             }
-            Err(error) => return Ok(req.error_response(error).map_into_right_body()),
+            Err(error) => {
+                let basic = basic_accepted(req.path());
+                let mut response = req.error_response(error);
+                if response.status() == actix_web::http::StatusCode::UNAUTHORIZED && basic {
+                    // Desktop GIS answers this challenge with the account's name and password;
+                    // phones and scripts still use their bearer tokens.
+                    response.headers_mut().append(
+                        actix_web::http::header::WWW_AUTHENTICATE,
+                        actix_web::http::header::HeaderValue::from_static(
+                            "Basic realm=\"gridsync\", charset=\"UTF-8\"",
+                        ),
+                    );
+                }
+                return Ok(response.map_into_right_body());
+            }
         }
     }
     Ok(next.call(req).await?.map_into_left_body())

@@ -32,6 +32,8 @@ pub struct AppState {
     pub limits: Arc<PublicLimits>,
     /// The key complainants' contact details are sealed with (see `sync_core::contact`).
     pub contact_secret: Arc<sync_core::ContactSecret>,
+    /// HTTP Basic credentials already verified, and their tokens.
+    pub basic_logins: Arc<crate::auth::BasicLogins>,
 }
 
 impl AppState {
@@ -60,6 +62,7 @@ impl AppState {
             metrics,
             actor: sync_core::new_actor(),
             contact_secret: Arc::new(contact_secret),
+            basic_logins: Arc::new(crate::auth::BasicLogins::default()),
         })
     }
 }

@@ -1,26 +1,15 @@
 //! Login, logout and "who am I".
 
-use std::sync::OnceLock;
-
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::{Caller, hash_password, new_token, token_hash, verify_password_blocking};
+use crate::auth::{Caller, check_credentials, new_token, token_hash};
 use crate::domain::now_unix;
 use crate::error::{ApiError, ApiResult};
 use crate::rate_limit::Limit;
 use crate::routes::common::user_view;
 use crate::state::AppState;
-
-/// A hash verified when the username is unknown, so that a wrong name takes as long as a wrong
-/// password. Made once, from a random password nobody knows.
-fn dummy_hash() -> String {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY
-        .get_or_init(|| hash_password(&new_token()).unwrap_or_default())
-        .clone()
-}
 
 /// Login request.
 #[derive(Debug, Deserialize)]
@@ -39,19 +28,9 @@ pub async fn login(
 ) -> ApiResult<HttpResponse> {
     state.limits.check_request(Limit::Login, &req)?;
     let LoginRequest { username, password } = body.into_inner();
-    let user = state.store.user_by_name(&username).await?;
-    let phc = match &user {
-        Some(user) => user.password_hash.clone(),
-        None => web::block(dummy_hash).await.map_err(ApiError::internal)?,
-    };
-    let matches = verify_password_blocking(password, phc).await?;
-    let user = match user {
-        Some(user) if matches && user.active => user,
-        _ => {
-            state.metrics.login_failures.inc();
-            return Err(ApiError::InvalidCredentials);
-        }
-    };
+    let user = check_credentials(&state, &username, password)
+        .await?
+        .ok_or(ApiError::InvalidCredentials)?;
     let token = new_token();
     let now = now_unix();
     let expires_at = now + state.settings.token_ttl.as_secs() as i64;

@@ -79,7 +79,8 @@ pub async fn landing(request: HttpRequest) -> HttpResponse {
         "description": "Grid boundaries, regions and records of the grid governance system",
         "links": [
             { "href": format!("{base}/"), "rel": "self", "type": "application/json", "title": "This document" },
-            { "href": format!("{base}/api"), "rel": "service-desc", "type": "application/vnd.oai.openapi;version=3.0", "title": "The API definition (YAML)" },
+            { "href": format!("{base}/api"), "rel": "service-desc", "type": OPENAPI_JSON, "title": "The API definition (OpenAPI 3.0, JSON)" },
+            { "href": format!("{base}/api?f=yaml"), "rel": "service-desc", "type": OPENAPI_YAML, "title": "The API definition (OpenAPI 3.0, YAML)" },
             { "href": format!("{base}/conformance"), "rel": "conformance", "type": "application/json", "title": "Conformance classes" },
             { "href": format!("{base}/collections"), "rel": "data", "type": "application/json", "title": "Collections" },
         ],
@@ -101,11 +102,65 @@ pub async fn conformance() -> HttpResponse {
     }))
 }
 
-/// `GET /ogc/api`: the OpenAPI document of the whole server.
-pub async fn api() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/vnd.oai.openapi;version=3.0")
-        .body(include_str!("../../../openapi.yaml"))
+/// The OGC API's own definition (OpenAPI 3.0), read once from `ogc-api.yaml`.
+fn api_definition() -> &'static Value {
+    static DEFINITION: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    DEFINITION.get_or_init(|| {
+        serde_norway::from_str(include_str!("../../../ogc-api.yaml"))
+            .expect("ogc-api.yaml is a YAML document (checked by the tests)")
+    })
+}
+
+/// Media type of the API definition in JSON (what QGIS asks for).
+pub const OPENAPI_JSON: &str = "application/vnd.oai.openapi+json;version=3.0";
+/// Media type of the API definition in YAML.
+pub const OPENAPI_YAML: &str = "application/vnd.oai.openapi;version=3.0";
+
+/// Whether a request asks for YAML: `f=yaml`, or an `Accept` naming YAML or the YAML OpenAPI
+/// type and no JSON type. JSON otherwise.
+fn wants_yaml(request: &HttpRequest) -> bool {
+    let f = form_urlencoded::parse(request.query_string().as_bytes())
+        .find(|(k, _)| k == "f")
+        .map(|(_, v)| v.into_owned());
+    match f.as_deref() {
+        Some("yaml") => return true,
+        Some(_) => return false,
+        None => {}
+    }
+    let accept = request
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    !accept.contains("json")
+        && (accept.contains("yaml") || accept.contains("application/vnd.oai.openapi"))
+}
+
+/// `GET /ogc/api`: the OGC API's definition, OpenAPI 3.0, in JSON or YAML by `f` or `Accept`,
+/// its server the address the client reached.
+pub async fn api(request: HttpRequest) -> ApiResult<HttpResponse> {
+    if let Some(f) = form_urlencoded::parse(request.query_string().as_bytes())
+        .find(|(k, _)| k == "f")
+        .map(|(_, v)| v.into_owned())
+        && f != "json"
+        && f != "yaml"
+    {
+        return Err(ApiError::bad_request(
+            "unsupported_format",
+            "the API definition is f=json or f=yaml",
+        ));
+    }
+    let mut definition = api_definition().clone();
+    definition["servers"] = json!([{ "url": base(&request) }]);
+    Ok(if wants_yaml(&request) {
+        let text = serde_norway::to_string(&definition).map_err(ApiError::internal)?;
+        HttpResponse::Ok().content_type(OPENAPI_YAML).body(text)
+    } else {
+        HttpResponse::Ok()
+            .content_type(OPENAPI_JSON)
+            .body(definition.to_string())
+    })
 }
 
 fn collection_json(base: &str, id: &str, bbox: Option<[f64; 4]>) -> Value {
@@ -284,11 +339,12 @@ pub async fn items(
         .as_deref()
         .map(|b| parse_ogc_bbox(b, bbox_crs))
         .transpose()?;
-    let limit = q.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
+    // A limit above the maximum is served as the maximum (OGC API – Features, /req/core/fc-limit-response-1).
+    let limit = q.limit.unwrap_or(DEFAULT_LIMIT).min(MAX_LIMIT);
+    if limit == 0 {
         return Err(ApiError::bad_request(
             "invalid_limit",
-            format!("limit must be 1..={MAX_LIMIT}"),
+            format!("limit is 1 to {MAX_LIMIT}"),
         ));
     }
     let datetime = q.datetime.as_deref().map(parse_datetime).transpose()?;
@@ -326,6 +382,7 @@ pub async fn items(
             after: q.cursor.as_deref().map(parse_cursor).transpose()?,
             limit: limit as i64 + 1,
         };
+        let matched = state.store.count_records(&query, i64::MAX).await?;
         let mut rows = state.store.list_records(&query).await?;
         if rows.len() > limit {
             rows.truncate(limit);
@@ -363,7 +420,7 @@ pub async fn items(
                 })
             })
             .collect::<Vec<_>>();
-        (features, None)
+        (features, matched as usize)
     } else {
         let filter = AreaFilter {
             parent: None,
@@ -404,18 +461,16 @@ pub async fn items(
             .iter()
             .map(|a| area_feature(a, crs))
             .collect::<ApiResult<Vec<_>>>()?;
-        (features, Some(visible.len()))
+        (features, visible.len())
     };
-    let mut body = json!({
+    let body = json!({
         "type": "FeatureCollection",
         "timeStamp": rfc3339(sync_core::now_ms()),
+        "numberMatched": matched,
         "numberReturned": features.len(),
         "features": features,
         "links": links,
     });
-    if let Some(matched) = matched {
-        body["numberMatched"] = json!(matched);
-    }
     Ok(HttpResponse::Ok()
         .content_type(GEOJSON)
         .insert_header(("Content-Crs", format!("<{}>", crs_uri(crs))))

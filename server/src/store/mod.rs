@@ -251,6 +251,8 @@ store_api! {
     ) -> Result<Vec<FeedItem>>;
     /// Record rows matching a query, newest first.
     reader async fn list_records(&self, query: &RecordQuery) -> Result<Vec<RecordRow>>;
+    /// How many records match `query` without its cursor and page, counting at most `at_most`.
+    reader async fn count_records(&self, query: &RecordQuery, at_most: i64) -> Result<i64>;
     /// How much of a blob the server holds.
     reader async fn blob_state(&self, sha256: &str) -> Result<Option<BlobState>>;
     /// Appends a range at `start`; `None` when `start` is not what the server holds.

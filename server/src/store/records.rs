@@ -163,7 +163,7 @@ macro_rules! queries {
         use sqlx::Row;
 
         use super::{
-            Db, DbRow, FEED_IN_AREAS, LIST_RECORDS, Pool, RECORD_DOCS, RECORD_DOCS_OLDER_THAN,
+            COUNT_RECORDS, Db, DbRow, FEED_IN_AREAS, LIST_RECORDS, Pool, RECORD_DOCS, RECORD_DOCS_OLDER_THAN,
             text_list,
         };
         use $crate::store::Result;
@@ -290,9 +290,13 @@ macro_rules! queries {
                 .collect())
         }
 
-        /// Record rows matching a query ([`LIST_RECORDS`], whose list parameters each dialect
-        /// spells its own way), newest first.
-        pub(in crate::store) async fn list_records(pool: &Pool, q: &RecordQuery) -> Result<Vec<RecordRow>> {
+        /// A record query's parameters bound to [`LIST_RECORDS`] or [`COUNT_RECORDS`] (whose
+        /// list parameters each dialect spells its own way); `limit` is `$17`.
+        fn bind_record_query<'q>(
+            sql: &'static str,
+            q: &'q RecordQuery,
+            limit: i64,
+        ) -> sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments> {
             let (all, codes, creator, department) = q.scope.parts();
             let owners = q.owners.as_deref().map(text_list);
             let (after_at, after_id) = match &q.after {
@@ -300,7 +304,7 @@ macro_rules! queries {
                 None => (None, None),
             };
             let bbox = |i: usize| q.bbox.map(|b| b[i]);
-            let rows = sqlx::query(LIST_RECORDS)
+            sqlx::query(sql)
                 .bind(all)
                 .bind(text_list(codes))
                 .bind(creator)
@@ -317,11 +321,22 @@ macro_rules! queries {
                 .bind(bbox(1))
                 .bind(bbox(2))
                 .bind(bbox(3))
-                .bind(q.limit)
+                .bind(limit)
                 .bind(department)
-                .fetch_all(pool)
-                .await?;
+        }
+
+        /// Record rows matching a query, newest first.
+        pub(in crate::store) async fn list_records(pool: &Pool, q: &RecordQuery) -> Result<Vec<RecordRow>> {
+            let rows = bind_record_query(LIST_RECORDS, q, q.limit).fetch_all(pool).await?;
             Ok(rows.iter().map(record_row).collect())
+        }
+
+        /// How many records match a query, ignoring its cursor and page size; counts stop at
+        /// `at_most`.
+        pub(in crate::store) async fn count_records(pool: &Pool, q: &RecordQuery, at_most: i64) -> Result<i64> {
+            let unpaged = RecordQuery { after: None, ..q.clone() };
+            let row = bind_record_query(COUNT_RECORDS, &unpaged, at_most).fetch_one(pool).await?;
+            Ok(row.get("n"))
         }
 
         fn record_row(r: &DbRow) -> RecordRow {

@@ -143,9 +143,12 @@ const FEED_IN_AREAS: &str = "SELECT c.seq, c.record_id, c.origin, c.bytes FROM r
     AND c.seq > $1 AND c.seq <= $4 AND c.origin <> $5 ORDER BY c.seq LIMIT CAST($6 AS BIGINT)";
 
 /// Record rows for a [`RecordQuery`](super::RecordQuery), in the order `list_records` binds.
-const LIST_RECORDS: &str = "SELECT id, kind, status, channel, category, title, owner_grid, \
-    claimed_grid, lon, lat, created_by, created_at, updated_at, departments FROM records r \
-    WHERE ($1 OR r.owner_grid IN (SELECT value FROM json_each($2)) OR r.created_by = $3 \
+/// The filter of [`LIST_RECORDS`] and [`COUNT_RECORDS`]: scope ($1 all, $2 grids, $3 creator,
+/// $18 department pattern), owners, unassigned, kind, status, channel, creation window, the
+/// cursor ($11, $12) and a box ($13..$16).
+macro_rules! records_where {
+    () => {
+        "WHERE ($1 OR r.owner_grid IN (SELECT value FROM json_each($2)) OR r.created_by = $3 \
         OR r.departments LIKE $18 ESCAPE '\\') \
     AND ($4 IS NULL OR r.owner_grid IN (SELECT value FROM json_each($4))) \
     AND (NOT $5 OR r.owner_grid IS NULL) \
@@ -153,8 +156,23 @@ const LIST_RECORDS: &str = "SELECT id, kind, status, channel, category, title, o
     AND ($8 IS NULL OR r.channel = $8) \
     AND ($9 IS NULL OR r.created_at >= $9) AND ($10 IS NULL OR r.created_at < $10) \
     AND ($11 IS NULL OR r.created_at < $11 OR (r.created_at = $11 AND r.id < $12)) \
-    AND ($13 IS NULL OR (r.lon >= $13 AND r.lat >= $14 AND r.lon <= $15 AND r.lat <= $16)) \
-    ORDER BY r.created_at DESC, r.id DESC LIMIT CAST($17 AS BIGINT)";
+    AND ($13 IS NULL OR (r.lon >= $13 AND r.lat >= $14 AND r.lon <= $15 AND r.lat <= $16))"
+    };
+}
+
+const LIST_RECORDS: &str = concat!(
+    "SELECT id, kind, status, channel, category, title, owner_grid, claimed_grid, lon, lat, \
+    created_by, created_at, updated_at, departments FROM records r ",
+    records_where!(),
+    " ORDER BY r.created_at DESC, r.id DESC LIMIT CAST($17 AS BIGINT)"
+);
+
+/// How many rows [`LIST_RECORDS`] matches without its cursor and page (at most $17).
+const COUNT_RECORDS: &str = concat!(
+    "SELECT COUNT(*) AS n FROM (SELECT 1 FROM records r ",
+    records_where!(),
+    " LIMIT CAST($17 AS BIGINT)) matched"
+);
 
 /// A read transaction: in WAL mode it sees one snapshot of the file.
 async fn begin_snapshot(pool: &Pool) -> Result<sqlx::Transaction<'static, Db>> {

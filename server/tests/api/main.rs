@@ -30,6 +30,8 @@ mod open311;
 mod openapi;
 /// Complainants' contact details: who receives them by every path, and the audit of reads.
 mod privacy;
+/// QGIS itself opening the OGC API with Basic authentication.
+mod qgis;
 /// The three rates over a hand-computed fixture month.
 mod rates;
 /// Account management and the role × endpoint × area matrix.

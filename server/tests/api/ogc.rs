@@ -50,13 +50,41 @@ async fn the_landing_page_and_conformance_are_public_and_the_data_is_not(app: Te
     assert!(classes.contains(&json!(
         "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete"
     )));
-    let api = app.get("/ogc/api", None).await;
-    assert!(
-        api.text()
-            .await
-            .unwrap()
-            .contains("/ogc/collections/{collection}/items")
+    // The API definition as QGIS asks for it: OpenAPI 3.0 in JSON, its limit the server's.
+    let api = app
+        .client
+        .get(app.url("/ogc/api"))
+        .header(
+            "accept",
+            "application/vnd.oai.openapi+json;version=3.0, application/json",
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        api.headers()["content-type"],
+        "application/vnd.oai.openapi+json;version=3.0"
     );
+    let api: Value = api.json().await.unwrap();
+    assert!(api["openapi"].as_str().unwrap().starts_with("3.0."));
+    assert_eq!(api["servers"][0]["url"], format!("{}/ogc", app.address));
+    let limit = &api["components"]["parameters"]["limit"]["schema"];
+    assert_eq!(limit["maximum"], 10_000);
+    assert_eq!(limit["default"], 100);
+    for path in [
+        "/collections/grids/items",
+        "/collections/records/items/{featureId}",
+    ] {
+        assert!(api["paths"][path].is_object(), "{path}");
+    }
+    // YAML on request, the same document.
+    let yaml = app.get("/ogc/api?f=yaml", None).await;
+    assert_eq!(
+        yaml.headers()["content-type"],
+        "application/vnd.oai.openapi;version=3.0"
+    );
+    let yaml: Value = serde_norway::from_str(&yaml.text().await.unwrap()).unwrap();
+    assert_eq!(yaml, api);
     assert_problem(
         app.get("/ogc/collections", None).await,
         401,
@@ -456,4 +484,188 @@ async fn owslib_reads_collections_and_items_and_round_trips_a_transaction(app: T
     assert_eq!(operations, ["create", "replace", "retire"]);
     assert_eq!(history[1].area.name, "新网格");
     assert!(app.store.area("E").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn basic_credentials_are_verified_once_and_wrong_ones_count_against_the_login_limit() {
+    for backend in [
+        crate::helpers::Backend::Sqlite,
+        crate::helpers::Backend::Postgres,
+    ] {
+        let app = TestApp::spawn_with(backend, |s| s.login_rate_per_minute = 3).await;
+        app.add_user("gis", Role::Gis, &[]).await;
+        let basic = |password: &str| {
+            app.client
+                .get(app.url("/ogc/collections"))
+                .basic_auth("gis", Some(password))
+                .send()
+        };
+
+        // Ten requests with the right pair: one verification, so a limit of 3 never bites.
+        for _ in 0..10 {
+            assert_eq!(basic(crate::helpers::PASSWORD).await.unwrap().status(), 200);
+        }
+        let wrong = basic("guess").await.unwrap();
+        let challenges: Vec<&str> = wrong
+            .headers()
+            .get_all("www-authenticate")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert!(
+            challenges.iter().any(|c| c.starts_with("Basic realm=")),
+            "{challenges:?}"
+        );
+        assert_problem(wrong, 401, "unauthenticated").await;
+        assert_problem(basic("guess again").await.unwrap(), 401, "unauthenticated").await;
+        assert_problem(basic("third guess").await.unwrap(), 429, "rate_limited").await;
+        // The verified pair goes on working; Basic is for the OGC API only.
+        assert_eq!(basic(crate::helpers::PASSWORD).await.unwrap().status(), 200);
+        let rest = app
+            .client
+            .get(app.url("/api/v1/grids"))
+            .basic_auth("gis", Some(crate::helpers::PASSWORD))
+            .send()
+            .await
+            .unwrap();
+        assert_problem(rest, 401, "unauthenticated").await;
+    }
+}
+
+#[both_backends]
+async fn a_new_password_or_deactivation_ends_basic_access_at_once(app: TestApp) {
+    let admin = app.user_token("root", Role::Admin, &[]).await;
+    app.add_user("gis", Role::Gis, &[]).await;
+    let with = |password: &'static str| {
+        app.client
+            .get(app.url("/ogc/collections/grids/items"))
+            .basic_auth("gis", Some(password))
+            .send()
+    };
+    assert_eq!(with(crate::helpers::PASSWORD).await.unwrap().status(), 200);
+
+    let changed = app
+        .send_json(
+            reqwest::Method::PATCH,
+            "/api/v1/admin/users/gis",
+            Some(&admin),
+            &json!({ "password": "a-new-password" }),
+        )
+        .await;
+    assert_eq!(changed.status(), 200);
+
+    assert_problem(
+        with(crate::helpers::PASSWORD).await.unwrap(),
+        401,
+        "unauthenticated",
+    )
+    .await;
+    assert_eq!(with("a-new-password").await.unwrap().status(), 200);
+    let deactivated = app
+        .send_json(
+            reqwest::Method::PATCH,
+            "/api/v1/admin/users/gis",
+            Some(&admin),
+            &json!({ "active": false }),
+        )
+        .await;
+    assert_eq!(deactivated.status(), 200);
+    assert_problem(
+        with("a-new-password").await.unwrap(),
+        401,
+        "unauthenticated",
+    )
+    .await;
+}
+
+#[both_backends]
+async fn every_page_says_how_many_match_and_a_limit_beyond_the_maximum_is_served_as_it(
+    app: TestApp,
+) {
+    let gis = setup(&app).await;
+    let desk = app.user_token("desk", Role::Dispatcher, &[]).await;
+    let worker = app.user_token("wang", Role::GridWorker, &["A"]).await;
+    for (i, lon) in [124.305, 124.306, 124.315, 124.325].into_iter().enumerate() {
+        let body = json!({
+            "kind": "complaint", "title": format!("第{i}件"), "category": "municipal",
+            "channel": "hotline", "location": { "lon": lon, "lat": 43.11, "crs": "wgs84" },
+        });
+        assert_eq!(
+            app.post("/api/v1/records", Some(&desk), &body)
+                .await
+                .status(),
+            201
+        );
+    }
+
+    let first = json_of(
+        app.get("/ogc/collections/records/items?limit=1", Some(&desk))
+            .await,
+    )
+    .await;
+    let next = first["links"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["rel"] == "next")
+        .unwrap()["href"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let second = json_of(
+        app.client
+            .get(&next)
+            .bearer_auth(&desk)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let scoped = json_of(
+        app.get("/ogc/collections/records/items", Some(&worker))
+            .await,
+    )
+    .await;
+    let huge = json_of(
+        app.get("/ogc/collections/grids/items?limit=1000000", Some(&gis))
+            .await,
+    )
+    .await;
+
+    assert_eq!(
+        (
+            first["numberMatched"].clone(),
+            first["numberReturned"].clone()
+        ),
+        (json!(4), json!(1))
+    );
+    assert_eq!(
+        (
+            second["numberMatched"].clone(),
+            second["numberReturned"].clone()
+        ),
+        (json!(4), json!(1))
+    );
+    // A grid worker of A matches only the records in A.
+    assert_eq!(
+        (
+            scoped["numberMatched"].clone(),
+            scoped["numberReturned"].clone()
+        ),
+        (json!(2), json!(2))
+    );
+    assert_eq!(
+        (
+            huge["numberMatched"].clone(),
+            huge["numberReturned"].clone()
+        ),
+        (json!(3), json!(3))
+    );
+    assert_problem(
+        app.get("/ogc/collections/grids/items?limit=0", Some(&desk))
+            .await,
+        400,
+        "invalid_limit",
+    )
+    .await;
 }
