@@ -67,7 +67,7 @@ async fn run(url: &str, count: usize, scenario: Scenario) -> Outcome {
     ];
     let checked: Vec<_> = features
         .iter()
-        .map(|f| import::check(f, Crs::Gcj02))
+        .map(|f| import::check(f, Crs::Gcj02, &Default::default()))
         .collect();
     let plan = import::plan(checked, &Default::default());
     assert_eq!(plan.rejected(), 0);

@@ -554,7 +554,8 @@ pub fn upsert_of(feature: &Value, crs: Crs, path_code: Option<&str>) -> ApiResul
     {
         object.insert("properties".into(), json!({ "code": code }));
     }
-    let valid = import::check_feature(&feature, crs).map_err(feature_rejection)?;
+    let valid = import::check_feature(&feature, crs, &import::AttributeMapping::default())
+        .map_err(feature_rejection)?;
     if let Some(code) = path_code
         && valid.code != code
     {

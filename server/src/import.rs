@@ -2,16 +2,23 @@
 //! feature whether it can be written. Pure except for the existing levels it is handed.
 //!
 //! Rules, in the order they are checked for each feature:
-//! 1. `properties.code` is 1–64 of ASCII letters, digits, `_`, `-`, `.` (a JSON integer is
-//!    accepted and read as its decimal digits, as GIS exports of division codes often have them);
-//!    `properties.name` is a non-empty string; `parent` (optional) is a code; `level` (optional)
-//!    is one of city, county, township, village, grid.
+//! 1. The code is 1–64 of ASCII letters, digits, `_`, `-`, `.` (a JSON integer is accepted and
+//!    read as its decimal digits, as GIS exports of division codes often have them); the name is
+//!    a non-empty string; the parent (optional) is a code; the level (optional) is one of city,
+//!    county, township, village, grid (or 市, 县, 区, 乡, 镇, 街道, 村, 社区, 网格). Which
+//!    properties hold them is the caller's [`AttributeMapping`], else the first present of
+//!    well-known names (`code`, `grid_id`, `GRIDCODE`, `网格编码`, …).
 //! 2. The geometry is a valid Polygon or MultiPolygon (see [`crate::geometry`]).
 //! 3. A code appears once per import.
-//! 4. The level is the given one; else one below the parent's; else, with no parent, the
-//!    existing area's level, or `grid` for a new area. The parent must exist (in the database or
-//!    earlier or later in the same import), must not be the area itself, and must be of a
-//!    shallower level. An existing area keeps its level (import under a new code to change it).
+//! 4. What a feature leaves out never clears what its area already has: an existing area keeps
+//!    its parent and its level (import under a new code to change the level).
+//! 5. A new area's level is the given one; else one below its given parent's; else read from
+//!    its code's structure (a division code of 4, 6, 9 or 12 digits is a city, county,
+//!    township or village; a longer one a grid); else `grid`. A new area without a parent gets
+//!    the deepest shallower area, in the map or in the same import, that contains it
+//!    ([`infer_parents`]). Every kept or inferred value is reported with where it came from.
+//! 6. The parent must exist (in the database or earlier or later in the same import), must not
+//!    be the area itself, and must be of a shallower level.
 
 use std::collections::HashMap;
 
@@ -56,6 +63,145 @@ impl From<GeometryError> for Rejection {
     }
 }
 
+/// A value the import filled in for a feature: which field, the value, and where it came from
+/// (`stored`: what the area already had; `containment`: the area around it; `code`: the code's
+/// structure; `parent`: one level below the parent).
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Inference {
+    /// `parent` or `level`.
+    pub field: &'static str,
+    /// The value filled in.
+    pub value: String,
+    /// Where it came from.
+    pub from: &'static str,
+}
+
+/// Which feature properties hold an area's code, name, parent and level. A field left `None`
+/// is read from the first present of its well-known names ([`AttributeMapping::ALIASES`]).
+#[derive(Debug, Clone, Default)]
+pub struct AttributeMapping {
+    /// The property holding the code.
+    pub code: Option<String>,
+    /// The property holding the name.
+    pub name: Option<String>,
+    /// The property holding the parent's code.
+    pub parent: Option<String>,
+    /// The property holding the level.
+    pub level: Option<String>,
+}
+
+impl AttributeMapping {
+    /// Well-known property names per field, in order of preference; ASCII ones match in any
+    /// case.
+    pub const ALIASES: [(&'static str, &'static [&'static str]); 4] = [
+        (
+            "code",
+            &[
+                "code",
+                "grid_id",
+                "gridcode",
+                "grid_code",
+                "adcode",
+                "网格编码",
+                "网格代码",
+                "区划代码",
+                "编码",
+                "代码",
+            ],
+        ),
+        (
+            "name",
+            &["name", "grid_name", "网格名称", "名称", "区划名称"],
+        ),
+        (
+            "parent",
+            &["parent", "parent_code", "parent_id", "上级编码", "上级代码"],
+        ),
+        ("level", &["level", "级别", "层级"]),
+    ];
+
+    fn explicit(&self, field: &str) -> Option<&str> {
+        match field {
+            "code" => self.code.as_deref(),
+            "name" => self.name.as_deref(),
+            "parent" => self.parent.as_deref(),
+            _ => self.level.as_deref(),
+        }
+    }
+
+    /// The property a field is read from in these properties, and its value (`None` when it
+    /// is absent or `null`).
+    pub fn find<'a>(
+        &self,
+        properties: &'a serde_json::Map<String, Value>,
+        field: &str,
+    ) -> (String, Option<&'a Value>) {
+        let present = |value: Option<&'a Value>| value.filter(|v| !v.is_null());
+        if let Some(key) = self.explicit(field) {
+            return (key.to_string(), present(properties.get(key)));
+        }
+        let aliases = Self::ALIASES
+            .iter()
+            .find(|(f, _)| *f == field)
+            .map(|(_, a)| *a)
+            .unwrap_or(&[]);
+        for alias in aliases {
+            let found = properties.get_key_value(*alias).or_else(|| {
+                properties
+                    .iter()
+                    .find(|(key, _)| key.is_ascii() && key.eq_ignore_ascii_case(alias))
+            });
+            if let Some((key, value)) = found
+                && !value.is_null()
+            {
+                return (key.clone(), Some(value));
+            }
+        }
+        (field.to_string(), None)
+    }
+}
+
+/// The level a division code's structure says: 4, 6, 9 and 12 digits are a city, county,
+/// township and village (the national administrative division codes); longer all-digit codes
+/// are grids. Anything else says nothing.
+pub fn level_of_code(code: &str) -> Option<Level> {
+    if !code.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    match code.len() {
+        4 => Some(Level::City),
+        6 => Some(Level::County),
+        9 => Some(Level::Township),
+        12 => Some(Level::Village),
+        n if n > 12 => Some(Level::Grid),
+        _ => None,
+    }
+}
+
+/// A level as GIS files write it: the wire names, or the Chinese ones.
+fn parse_level(text: &str) -> Option<Level> {
+    if let Ok(level) = text.trim().to_ascii_lowercase().parse::<Level>() {
+        return Some(level);
+    }
+    match text.trim() {
+        "市" | "地级市" | "州" | "盟" => Some(Level::City),
+        "县" | "区" | "县级市" | "旗" | "市辖区" => Some(Level::County),
+        "乡" | "镇" | "街道" | "乡镇" | "苏木" => Some(Level::Township),
+        "村" | "社区" | "居委会" | "村委会" | "嘎查" => Some(Level::Village),
+        "网格" => Some(Level::Grid),
+        _ => None,
+    }
+}
+
+/// What the database holds of an area an import names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stored {
+    /// Its level.
+    pub level: Level,
+    /// Its parent.
+    pub parent: Option<String>,
+}
+
 /// A feature that passed every check.
 #[derive(Debug, Clone)]
 pub struct ValidFeature {
@@ -71,6 +217,8 @@ pub struct ValidFeature {
     pub geometry: MultiPolygon,
     /// Faults fixed on the way in.
     pub repairs: Vec<Repair>,
+    /// What the import filled in.
+    pub inferred: Vec<Inference>,
 }
 
 /// The outcome for one feature, in input order.
@@ -89,6 +237,9 @@ pub struct FeatureResult {
     /// Faults that were repaired (duplicate vertices, an open ring, ring orientation).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub repairs: Vec<Repair>,
+    /// Parents and levels kept or inferred, with where each came from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub inferred: Vec<Inference>,
 }
 
 /// A whole import, checked.
@@ -120,10 +271,12 @@ pub enum CollectionError {
 
 fn code_property(
     properties: &serde_json::Map<String, Value>,
-    key: &str,
+    mapping: &AttributeMapping,
+    field: &str,
 ) -> Result<Option<String>, Rejection> {
-    match properties.get(key) {
-        None | Some(Value::Null) => Ok(None),
+    let (key, value) = mapping.find(properties, field);
+    match value {
+        None => Ok(None),
         Some(Value::String(s)) if s.parse::<crate::domain::Code>().is_ok() => Ok(Some(s.clone())),
         Some(Value::Number(n)) if n.is_u64() => Ok(Some(n.to_string())),
         Some(other) => Err(Rejection::new(
@@ -139,15 +292,21 @@ fn code_property(
 pub type Checked = (Option<String>, Result<ValidFeature, Rejection>);
 
 /// [`check_feature`], keeping the code of a rejected feature when it can be read.
-pub fn check(feature: &Value, crs: Crs) -> Checked {
-    let code = feature
-        .get("properties")
-        .and_then(|p| code_property(p.as_object()?, "code").ok().flatten());
-    (code, check_feature(feature, crs))
+pub fn check(feature: &Value, crs: Crs, mapping: &AttributeMapping) -> Checked {
+    let code = feature.get("properties").and_then(|p| {
+        code_property(p.as_object()?, mapping, "code")
+            .ok()
+            .flatten()
+    });
+    (code, check_feature(feature, crs, mapping))
 }
 
 /// Validates one feature on its own.
-pub fn check_feature(feature: &Value, crs: Crs) -> Result<ValidFeature, Rejection> {
+pub fn check_feature(
+    feature: &Value,
+    crs: Crs,
+    mapping: &AttributeMapping,
+) -> Result<ValidFeature, Rejection> {
     let object = feature
         .as_object()
         .filter(|o| o.get("type").and_then(Value::as_str) == Some("Feature"))
@@ -168,30 +327,39 @@ pub fn check_feature(feature: &Value, crs: Crs) -> Result<ValidFeature, Rejectio
             ));
         }
     };
-    let code = code_property(properties, "code")?
-        .ok_or_else(|| Rejection::new("missing_code", "properties.code is required"))?;
-    let name = match properties.get("name") {
-        Some(Value::String(s)) if !s.trim().is_empty() && s.len() <= 200 => s.clone(),
-        _ => {
+    let code = code_property(properties, mapping, "code")?.ok_or_else(|| {
+        let (key, _) = mapping.find(properties, "code");
+        Rejection::new(
+            "missing_code",
+            format!(
+                "properties.{key} is required (name the property that holds the code with code_property)"
+            ),
+        )
+    })?;
+    let name = match mapping.find(properties, "name") {
+        (_, Some(Value::String(s))) if !s.trim().is_empty() && s.chars().count() <= 200 => {
+            s.clone()
+        }
+        (key, _) => {
             return Err(Rejection::new(
                 "missing_name",
-                "properties.name must be a non-empty string of at most 200 bytes",
+                format!("properties.{key} must be a non-empty string of at most 200 characters"),
             ));
         }
     };
-    let parent = code_property(properties, "parent")?;
-    let level = match properties.get("level") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.parse::<Level>().map_err(|e| {
+    let parent = code_property(properties, mapping, "parent")?;
+    let level = match mapping.find(properties, "level") {
+        (_, None) => None,
+        (key, Some(Value::String(s))) => Some(parse_level(s).ok_or_else(|| {
             Rejection::new(
                 "invalid_level",
-                format!("{e}: use city, county, township, village or grid"),
+                format!("properties.{key} {s:?}: use city, county, township, village or grid"),
             )
         })?),
-        Some(other) => {
+        (key, Some(other)) => {
             return Err(Rejection::new(
                 "invalid_level",
-                format!("level must be a string, not {other}"),
+                format!("properties.{key} must be a string, not {other}"),
             ));
         }
     };
@@ -210,6 +378,7 @@ pub fn check_feature(feature: &Value, crs: Crs) -> Result<ValidFeature, Rejectio
         level,
         geometry: repaired.geometry,
         repairs: repaired.repairs,
+        inferred: Vec::new(),
     })
 }
 
@@ -241,8 +410,140 @@ pub fn referenced_codes(checked: &[Checked]) -> Vec<String> {
     codes
 }
 
+/// An existing area keeps the parent a feature leaves out (rule 4).
+pub fn keep_stored_parents(checked: &mut [Checked], existing: &HashMap<String, Stored>) {
+    for feature in checked.iter_mut().filter_map(|(_, r)| r.as_mut().ok()) {
+        if feature.parent.is_none()
+            && let Some(Stored {
+                parent: Some(parent),
+                ..
+            }) = existing.get(&feature.code)
+        {
+            feature.parent = Some(parent.clone());
+            feature.inferred.push(Inference {
+                field: "parent",
+                value: parent.clone(),
+                from: "stored",
+            });
+        }
+    }
+}
+
+/// The level a feature will have when it can be told without its parent: given, stored, or
+/// read from its code.
+fn level_without_parent(
+    feature: &ValidFeature,
+    existing: &HashMap<String, Stored>,
+) -> Option<Level> {
+    feature
+        .level
+        .or_else(|| existing.get(&feature.code).map(|s| s.level))
+        .or_else(|| level_of_code(&feature.code))
+}
+
+/// A new area without a parent gets the deepest area of a shallower level that contains a
+/// point inside it (rule 5): among the map's areas (`map`, the current snapshot) and the
+/// import's own features whose level is known without their parents. Between two equally deep
+/// containers the import's own wins (it is newer), then the smaller code.
+pub fn infer_parents(
+    checked: &mut [Checked],
+    existing: &HashMap<String, Stored>,
+    map: &crate::state::MapSnapshot,
+) {
+    use geo::{BoundingRect, Contains, InteriorPoint};
+    use rstar::{AABB, RTree, primitives::GeomWithData, primitives::Rectangle};
+
+    // The import's features that can be containers: known level, and a box.
+    let containers: Vec<(usize, Level)> = checked
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, r))| {
+            let f = r.as_ref().ok()?;
+            Some((i, level_without_parent(f, existing)?))
+        })
+        .collect();
+    let tree = RTree::bulk_load(
+        containers
+            .iter()
+            .filter_map(|&(i, level)| {
+                let f = checked[i].1.as_ref().ok()?;
+                let rect = f.geometry.bounding_rect()?;
+                Some(GeomWithData::new(
+                    Rectangle::from_corners(
+                        [rect.min().x, rect.min().y],
+                        [rect.max().x, rect.max().y],
+                    ),
+                    (i, level),
+                ))
+            })
+            .collect(),
+    );
+    let mut found: Vec<(usize, String, Level)> = Vec::new();
+    for (index, (_, result)) in checked.iter().enumerate() {
+        let Ok(feature) = result else { continue };
+        if feature.parent.is_some() || existing.contains_key(&feature.code) {
+            continue;
+        }
+        let level = level_without_parent(feature, existing).unwrap_or(Level::Grid);
+        let Some(point) = feature.geometry.interior_point() else {
+            continue;
+        };
+        // The import's own candidates.
+        let mut best: Option<(Level, bool, String)> = None;
+        let mut consider = |candidate_level: Level, own: bool, code: &str| {
+            if candidate_level >= level {
+                return;
+            }
+            let better = match &best {
+                None => true,
+                Some((l, o, c)) => {
+                    (candidate_level, own, std::cmp::Reverse(code))
+                        > (*l, *o, std::cmp::Reverse(c.as_str()))
+                }
+            };
+            if better {
+                best = Some((candidate_level, own, code.to_string()));
+            }
+        };
+        let envelope = AABB::from_point([point.x(), point.y()]);
+        for candidate in tree.locate_in_envelope_intersecting(&envelope) {
+            let (other, other_level) = candidate.data;
+            if other == index {
+                continue;
+            }
+            if let Ok(container) = &checked[other].1
+                && container.geometry.contains(&point)
+            {
+                consider(other_level, true, &container.code);
+            }
+        }
+        // The map's: the owner of the point and the areas above it.
+        if let Some(owner) = map.index.locate(point.x(), point.y()) {
+            for id in map.index.path(owner) {
+                let code = &map.index.area(id).code;
+                if code != &feature.code {
+                    consider(map.meta[id as usize].level, false, code);
+                }
+            }
+        }
+        if let Some((_, _, code)) = best {
+            found.push((index, code, level));
+        }
+    }
+    for (index, parent, _) in found {
+        if let Ok(feature) = &mut checked[index].1 {
+            feature.inferred.push(Inference {
+                field: "parent",
+                value: parent.clone(),
+                from: "containment",
+            });
+            feature.parent = Some(parent);
+        }
+    }
+}
+
 /// Resolves levels and parents over the whole import and produces the plan.
-pub fn plan(checked: Vec<Checked>, existing: &HashMap<String, Level>) -> ImportPlan {
+pub fn plan(checked: Vec<Checked>, existing: &HashMap<String, Stored>) -> ImportPlan {
     let (codes, mut outcome): (Vec<Option<String>>, Vec<Result<ValidFeature, Rejection>>) =
         checked.into_iter().unzip();
     // Codes of features rejected on their own, so their children say why.
@@ -267,7 +568,7 @@ pub fn plan(checked: Vec<Checked>, existing: &HashMap<String, Level>) -> ImportP
         }
     }
     // Rule 4: levels, resolved through parents in the batch (memoised, cycle-safe).
-    let mut resolved: HashMap<usize, Result<Level, Rejection>> = HashMap::new();
+    let mut resolved: HashMap<usize, Resolved> = HashMap::new();
     for index in 0..outcome.len() {
         let _ = resolve(
             index,
@@ -286,16 +587,24 @@ pub fn plan(checked: Vec<Checked>, existing: &HashMap<String, Level>) -> ImportP
             resolved
                 .remove(&index)
                 .unwrap_or_else(|| Err(Rejection::new("internal", "unresolved")))
-                .map(|level| (feature, level))
+                .map(|(level, from)| (feature, level, from))
         });
         match result {
-            Ok((feature, level)) => {
+            Ok((mut feature, level, from)) => {
+                if let Some(from) = from {
+                    feature.inferred.push(Inference {
+                        field: "level",
+                        value: level.as_str().to_string(),
+                        from,
+                    });
+                }
                 results.push(FeatureResult {
                     index,
                     code: Some(feature.code.clone()),
                     status: "valid",
                     error: None,
                     repairs: feature.repairs.clone(),
+                    inferred: feature.inferred.clone(),
                 });
                 accepted.push(AreaRecord {
                     bbox: geometry::bbox(&feature.geometry),
@@ -314,21 +623,25 @@ pub fn plan(checked: Vec<Checked>, existing: &HashMap<String, Level>) -> ImportP
                 status: "rejected",
                 error: Some(rejection),
                 repairs: Vec::new(),
+                inferred: Vec::new(),
             }),
         }
     }
     ImportPlan { results, accepted }
 }
 
+/// A resolved level, and where it came from when it was not given (`None`: given).
+type Resolved = Result<(Level, Option<&'static str>), Rejection>;
+
 fn resolve(
     index: usize,
     features: &[Result<ValidFeature, Rejection>],
     by_code: &HashMap<String, usize>,
-    existing: &HashMap<String, Level>,
+    existing: &HashMap<String, Stored>,
     rejected_codes: &std::collections::HashSet<String>,
-    resolved: &mut HashMap<usize, Result<Level, Rejection>>,
+    resolved: &mut HashMap<usize, Resolved>,
     visiting: &mut Vec<usize>,
-) -> Result<Level, Rejection> {
+) -> Resolved {
     if let Some(done) = resolved.get(&index) {
         return done.clone();
     }
@@ -359,7 +672,7 @@ fn resolve(
                     resolved,
                     visiting,
                 ) {
-                    Ok(level) => Ok(Some(level)),
+                    Ok((level, _)) => Ok(Some(level)),
                     Err(e) if e.code == "parent_cycle" => Err(e),
                     Err(_) => Err(Rejection::new(
                         "parent_rejected",
@@ -368,7 +681,7 @@ fn resolve(
                 }
             }
             None => match existing.get(parent) {
-                Some(&level) => Ok(Some(level)),
+                Some(stored) => Ok(Some(stored.level)),
                 None if rejected_codes.contains(parent) => Err(Rejection::new(
                     "parent_rejected",
                     format!("parent {parent} was rejected"),
@@ -382,22 +695,21 @@ fn resolve(
     };
     visiting.pop();
     let result = parent_level.and_then(|parent_level| {
-        let stored = existing.get(&feature.code).copied();
-        let level = match (feature.level, parent_level) {
-            (Some(level), _) => level,
-            (None, Some(parent)) => parent.child().ok_or_else(|| {
-                Rejection::new("level_not_below_parent", "a grid cannot have children")
-            })?,
-            (None, None) => stored.unwrap_or(Level::Grid),
+        let stored = existing.get(&feature.code).map(|s| s.level);
+        let (level, from) = match (feature.level, stored, parent_level) {
+            (Some(level), _, _) => (level, None),
+            (None, Some(stored), _) => (stored, Some("stored")),
+            (None, None, Some(parent)) => (
+                parent.child().ok_or_else(|| {
+                    Rejection::new("level_not_below_parent", "a grid cannot have children")
+                })?,
+                Some("parent"),
+            ),
+            (None, None, None) => match level_of_code(&feature.code) {
+                Some(level) => (level, Some("code")),
+                None => (Level::Grid, Some("default")),
+            },
         };
-        if let Some(parent) = parent_level
-            && parent >= level
-        {
-            return Err(Rejection::new(
-                "level_not_below_parent",
-                format!("a {level} cannot be a child of a {parent}"),
-            ));
-        }
         if let Some(stored) = stored
             && stored != level
         {
@@ -409,7 +721,15 @@ fn resolve(
                 ),
             ));
         }
-        Ok(level)
+        if let Some(parent) = parent_level
+            && parent >= level
+        {
+            return Err(Rejection::new(
+                "level_not_below_parent",
+                format!("a {level} cannot be a child of a {parent}"),
+            ));
+        }
+        Ok((level, from))
     });
     resolved.insert(index, result.clone());
     result
@@ -427,34 +747,90 @@ impl From<CollectionError> for crate::error::ApiError {
     }
 }
 
+/// How an import reads its features and what it does with them.
+#[derive(Debug, Clone, Default)]
+pub struct ImportOptions {
+    /// The coordinate system of the geometries.
+    pub crs: Crs,
+    /// Import the valid features even when some are rejected.
+    pub partial: bool,
+    /// Check and report everything; write nothing.
+    pub dry_run: bool,
+    /// Which properties hold code, name, parent and level.
+    pub mapping: AttributeMapping,
+}
+
 /// Imports the areas of a FeatureCollection for `actor`: each feature checked (and repaired
-/// where that is safe) in `crs`, planned against the map, written at a new map version with the
-/// re-ownership of the records where they lie now or lay before. With any feature invalid,
-/// nothing is imported (422 `import_rejected` with every feature's result) unless `partial`.
-/// Returns the report the API answers with.
+/// where that is safe) in `crs`, planned against the map (what a feature leaves out kept, a new
+/// area's parent and level inferred), written at a new map version with the re-ownership of
+/// the records where they lie now or lay before. With any feature invalid, nothing is imported
+/// (422 `import_rejected` with every feature's result) unless `partial`; with `dry_run`
+/// nothing is written and the answer says what would be. Returns the report the API answers
+/// with.
 pub async fn import_areas(
     state: &crate::state::AppState,
     actor: &str,
     body: &[u8],
-    crs: Crs,
-    partial: bool,
+    options: ImportOptions,
 ) -> crate::error::ApiResult<Value> {
     use serde_json::{Map, json};
 
     use crate::error::ApiError;
     use crate::reown::{self, ReownReport};
 
+    let ImportOptions {
+        crs,
+        partial,
+        dry_run,
+        mapping,
+    } = options;
     let features = features_of(body)?;
     // Geometry validation is CPU work proportional to the vertices: keep it off the workers.
-    let checked =
-        actix_web::web::block(move || features.iter().map(|f| check(f, crs)).collect::<Vec<_>>())
-            .await
-            .map_err(ApiError::internal)?;
-    let codes = referenced_codes(&checked);
-    let existing: HashMap<String, Level> =
-        state.store.area_levels(&codes).await?.into_iter().collect();
+    let checked = actix_web::web::block(move || {
+        features
+            .iter()
+            .map(|f| check(f, crs, &mapping))
+            .collect::<Vec<_>>()
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    let heads = |codes: Vec<String>| async move {
+        let heads = state.store.area_heads(&codes).await?;
+        Ok::<_, ApiError>(
+            heads
+                .into_iter()
+                .map(|(code, level, parent)| (code, Stored { level, parent })),
+        )
+    };
+    let mut existing: HashMap<String, Stored> = heads(referenced_codes(&checked)).await?.collect();
+    let map = state.grids.snapshot().await?;
+    let (checked, known) = actix_web::web::block(move || {
+        let mut checked = checked;
+        keep_stored_parents(&mut checked, &existing);
+        infer_parents(&mut checked, &existing, &map);
+        (checked, existing)
+    })
+    .await
+    .map_err(ApiError::internal)?;
+    existing = known;
+    // Parents inferred from the map are read like the others (the map may have moved on).
+    let inferred: Vec<String> = referenced_codes(&checked)
+        .into_iter()
+        .filter(|code| !existing.contains_key(code))
+        .collect();
+    existing.extend(heads(inferred).await?);
     let mut plan = plan(checked, &existing);
     let rejected = plan.rejected();
+    if dry_run {
+        return Ok(json!({
+            "dry_run": true,
+            "map_version": state.store.map_version().await?,
+            "imported": 0,
+            "valid": plan.accepted.len(),
+            "rejected": rejected,
+            "results": plan.results,
+        }));
+    }
     if rejected > 0 && !partial {
         let mut extra = Map::new();
         extra.insert(
@@ -524,8 +900,20 @@ mod tests {
     }
 
     fn run(features: Vec<Value>, existing: &[(&str, Level)]) -> ImportPlan {
-        let checked = features.iter().map(|f| check(f, Crs::Wgs84)).collect();
-        let existing = existing.iter().map(|(c, l)| (c.to_string(), *l)).collect();
+        let checked = features
+            .iter()
+            .map(|f| check(f, Crs::Wgs84, &AttributeMapping::default()))
+            .collect();
+        let existing = existing
+            .iter()
+            .map(|(c, l)| {
+                let stored = Stored {
+                    level: *l,
+                    parent: None,
+                };
+                (c.to_string(), stored)
+            })
+            .collect();
         plan(checked, &existing)
     }
 
@@ -640,5 +1028,76 @@ mod tests {
                 .len(),
             0
         );
+    }
+
+    #[test]
+    fn a_division_code_says_its_level_and_anything_else_says_nothing() {
+        let cases = [
+            ("2203", Some(Level::City)),
+            ("220302", Some(Level::County)),
+            ("220302001", Some(Level::Township)),
+            ("220302001001", Some(Level::Village)),
+            ("22030200100101", Some(Level::Grid)),
+            ("22", None),
+            ("22030", None),
+            ("A-220302", None),
+        ];
+        for (code, level) in cases {
+            assert_eq!(level_of_code(code), level, "{code}");
+        }
+    }
+
+    #[test]
+    fn levels_are_read_in_english_or_chinese() {
+        assert_eq!(parse_level("Village"), Some(Level::Village));
+        assert_eq!(parse_level("街道"), Some(Level::Township));
+        assert_eq!(parse_level("社区"), Some(Level::Village));
+        assert_eq!(parse_level("网格"), Some(Level::Grid));
+        assert_eq!(parse_level("省"), None);
+    }
+
+    #[test]
+    fn well_known_property_names_are_found_in_any_case_and_named_ones_exactly() {
+        let properties = json!({ "GRIDCODE": "G1", "网格名称": "一号网格", "Level": null })
+            .as_object()
+            .unwrap()
+            .clone();
+        let defaults = AttributeMapping::default();
+        assert_eq!(
+            defaults.find(&properties, "code"),
+            ("GRIDCODE".to_string(), Some(&json!("G1")))
+        );
+        assert_eq!(
+            defaults.find(&properties, "name").1,
+            Some(&json!("一号网格"))
+        );
+        assert_eq!(defaults.find(&properties, "level").1, None);
+        let named = AttributeMapping {
+            code: Some("gridcode".into()),
+            ..Default::default()
+        };
+        assert_eq!(named.find(&properties, "code").1, None);
+    }
+
+    #[test]
+    fn an_existing_area_keeps_the_parent_a_feature_leaves_out() {
+        let mut checked: Vec<Checked> = [feature("X", None, None), feature("Y", Some("P2"), None)]
+            .iter()
+            .map(|f| check(f, Crs::Wgs84, &AttributeMapping::default()))
+            .collect();
+        let stored = |parent: &str| Stored {
+            level: Level::Grid,
+            parent: Some(parent.into()),
+        };
+        let existing = HashMap::from([
+            ("X".to_string(), stored("P1")),
+            ("Y".to_string(), stored("P1")),
+        ]);
+        keep_stored_parents(&mut checked, &existing);
+        let parents: Vec<Option<String>> = checked
+            .iter()
+            .map(|(_, r)| r.as_ref().unwrap().parent.clone())
+            .collect();
+        assert_eq!(parents, [Some("P1".to_string()), Some("P2".to_string())]);
     }
 }

@@ -24,7 +24,8 @@ use crate::routes::common::{body_json, etag, if_match, parse_bbox, parse_time, r
 use crate::state::AppState;
 use crate::topology::{self, DEFAULT_TOLERANCE_M2};
 
-/// `?crs=&partial=` of an import.
+/// `?crs=&partial=&dry_run=` of an import, and which properties hold code, name, parent and
+/// level.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImportQuery {
@@ -32,6 +33,12 @@ pub struct ImportQuery {
     crs: Crs,
     #[serde(default)]
     partial: bool,
+    #[serde(default)]
+    dry_run: bool,
+    code_property: Option<String>,
+    name_property: Option<String>,
+    parent_property: Option<String>,
+    level_property: Option<String>,
 }
 
 /// `POST /api/v1/grids/import`.
@@ -43,8 +50,35 @@ pub async fn import(
     body: web::Bytes,
 ) -> ApiResult<HttpResponse> {
     caller.require_role(&MAP_EDITORS)?;
-    let ImportQuery { crs, partial } = query.into_inner();
-    let report = import::import_areas(&state, &caller.user.username, &body, crs, partial).await?;
+    let q = query.into_inner();
+    for (name, value) in [
+        ("code_property", &q.code_property),
+        ("name_property", &q.name_property),
+        ("parent_property", &q.parent_property),
+        ("level_property", &q.level_property),
+    ] {
+        if value
+            .as_deref()
+            .is_some_and(|v| v.is_empty() || v.chars().count() > 200)
+        {
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("{name} names a property: 1 to 200 characters"),
+            ));
+        }
+    }
+    let options = import::ImportOptions {
+        crs: q.crs,
+        partial: q.partial,
+        dry_run: q.dry_run,
+        mapping: import::AttributeMapping {
+            code: q.code_property,
+            name: q.name_property,
+            parent: q.parent_property,
+            level: q.level_property,
+        },
+    };
+    let report = import::import_areas(&state, &caller.user.username, &body, options).await?;
     Ok(HttpResponse::Ok().json(report))
 }
 

@@ -101,6 +101,16 @@ pub async fn unrouted(req: actix_web::HttpRequest) -> actix_web::HttpResponse {
     response
 }
 
+/// The method guards the route table names (actix-web's, and `options`).
+mod verbs {
+    pub use actix_web::web::{delete, get, head, patch, post, put};
+
+    /// Routes `OPTIONS` requests.
+    pub fn options() -> actix_web::Route {
+        actix_web::web::method(actix_web::http::Method::OPTIONS)
+    }
+}
+
 macro_rules! route_table {
     ($($method:ident $path:literal => $handler:path;)*) => {
         /// Every route served: `(method, path)`, paths in OpenAPI `{param}` form.
@@ -108,7 +118,7 @@ macro_rules! route_table {
 
         /// Registers every route.
         pub fn configure(cfg: &mut web::ServiceConfig) {
-            $( cfg.route($path, web::$method().to($handler)); )*
+            $( cfg.route($path, verbs::$method().to($handler)); )*
         }
     };
 }
@@ -157,10 +167,12 @@ route_table! {
     get "/ogc/collections/{collection}" => ogc::collection;
     get "/ogc/collections/{collection}/items" => ogc::items;
     post "/ogc/collections/{collection}/items" => ogc::create;
+    options "/ogc/collections/{collection}/items" => ogc::items_options;
     get "/ogc/collections/{collection}/items/{id}" => ogc::item;
     put "/ogc/collections/{collection}/items/{id}" => ogc::replace;
     patch "/ogc/collections/{collection}/items/{id}" => ogc::update;
     delete "/ogc/collections/{collection}/items/{id}" => ogc::delete;
+    options "/ogc/collections/{collection}/items/{id}" => ogc::item_options;
     put "/api/v1/blobs/{sha256}" => blobs::put;
     head "/api/v1/blobs/{sha256}" => blobs::head;
     get "/api/v1/blobs/{sha256}" => blobs::get;

@@ -207,6 +207,43 @@ fn check_collection(id: &str) -> ApiResult<()> {
     }
 }
 
+/// What the caller may do with a collection's items (`Allow` of `OPTIONS`): GIS clients such
+/// as QGIS 3.30+ offer editing from it. Areas are editable by the map's editors; records never
+/// through this API.
+fn allowed(caller: &Caller, collection: &str, one_item: bool) -> &'static str {
+    let edits = collection != "records" && MAP_EDITORS.contains(&caller.user.role);
+    match (edits, one_item) {
+        (true, false) => "GET, POST, OPTIONS",
+        (true, true) => "GET, PUT, PATCH, DELETE, OPTIONS",
+        (false, _) => "GET, OPTIONS",
+    }
+}
+
+fn allow_response(allow: &'static str) -> HttpResponse {
+    HttpResponse::NoContent()
+        .insert_header((header::ALLOW, allow))
+        .finish()
+}
+
+/// `OPTIONS /ogc/collections/{collection}/items`: the methods the caller's role may use.
+pub async fn items_options(caller: Caller, path: web::Path<String>) -> ApiResult<HttpResponse> {
+    let collection = path.into_inner();
+    check_collection(&collection)?;
+    Ok(allow_response(allowed(&caller, &collection, false)))
+}
+
+/// `OPTIONS /ogc/collections/{collection}/items/{id}`: the methods the caller's role may use on
+/// an item of the collection (whether or not that item exists: QGIS asks with a made-up id
+/// when a layer is empty).
+pub async fn item_options(
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (collection, _) = path.into_inner();
+    check_collection(&collection)?;
+    Ok(allow_response(allowed(&caller, &collection, true)))
+}
+
 /// `GET /ogc/collections`.
 pub async fn collections(
     state: web::Data<AppState>,

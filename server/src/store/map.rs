@@ -170,12 +170,29 @@ macro_rules! queries {
             pool: &Pool,
             codes: &[String],
         ) -> Result<Vec<(String, Level)>> {
+            Ok(area_heads(pool, codes)
+                .await?
+                .into_iter()
+                .map(|(code, level, _)| (code, level))
+                .collect())
+        }
+
+        pub(in crate::store) async fn area_heads(
+            pool: &Pool,
+            codes: &[String],
+        ) -> Result<Vec<(String, Level, Option<String>)>> {
             let rows = sqlx::query(AREA_LEVELS)
                 .bind(text_list(codes))
                 .fetch_all(pool)
                 .await?;
             rows.iter()
-                .map(|row| Ok((row.try_get(0)?, parse_level(row.try_get::<&str, _>(1)?)?)))
+                .map(|row| {
+                    Ok((
+                        row.try_get(0)?,
+                        parse_level(row.try_get::<&str, _>(1)?)?,
+                        row.try_get(2)?,
+                    ))
+                })
                 .collect()
         }
 

@@ -213,6 +213,8 @@ store_api! {
     reader async fn area(&self, code: &str) -> Result<Option<AreaRecord>>;
     /// The level of each of `codes` that exists.
     reader async fn area_levels(&self, codes: &[String]) -> Result<Vec<(String, Level)>>;
+    /// The level and parent of each of these codes that names an area.
+    reader async fn area_heads(&self, codes: &[String]) -> Result<Vec<(String, Level, Option<String>)>>;
     /// Areas matching a filter, ordered by code.
     reader async fn list_areas(&self, filter: &AreaFilter) -> Result<Vec<AreaRecord>>;
     /// The map version and every area, read consistently (for rebuilding the index).

@@ -68,7 +68,7 @@ fn token_areas(row: &DbRow, _user_id: i64) -> Result<Vec<String>> {
     Ok(row.try_get("areas")?)
 }
 
-const AREA_LEVELS: &str = "SELECT code, level FROM areas WHERE code = ANY($1)";
+const AREA_LEVELS: &str = "SELECT code, level, parent FROM areas WHERE code = ANY($1)";
 
 const RECORD_DOCS: &str = "SELECT id, doc, version FROM records WHERE id = ANY($1)";
 

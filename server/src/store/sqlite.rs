@@ -124,7 +124,7 @@ fn token_areas(row: &DbRow, user_id: i64) -> Result<Vec<String>> {
 }
 
 const AREA_LEVELS: &str =
-    "SELECT code, level FROM areas WHERE code IN (SELECT value FROM json_each($1))";
+    "SELECT code, level, parent FROM areas WHERE code IN (SELECT value FROM json_each($1))";
 
 const RECORD_DOCS: &str =
     "SELECT id, doc, version FROM records WHERE id IN (SELECT value FROM json_each($1))";

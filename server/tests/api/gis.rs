@@ -1032,9 +1032,12 @@ async fn a_server_stopped_before_reownership_finishes_the_job_when_it_starts_aga
     // the areas written and the re-ownership job queued, no record touched yet.
     let area = |code: &str, rect: [f64; 4]| {
         let feature = rect_feature(code, Some("V"), None, rect);
-        let checked =
-            gridsync_server::import::check_feature(&feature, gridsync_server::coords::Crs::Wgs84)
-                .unwrap();
+        let checked = gridsync_server::import::check_feature(
+            &feature,
+            gridsync_server::coords::Crs::Wgs84,
+            &Default::default(),
+        )
+        .unwrap();
         gridsync_server::domain::AreaRecord {
             code: code.into(),
             name: checked.name,
@@ -1078,4 +1081,204 @@ async fn a_server_stopped_before_reownership_finishes_the_job_when_it_starts_aga
         owner(&record(&restarted, &dispatcher, &strip).await),
         Some("B")
     );
+}
+
+/// Every county-level outline of Jilin (amap, GCJ-02) from `scripts/fetch-test-data.sh`, as a
+/// GIS officer's county file has them: an `adcode` and a name, no parent, no level.
+fn jilin_counties() -> Vec<Value> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/test-data/jilin");
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}; run ./scripts/fetch-test-data.sh (./scripts/test.sh does)",
+                dir.display()
+            )
+        })
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|path| {
+            let mut geometry: Value =
+                serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            let adcode = geometry["properties"]["adcode"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            geometry.as_object_mut().unwrap().remove("properties");
+            json!({
+                "type": "Feature",
+                "properties": { "adcode": adcode, "name": format!("县级区划 {adcode}") },
+                "geometry": geometry,
+            })
+        })
+        .collect()
+}
+
+fn codes_of(listing: &Value) -> Vec<String> {
+    listing["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["properties"]["code"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn children_of_the_city(app: &TestApp, token: &str) -> Vec<String> {
+    let listing: Value = app
+        .get("/api/v1/grids?parent=2203", Some(token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    codes_of(&listing)
+}
+
+#[both_backends]
+async fn importing_county_outlines_without_parents_keeps_the_map_whole(app: TestApp) {
+    app.load_demo_map().await;
+    let gis = app.user_token("gis", Role::Gis, &[]).await;
+    let before = children_of_the_city(&app, &gis).await;
+    assert!(before.contains(&"220302".to_string()), "{before:?}");
+    let counties = jilin_counties();
+    assert_eq!(counties.len(), 60);
+
+    let response = app
+        .post(
+            "/api/v1/grids/import?crs=gcj02",
+            Some(&gis),
+            &collection(counties),
+        )
+        .await;
+
+    assert_eq!(response.status(), 200, "{}", response.text().await.unwrap());
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(report["imported"], 60);
+    let result_of = |code: &str| {
+        report["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["code"] == code)
+            .unwrap()
+            .clone()
+    };
+    // The districts the map had keep their parent and level, and say so.
+    assert_eq!(
+        result_of("220302")["inferred"],
+        json!([
+            { "field": "parent", "value": "2203", "from": "stored" },
+            { "field": "level", "value": "county", "from": "stored" },
+        ])
+    );
+    // A county the map did not have is a county by its code.
+    assert!(
+        result_of("220102")["inferred"]
+            .as_array()
+            .unwrap()
+            .contains(&json!({ "field": "level", "value": "county", "from": "code" }))
+    );
+    assert_eq!(children_of_the_city(&app, &gis).await, before);
+    let district: Value = app
+        .get("/api/v1/grids/220302", Some(&gis))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(district["properties"]["parent"], "2203");
+    assert_eq!(district["properties"]["level"], "county");
+    // A point inside the real 铁西区 still finds its way up to the city.
+    let (lon, lat) = inside(&stored_geometry(&app, &gis, "220302").await);
+    let located: Value = app
+        .get(&format!("/api/v1/locate?lon={lon}&lat={lat}"), Some(&gis))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let path: Vec<&str> = located["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(path.last(), Some(&"2203"), "{path:?}");
+}
+
+#[both_backends]
+async fn an_import_reads_the_properties_named_and_infers_the_parent_and_a_dry_run_writes_nothing(
+    app: TestApp,
+) {
+    app.load_demo_map().await;
+    let gis = app.user_token("gis", Role::Gis, &[]).await;
+    let (lon, lat) = inside(&stored_geometry(&app, &gis, "22030200100101").await);
+    let d = 0.0002;
+    let [x0, y0, x1, y1] = [lon - d, lat - d, lon + d, lat + d];
+    let file = collection(vec![json!({
+        "type": "Feature",
+        "properties": { "WGBM": "22030200100199", "WGMC": "东风社区新网格", "JB": "网格" },
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]],
+        },
+    })]);
+    let mapping = "code_property=WGBM&name_property=WGMC&level_property=JB";
+
+    let preview = app
+        .post(
+            &format!("/api/v1/grids/import?dry_run=true&{mapping}"),
+            Some(&gis),
+            &file,
+        )
+        .await;
+    assert_eq!(preview.status(), 200, "{}", preview.text().await.unwrap());
+    let preview: Value = preview.json().await.unwrap();
+    assert_eq!(preview["dry_run"], true);
+    assert_eq!(preview["valid"], 1, "{preview}");
+    assert_eq!(
+        preview["results"][0]["inferred"],
+        json!([{ "field": "parent", "value": "220302001001", "from": "containment" }])
+    );
+    assert_eq!(
+        app.get("/api/v1/grids/22030200100199", Some(&gis))
+            .await
+            .status(),
+        404
+    );
+
+    let done = app
+        .post(
+            &format!("/api/v1/grids/import?{mapping}"),
+            Some(&gis),
+            &file,
+        )
+        .await;
+    assert_eq!(done.status(), 200, "{}", done.text().await.unwrap());
+    let grid: Value = app
+        .get("/api/v1/grids/22030200100199", Some(&gis))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(grid["properties"]["parent"], "220302001001");
+    assert_eq!(grid["properties"]["level"], "grid");
+    assert_eq!(grid["properties"]["name"], "东风社区新网格");
+    // Without the mapping, the file's code is nowhere the import looks.
+    let unmapped = app.post("/api/v1/grids/import", Some(&gis), &file).await;
+    let unmapped = assert_problem(unmapped, 422, "import_rejected").await;
+    assert_eq!(unmapped["results"][0]["error"]["code"], "missing_code");
+    // Well-known names need no mapping, Chinese ones included.
+    let mut known = file.clone();
+    known["features"][0]["properties"] =
+        json!({ "GRIDCODE": "22030200100198", "网格名称": "东风社区另一网格" });
+    let imported = app.post("/api/v1/grids/import", Some(&gis), &known).await;
+    assert_eq!(imported.status(), 200, "{}", imported.text().await.unwrap());
+    let grid: Value = app
+        .get("/api/v1/grids/22030200100198", Some(&gis))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(grid["properties"]["name"], "东风社区另一网格");
+    assert_eq!(grid["properties"]["level"], "grid");
 }

@@ -669,3 +669,115 @@ async fn every_page_says_how_many_match_and_a_limit_beyond_the_maximum_is_served
     )
     .await;
 }
+
+#[both_backends]
+async fn options_answers_allow_by_role_and_the_edits_qgis_then_sends_go_through(app: TestApp) {
+    let gis = setup(&app).await;
+    app.add_user("wang", Role::GridWorker, &["A"]).await;
+    let send = |method: &str, path: &str, user: Option<&str>| {
+        let mut request = app.client.request(
+            reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+            app.url(path),
+        );
+        if let Some(user) = user {
+            request = request.basic_auth(user, Some(crate::helpers::PASSWORD));
+        }
+        request
+    };
+    let allow = |response: &reqwest::Response| {
+        assert_eq!(response.status(), 204, "{}", response.url());
+        response.headers()["allow"].to_str().unwrap().to_string()
+    };
+
+    // What QGIS 3.30+ asks before it offers editing: OPTIONS on the items and on one item
+    // (a made-up id when the layer is empty).
+    let items = send("OPTIONS", "/ogc/collections/grids/items", Some("gis"))
+        .send()
+        .await
+        .unwrap();
+    let item = send(
+        "OPTIONS",
+        "/ogc/collections/grids/items/unknown_id",
+        Some("gis"),
+    )
+    .send()
+    .await
+    .unwrap();
+    let records = send("OPTIONS", "/ogc/collections/records/items", Some("gis"))
+        .send()
+        .await
+        .unwrap();
+    let worker = send("OPTIONS", "/ogc/collections/grids/items/A", Some("wang"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(allow(&items), "GET, POST, OPTIONS");
+    assert_eq!(allow(&item), "GET, PUT, PATCH, DELETE, OPTIONS");
+    assert_eq!(allow(&records), "GET, OPTIONS");
+    assert_eq!(allow(&worker), "GET, OPTIONS");
+    let anonymous = send("OPTIONS", "/ogc/collections/grids/items", None)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(anonymous, 401, "unauthenticated").await;
+    let nowhere = send("OPTIONS", "/ogc/collections/roads/items", Some("gis"))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(nowhere, 404, "not_found").await;
+
+    // Then the edits, with the ETag QGIS read: replace C's name, retire it, create it again.
+    let read = send("GET", "/ogc/collections/grids/items/C", Some("gis"))
+        .send()
+        .await
+        .unwrap();
+    let etag = read.headers()["etag"].to_str().unwrap().to_string();
+    let mut c: Value = read.json().await.unwrap();
+    c["properties"]["name"] = json!("第三网格");
+    let replaced = send("PUT", "/ogc/collections/grids/items/C", Some("gis"))
+        .header("if-match", &etag)
+        .header("content-type", "application/geo+json")
+        .body(c.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replaced.status(), 200, "{}", replaced.text().await.unwrap());
+    let stale = send("DELETE", "/ogc/collections/grids/items/C", Some("gis"))
+        .header("if-match", &etag)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(stale, 412, "version_mismatch").await;
+    let rest = json_of(app.get("/api/v1/grids/C", Some(&gis)).await).await;
+    assert_eq!(rest["properties"]["name"], "第三网格");
+    let fresh = app.get("/api/v1/grids/C", Some(&gis)).await;
+    let fresh = fresh.headers()["etag"].to_str().unwrap().to_string();
+    let retired = send("DELETE", "/ogc/collections/grids/items/C", Some("gis"))
+        .header("if-match", &fresh)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(retired.status(), 200, "{}", retired.text().await.unwrap());
+    assert_eq!(app.get("/api/v1/grids/C", Some(&gis)).await.status(), 404);
+    let created = send("POST", "/ogc/collections/grids/items", Some("gis"))
+        .header("content-type", "application/geo+json")
+        .body(c.to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    assert!(
+        created.headers()["location"]
+            .to_str()
+            .unwrap()
+            .ends_with("/ogc/collections/grids/items/C")
+    );
+    let back = json_of(app.get("/api/v1/grids/C", Some(&gis)).await).await;
+    assert_eq!(back["properties"]["parent"], "V");
+    // A grid worker's edit is refused whatever QGIS might try.
+    let refused = send("DELETE", "/ogc/collections/grids/items/A", Some("wang"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+}
