@@ -130,6 +130,12 @@ pub struct ServeArgs {
     #[arg(long, env = "GRIDSYNC_UNREFERENCED_UPLOAD_BYTES", default_value_t = 32 * 1024 * 1024)]
     pub unreferenced_upload_bytes: i64,
 
+    /// Decimal places of the coordinates the server sends (areas' outlines): 7 is about 1 cm;
+    /// fewer make smaller answers. Stored geometry keeps its full precision.
+    #[arg(long, env = "GRIDSYNC_COORDINATE_DECIMALS", default_value_t = 7,
+          value_parser = clap::value_parser!(u8).range(0..=15))]
+    pub coordinate_decimals: u8,
+
     /// A bearer token for the metrics scraper (Prometheus's `authorization` setting). Without
     /// it, `/metrics` answers admin and supervisor accounts only.
     #[arg(long, env = "GRIDSYNC_METRICS_TOKEN", hide_env_values = true)]
@@ -179,6 +185,8 @@ pub struct Settings {
     pub unreferenced_upload_bytes: i64,
     /// The metrics scraper's bearer token.
     pub metrics_token: Option<String>,
+    /// Decimal places of the coordinates sent.
+    pub coordinate_decimals: u8,
 }
 
 /// A test server's contact key: one per database, the same for every instance on it (as an
@@ -227,6 +235,7 @@ impl Settings {
             contact_secret: None,
             unreferenced_upload_bytes: args.unreferenced_upload_bytes,
             metrics_token: args.metrics_token.clone().filter(|t| !t.trim().is_empty()),
+            coordinate_decimals: args.coordinate_decimals,
         }
     }
 
@@ -311,6 +320,7 @@ impl Settings {
             contact_secret: Some(test_contact_secret(&database_url)),
             unreferenced_upload_bytes: 32 * 1024 * 1024,
             metrics_token: None,
+            coordinate_decimals: 7,
         }
     }
 }

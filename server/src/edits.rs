@@ -616,7 +616,7 @@ pub async fn patched(state: &AppState, code: &str, patch: &Value, crs: Crs) -> A
         .area(code)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no area `{code}`")))?;
-    let mut feature = geometry::area_feature(&current, crs)?;
+    let mut feature = geometry::area_feature(&current, crs, None)?;
     if let Some(geometry) = patch.get("geometry") {
         feature["geometry"] = geometry.clone();
     }

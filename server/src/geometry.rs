@@ -401,10 +401,27 @@ pub fn bbox(geometry: &MultiPolygon) -> [f64; 4] {
 
 /// GeoJSON for a WGS-84 geometry, converted to `crs`; a single polygon is written as a Polygon.
 pub fn to_geojson(geometry: &MultiPolygon, crs: Crs) -> Geometry {
-    let converted = geometry.map_coords(|c| {
-        let (x, y) = crs.from_wgs84(c.x, c.y);
-        Coord { x, y }
-    });
+    to_geojson_rounded(geometry, crs, None)
+}
+
+/// [`to_geojson`] with every coordinate rounded to `decimals` places (when given), as answers
+/// send them. Rings are wound as RFC 7946 §3.1.6 says: exterior rings counter-clockwise, holes
+/// clockwise.
+pub fn to_geojson_rounded(geometry: &MultiPolygon, crs: Crs, decimals: Option<u8>) -> Geometry {
+    use geo::orient::{Direction, Orient};
+    let scale = decimals.map(|d| 10f64.powi(i32::from(d)));
+    let converted = geometry
+        .map_coords(|c| {
+            let (x, y) = crs.from_wgs84(c.x, c.y);
+            match scale {
+                Some(scale) => Coord {
+                    x: (x * scale).round() / scale,
+                    y: (y * scale).round() / scale,
+                },
+                None => Coord { x, y },
+            }
+        })
+        .orient(Direction::Default);
     if converted.0.len() == 1 {
         Geometry::from(&converted.0[0])
     } else {
@@ -412,10 +429,12 @@ pub fn to_geojson(geometry: &MultiPolygon, crs: Crs) -> Geometry {
     }
 }
 
-/// An area as a GeoJSON Feature in `crs`.
+/// An area as a GeoJSON Feature in `crs`, its coordinates rounded to `decimals` places (full
+/// precision with `None`).
 pub fn area_feature(
     record: &crate::domain::AreaRecord,
     crs: Crs,
+    decimals: Option<u8>,
 ) -> crate::error::ApiResult<serde_json::Value> {
     let geometry = from_stored(&record.geometry).map_err(|e| {
         crate::error::ApiError::Internal(format!("stored geometry of {}: {e}", record.code).into())
@@ -423,7 +442,7 @@ pub fn area_feature(
     Ok(serde_json::json!({
         "type": "Feature",
         "id": record.code,
-        "geometry": to_geojson(&geometry, crs),
+        "geometry": to_geojson_rounded(&geometry, crs, decimals),
         "properties": {
             "code": record.code,
             "name": record.name,
@@ -607,6 +626,55 @@ mod tests {
             };
             proptest::prop_assert_eq!(ring(&repaired), ring(&expected));
             proptest::prop_assert!(repaired.0[0].exterior().is_ccw());
+        }
+    }
+
+    proptest::proptest! {
+        /// Whatever the winding of a stored outline and its hole, what is sent has the exterior
+        /// counter-clockwise and the hole clockwise (RFC 7946), every coordinate within half a
+        /// unit of its last decimal of the true value.
+        #[test]
+        fn answers_are_wound_as_rfc_7946_says_and_rounded_to_the_decimals_asked(
+            radii in proptest::collection::vec(0.005f64..0.01, 3..30),
+            reverse_exterior: bool,
+            reverse_hole: bool,
+            decimals in 4u8..=9,
+        ) {
+            use geo::{LineString, Polygon, Winding};
+            let mut exterior = star(&radii);
+            if reverse_exterior {
+                exterior.reverse();
+            }
+            let mut hole: Vec<[f64; 2]> = [[-0.001, -0.001], [0.001, -0.001], [0.001, 0.001], [-0.001, 0.001], [-0.001, -0.001]]
+                .iter()
+                .map(|[x, y]| [124.3 + x, 43.1 + y])
+                .collect();
+            if reverse_hole {
+                hole.reverse();
+            }
+            let ring = |points: &[[f64; 2]]| LineString::from(points.iter().map(|&[x, y]| (x, y)).collect::<Vec<_>>());
+            let stored = MultiPolygon(vec![Polygon::new(ring(&exterior), vec![ring(&hole)])]);
+
+            let sent = to_geojson_rounded(&stored, Crs::Wgs84, Some(decimals));
+
+            let back = match geo::Geometry::<f64>::try_from(sent).unwrap() {
+                geo::Geometry::Polygon(p) => p,
+                other => panic!("{other:?}"),
+            };
+            proptest::prop_assert!(back.exterior().is_ccw());
+            proptest::prop_assert!(back.interiors()[0].is_cw());
+            let half = 0.5 / 10f64.powi(i32::from(decimals)) + 1e-12;
+            let mut sent_points: Vec<(f64, f64)> = back.exterior().0.iter().map(|c| (c.x, c.y)).collect();
+            let mut true_points: Vec<(f64, f64)> = stored.0[0].exterior().0.iter().map(|c| (c.x, c.y)).collect();
+            sent_points.pop();
+            true_points.pop();
+            proptest::prop_assert_eq!(sent_points.len(), true_points.len());
+            for (x, y) in sent_points {
+                proptest::prop_assert!(
+                    true_points.iter().any(|&(tx, ty)| (tx - x).abs() <= half && (ty - y).abs() <= half),
+                    "({x}, {y}) is no rounding of a vertex"
+                );
+            }
         }
     }
 

@@ -29,9 +29,22 @@ pub struct Piece {
     pub geometry: Polygon,
 }
 
+/// The Earth's surface in square metres (WGS-84 ellipsoid).
+const EARTH_M2: f64 = 510_065_621_724_088.4;
+
+/// Geodesic area of one polygon in square metres. The geodesic measure takes a ring's winding
+/// to say which side is inside, and the slivers that boolean operations leave may come either
+/// way round (a clockwise sliver measured as the rest of the Earth): the polygon is wound
+/// counter-clockwise first, and an area cannot exceed half the Earth.
+fn polygon_m2(polygon: &Polygon) -> f64 {
+    use geo::orient::{Direction, Orient};
+    let area = polygon.orient(Direction::Default).geodesic_area_unsigned();
+    area.min(EARTH_M2 - area).max(0.0)
+}
+
 /// Geodesic area of a multipolygon in square metres.
 pub fn area_m2(geometry: &MultiPolygon) -> f64 {
-    geometry.geodesic_area_unsigned()
+    geometry.0.iter().map(polygon_m2).sum()
 }
 
 /// The polygons of `geometry` at least `tolerance_m2` big, as pieces, largest first.
@@ -40,7 +53,7 @@ pub fn pieces(geometry: MultiPolygon, tolerance_m2: f64) -> Vec<Piece> {
         .0
         .into_iter()
         .filter_map(|polygon| {
-            let area = polygon.geodesic_area_unsigned();
+            let area = polygon_m2(&polygon);
             if area < tolerance_m2 || area == 0.0 {
                 return None;
             }
@@ -192,6 +205,25 @@ pub fn coord(lon: f64, lat: f64) -> Coord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sliver_measures_its_own_area_whichever_way_it_is_wound() {
+        use geo::{LineString, Polygon};
+        let ring = vec![
+            (124.3, 43.1),
+            (124.300001, 43.1),
+            (124.300001, 43.100001),
+            (124.3, 43.1),
+        ];
+        let ccw = Polygon::new(LineString::from(ring.clone()), vec![]);
+        let cw = Polygon::new(
+            LineString::from(ring.into_iter().rev().collect::<Vec<_>>()),
+            vec![],
+        );
+        let (a, b) = (polygon_m2(&ccw), polygon_m2(&cw));
+        assert!(a < 0.01 && b < 0.01, "{a} {b}");
+        assert!((a - b).abs() < 1e-9);
+    }
     use geo::{LineString, polygon};
     use proptest::prelude::*;
 

@@ -124,7 +124,7 @@ pub async fn list(
     let features = records
         .iter()
         .filter(|r| snapshot.user_can_see(&caller.user, &r.code))
-        .map(|r| area_feature(r, crs))
+        .map(|r| area_feature(r, crs, Some(state.settings.coordinate_decimals)))
         .collect::<ApiResult<Vec<_>>>()?;
     Ok(HttpResponse::Ok()
         .content_type("application/geo+json")
@@ -176,7 +176,11 @@ pub async fn get(
     Ok(HttpResponse::Ok()
         .content_type("application/geo+json")
         .insert_header((actix_web::http::header::ETAG, etag(&record)))
-        .json(area_feature(&record, query.crs)?))
+        .json(area_feature(
+            &record,
+            query.crs,
+            Some(state.settings.coordinate_decimals),
+        )?))
 }
 
 /// Query parameters of every edit.
@@ -479,7 +483,7 @@ pub async fn versions(
     let versions = history
         .iter()
         .map(|v| {
-            let mut f = area_feature(&v.area, query.crs)?;
+            let mut f = area_feature(&v.area, query.crs, Some(state.settings.coordinate_decimals))?;
             let p = &mut f["properties"];
             p["retired"] = json!(v.retired);
             p["valid_from"] = json!(rfc3339(v.valid_from));
@@ -559,8 +563,13 @@ pub async fn coverage(
         .await
         .map_err(ApiError::internal)?;
     let crs = query.crs;
-    let polygon =
-        |p: &topology::Piece| geometry::to_geojson(&MultiPolygon(vec![p.geometry.clone()]), crs);
+    let polygon = |p: &topology::Piece| {
+        geometry::to_geojson_rounded(
+            &MultiPolygon(vec![p.geometry.clone()]),
+            crs,
+            Some(state.settings.coordinate_decimals),
+        )
+    };
     let at = |p: &topology::Piece| {
         let (x, y) = crs.from_wgs84(p.at[0], p.at[1]);
         [x, y]

@@ -496,7 +496,7 @@ pub async fn items(
         }
         let features = page
             .iter()
-            .map(|a| area_feature(a, crs))
+            .map(|a| area_feature(a, crs, Some(state.settings.coordinate_decimals)))
             .collect::<ApiResult<Vec<_>>>()?;
         (features, visible.len())
     };
@@ -600,7 +600,7 @@ pub async fn item(
             "area {code} is outside your assigned areas"
         )));
     }
-    let mut body = area_feature(&area, crs)?;
+    let mut body = area_feature(&area, crs, Some(state.settings.coordinate_decimals))?;
     body["links"] = json!([
         { "href": format!("{base}/collections/{collection}/items/{code}"), "rel": "self", "type": GEOJSON },
         { "href": format!("{base}/collections/{collection}"), "rel": "collection", "type": "application/json" },

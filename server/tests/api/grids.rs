@@ -150,8 +150,14 @@ async fn a_gcj02_import_is_stored_in_wgs84_and_served_in_either(app: TestApp) {
         .unwrap();
     let corner = &stored["geometry"]["coordinates"][0][0];
     let expected = gcj02_to_wgs84(124.35, 43.17);
-    assert!((corner[0].as_f64().unwrap() - expected.0).abs() < 1e-9);
-    assert!((corner[1].as_f64().unwrap() - expected.1).abs() < 1e-9);
+    assert!(
+        (corner[0].as_f64().unwrap() - expected.0).abs() < 5e-8,
+        "answers carry 7 decimals"
+    );
+    assert!(
+        (corner[1].as_f64().unwrap() - expected.1).abs() < 5e-8,
+        "answers carry 7 decimals"
+    );
     let as_gcj: Value = app
         .get("/api/v1/grids/G?crs=gcj02", Some(&gis))
         .await
@@ -285,4 +291,114 @@ async fn a_body_that_is_not_a_feature_collection_is_the_same_400_on_every_route(
         assert_problem(not_collection, 400, "invalid_geojson").await;
         assert_problem(not_json, 400, "invalid_json").await;
     }
+}
+
+/// The most decimal places of any number in a JSON text.
+fn most_decimals(text: &str) -> usize {
+    let bytes = text.as_bytes();
+    let mut most = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'.' && i > 0 && bytes[i - 1].is_ascii_digit() {
+            let digits = bytes[i + 1..]
+                .iter()
+                .take_while(|b| b.is_ascii_digit())
+                .count();
+            most = most.max(digits);
+            i += digits;
+        }
+        i += 1;
+    }
+    most
+}
+
+/// Every ring of every area in a FeatureCollection wound as RFC 7946 §3.1.6 says.
+fn assert_rfc7946_winding(collection: &Value) {
+    use geo::Winding;
+    let features = collection["features"].as_array().unwrap();
+    assert!(!features.is_empty());
+    for feature in features {
+        let geometry: geojson::Geometry =
+            serde_json::from_value(feature["geometry"].clone()).unwrap();
+        let polygons = match geo::Geometry::<f64>::try_from(geometry).unwrap() {
+            geo::Geometry::Polygon(p) => vec![p],
+            geo::Geometry::MultiPolygon(m) => m.0,
+            other => panic!("{other:?}"),
+        };
+        for polygon in polygons {
+            assert!(polygon.exterior().is_ccw(), "{}", feature["id"]);
+            for hole in polygon.interiors() {
+                assert!(hole.is_cw(), "a hole of {}", feature["id"]);
+            }
+        }
+    }
+}
+
+#[both_backends]
+async fn the_demo_map_goes_out_wound_as_rfc_7946_says_with_seven_decimals(app: TestApp) {
+    app.load_demo_map().await;
+    let gis = app.user_token("gis", Role::Gis, &[]).await;
+
+    for path in [
+        "/api/v1/grids",
+        "/api/v1/grids?crs=gcj02",
+        "/ogc/collections/grids/items?limit=1000",
+        "/ogc/collections/regions/items",
+    ] {
+        let text = app.get(path, Some(&gis)).await.text().await.unwrap();
+        let collection: Value = serde_json::from_str(&text).unwrap();
+        assert_rfc7946_winding(&collection);
+        let coordinates: Vec<String> = collection["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["geometry"].to_string())
+            .collect();
+        assert!(
+            coordinates.iter().all(|c| most_decimals(c) <= 7),
+            "{path}: more than 7 decimals"
+        );
+        if path.contains("gcj02") {
+            // Converted coordinates have every decimal an f64 holds until they are rounded.
+            assert!(coordinates.iter().any(|c| most_decimals(c) == 7), "{path}");
+        }
+    }
+    // The demo grid with a hole (drawn counter-clockwise in the demo's source) has it clockwise.
+    let holed: Value = app
+        .get("/api/v1/grids/22030300200204", Some(&gis))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let holed: geojson::Geometry = serde_json::from_value(holed["geometry"].clone()).unwrap();
+    let geo::Geometry::Polygon(holed) = geo::Geometry::<f64>::try_from(holed).unwrap() else {
+        panic!("a polygon")
+    };
+    use geo::Winding;
+    assert_eq!(holed.interiors().len(), 1);
+    assert!(holed.interiors()[0].is_cw());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fewer_decimals_make_a_smaller_layer() {
+    let full = TestApp::spawn(crate::helpers::Backend::Sqlite).await;
+    let coarse = TestApp::spawn_with(crate::helpers::Backend::Sqlite, |s| {
+        s.coordinate_decimals = 5
+    })
+    .await;
+    let mut sizes = Vec::new();
+    for app in [&full, &coarse] {
+        app.load_demo_map().await;
+        let gis = app.user_token("gis", Role::Gis, &[]).await;
+        let text = app
+            .get("/api/v1/grids?crs=gcj02", Some(&gis))
+            .await
+            .text()
+            .await
+            .unwrap();
+        sizes.push((text.len(), most_decimals(&text)));
+    }
+    assert_eq!(sizes[0].1, 7);
+    assert_eq!(sizes[1].1, 5);
+    assert!(sizes[1].0 < sizes[0].0, "{sizes:?}");
 }
