@@ -465,19 +465,43 @@ pub async fn items(
             bbox,
         };
         let at = datetime.and_then(|(_, end)| end);
-        let areas = match (datetime, at) {
-            (Some(_), Some(at)) => state.store.areas_as_of(at, &filter).await?,
-            _ => state.store.list_areas(&filter).await?,
-        };
         let snapshot = state.grids.snapshot().await?;
-        let visible: Vec<&AreaRecord> = areas
-            .iter()
-            .filter(|a| (id == "grids") == (a.level == Level::Grid))
-            .filter(|a| snapshot.user_can_see(&caller.user, &a.code))
-            .collect();
+        let in_collection = |level: Level| (id == "grids") == (level == Level::Grid);
         let offset = q.offset.unwrap_or(0);
-        let page: Vec<&AreaRecord> = visible.iter().skip(offset).take(limit).copied().collect();
-        if offset + page.len() < visible.len() {
+        let (matched, page): (usize, Vec<AreaRecord>) = match (datetime, at) {
+            (Some(_), Some(at)) => {
+                let areas = state.store.areas_as_of(at, &filter).await?;
+                let visible: Vec<AreaRecord> = areas
+                    .into_iter()
+                    .filter(|a| in_collection(a.level))
+                    .filter(|a| snapshot.user_can_see(&caller.user, &a.code))
+                    .collect();
+                let matched = visible.len();
+                (
+                    matched,
+                    visible.into_iter().skip(offset).take(limit).collect(),
+                )
+            }
+            _ => {
+                // The codes of the whole layer, then the outlines of one page only: a page of a
+                // 20,000-grid layer does not read 20,000 outlines.
+                let visible: Vec<String> = state
+                    .store
+                    .list_area_codes(&filter)
+                    .await?
+                    .into_iter()
+                    .filter(|(code, level)| {
+                        in_collection(*level) && snapshot.user_can_see(&caller.user, code)
+                    })
+                    .map(|(code, _)| code)
+                    .collect();
+                let from = offset.min(visible.len());
+                let to = offset.saturating_add(limit).min(visible.len());
+                let page = state.store.areas_by_codes(&visible[from..to]).await?;
+                (visible.len(), page)
+            }
+        };
+        if offset + page.len() < matched {
             let next = with_params(&request, &[("offset", (offset + limit).to_string())]);
             links.push(link(
                 format!("{base}/collections/{id}/items?{next}"),
@@ -498,7 +522,7 @@ pub async fn items(
             .iter()
             .map(|a| area_feature(a, crs, Some(state.settings.coordinate_decimals)))
             .collect::<ApiResult<Vec<_>>>()?;
-        (features, visible.len())
+        (features, matched)
     };
     let body = json!({
         "type": "FeatureCollection",

@@ -120,15 +120,34 @@ pub(crate) fn boxes_from_text(text: &str) -> super::Result<Vec<[f64; 4]>> {
         .map_err(|e| super::StoreError::Corrupt(format!("re-ownership boxes: {e}")))
 }
 
+/// The filter of an area listing: `$1` parent, `$2` level, `$3..$6` a box the area's box meets.
+macro_rules! area_filter {
+    () => {
+        "WHERE ($1 IS NULL OR parent = $1) AND ($2 IS NULL OR level = $2) \
+         AND ($3 IS NULL OR (min_lon <= $5 AND max_lon >= $3 AND min_lat <= $6 AND max_lat >= $4))"
+    };
+}
+
+/// Areas matching an [`AreaFilter`](crate::domain::AreaFilter), in code order.
+pub(crate) const LIST_AREAS: &str =
+    concat!("SELECT * FROM areas ", area_filter!(), " ORDER BY code");
+/// Only their codes.
+pub(crate) const LIST_AREA_CODES: &str = concat!(
+    "SELECT code, level FROM areas ",
+    area_filter!(),
+    " ORDER BY code"
+);
+
 /// The grid map's queries, for one backend (see `store/mod.rs`).
 macro_rules! queries {
     () => {
         use sqlx::Row;
 
-        use super::{AREA_LEVELS, Db, DbRow, Pool, begin_snapshot, text_list};
+        use super::{AREA_LEVELS, AREAS_BY_CODES, Db, DbRow, Pool, begin_snapshot, text_list};
         use $crate::domain::{AreaFilter, AreaRecord, Level};
         use $crate::store::map::{
-            AreaEdit, AreaImport, AreaVersion, EditOutcome, RecordPoint, ReownJob,
+            AreaEdit, AreaImport, AreaVersion, EditOutcome, LIST_AREA_CODES, LIST_AREAS,
+            RecordPoint, ReownJob,
             boxes_from_text, boxes_to_text, reown_boxes,
         };
         use $crate::store::{Result, parse_level};
@@ -200,23 +219,53 @@ macro_rules! queries {
             pool: &Pool,
             filter: &AreaFilter,
         ) -> Result<Vec<AreaRecord>> {
-            let bbox = filter.bbox;
-            let rows = sqlx::query(
-                "SELECT * FROM areas WHERE ($1 IS NULL OR parent = $1) \
-                 AND ($2 IS NULL OR level = $2) \
-                 AND ($3 IS NULL OR (min_lon <= $5 AND max_lon >= $3 \
-                      AND min_lat <= $6 AND max_lat >= $4)) \
-                 ORDER BY code",
+            let rows = bind_area_filter(
+                sqlx::query(LIST_AREAS),
+                filter,
             )
-            .bind(filter.parent.as_deref())
-            .bind(filter.level.map(|l| l.as_str()))
-            .bind(bbox.map(|b| b[0]))
-            .bind(bbox.map(|b| b[1]))
-            .bind(bbox.map(|b| b[2]))
-            .bind(bbox.map(|b| b[3]))
             .fetch_all(pool)
             .await?;
             rows.iter().map(area_from_row).collect()
+        }
+
+        /// The codes and levels [`list_areas`] would list, without their outlines: what a page
+        /// of a large layer is cut from.
+        pub(in crate::store) async fn list_area_codes(
+            pool: &Pool,
+            filter: &AreaFilter,
+        ) -> Result<Vec<(String, Level)>> {
+            let rows = bind_area_filter(sqlx::query(LIST_AREA_CODES), filter)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .map(|row| Ok((row.try_get(0)?, parse_level(row.try_get::<&str, _>(1)?)?)))
+                .collect()
+        }
+
+        /// The areas with these codes, in code order.
+        pub(in crate::store) async fn areas_by_codes(
+            pool: &Pool,
+            codes: &[String],
+        ) -> Result<Vec<AreaRecord>> {
+            let rows = sqlx::query(AREAS_BY_CODES)
+                .bind(text_list(codes))
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(area_from_row).collect()
+        }
+
+        fn bind_area_filter<'q>(
+            query: sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments>,
+            filter: &'q AreaFilter,
+        ) -> sqlx::query::Query<'q, Db, <Db as sqlx::Database>::Arguments> {
+            let bbox = filter.bbox;
+            query
+                .bind(filter.parent.as_deref())
+                .bind(filter.level.map(|l| l.as_str()))
+                .bind(bbox.map(|b| b[0]))
+                .bind(bbox.map(|b| b[1]))
+                .bind(bbox.map(|b| b[2]))
+                .bind(bbox.map(|b| b[3]))
         }
 
         /// The map version and every area, read in one snapshot: the two agree.

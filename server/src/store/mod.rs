@@ -217,6 +217,10 @@ store_api! {
     reader async fn area_heads(&self, codes: &[String]) -> Result<Vec<(String, Level, Option<String>)>>;
     /// Areas matching a filter, ordered by code.
     reader async fn list_areas(&self, filter: &AreaFilter) -> Result<Vec<AreaRecord>>;
+    /// The codes and levels `list_areas` would list, in code order, without the outlines.
+    reader async fn list_area_codes(&self, filter: &AreaFilter) -> Result<Vec<(String, Level)>>;
+    /// The areas with these codes, in code order.
+    reader async fn areas_by_codes(&self, codes: &[String]) -> Result<Vec<AreaRecord>>;
     /// The map version and every area, read consistently (for rebuilding the index).
     reader async fn map_snapshot(&self) -> Result<(i64, Vec<AreaRecord>)>;
 

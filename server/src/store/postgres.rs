@@ -68,6 +68,8 @@ fn token_areas(row: &DbRow, _user_id: i64) -> Result<Vec<String>> {
     Ok(row.try_get("areas")?)
 }
 
+const AREAS_BY_CODES: &str = "SELECT * FROM areas WHERE code = ANY($1) ORDER BY code";
+
 const AREA_LEVELS: &str = "SELECT code, level, parent FROM areas WHERE code = ANY($1)";
 
 const RECORD_DOCS: &str = "SELECT id, doc, version FROM records WHERE id = ANY($1)";

@@ -1,0 +1,158 @@
+//! A 20,000-grid layer read through the OGC API as QGIS reads it: every page of
+//! `/ogc/collections/grids/items`, following `next` links, as a GIS officer (who sees every
+//! area). Each grid is a 32-vertex outline (about as detailed as a hand-drawn grid). Reports,
+//! on a SQLite file: the pages, the bytes and the time for the whole layer at the page sizes
+//! QGIS uses (its default 1,000, and 100), and the slowest page.
+//!
+//! `cargo bench -p gridsync-server --bench ogc_pages` (`GRIDSYNC_BENCH_GRIDS` to change the
+//! count).
+
+use std::time::{Duration, Instant};
+
+use gridsync_server::auth::{new_token, token_hash};
+use gridsync_server::coords::Crs;
+use gridsync_server::domain::{AreaRecord, Level, NewUser, Role, now_unix};
+use gridsync_server::{Application, Settings, geometry, store};
+use serde_json::Value;
+
+fn grid_count() -> usize {
+    std::env::var("GRIDSYNC_BENCH_GRIDS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20_000)
+}
+
+/// A village of `side × side` grids near Siping, each a 32-vertex outline inside its cell.
+fn grids(count: usize) -> Vec<AreaRecord> {
+    let side = (count as f64).sqrt().ceil() as usize;
+    let cell = 0.002;
+    let (lon0, lat0) = (124.2, 43.0);
+    let mut areas = vec![];
+    for i in 0..count {
+        let (cx, cy) = (
+            lon0 + cell * ((i % side) as f64 + 0.5),
+            lat0 + cell * ((i / side) as f64 + 0.5),
+        );
+        let mut ring: Vec<(f64, f64)> = (0..32)
+            .map(|k| {
+                let angle = std::f64::consts::TAU * k as f64 / 32.0;
+                let r = cell * (0.45 + 0.03 * ((k * 7 + i) % 5) as f64 / 5.0);
+                (cx + r * angle.cos(), cy + r * angle.sin())
+            })
+            .collect();
+        ring.push(ring[0]);
+        let polygon = geo::Polygon::new(geo::LineString::from(ring), vec![]);
+        let multi = geo::MultiPolygon(vec![polygon]);
+        areas.push(AreaRecord {
+            code: format!("G{i:06}"),
+            name: format!("第{i}网格"),
+            level: Level::Grid,
+            parent: None,
+            bbox: geometry::bbox(&multi),
+            geometry: geometry::to_geojson(&multi, Crs::Wgs84).to_string(),
+            version: 0,
+            updated_at: 0,
+        });
+    }
+    areas
+}
+
+struct Layer {
+    pages: usize,
+    features: usize,
+    bytes: usize,
+    total: Duration,
+    slowest: Duration,
+}
+
+async fn read_layer(client: &reqwest::Client, first: String, token: &str) -> Layer {
+    let mut next = Some(first);
+    let mut layer = Layer {
+        pages: 0,
+        features: 0,
+        bytes: 0,
+        total: Duration::ZERO,
+        slowest: Duration::ZERO,
+    };
+    let started = Instant::now();
+    while let Some(url) = next.take() {
+        let page_started = Instant::now();
+        let body = client
+            .get(&url)
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        layer.slowest = layer.slowest.max(page_started.elapsed());
+        let page: Value = serde_json::from_slice(&body).unwrap();
+        layer.pages += 1;
+        layer.bytes += body.len();
+        layer.features += page["features"].as_array().unwrap().len();
+        next = page["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["rel"] == "next")
+            .map(|l| l["href"].as_str().unwrap().to_string());
+    }
+    layer.total = started.elapsed();
+    layer
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let store = store::connect(&url).await.expect("store");
+        let count = grid_count();
+        store.put_areas(&grids(count), now_unix()).await.unwrap();
+        let user = store
+            .create_user(&NewUser {
+                username: "gis".into(),
+                password_hash: "unused".into(),
+                role: Role::Gis,
+                areas: vec![],
+                created_at: now_unix(),
+            })
+            .await
+            .unwrap();
+        let token = new_token();
+        store
+            .insert_token(&token_hash(&token), user.id, now_unix(), now_unix() + 3600)
+            .await
+            .unwrap();
+        let mut settings = Settings::for_tests(&url);
+        settings.workers = Some(2);
+        settings.map_check_interval = Duration::from_secs(1);
+        let app = Application::build_with_store(store, settings)
+            .await
+            .unwrap();
+        let address = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::new();
+        println!("ogc_pages: {count} grids of 32 vertices, SQLite file, as a GIS officer");
+        for limit in [1_000, 100] {
+            let layer = read_layer(
+                &client,
+                format!("{address}/ogc/collections/grids/items?limit={limit}"),
+                &token,
+            )
+            .await;
+            assert_eq!(layer.features, count);
+            println!(
+                "  limit {limit:>5}: {:>4} pages, {:>6.1} MB, whole layer {:>7.2} s, slowest page {:>6} ms",
+                layer.pages,
+                layer.bytes as f64 / 1e6,
+                layer.total.as_secs_f64(),
+                layer.slowest.as_millis()
+            );
+        }
+    });
+}
