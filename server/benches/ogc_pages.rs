@@ -7,11 +7,12 @@
 //! `cargo bench -p gridsync-server --bench ogc_pages` (`GRIDSYNC_BENCH_GRIDS` to change the
 //! count).
 
+mod common;
+
 use std::time::{Duration, Instant};
 
-use gridsync_server::auth::{new_token, token_hash};
 use gridsync_server::coords::Crs;
-use gridsync_server::domain::{AreaRecord, Level, NewUser, Role, now_unix};
+use gridsync_server::domain::{AreaRecord, Level, Role, now_unix};
 use gridsync_server::{Application, Settings, geometry, store};
 use serde_json::Value;
 
@@ -113,21 +114,7 @@ fn main() {
         let store = store::connect(&url).await.expect("store");
         let count = grid_count();
         store.put_areas(&grids(count), now_unix()).await.unwrap();
-        let user = store
-            .create_user(&NewUser {
-                username: "gis".into(),
-                password_hash: "unused".into(),
-                role: Role::Gis,
-                areas: vec![],
-                created_at: now_unix(),
-            })
-            .await
-            .unwrap();
-        let token = new_token();
-        store
-            .insert_token(&token_hash(&token), user.id, now_unix(), now_unix() + 3600)
-            .await
-            .unwrap();
+        let token = common::account(store.as_ref(), "unused", "gis", Role::Gis, &[]).await;
         let mut settings = Settings::for_tests(&url);
         settings.workers = Some(2);
         settings.map_check_interval = Duration::from_secs(1);

@@ -15,8 +15,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use gridsync_server::auth::{hash_password, new_token, token_hash};
-use gridsync_server::domain::{NewUser, Role, now_unix};
+use gridsync_server::auth::hash_password;
+use gridsync_server::domain::{Role, now_unix};
 use gridsync_server::{Application, Settings, demo, store};
 use sync_core::{Ack, Crs, Location, RecordBuilder, Store, SyncRequest, SyncResponse, Verdict};
 
@@ -179,32 +179,6 @@ async fn exchange(
     }
 }
 
-/// Creates an account with one area and returns a bearer token for it.
-async fn account(
-    store: &dyn store::Store,
-    password_hash: &str,
-    username: &str,
-    role: Role,
-    area: &str,
-) -> String {
-    let user = store
-        .create_user(&NewUser {
-            username: username.to_string(),
-            password_hash: password_hash.to_string(),
-            role,
-            areas: vec![area.to_string()],
-            created_at: now_unix(),
-        })
-        .await
-        .unwrap();
-    let token = new_token();
-    store
-        .insert_token(&token_hash(&token), user.id, now_unix(), now_unix() + 3600)
-        .await
-        .unwrap();
-    token
-}
-
 async fn run(url: &str, mode: Devices) -> Outcome {
     let devices = device_count();
     let store = store::connect(url).await.expect("store");
@@ -216,18 +190,24 @@ async fn run(url: &str, mode: Devices) -> Outcome {
     for d in 0..devices {
         let area = format!("bench-area-{d}");
         tokens.push(
-            account(
+            common::account(
                 store.as_ref(),
                 &hash,
                 &format!("worker{d}"),
                 Role::GridWorker,
-                &area,
+                &[&area],
             )
             .await,
         );
     }
-    let dispatcher_token =
-        account(store.as_ref(), &hash, "dispatcher", Role::Dispatcher, GRID).await;
+    let dispatcher_token = common::account(
+        store.as_ref(),
+        &hash,
+        "dispatcher",
+        Role::Dispatcher,
+        &[GRID],
+    )
+    .await;
     let mut settings = Settings::for_tests(url);
     settings.workers = Some(2);
     // The server's default map check (`--map-check-ms`), not the tests' check on every request:

@@ -93,6 +93,21 @@ pub async fn check_credentials(
     }
 }
 
+/// Mints a bearer token for an account whose credentials were just checked, stores its hash
+/// for the configured lifetime and counts the login. Returns the token and its expiry (Unix
+/// seconds).
+pub async fn issue_token(state: &AppState, user: &User) -> Result<(String, i64), ApiError> {
+    let token = new_token();
+    let now = now_unix();
+    let expires_at = now + state.settings.token_ttl.as_secs() as i64;
+    state
+        .store
+        .insert_token(&token_hash(&token), user.id, now, expires_at)
+        .await?;
+    state.metrics.logins.inc();
+    Ok((token, expires_at))
+}
+
 /// A new bearer token: 32 random bytes, hex, with a recognisable prefix.
 pub fn new_token() -> String {
     let mut bytes = [0u8; 32];
@@ -284,14 +299,7 @@ async fn caller_of_basic(
     let user = check_credentials(state, &username, password)
         .await?
         .ok_or(ApiError::Unauthenticated)?;
-    let token = new_token();
-    let now = now_unix();
-    let expires_at = now + state.settings.token_ttl.as_secs() as i64;
-    state
-        .store
-        .insert_token(&token_hash(&token), user.id, now, expires_at)
-        .await?;
-    state.metrics.logins.inc();
+    let (token, _) = issue_token(state, &user).await?;
     tracing::info!(role = %user.role, "login by HTTP Basic");
     let caller = caller_of_token(state, &token)
         .await?

@@ -478,7 +478,7 @@ pub fn infer_parents(
             })
             .collect(),
     );
-    let mut found: Vec<(usize, String, Level)> = Vec::new();
+    let mut found: Vec<(usize, String)> = Vec::new();
     for (index, (_, result)) in checked.iter().enumerate() {
         let Ok(feature) = result else { continue };
         if feature.parent.is_some() || existing.contains_key(&feature.code) {
@@ -527,10 +527,10 @@ pub fn infer_parents(
             }
         }
         if let Some((_, _, code)) = best {
-            found.push((index, code, level));
+            found.push((index, code));
         }
     }
-    for (index, parent, _) in found {
+    for (index, parent) in found {
         if let Ok(feature) = &mut checked[index].1 {
             feature.inferred.push(Inference {
                 field: "parent",

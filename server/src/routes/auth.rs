@@ -4,7 +4,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::auth::{Caller, check_credentials, new_token, token_hash};
+use crate::auth::{Caller, check_credentials, issue_token};
 use crate::domain::now_unix;
 use crate::error::{ApiError, ApiResult};
 use crate::rate_limit::Limit;
@@ -31,14 +31,7 @@ pub async fn login(
     let user = check_credentials(&state, &username, password)
         .await?
         .ok_or(ApiError::InvalidCredentials)?;
-    let token = new_token();
-    let now = now_unix();
-    let expires_at = now + state.settings.token_ttl.as_secs() as i64;
-    state
-        .store
-        .insert_token(&token_hash(&token), user.id, now, expires_at)
-        .await?;
-    state.metrics.logins.inc();
+    let (token, expires_at) = issue_token(&state, &user).await?;
     tracing::info!(role = %user.role, "login");
     let key = state.contact_secret.public();
     Ok(HttpResponse::Ok().json(json!({

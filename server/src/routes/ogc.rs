@@ -116,15 +116,21 @@ pub const OPENAPI_JSON: &str = "application/vnd.oai.openapi+json;version=3.0";
 /// Media type of the API definition in YAML.
 pub const OPENAPI_YAML: &str = "application/vnd.oai.openapi;version=3.0";
 
-/// Whether a request asks for YAML: `f=yaml`, or an `Accept` naming YAML or the YAML OpenAPI
-/// type and no JSON type. JSON otherwise.
-fn wants_yaml(request: &HttpRequest) -> bool {
+/// Whether a request asks for YAML: `f=yaml`, or (without `f`) an `Accept` naming YAML or the
+/// YAML OpenAPI type and no JSON type. JSON otherwise; an `f` other than json or yaml is 400.
+fn wants_yaml(request: &HttpRequest) -> ApiResult<bool> {
     let f = form_urlencoded::parse(request.query_string().as_bytes())
         .find(|(k, _)| k == "f")
         .map(|(_, v)| v.into_owned());
     match f.as_deref() {
-        Some("yaml") => return true,
-        Some(_) => return false,
+        Some("yaml") => return Ok(true),
+        Some("json") => return Ok(false),
+        Some(_) => {
+            return Err(ApiError::bad_request(
+                "unsupported_format",
+                "the API definition is f=json or f=yaml",
+            ));
+        }
         None => {}
     }
     let accept = request
@@ -133,27 +139,17 @@ fn wants_yaml(request: &HttpRequest) -> bool {
         .and_then(|v| v.to_str().ok())
         .unwrap_or("")
         .to_ascii_lowercase();
-    !accept.contains("json")
-        && (accept.contains("yaml") || accept.contains("application/vnd.oai.openapi"))
+    Ok(!accept.contains("json")
+        && (accept.contains("yaml") || accept.contains("application/vnd.oai.openapi")))
 }
 
 /// `GET /ogc/api`: the OGC API's definition, OpenAPI 3.0, in JSON or YAML by `f` or `Accept`,
 /// its server the address the client reached.
 pub async fn api(request: HttpRequest) -> ApiResult<HttpResponse> {
-    if let Some(f) = form_urlencoded::parse(request.query_string().as_bytes())
-        .find(|(k, _)| k == "f")
-        .map(|(_, v)| v.into_owned())
-        && f != "json"
-        && f != "yaml"
-    {
-        return Err(ApiError::bad_request(
-            "unsupported_format",
-            "the API definition is f=json or f=yaml",
-        ));
-    }
+    let yaml = wants_yaml(&request)?;
     let mut definition = api_definition().clone();
     definition["servers"] = json!([{ "url": base(&request) }]);
-    Ok(if wants_yaml(&request) {
+    Ok(if yaml {
         let text = serde_norway::to_string(&definition).map_err(ApiError::internal)?;
         HttpResponse::Ok().content_type(OPENAPI_YAML).body(text)
     } else {
