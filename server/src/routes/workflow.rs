@@ -522,8 +522,11 @@ pub async fn rates(
     };
     let (from, to) = (q.from.start_ms(), q.to.end_ms());
     let cases = state.store.cases_between(from, to).await?;
+    let evaluations = state.store.evaluations_between(from, to).await?;
     let map = state.grids.snapshot().await?;
-    let report = rates::compute(&cases, from, to, &settings, |grid| map.region_path(grid));
+    let report = rates::compute(&cases, &evaluations, from, to, &settings, |grid| {
+        map.region_path(grid)
+    });
     if csv {
         return Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")

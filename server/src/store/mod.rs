@@ -67,7 +67,7 @@ pub use records::{
 };
 pub use sqlite::SqliteStore;
 pub use workflow::{
-    CaseRow, Contact, Department, DispatchRule, Notice, NoticeOfCase, WorkflowOutcome,
+    CaseRow, CaseWrites, Contact, Department, DispatchRule, Evaluation, Notice, WorkflowOutcome,
 };
 
 use crate::workflow::calendar::{CalendarDay, DeadlineClass};
@@ -352,17 +352,19 @@ store_api! {
     writer async fn put_setting(&self, key: &str, value: &str) -> Result<()>;
     /// Supervision notices (of one record, or all), oldest first.
     reader async fn notices(&self, record_id: Option<&str>) -> Result<Vec<Notice>>;
-    /// Notices issued in `[from, to]`, oldest first, each with its case's lead department and
-    /// owner grid (one query, for the monthly report).
-    reader async fn notices_issued_between(&self, from: i64, to: i64) -> Result<Vec<NoticeOfCase>>;
+    /// Notices issued in `[from, to]`, oldest first.
+    reader async fn notices_issued_between(&self, from: i64, to: i64) -> Result<Vec<Notice>>;
+    /// Evaluations made in `[from, to]`, oldest first.
+    reader async fn evaluations_between(&self, from: i64, to: i64) -> Result<Vec<Evaluation>>;
     /// Stores a workflow write in one transaction: the document, its row and changes (as
-    /// [`Store::commit_records`] does), the case row and new notices. Nothing is stored when
-    /// the document moved ([`WorkflowOutcome::Conflict`]) or a notice exists already.
+    /// [`Store::commit_records`] does), the case row, new notices and evaluations. Nothing is
+    /// stored when the document moved ([`WorkflowOutcome::Conflict`]) or a notice exists
+    /// already.
     writer async fn commit_workflow(
         &self,
         commit: &RecordCommit,
         case: &CaseRow,
-        notices: &[Notice],
+        writes: &CaseWrites,
     ) -> Result<WorkflowOutcome>;
     /// Takes or renews the lease `name` for `holder` until `now + ttl_ms`; `false` while
     /// another holder's lease is unexpired.

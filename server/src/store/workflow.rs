@@ -72,6 +72,35 @@ pub struct CaseRow {
     pub group_complaint: bool,
     /// Marked a legacy problem (历史遗留问题) at acceptance.
     pub legacy: bool,
+    /// Who answers for the initial reply: the lead department and owner grid of the last
+    /// dispatch made while the reply was still due and not given; a re-dispatch after that
+    /// does not move a missed (or met) reply to someone else.
+    pub response_department: Option<String>,
+    pub response_grid: Option<String>,
+}
+
+/// An evaluation (回访评价) as the rates and points count it, fixed when it is made: the result
+/// it judged, the department that held the case and the grid that owned it at that moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Evaluation {
+    pub id: String,
+    pub record_id: String,
+    pub at: i64,
+    /// `satisfied`, `basically_satisfied` or `dissatisfied` (the case was returned).
+    pub rating: String,
+    /// The outcome of the result it judged.
+    pub outcome: String,
+    pub department: Option<String>,
+    pub owner_grid: Option<String>,
+    pub group_complaint: bool,
+    pub legacy: bool,
+}
+
+/// What a workflow write stores beside the document and the case row.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CaseWrites {
+    pub notices: Vec<Notice>,
+    pub evaluations: Vec<Evaluation>,
 }
 
 /// A supervision notice (督办).
@@ -85,18 +114,12 @@ pub struct Notice {
     pub department: Option<String>,
     /// The deadline that was missed (none for manual notices).
     pub due_at: Option<i64>,
+    /// The grid that owned the case when the notice was issued.
+    pub owner_grid: Option<String>,
     pub issued_at: i64,
     /// A user name, or `server` for the scheduler.
     pub issued_by: String,
     pub note: String,
-}
-
-/// A notice with its case's lead department and owner grid, for reports.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NoticeOfCase {
-    pub notice: Notice,
-    pub department: Option<String>,
-    pub owner_grid: Option<String>,
 }
 
 /// What a workflow commit did.
@@ -167,7 +190,7 @@ pub(super) const SELECT_CASE: &str = "SELECT c.record_id, c.status, r.category, 
     c.channel, c.created_at, c.lead_department, c.deadline_class, c.dispatched_at, \
     c.response_due, c.deadline, c.replied_at, c.result_outcome, c.result_at, c.rating, \
     c.evaluated_at, c.returns, c.duplicate_of, c.plan_follow_up_due, c.closed_at, c.updated_at, \
-    c.group_complaint, c.legacy FROM workflow_cases c JOIN records r ON r.id = c.record_id";
+    c.group_complaint, c.legacy, c.response_department, c.response_grid FROM workflow_cases c JOIN records r ON r.id = c.record_id";
 
 /// The workflow queries, for one backend (see `store/mod.rs`).
 macro_rules! queries {
@@ -179,7 +202,7 @@ macro_rules! queries {
         use $crate::store::Result;
         use $crate::store::records::RecordCommit;
         use $crate::store::workflow::{
-            CaseRow, Department, DispatchRule, Notice, NoticeOfCase, WorkflowOutcome,
+            CaseRow, CaseWrites, Department, DispatchRule, Evaluation, Notice, WorkflowOutcome,
             calendar_bounds,
             calendar_day, deadline_class, json_column,
         };
@@ -420,6 +443,8 @@ macro_rules! queries {
                 updated_at: r.try_get(20)?,
                 group_complaint: r.try_get::<i64, _>(21)? != 0,
                 legacy: r.try_get::<i64, _>(22)? != 0,
+                response_department: r.try_get(23)?,
+                response_grid: r.try_get(24)?,
             })
         }
 
@@ -508,41 +533,56 @@ macro_rules! queries {
             record_id: Option<&str>,
         ) -> Result<Vec<Notice>> {
             let rows = sqlx::query(
-                "SELECT id, record_id, subject, department, due_at, issued_at, issued_by, note \
-                 FROM supervision_notices WHERE ($1 IS NULL OR record_id = $1) \
+                "SELECT id, record_id, subject, department, due_at, issued_at, issued_by, note, \
+                 owner_grid FROM supervision_notices WHERE ($1 IS NULL OR record_id = $1) \
                  ORDER BY issued_at, id",
             )
             .bind(record_id)
             .fetch_all(pool)
             .await?;
-            rows.iter()
-                .map(|r| {
-                    Ok(Notice {
-                        id: r.try_get(0)?,
-                        record_id: r.try_get(1)?,
-                        subject: r.try_get(2)?,
-                        department: r.try_get(3)?,
-                        due_at: r.try_get(4)?,
-                        issued_at: r.try_get(5)?,
-                        issued_by: r.try_get(6)?,
-                        note: r.try_get(7)?,
-                    })
-                })
-                .collect()
+            rows.iter().map(notice_from_row).collect()
+        }
+
+        fn notice_from_row(r: &DbRow) -> Result<Notice> {
+            Ok(Notice {
+                id: r.try_get(0)?,
+                record_id: r.try_get(1)?,
+                subject: r.try_get(2)?,
+                department: r.try_get(3)?,
+                due_at: r.try_get(4)?,
+                issued_at: r.try_get(5)?,
+                issued_by: r.try_get(6)?,
+                note: r.try_get(7)?,
+                owner_grid: r.try_get(8)?,
+            })
         }
 
         pub(in crate::store) async fn notices_issued_between(
             pool: &Pool,
             from: i64,
             to: i64,
-        ) -> Result<Vec<NoticeOfCase>> {
+        ) -> Result<Vec<Notice>> {
             let rows = sqlx::query(
-                "SELECT n.id, n.record_id, n.subject, n.department, n.due_at, n.issued_at, \
-                 n.issued_by, n.note, c.lead_department, r.owner_grid \
-                 FROM supervision_notices n \
-                 LEFT JOIN workflow_cases c ON c.record_id = n.record_id \
-                 LEFT JOIN records r ON r.id = n.record_id \
-                 WHERE n.issued_at >= $1 AND n.issued_at <= $2 ORDER BY n.issued_at, n.id",
+                "SELECT id, record_id, subject, department, due_at, issued_at, issued_by, note, \
+                 owner_grid FROM supervision_notices WHERE issued_at >= $1 AND issued_at <= $2 \
+                 ORDER BY issued_at, id",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(notice_from_row).collect()
+        }
+
+        pub(in crate::store) async fn evaluations_between(
+            pool: &Pool,
+            from: i64,
+            to: i64,
+        ) -> Result<Vec<Evaluation>> {
+            let rows = sqlx::query(
+                "SELECT id, record_id, at, rating, outcome, department, owner_grid, \
+                 group_complaint, legacy FROM case_evaluations WHERE at >= $1 AND at <= $2 \
+                 ORDER BY at, id",
             )
             .bind(from)
             .bind(to)
@@ -550,19 +590,16 @@ macro_rules! queries {
             .await?;
             rows.iter()
                 .map(|r| {
-                    Ok(NoticeOfCase {
-                        notice: Notice {
-                            id: r.try_get(0)?,
-                            record_id: r.try_get(1)?,
-                            subject: r.try_get(2)?,
-                            department: r.try_get(3)?,
-                            due_at: r.try_get(4)?,
-                            issued_at: r.try_get(5)?,
-                            issued_by: r.try_get(6)?,
-                            note: r.try_get(7)?,
-                        },
-                        department: r.try_get(8)?,
-                        owner_grid: r.try_get(9)?,
+                    Ok(Evaluation {
+                        id: r.try_get(0)?,
+                        record_id: r.try_get(1)?,
+                        at: r.try_get(2)?,
+                        rating: r.try_get(3)?,
+                        outcome: r.try_get(4)?,
+                        department: r.try_get(5)?,
+                        owner_grid: r.try_get(6)?,
+                        group_complaint: r.try_get::<i64, _>(7)? != 0,
+                        legacy: r.try_get::<i64, _>(8)? != 0,
                     })
                 })
                 .collect()
@@ -574,7 +611,7 @@ macro_rules! queries {
             pool: &Pool,
             commit: &RecordCommit,
             case: &CaseRow,
-            notices: &[Notice],
+            writes: &CaseWrites,
         ) -> Result<WorkflowOutcome> {
             let mut tx = pool.begin().await?;
             let seq: i64 = sqlx::query("UPDATE change_seq SET seq = seq WHERE id = 1 RETURNING seq")
@@ -596,9 +633,12 @@ macro_rules! queries {
                 "INSERT INTO workflow_cases (record_id, status, category, owner_grid, channel, \
                  created_at, lead_department, deadline_class, dispatched_at, response_due, \
                  deadline, replied_at, result_outcome, result_at, rating, evaluated_at, returns, \
-                 duplicate_of, plan_follow_up_due, closed_at, updated_at, group_complaint, legacy) \
+                 duplicate_of, plan_follow_up_due, closed_at, updated_at, group_complaint, legacy, \
+                 response_department, response_grid) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                 $17, $18, $19, $20, $21, $22, $23) ON CONFLICT (record_id) DO UPDATE SET \
+                 $17, $18, $19, $20, $21, $22, $23, $24, $25) ON CONFLICT (record_id) DO UPDATE SET \
+                 response_department = excluded.response_department, \
+                 response_grid = excluded.response_grid, \
                  status = excluded.status, group_complaint = excluded.group_complaint, \
                  legacy = excluded.legacy, \
                  category = excluded.category, owner_grid = excluded.owner_grid, \
@@ -635,13 +675,32 @@ macro_rules! queries {
             .bind(case.updated_at)
             .bind(i64::from(case.group_complaint))
             .bind(i64::from(case.legacy))
+            .bind(case.response_department.as_deref())
+            .bind(case.response_grid.as_deref())
             .execute(&mut *tx)
             .await?;
-            for notice in notices {
+            for e in &writes.evaluations {
+                sqlx::query(
+                    "INSERT INTO case_evaluations (id, record_id, at, rating, outcome, department, \
+                     owner_grid, group_complaint, legacy) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&e.id)
+                .bind(&e.record_id)
+                .bind(e.at)
+                .bind(&e.rating)
+                .bind(&e.outcome)
+                .bind(e.department.as_deref())
+                .bind(e.owner_grid.as_deref())
+                .bind(i64::from(e.group_complaint))
+                .bind(i64::from(e.legacy))
+                .execute(&mut *tx)
+                .await?;
+            }
+            for notice in &writes.notices {
                 let inserted = sqlx::query(
                     "INSERT INTO supervision_notices (id, record_id, subject, department, due_at, \
-                     issued_at, issued_by, note) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-                     ON CONFLICT DO NOTHING",
+                     issued_at, issued_by, note, owner_grid) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
                 )
                 .bind(&notice.id)
                 .bind(&notice.record_id)
@@ -651,6 +710,7 @@ macro_rules! queries {
                 .bind(notice.issued_at)
                 .bind(&notice.issued_by)
                 .bind(&notice.note)
+                .bind(notice.owner_grid.as_deref())
                 .execute(&mut *tx)
                 .await?;
                 if inserted.rows_affected() == 0 {

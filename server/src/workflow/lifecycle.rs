@@ -21,7 +21,7 @@ use sync_core::{
 };
 
 use crate::domain::Role;
-use crate::store::{CaseRow, Notice};
+use crate::store::{self, CaseRow, CaseWrites, Notice};
 use crate::workflow::calendar::{Calendar, Date, DeadlineClass};
 
 /// The longest note, reply or explanation, in characters.
@@ -275,14 +275,14 @@ fn new_assignments(
 
 /// Takes `action` on the case: checks status, role and department, changes the record (status,
 /// assignments, replies, result, evaluation, returns, a timeline event saying who, when and
-/// why) and the case row, and returns any notice to store with it.
+/// why) and the case row, and returns the notices and evaluations to store with them.
 pub fn apply(
     record: &mut Record,
     case: &mut CaseRow,
     action: &Action,
     actor: &Actor,
     env: &Env<'_>,
-) -> Result<Vec<Notice>, TransitionError> {
+) -> Result<CaseWrites, TransitionError> {
     if !action.roles().contains(&actor.role) {
         return Err(TransitionError::Forbidden(format!(
             "role {} may not {}",
@@ -340,6 +340,8 @@ pub fn apply(
     };
 
     let mut notices = Vec::new();
+    let mut evaluations = Vec::new();
+    let owner_grid = record.owner_grid.as_ref().and_then(|o| o.code.clone());
     let (kind, note): (&str, String) = match action {
         Action::Accept {
             note,
@@ -402,6 +404,7 @@ pub fn apply(
                     issued_at: env.now,
                     issued_by: actor.username.clone(),
                     note: format!("推诿: {previous} shirked the case"),
+                    owner_grid: owner_grid.clone(),
                 });
             }
             let deadline = new_assignments(record, &plan.lead, &plan.co_handlers, &plan.class, env);
@@ -410,6 +413,12 @@ pub fn apply(
             if case.dispatched_at.is_none() {
                 case.dispatched_at = Some(env.now);
                 case.response_due = Some(plan.class.response.due(env.calendar, env.now));
+            }
+            // Whoever holds the case while its initial reply is still due answers for it; once
+            // the reply is given or its deadline has passed, a re-dispatch moves nothing.
+            if case.replied_at.is_none() && case.response_due.is_some_and(|due| env.now <= due) {
+                case.response_department = Some(plan.lead.clone());
+                case.response_grid = owner_grid.clone();
             }
             case.deadline_class = Some(plan.class.code.clone());
             let co = if plan.co_handlers.is_empty() {
@@ -510,6 +519,23 @@ pub fn apply(
                 .transpose()?
                 .filter(|c| !c.is_empty());
             let note = text("note", note, false)?;
+            let judged = record
+                .workflow
+                .result
+                .as_ref()
+                .map(|r| r.outcome)
+                .ok_or_else(|| invalid("no_result", "the case has no result to evaluate"))?;
+            evaluations.push(store::Evaluation {
+                id: new_record_id().to_string(),
+                record_id: record.id.to_string(),
+                at: env.now,
+                rating: rating.as_str().to_string(),
+                outcome: judged.as_str().to_string(),
+                department: active_lead(record).map(|a| a.department.clone()),
+                owner_grid: owner_grid.clone(),
+                group_complaint: case.group_complaint,
+                legacy: case.legacy,
+            });
             record.workflow.evaluation = Some(Evaluation {
                 rating: *rating,
                 comment: comment.clone(),
@@ -644,13 +670,37 @@ pub fn apply(
                 issued_at: env.now,
                 issued_by: actor.username.clone(),
                 note: note.clone(),
+                owner_grid: owner_grid.clone(),
             });
             ("supervision", note)
         }
     };
     push_event(record, &actor.username, env.now, kind, note);
     sync_case(record, case, env.now);
-    Ok(notices)
+    Ok(CaseWrites {
+        notices,
+        evaluations,
+    })
+}
+
+/// A workflow write as the server makes it: first a notice (and an `overdue` timeline event)
+/// for every deadline the case has missed by `env.now` that is not in `issued` — so a
+/// re-dispatch's fresh deadline, or a late reply or result, cannot make a miss disappear
+/// before a sweep notices it — then [`apply`]. On an error the record and case row may be
+/// half-changed: discard them.
+pub fn take(
+    record: &mut Record,
+    case: &mut CaseRow,
+    action: &Action,
+    actor: &Actor,
+    env: &Env<'_>,
+    issued: &[(String, i64)],
+) -> Result<CaseWrites, TransitionError> {
+    let mut notices = crate::workflow::scheduler::missed_notices(record, case, env.now, issued);
+    let mut writes = apply(record, case, action, actor, env)?;
+    notices.append(&mut writes.notices);
+    writes.notices = notices;
+    Ok(writes)
 }
 
 fn join(head: String, tail: String) -> String {
@@ -747,7 +797,7 @@ mod tests {
             }
         }
 
-        fn take(&mut self, action: Action, who: &Actor) -> Result<Vec<Notice>, TransitionError> {
+        fn take(&mut self, action: Action, who: &Actor) -> Result<CaseWrites, TransitionError> {
             let env = Env {
                 now: NOW,
                 calendar: &self.calendar,
@@ -760,10 +810,10 @@ mod tests {
             };
             let mut record = self.record.clone();
             let mut row = self.row.clone();
-            let notices = apply(&mut record, &mut row, &action, who, &env)?;
+            let writes = apply(&mut record, &mut row, &action, who, &env)?;
             record.validate().expect("still a valid record");
             (self.record, self.row) = (record, row);
-            Ok(notices)
+            Ok(writes)
         }
 
         fn run(&mut self, steps: &[(&str, &Actor)]) {
@@ -1005,7 +1055,8 @@ mod tests {
                 serde_json::from_str(r#"{"action":"supervise","note":"请加快办理"}"#).unwrap(),
                 &actor(Role::Supervisor, None),
             )
-            .unwrap();
+            .unwrap()
+            .notices;
         assert_eq!(notices.len(), 1);
         assert_eq!(
             (

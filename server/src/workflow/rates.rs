@@ -1,30 +1,32 @@
 //! The three rates (三率) per region subtree and per department, and their rankings. Pure.
 //!
-//! For a period `[from, to]` (Unix ms, both inclusive), each case counts towards each rate by
-//! the moment its own event fell due or happened:
+//! For a period `[from, to]` (Unix ms, both inclusive), each figure counts what fell due or
+//! happened in the period, charged to whoever held the case at that moment, so nothing done
+//! to a case afterwards moves a period's figures:
 //!
 //! - **response rate (响应率)** = cases whose initial reply fell due in the period and was given
 //!   by then (`replied_at ≤ response_due`) / cases whose initial reply fell due in the period
-//!   (`response_due` in the period; a case never replied to counts in the denominator only);
-//! - **resolution rate (解决率)** = cases whose standing result was reported in the period with
-//!   outcome `resolved` / cases with a standing result reported in the period (`result_at` in the
-//!   period). A dissatisfied evaluation sends the case back and clears its result, so a returned
-//!   case counts again only when its new result is reported;
-//! - **satisfaction rate (满意率)** = (satisfied + w · basically satisfied) / cases evaluated in
-//!   the period (`evaluated_at` in the period, latest evaluation), w the configurable weight of
-//!   "basically satisfied" (default 0.8).
+//!   (a case never replied to counts in the denominator only); charged to the department and
+//!   grid that held the case while the reply was due (`response_department`, `response_grid`);
+//! - **resolution rate (解决率)** = evaluations in the period of a result reported `resolved`
+//!   that the complainant accepted (satisfied or basically satisfied) / evaluations in the
+//!   period. Every evaluation judges one result: a result sent back as dissatisfied counts as
+//!   not resolved in the month it was sent back, and the next result is judged again;
+//! - **satisfaction rate (满意率)** = (satisfied + w · basically satisfied) / evaluations in the
+//!   period (every evaluation, the ones that returned the case included), w the configurable
+//!   weight of "basically satisfied" (default 0.8).
 //!
-//! A case counts for its owner grid and every region above it, and for its (current) lead
-//! department. Within each group of peers (departments; regions of one level) a figure is
-//! ranked only when its denominator reaches the minimum sample size; ranks are by rate,
-//! highest first, and equal rates share a rank ("1, 1, 3").
+//! An evaluation counts for the lead department and the owner grid (and every region above it)
+//! at the moment it was made. Within each group of peers (departments; regions of one level) a
+//! figure is ranked only when its denominator reaches the minimum sample size; ranks are by
+//! rate, highest first, and equal rates share a rank ("1, 1, 3").
 
 use crate::workflow::cells::text_cell;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::store::CaseRow;
+use crate::store::{CaseRow, Evaluation};
 
 /// Settings of a rates computation.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -49,43 +51,48 @@ impl Default for RateSettings {
 pub struct Tally {
     pub reply_due: u64,
     pub replied_on_time: u64,
-    pub results: u64,
+    /// Evaluations: each judges one result.
+    pub evaluated: u64,
+    /// Evaluations of a `resolved` result the complainant accepted.
     pub resolved: u64,
     /// Of `resolved`: group complaints and legacy problems (for bonus points).
     pub resolved_group: u64,
     pub resolved_legacy: u64,
-    pub evaluated: u64,
     pub satisfied: u64,
     pub basically_satisfied: u64,
+    /// Evaluations that returned the case.
+    pub dissatisfied: u64,
 }
 
 impl Tally {
-    /// What one case adds in `[from, to]`.
-    pub fn of(case: &CaseRow, from: i64, to: i64) -> Tally {
-        let within = |t: Option<i64>| t.is_some_and(|t| (from..=to).contains(&t));
+    /// What one case's initial reply adds in `[from, to]`.
+    pub fn of_reply(case: &CaseRow, from: i64, to: i64) -> Tally {
         let mut tally = Tally::default();
-        if within(case.response_due) {
+        if let Some(due) = case.response_due
+            && (from..=to).contains(&due)
+        {
             tally.reply_due = 1;
-            if let (Some(replied), Some(due)) = (case.replied_at, case.response_due)
-                && replied <= due
-            {
-                tally.replied_on_time = 1;
-            }
+            tally.replied_on_time = u64::from(case.replied_at.is_some_and(|at| at <= due));
         }
-        if within(case.result_at) {
-            tally.results = 1;
-            tally.resolved = u64::from(case.result_outcome.as_deref() == Some("resolved"));
-            tally.resolved_group = tally.resolved * u64::from(case.group_complaint);
-            tally.resolved_legacy = tally.resolved * u64::from(case.legacy);
+        tally
+    }
+
+    /// What one evaluation adds in `[from, to]`.
+    pub fn of_evaluation(e: &Evaluation, from: i64, to: i64) -> Tally {
+        let mut tally = Tally::default();
+        if !(from..=to).contains(&e.at) {
+            return tally;
         }
-        if within(case.evaluated_at) {
-            tally.evaluated = 1;
-            match case.rating.as_deref() {
-                Some("satisfied") => tally.satisfied = 1,
-                Some("basically_satisfied") => tally.basically_satisfied = 1,
-                _ => {}
-            }
+        tally.evaluated = 1;
+        match e.rating.as_str() {
+            "satisfied" => tally.satisfied = 1,
+            "basically_satisfied" => tally.basically_satisfied = 1,
+            _ => tally.dissatisfied = 1,
         }
+        let accepted = tally.dissatisfied == 0;
+        tally.resolved = u64::from(accepted && e.outcome == "resolved");
+        tally.resolved_group = tally.resolved * u64::from(e.group_complaint);
+        tally.resolved_legacy = tally.resolved * u64::from(e.legacy);
         tally
     }
 
@@ -93,17 +100,29 @@ impl Tally {
     pub fn add(&mut self, other: &Tally) {
         self.reply_due += other.reply_due;
         self.replied_on_time += other.replied_on_time;
-        self.results += other.results;
+        self.evaluated += other.evaluated;
         self.resolved += other.resolved;
         self.resolved_group += other.resolved_group;
         self.resolved_legacy += other.resolved_legacy;
-        self.evaluated += other.evaluated;
         self.satisfied += other.satisfied;
         self.basically_satisfied += other.basically_satisfied;
+        self.dissatisfied += other.dissatisfied;
     }
 
     fn is_empty(&self) -> bool {
-        self.reply_due == 0 && self.results == 0 && self.evaluated == 0
+        self.reply_due == 0 && self.evaluated == 0
+    }
+
+    /// The three rates of these counts: `(response, resolution, satisfaction)`.
+    pub fn rates(&self, basic_weight: f64) -> (Rate, Rate, Rate) {
+        (
+            Rate::new(self.replied_on_time as f64, self.reply_due),
+            Rate::new(self.resolved as f64, self.evaluated),
+            Rate::new(
+                self.satisfied as f64 + basic_weight * self.basically_satisfied as f64,
+                self.evaluated,
+            ),
+        )
     }
 }
 
@@ -141,15 +160,13 @@ pub struct Group {
 
 impl Group {
     fn new(code: String, level: Option<String>, tally: Tally, settings: &RateSettings) -> Group {
+        let (response, resolution, satisfaction) = tally.rates(settings.basic_weight);
         Group {
             code,
             level,
-            response: Rate::new(tally.replied_on_time as f64, tally.reply_due),
-            resolution: Rate::new(tally.resolved as f64, tally.results),
-            satisfaction: Rate::new(
-                tally.satisfied as f64 + settings.basic_weight * tally.basically_satisfied as f64,
-                tally.evaluated,
-            ),
+            response,
+            resolution,
+            satisfaction,
             tally,
         }
     }
@@ -197,10 +214,12 @@ fn rank_all(groups: &mut [&mut Group], min_sample: u64) {
     rank(groups, min_sample, |g| &mut g.satisfaction);
 }
 
-/// Computes the rates of `[from, to]`. `regions_of` gives the owner grid's region path (the
-/// grid and every ancestor, each with its level).
+/// Computes the rates of `[from, to]` from the cases (their initial replies) and the
+/// evaluations. `regions_of` gives a grid's region path (the grid and every ancestor, each with
+/// its level).
 pub fn compute(
     cases: &[CaseRow],
+    evaluations: &[Evaluation],
     from: i64,
     to: i64,
     settings: &RateSettings,
@@ -208,17 +227,30 @@ pub fn compute(
 ) -> RatesReport {
     let mut regions: BTreeMap<(String, String), Tally> = BTreeMap::new();
     let mut departments: BTreeMap<String, Tally> = BTreeMap::new();
-    for case in cases {
-        let tally = Tally::of(case, from, to);
+    let replies = cases.iter().map(|c| {
+        (
+            Tally::of_reply(c, from, to),
+            c.response_department.as_ref(),
+            c.response_grid.as_ref(),
+        )
+    });
+    let evaluated = evaluations.iter().map(|e| {
+        (
+            Tally::of_evaluation(e, from, to),
+            e.department.as_ref(),
+            e.owner_grid.as_ref(),
+        )
+    });
+    for (tally, department, grid) in replies.chain(evaluated) {
         if tally.is_empty() {
             continue;
         }
-        if let Some(owner) = &case.owner_grid {
-            for (code, level) in regions_of(owner) {
+        if let Some(grid) = grid {
+            for (code, level) in regions_of(grid) {
                 regions.entry((level, code)).or_default().add(&tally);
             }
         }
-        if let Some(department) = &case.lead_department {
+        if let Some(department) = department {
             departments
                 .entry(department.clone())
                 .or_default()
@@ -337,32 +369,39 @@ pub fn csv_text(out: csv::Writer<Vec<u8>>) -> Result<String, csv::Error> {
 mod tests {
     use super::*;
 
-    fn case(
-        dept: &str,
-        replied: Option<i64>,
-        outcome: Option<&str>,
-        rating: Option<&str>,
-    ) -> CaseRow {
+    fn reply(dept: &str, replied: Option<i64>) -> CaseRow {
         CaseRow {
-            status: "evaluated".into(),
+            status: "dispatched".into(),
             owner_grid: Some("g".into()),
             lead_department: Some(dept.into()),
+            response_department: Some(dept.into()),
+            response_grid: Some("g".into()),
             response_due: Some(100),
             replied_at: replied,
-            result_outcome: outcome.map(str::to_string),
-            result_at: outcome.map(|_| 200),
-            rating: rating.map(str::to_string),
-            evaluated_at: rating.map(|_| 300),
             ..CaseRow::default()
         }
     }
 
-    fn report(cases: &[CaseRow], min_sample: u64) -> RatesReport {
+    fn evaluation(dept: &str, outcome: &str, rating: &str, at: i64) -> Evaluation {
+        Evaluation {
+            id: format!("{dept}-{outcome}-{rating}-{at}"),
+            record_id: "r".into(),
+            at,
+            rating: rating.into(),
+            outcome: outcome.into(),
+            department: Some(dept.into()),
+            owner_grid: Some("g".into()),
+            group_complaint: false,
+            legacy: false,
+        }
+    }
+
+    fn report(cases: &[CaseRow], evaluations: &[Evaluation], min_sample: u64) -> RatesReport {
         let settings = RateSettings {
             basic_weight: 0.5,
             min_sample,
         };
-        compute(cases, 0, 1000, &settings, |g| {
+        compute(cases, evaluations, 0, 1000, &settings, |g| {
             vec![(g.to_string(), "grid".into())]
         })
     }
@@ -370,49 +409,68 @@ mod tests {
     #[test]
     fn each_rate_counts_what_fell_due_or_happened_in_the_period() {
         let cases = [
-            case("a", Some(50), Some("resolved"), Some("satisfied")),
-            case(
-                "a",
-                Some(150),
-                Some("partly_resolved"),
-                Some("basically_satisfied"),
-            ),
-            case("a", None, None, None),
+            reply("a", Some(50)),
+            reply("a", Some(150)),
+            reply("a", None),
             CaseRow {
                 response_due: Some(5000),
-                ..case("a", Some(50), Some("resolved"), Some("dissatisfied"))
+                ..reply("a", Some(50))
             },
         ];
-        let a = &report(&cases, 1).departments[0];
+        let evaluations = [
+            evaluation("a", "resolved", "satisfied", 300),
+            evaluation("a", "partly_resolved", "basically_satisfied", 300),
+            evaluation("a", "resolved", "dissatisfied", 300),
+            evaluation("a", "resolved", "satisfied", 5000),
+        ];
+        let a = &report(&cases, &evaluations, 1).departments[0];
         assert_eq!((a.response.numerator, a.response.denominator), (1.0, 3));
-        assert_eq!((a.resolution.numerator, a.resolution.denominator), (2.0, 3));
+        // A resolved result sent back as dissatisfied is not a resolution.
+        assert_eq!((a.resolution.numerator, a.resolution.denominator), (1.0, 3));
         assert_eq!(
             (a.satisfaction.numerator, a.satisfaction.denominator),
             (1.5, 3)
         );
         assert_eq!(a.satisfaction.rate, Some(0.5));
+        assert_eq!(a.tally.dissatisfied, 1);
+    }
+
+    #[test]
+    fn a_reply_and_an_evaluation_count_for_who_held_the_case_then_not_for_its_lead_now() {
+        let case = CaseRow {
+            lead_department: Some("later".into()),
+            owner_grid: Some("moved".into()),
+            response_department: Some("then".into()),
+            response_grid: Some("g".into()),
+            ..reply("x", None)
+        };
+        let computed = report(
+            &[case],
+            &[evaluation("then", "resolved", "satisfied", 10)],
+            1,
+        );
+        let codes: Vec<&str> = computed
+            .departments
+            .iter()
+            .map(|g| g.code.as_str())
+            .collect();
+        assert_eq!(codes, ["then"]);
+        let grids: Vec<&str> = computed.regions.iter().map(|g| g.code.as_str()).collect();
+        assert_eq!(grids, ["g"]);
     }
 
     #[test]
     fn equal_rates_share_a_rank_and_small_samples_are_shown_but_not_ranked() {
-        let on_time = || case("x", Some(1), None, None);
-        let late = || case("x", Some(500), None, None);
         let mut cases = Vec::new();
         for (dept, good, bad) in [("a", 2, 2), ("b", 1, 1), ("c", 3, 1), ("d", 1, 0)] {
             for _ in 0..good {
-                cases.push(CaseRow {
-                    lead_department: Some(dept.into()),
-                    ..on_time()
-                });
+                cases.push(reply(dept, Some(1)));
             }
             for _ in 0..bad {
-                cases.push(CaseRow {
-                    lead_department: Some(dept.into()),
-                    ..late()
-                });
+                cases.push(reply(dept, Some(500)));
             }
         }
-        let computed = report(&cases, 2);
+        let computed = report(&cases, &[], 2);
         let ranks: Vec<(&str, Option<f64>, Option<u32>)> = computed
             .departments
             .iter()

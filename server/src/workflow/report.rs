@@ -1,7 +1,7 @@
 //! The monthly report (月汇总、月分析): counts, hot topics, prominent complaints, the three
 //! rates with rankings, bonus and deduction points, and the rates over the last 12 months; as
 //! JSON, CSV, XLSX and an SVG chart. Everything but [`gather_monthly`] is pure; it reads the
-//! rows the report is made from in six queries, whatever the month holds.
+//! rows the report is made from in eight queries, whatever the month holds.
 
 use crate::workflow::cells::text_cell;
 use std::collections::BTreeMap;
@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use crate::store::{CaseRow, Notice};
+use crate::store::{CaseRow, Evaluation, Notice};
 use crate::workflow::calendar::Date;
 use crate::workflow::rates::{Group, RatesReport, Tally};
 
@@ -216,11 +216,10 @@ pub struct MonthlyReport {
     pub trend: Vec<TrendPoint>,
 }
 
-/// A notice with the lead department and the region path `(code, level)` of its case.
+/// A notice with the region path `(code, level)` of the grid it was issued in.
 #[derive(Debug, Clone)]
 pub struct IssuedNotice {
     pub notice: Notice,
-    pub department: Option<String>,
     pub regions: Vec<(String, String)>,
 }
 
@@ -235,14 +234,18 @@ pub struct MonthlyInput<'a> {
     pub previous_complaints: &'a [Complaint],
     /// Cases with any event in the month.
     pub cases: &'a [CaseRow],
+    /// Evaluations made in the month.
+    pub evaluations: &'a [Evaluation],
     /// Notices issued in the month.
     pub notices: &'a [IssuedNotice],
     pub rates: RatesReport,
     pub rules: ScoreRules,
     /// The months of the trend, oldest first.
     pub trend_months: Vec<Month>,
-    /// Every case with an event in one of `trend_months`; each month counts its own events.
+    /// Every case with an event in one of `trend_months`, and every evaluation made in them;
+    /// each month counts its own events.
     pub trend_cases: &'a [CaseRow],
+    pub trend_evaluations: &'a [Evaluation],
 }
 
 fn count<'a>(items: impl Iterator<Item = &'a str>) -> BTreeMap<String, u64> {
@@ -288,7 +291,7 @@ fn scores(groups: &[Group], marks: &Marks, rules: &ScoreRules) -> Vec<Score> {
     let mut scores: Vec<Score> = scored
         .into_iter()
         .map(|(code, level, t)| {
-            let dissatisfied = t.evaluated - t.satisfied - t.basically_satisfied;
+            let dissatisfied = t.dissatisfied;
             let (late, shirked) = marks
                 .get(&(level.clone(), code.clone()))
                 .copied()
@@ -357,12 +360,7 @@ pub fn monthly(input: MonthlyInput<'_>) -> MonthlyReport {
     let mut overdue_ids: Vec<String> = Vec::new();
     let mut department_marks = Marks::new();
     let mut region_marks = Marks::new();
-    for IssuedNotice {
-        notice,
-        department,
-        regions,
-    } in input.notices
-    {
+    for IssuedNotice { notice, regions } in input.notices {
         let (late, shirked) = match notice.subject.as_str() {
             "reply" | "result" => (1, 0),
             "shirking" => (0, 1),
@@ -371,13 +369,9 @@ pub fn monthly(input: MonthlyInput<'_>) -> MonthlyReport {
         if late == 1 && !overdue_ids.contains(&notice.record_id) {
             overdue_ids.push(notice.record_id.clone());
         }
-        // Shirking is charged to the department that shirked, not the case's current lead.
-        let charged = if shirked == 1 {
-            notice.department.as_ref()
-        } else {
-            department.as_ref()
-        };
-        if let Some(department) = charged {
+        // Charged to the department the notice names: the lead that missed the deadline, or
+        // the one that shirked; never to whoever holds the case later.
+        if let Some(department) = &notice.department {
             let entry = department_marks
                 .entry((None, department.clone()))
                 .or_default();
@@ -401,7 +395,14 @@ pub fn monthly(input: MonthlyInput<'_>) -> MonthlyReport {
         ids.sort();
         ids
     };
-    let returned = ids(&|c| c.rating.as_deref() == Some("dissatisfied") && within(c.evaluated_at));
+    let mut returned: Vec<String> = input
+        .evaluations
+        .iter()
+        .filter(|e| e.rating == "dissatisfied" && (from..=to).contains(&e.at))
+        .map(|e| e.record_id.clone())
+        .collect();
+    returned.sort();
+    returned.dedup();
     let duplicates = ids(&|c| c.duplicate_of.is_some() && within(c.closed_at));
     let unreasonable =
         ids(&|c| c.status == "flagged_unreasonable" || c.plan_follow_up_due.is_some());
@@ -412,18 +413,17 @@ pub fn monthly(input: MonthlyInput<'_>) -> MonthlyReport {
             let (f, t) = month.bounds();
             let mut sum = Tally::default();
             for case in input.trend_cases {
-                sum.add(&Tally::of(case, f, t));
+                sum.add(&Tally::of_reply(case, f, t));
             }
-            let ratio = |n: f64, d: u64| (d > 0).then(|| n / d as f64);
+            for e in input.trend_evaluations {
+                sum.add(&Tally::of_evaluation(e, f, t));
+            }
+            let (response, resolution, satisfaction) = sum.rates(input.rates.basic_weight);
             TrendPoint {
                 month: month.to_string(),
-                response: ratio(sum.replied_on_time as f64, sum.reply_due),
-                resolution: ratio(sum.resolved as f64, sum.results),
-                satisfaction: ratio(
-                    sum.satisfied as f64
-                        + input.rates.basic_weight * sum.basically_satisfied as f64,
-                    sum.evaluated,
-                ),
+                response: response.rate,
+                resolution: resolution.rate,
+                satisfaction: satisfaction.rate,
             }
         })
         .collect();
@@ -754,7 +754,7 @@ pub fn to_xlsx(report: &MonthlyReport) -> Result<Vec<u8>, rust_xlsxwriter::XlsxE
 /// Reads what the report of `month` is made from and makes it: the month's cases and
 /// complaints, the previous month's complaints, the notices issued in the month (each with its
 /// case's department and regions), and every case with an event in the 12 months of the trend.
-/// Six queries, whatever the month holds.
+/// Eight queries, whatever the month holds.
 pub async fn gather_monthly(
     store: &dyn crate::store::Store,
     map: &crate::state::MapSnapshot,
@@ -764,21 +764,23 @@ pub async fn gather_monthly(
 ) -> Result<MonthlyReport, crate::store::StoreError> {
     let (from, to) = month.bounds();
     let cases = store.cases_between(from, to).await?;
-    let rates = crate::workflow::rates::compute(&cases, from, to, settings, |g| map.region_path(g));
+    let evaluations = store.evaluations_between(from, to).await?;
+    let rates = crate::workflow::rates::compute(&cases, &evaluations, from, to, settings, |g| {
+        map.region_path(g)
+    });
     let complaints = complaints_created_in(store, map, month).await?;
     let previous = complaints_created_in(store, map, month.previous()).await?;
     let notices: Vec<IssuedNotice> = store
         .notices_issued_between(from, to)
         .await?
         .into_iter()
-        .map(|n| IssuedNotice {
-            regions: n
+        .map(|notice| IssuedNotice {
+            regions: notice
                 .owner_grid
                 .as_deref()
                 .map(|g| map.region_path(g))
                 .unwrap_or_default(),
-            department: n.department,
-            notice: n.notice,
+            notice,
         })
         .collect();
     let mut trend_months = vec![month];
@@ -787,17 +789,21 @@ pub async fn gather_monthly(
         trend_months.push(earlier);
     }
     trend_months.reverse();
-    let trend_cases = store.cases_between(trend_months[0].bounds().0, to).await?;
+    let trend_from = trend_months[0].bounds().0;
+    let trend_cases = store.cases_between(trend_from, to).await?;
+    let trend_evaluations = store.evaluations_between(trend_from, to).await?;
     Ok(monthly(MonthlyInput {
         month,
         complaints: &complaints,
         previous_complaints: &previous,
         cases: &cases,
+        evaluations: &evaluations,
         notices: &notices,
         rates,
         rules,
         trend_months,
         trend_cases: &trend_cases,
+        trend_evaluations: &trend_evaluations,
     }))
 }
 
@@ -875,17 +881,19 @@ mod csv_tests {
             })
             .collect();
         let (from, to) = month.bounds();
-        let rates = compute(&[], from, to, &RateSettings::default(), |_| Vec::new());
+        let rates = compute(&[], &[], from, to, &RateSettings::default(), |_| Vec::new());
         monthly(MonthlyInput {
             month,
             complaints: &complaints,
             previous_complaints: &[],
             cases: &[],
+            evaluations: &[],
             notices: &[],
             rates,
             rules: ScoreRules::default(),
             trend_months: vec![month],
             trend_cases: &[],
+            trend_evaluations: &[],
         })
     }
 

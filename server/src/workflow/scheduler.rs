@@ -15,7 +15,7 @@ use sync_core::Record;
 use crate::error::ApiError;
 use crate::records::SERVER;
 use crate::state::AppState;
-use crate::store::{CaseRow, Notice};
+use crate::store::{CaseRow, CaseWrites, Notice, Store};
 use crate::workflow::calendar::Date;
 use crate::workflow::lifecycle::push_event;
 use crate::workflow::service::{AsyncEdit, write_case};
@@ -70,6 +70,49 @@ fn describe(subject: &str, due: i64) -> String {
     )
 }
 
+/// The deadlines of a case supervised already: `(subject, due_at)`.
+pub async fn issued(store: &dyn Store, record_id: &str) -> Result<Vec<(String, i64)>, ApiError> {
+    Ok(store
+        .notices(Some(record_id))
+        .await?
+        .into_iter()
+        .filter_map(|n| n.due_at.map(|d| (n.subject, d)))
+        .collect())
+}
+
+/// A notice for each deadline the case has missed at `now` and that is not in `issued`, each
+/// noted as an `overdue` event on the record's timeline; charged to the case's lead department
+/// and owner grid as they are now.
+pub fn missed_notices(
+    record: &mut Record,
+    case: &mut CaseRow,
+    now: i64,
+    issued: &[(String, i64)],
+) -> Vec<Notice> {
+    let notices: Vec<Notice> = overdue(case, now)
+        .into_iter()
+        .filter(|(subject, due)| !issued.iter().any(|(s, d)| s == subject && d == due))
+        .map(|(subject, due)| Notice {
+            id: sync_core::new_record_id().to_string(),
+            record_id: record.id.to_string(),
+            subject: subject.to_string(),
+            department: case.lead_department.clone(),
+            due_at: Some(due),
+            issued_at: now,
+            issued_by: SERVER.to_string(),
+            note: describe(subject, due),
+            owner_grid: record.owner_grid.as_ref().and_then(|o| o.code.clone()),
+        })
+        .collect();
+    for notice in &notices {
+        push_event(record, SERVER, now, "overdue", notice.note.clone());
+    }
+    if !notices.is_empty() {
+        case.updated_at = now;
+    }
+    notices
+}
+
 /// Notes the still-missed deadlines of one case that have no notice yet.
 struct Supervise {
     now: i64,
@@ -81,29 +124,15 @@ impl AsyncEdit for Supervise {
         &mut self,
         record: &mut Record,
         case: &mut CaseRow,
-    ) -> Result<Option<Vec<Notice>>, ApiError> {
-        let notices: Vec<Notice> = overdue(case, self.now)
-            .into_iter()
-            .filter(|(subject, due)| !self.issued.iter().any(|(s, d)| s == subject && d == due))
-            .map(|(subject, due)| Notice {
-                id: sync_core::new_record_id().to_string(),
-                record_id: record.id.to_string(),
-                subject: subject.to_string(),
-                department: case.lead_department.clone(),
-                due_at: Some(due),
-                issued_at: self.now,
-                issued_by: SERVER.to_string(),
-                note: describe(subject, due),
-            })
-            .collect();
+    ) -> Result<Option<CaseWrites>, ApiError> {
+        let notices = missed_notices(record, case, self.now, &self.issued);
         if notices.is_empty() {
             return Ok(None);
         }
-        for notice in &notices {
-            push_event(record, SERVER, self.now, "overdue", notice.note.clone());
-        }
-        case.updated_at = self.now;
-        Ok(Some(notices))
+        Ok(Some(CaseWrites {
+            notices,
+            evaluations: Vec::new(),
+        }))
     }
 }
 
@@ -125,12 +154,7 @@ pub async fn sweep(
         ..Sweep::default()
     };
     for case in store.cases_due(now).await? {
-        let issued: Vec<(String, i64)> = store
-            .notices(Some(&case.record_id))
-            .await?
-            .into_iter()
-            .filter_map(|n| n.due_at.map(|d| (n.subject, d)))
-            .collect();
+        let issued = issued(store, &case.record_id).await?;
         let missed = overdue(&case, now);
         let new = missed
             .iter()

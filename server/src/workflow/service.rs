@@ -9,7 +9,7 @@ use crate::domain::{Role, User};
 use crate::error::ApiError;
 use crate::records::{AccountAuthority, SERVER, log_entries, record_row};
 use crate::state::{AppState, MapSnapshot};
-use crate::store::{CaseRow, DispatchRule, Notice, RecordCommit, Store, WorkflowOutcome};
+use crate::store::{CaseRow, CaseWrites, DispatchRule, RecordCommit, Store, WorkflowOutcome};
 use crate::workflow::calendar::{Calendar, DeadlineClass};
 use crate::workflow::lifecycle::{self, Action, Actor, DispatchPlan, Env, TransitionError};
 
@@ -172,13 +172,19 @@ where
 }
 
 /// One read-decide-write of a case: given the current record and case row, change them and
-/// return the notices to store; `Ok(None)` means there is nothing to write.
+/// return the notices and evaluations to store; `Ok(None)` means there is nothing to write.
 pub trait AsyncEdit {
     fn edit(
         &mut self,
         record: &mut Record,
         case: &mut CaseRow,
-    ) -> impl std::future::Future<Output = Result<Option<Vec<Notice>>, ApiError>>;
+    ) -> impl std::future::Future<Output = Result<Option<CaseWrites>, ApiError>>;
+
+    /// Whether a notice found issued already (by a sweep that wrote first) means "read again
+    /// and redo" rather than "refuse".
+    fn redo_when_notice_exists(&self) -> bool {
+        false
+    }
 }
 
 async fn attempt<F: AsyncEdit>(
@@ -196,7 +202,7 @@ async fn attempt<F: AsyncEdit>(
     let now = now_ms();
     let mut case = case_of(store, &before, now).await?;
     let mut after = before.clone();
-    let Some(notices) = edit.edit(&mut after, &mut case).await? else {
+    let Some(writes) = edit.edit(&mut after, &mut case).await? else {
         return Ok(Attempt::Done(Box::new((before, case))));
     };
     let heads = doc.heads();
@@ -216,9 +222,10 @@ async fn attempt<F: AsyncEdit>(
         changes,
         contact: None,
     };
-    match store.commit_workflow(&commit, &case, &notices).await? {
+    match store.commit_workflow(&commit, &case, &writes).await? {
         WorkflowOutcome::Stored => Ok(Attempt::Done(Box::new((written, case)))),
         WorkflowOutcome::Conflict => Ok(Attempt::Retry),
+        WorkflowOutcome::NoticeExists if edit.redo_when_notice_exists() => Ok(Attempt::Retry),
         WorkflowOutcome::NoticeExists => Err(ApiError::InvalidState {
             code: "notice_exists",
             detail: "this supervision notice was issued already".into(),
@@ -241,12 +248,13 @@ impl AsyncEdit for Transition<'_> {
         &mut self,
         record: &mut Record,
         case: &mut CaseRow,
-    ) -> Result<Option<Vec<Notice>>, ApiError> {
+    ) -> Result<Option<CaseWrites>, ApiError> {
         let store = self.state.store.as_ref();
+        let now = now_ms();
         // Refuse out-of-order actions before resolving anything else, so the status code says
         // what is wrong first.
         let mut env = Env {
-            now: now_ms(),
+            now,
             calendar: &self.calendar,
             dispatch: None,
             class: None,
@@ -281,23 +289,51 @@ impl AsyncEdit for Transition<'_> {
                 env.class = find_class(store, code).await?;
             }
             Action::LinkDuplicate { duplicate_of, .. } => {
-                let exists = store.record_doc(&duplicate_of.to_string()).await?.is_some();
-                if !exists {
+                let Some(stored) = store.record_doc(&duplicate_of.to_string()).await? else {
                     return Err(ApiError::unprocessable(
                         "unknown_record",
                         format!("no record {duplicate_of}"),
+                    ));
+                };
+                // Only an open complaint stands for another: linking to a closed case (or a
+                // linked duplicate, which is closed) would hide a new complaint about a
+                // problem that came back.
+                let original = RecordDoc::load(&stored.doc)
+                    .and_then(|d| d.record())
+                    .map_err(ApiError::internal)?;
+                if original.kind != sync_core::Kind::Complaint {
+                    return Err(ApiError::unprocessable(
+                        "invalid_duplicate",
+                        format!("{duplicate_of} is not a complaint"),
+                    ));
+                }
+                if original.workflow.status == sync_core::Status::Closed {
+                    return Err(ApiError::unprocessable(
+                        "invalid_duplicate",
+                        format!(
+                            "{duplicate_of} is closed; a complaint about a problem that came \
+                             back is a new case"
+                        ),
                     ));
                 }
             }
             _ => {}
         }
-        Ok(Some(lifecycle::apply(
+        // A deadline this case has already missed is supervised before the action changes it:
+        // the miss counts whether or not a sweep got there first.
+        let issued = crate::workflow::scheduler::issued(store, &case.record_id).await?;
+        Ok(Some(lifecycle::take(
             record,
             case,
             &self.action,
             &self.actor,
             &env,
+            &issued,
         )?))
+    }
+
+    fn redo_when_notice_exists(&self) -> bool {
+        true
     }
 }
 
@@ -354,7 +390,11 @@ impl<T: AsyncEdit> AsyncEdit for &mut T {
         &mut self,
         record: &mut Record,
         case: &mut CaseRow,
-    ) -> Result<Option<Vec<Notice>>, ApiError> {
+    ) -> Result<Option<CaseWrites>, ApiError> {
         (**self).edit(record, case).await
+    }
+
+    fn redo_when_notice_exists(&self) -> bool {
+        (**self).redo_when_notice_exists()
     }
 }

@@ -18,6 +18,8 @@ mod errors;
 mod gis;
 /// Importing, listing and fetching the grid map.
 mod grids;
+/// The month's figures against an audit trail kept by the test, for random action sequences.
+mod ledger;
 /// The schema's size limits on every way a record comes in.
 mod limits;
 /// Ownership lookups, single and batch, and index freshness across instances.

@@ -4,7 +4,7 @@
 
 use gridsync_server::domain::Role;
 use gridsync_server::records::{SERVER, log_entries, record_row};
-use gridsync_server::store::{CaseRow, RecordCommit};
+use gridsync_server::store::{CaseRow, CaseWrites, RecordCommit};
 use gridsync_server::workflow::calendar::{
     Calendar, CalendarDay, Date, DayKind, DeadlineClass, Span,
 };
@@ -260,6 +260,7 @@ async fn store_case(app: &TestApp, n: usize, spec: &Spec, times: Times) -> CaseR
             },
         ));
     }
+    let mut writes = CaseWrites::default();
     for (now, who, action) in steps {
         let env = Env {
             now,
@@ -271,8 +272,10 @@ async fn store_case(app: &TestApp, n: usize, spec: &Spec, times: Times) -> CaseR
             }),
             class: Some(general()),
         };
-        lifecycle::apply(&mut record, &mut case, &action, who, &env)
+        let mut done = lifecycle::apply(&mut record, &mut case, &action, who, &env)
             .unwrap_or_else(|e| panic!("case {n} {}: {e}", action.name()));
+        writes.notices.append(&mut done.notices);
+        writes.evaluations.append(&mut done.evaluations);
     }
     let mut doc = RecordDoc::create(
         &record,
@@ -290,7 +293,7 @@ async fn store_case(app: &TestApp, n: usize, spec: &Spec, times: Times) -> CaseR
     };
     let stored = app
         .store
-        .commit_workflow(&commit, &case, &[])
+        .commit_workflow(&commit, &case, &writes)
         .await
         .unwrap();
     assert_eq!(stored, gridsync_server::store::WorkflowOutcome::Stored);
@@ -396,21 +399,22 @@ async fn the_fixture_months_rates_and_rankings_are_exactly_as_computed_by_hand(a
         .await
         .unwrap();
 
-    // Departments. housing: replies 15 of 20 on time; 12 of 14 standing results resolved
-    // (cases 6, 17 and 20 were returned, 9, 10, 18 have none); 8 satisfied + 4 basically of 15.
+    // Departments. housing: replies 15 of 20 on time; of 15 evaluations, 11 accepted a resolved
+    // result (case 17's resolved result was sent back as dissatisfied: not a resolution; cases
+    // 6 and 20 were partly resolved and unresolvable); 8 satisfied + 4 basically of 15.
     let housing = group(&report, "departments", "housing");
     assert_rate(housing, "response", 15.0, 20, Some(1));
-    assert_rate(housing, "resolution", 12.0, 14, Some(1));
+    assert_rate(housing, "resolution", 11.0, 15, Some(1));
     assert_rate(housing, "satisfaction", 8.0 + 0.8 * 4.0, 15, Some(2));
-    // water: 12 of 18; 12 of 14; 8 + 0.8 × 5 of 15.
+    // water: 12 of 18; 11 of 15 (equal to housing: both rank 1); 8 + 0.8 × 5 of 15.
     let water = group(&report, "departments", "water");
     assert_rate(water, "response", 12.0, 18, Some(3));
-    assert_rate(water, "resolution", 12.0, 14, Some(1));
+    assert_rate(water, "resolution", 11.0, 15, Some(1));
     assert_rate(water, "satisfaction", 8.0 + 0.8 * 5.0, 15, Some(1));
-    // police: 11 of 16; 10 of 11 (below the sample of 12: shown, not ranked); 7 + 0.8 × 3 of 13.
+    // police: 11 of 16; 9 of 13; 7 + 0.8 × 3 of 13.
     let police = group(&report, "departments", "police");
     assert_rate(police, "response", 11.0, 16, Some(2));
-    assert_rate(police, "resolution", 10.0, 11, None);
+    assert_rate(police, "resolution", 9.0, 13, Some(3));
     assert_rate(police, "satisfaction", 7.0 + 0.8 * 3.0, 13, Some(3));
     assert_eq!(report["departments"].as_array().unwrap().len(), 3);
 
@@ -418,16 +422,16 @@ async fn the_fixture_months_rates_and_rankings_are_exactly_as_computed_by_hand(a
     let a = group(&report, "regions", "220302");
     assert_eq!(a["level"], "county");
     assert_rate(a, "response", 17.0, 26, Some(2));
-    assert_rate(a, "resolution", 17.0, 19, Some(1));
+    assert_rate(a, "resolution", 14.0, 18, Some(1));
     assert_rate(a, "satisfaction", 10.0 + 0.8 * 5.0, 18, Some(1));
     let b = group(&report, "regions", "220303");
     assert_rate(b, "response", 21.0, 28, Some(1));
-    assert_rate(b, "resolution", 17.0, 20, Some(2));
+    assert_rate(b, "resolution", 17.0, 25, Some(2));
     assert_rate(b, "satisfaction", 13.0 + 0.8 * 7.0, 25, Some(2));
     // The city is the sum; every level down to the two grids is reported.
     let city = group(&report, "regions", "2203");
     assert_rate(city, "response", 38.0, 54, Some(1));
-    assert_rate(city, "resolution", 34.0, 39, Some(1));
+    assert_rate(city, "resolution", 31.0, 43, Some(1));
     assert_rate(city, "satisfaction", 23.0 + 0.8 * 12.0, 43, Some(1));
     let levels: Vec<&str> = report["regions"]
         .as_array()
@@ -466,7 +470,7 @@ async fn the_fixture_months_rates_and_rankings_are_exactly_as_computed_by_hand(a
     ));
     assert_eq!(lines.len(), 1 + 9 + 3);
     assert!(
-        lines.contains(&"department,police,,11,16,0.6875,2,10,11,0.9091,,9.4,13,0.7231,3"),
+        lines.contains(&"department,police,,11,16,0.6875,2,9,13,0.6923,3,9.4,13,0.7231,3"),
         "{csv}"
     );
 }
@@ -587,26 +591,27 @@ async fn the_fixture_months_report_counts_scores_and_trend_are_exactly_as_comput
         (report["overdue"].clone(), report["duplicates"].clone()),
         (json!([]), json!([]))
     );
-    // Default points: 100 + 1 per resolved − 2 per overdue notice − 1 per dissatisfied.
+    // Default points: 100 + 1 per accepted resolution − 2 per overdue notice − 1 per
+    // dissatisfied evaluation.
     assert_eq!(
         score(&report, "department_scores", "water"),
-        (110.0, 1, 12, 0, 2)
+        (109.0, 1, 11, 0, 2)
     );
     assert_eq!(
         score(&report, "department_scores", "housing"),
-        (109.0, 2, 12, 0, 3)
+        (108.0, 2, 11, 0, 3)
     );
     assert_eq!(
         score(&report, "department_scores", "police"),
-        (107.0, 3, 10, 0, 3)
+        (106.0, 3, 9, 0, 3)
     );
     assert_eq!(
         score(&report, "region_scores", "220302"),
-        (114.0, 1, 17, 0, 3)
+        (111.0, 2, 14, 0, 3)
     );
     assert_eq!(
         score(&report, "region_scores", "220303"),
-        (112.0, 2, 17, 0, 5)
+        (112.0, 1, 17, 0, 5)
     );
     assert_rate(
         group(&report["rates"], "departments", "police"),
@@ -627,6 +632,7 @@ async fn the_fixture_months_report_counts_scores_and_trend_are_exactly_as_comput
         json!({ "month": "2026-09", "response": 1.0, "resolution": 1.0, "satisfaction": 1.0 })
     );
     assert!((trend[11]["satisfaction"].as_f64().unwrap() - 32.6 / 43.0).abs() < 1e-12);
+    assert!((trend[11]["resolution"].as_f64().unwrap() - 31.0 / 43.0).abs() < 1e-12);
 
     // Other rules: no base, −1 per dissatisfied only: water −2, housing and police −3 share rank 2.
     let rules = json!({ "base": 0, "resolved": 0, "overdue": -2, "dissatisfied": -1 });
@@ -649,15 +655,15 @@ async fn the_fixture_months_report_counts_scores_and_trend_are_exactly_as_comput
     );
     assert_eq!(
         score(&rescored, "department_scores", "water"),
-        (-2.0, 1, 12, 0, 2)
+        (-2.0, 1, 11, 0, 2)
     );
     assert_eq!(
         score(&rescored, "department_scores", "housing"),
-        (-3.0, 2, 12, 0, 3)
+        (-3.0, 2, 11, 0, 3)
     );
     assert_eq!(
         score(&rescored, "department_scores", "police"),
-        (-3.0, 2, 10, 0, 3)
+        (-3.0, 2, 9, 0, 3)
     );
 
     let csv = app
@@ -777,4 +783,127 @@ async fn the_monthly_report_and_its_rules_refuse_bad_input_and_other_roles(app: 
         ),
         (json!(0), 12)
     );
+}
+
+#[both_backends]
+async fn a_re_dispatch_supervises_the_deadlines_already_missed_and_leaves_the_reply_where_it_fell_due(
+    app: TestApp,
+) {
+    app.load_demo_map().await;
+    // Dispatched to housing on 12 October, signed for, never answered; no sweep ran since.
+    let spec = Spec {
+        grid: GRID_A,
+        department: "housing",
+        code: "---",
+    };
+    let case = store_case(&app, 1, &spec, ordinary("2026-10-12", false)).await;
+    let desk = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
+    let water = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/departments/water",
+            Some(&desk),
+            &json!({ "name": "水务集团", "areas": ["2203"], "contacts": [] }),
+        )
+        .await;
+    assert_eq!(water.status(), 200);
+    let id = &case.record_id;
+
+    // The desk hands it to water, which would give the case fresh deadlines and nobody a miss.
+    let redispatched = app
+        .post(
+            &format!("/api/v1/records/{id}/transitions"),
+            Some(&desk),
+            &json!({ "action": "dispatch", "lead": "water" }),
+        )
+        .await;
+    assert_eq!(redispatched.status(), 200);
+    let body: Value = redispatched.json().await.unwrap();
+
+    let notices: Value = app
+        .get(
+            &format!("/api/v1/supervision-notices?record={id}"),
+            Some(&desk),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let missed: Vec<(&str, &str, i64)> = notices["notices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| {
+            (
+                n["subject"].as_str().unwrap(),
+                n["department"].as_str().unwrap(),
+                n["due_at"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        missed,
+        [
+            ("reply", "housing", case.response_due.unwrap()),
+            ("result", "housing", case.deadline.unwrap()),
+        ]
+    );
+    let kinds: Vec<&str> = body["record"]["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .rev()
+        .take(3)
+        .collect();
+    assert_eq!(kinds, ["dispatched", "overdue", "overdue"]);
+    assert_eq!(body["case"]["lead_department"], "water");
+
+    // The misses count against housing in the month they were supervised…
+    let issued = notices["notices"][0]["issued_at"].as_i64().unwrap();
+    let (y, m, _) = Date::of_instant(issued).ymd();
+    let report: Value = app
+        .get(
+            &format!("/api/v1/reports/monthly/{y:04}-{m:02}"),
+            Some(&desk),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let housing = report["department_scores"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["code"] == "housing")
+        .cloned()
+        .unwrap();
+    assert_eq!(
+        (housing["overdue"].as_u64(), housing["score"].as_f64()),
+        (Some(2), Some(96.0))
+    );
+    assert_eq!(report["overdue"], json!([id]));
+    // …and October's missed reply stays housing's, not the new lead's.
+    let october: Value = app
+        .get(
+            "/api/v1/reports/rates?from=2026-10-01&to=2026-10-31&min_sample=1",
+            Some(&desk),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let departments: Vec<(&str, u64, u64)> = october["departments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            (
+                g["code"].as_str().unwrap(),
+                g["response"]["numerator"].as_f64().unwrap() as u64,
+                g["response"]["denominator"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(departments, [("housing", 0, 1)]);
 }

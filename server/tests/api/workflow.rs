@@ -1001,6 +1001,151 @@ async fn a_dissatisfied_rating_sends_the_case_back_and_counts_the_return(app: Te
     assert_eq!(second["case"]["result_outcome"], "partly_resolved");
 }
 
+/// The months (`YYYY-MM`, CST) of a record's timeline events of `kinds`.
+async fn months_of(city: &City, id: &str, kinds: &[&str]) -> Vec<String> {
+    let record = city.record(id).await;
+    let mut months: Vec<String> = record["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| kinds.contains(&e["kind"].as_str().unwrap()))
+        .map(|e| {
+            let (y, m, _) = Date::of_instant(e["at"].as_i64().unwrap()).ymd();
+            format!("{y:04}-{m:02}")
+        })
+        .collect();
+    months.dedup();
+    months
+}
+
+#[both_backends]
+async fn a_return_counts_in_its_month_whatever_the_case_does_next(app: TestApp) {
+    let city = City::new(app).await;
+    let id = city.complaint(GRID, "municipal.lighting").await;
+    city.until_feedback(&id).await;
+    city.step(
+        &id,
+        &city.desk,
+        json!({ "action": "evaluate", "rating": "dissatisfied", "comment": "灯还是不亮" }),
+    )
+    .await;
+    city.step(
+        &id,
+        &city.housing,
+        json!({ "action": "report_result", "outcome": "resolved", "explanation": "换了线路" }),
+    )
+    .await;
+    city.step(
+        &id,
+        &city.desk,
+        json!({ "action": "feedback", "note": "再次回访" }),
+    )
+    .await;
+    city.step(
+        &id,
+        &city.desk,
+        json!({ "action": "evaluate", "rating": "basically_satisfied" }),
+    )
+    .await;
+
+    // Both evaluations count, each in its own month (the same one unless the test ran across
+    // a month's end): one return, one accepted resolution out of two evaluated results.
+    let months = months_of(&city, &id, &["returned", "evaluated"]).await;
+    let (mut returned, mut dissatisfied, mut resolved, mut evaluated, mut scores) =
+        (Vec::new(), 0, 0, 0, Vec::new());
+    for month in &months {
+        let report: Value = city
+            .app
+            .get(
+                &format!("/api/v1/reports/monthly/{month}"),
+                Some(&city.desk),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        returned.extend(report["returned"].as_array().unwrap().iter().cloned());
+        let housing = report["department_scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["code"] == "housing")
+            .cloned()
+            .unwrap();
+        dissatisfied += housing["dissatisfied"].as_u64().unwrap();
+        resolved += housing["resolved"].as_u64().unwrap();
+        scores.push(housing["score"].as_f64().unwrap());
+        let rates = report["rates"]["departments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|g| g["code"] == "housing")
+            .cloned()
+            .unwrap();
+        evaluated += rates["satisfaction"]["denominator"].as_u64().unwrap();
+    }
+    assert_eq!(returned, [json!(id)]);
+    assert_eq!((dissatisfied, resolved, evaluated), (1, 1, 2));
+    if months.len() == 1 {
+        // 100 + 1 for the accepted resolution − 1 for the return: a case sent back scores
+        // below one resolved the first time (101).
+        assert_eq!(scores, [100.0]);
+    }
+}
+
+#[both_backends]
+async fn a_closed_case_cannot_stand_for_a_new_complaint_or_be_reopened(app: TestApp) {
+    let city = City::new(app).await;
+    let done = city.complaint(GRID, "municipal.lighting").await;
+    city.until_feedback(&done).await;
+    city.step(
+        &done,
+        &city.desk,
+        json!({ "action": "evaluate", "rating": "satisfied" }),
+    )
+    .await;
+    city.step(&done, &city.desk, json!({ "action": "close" }))
+        .await;
+    let again = city.complaint(GRID, "municipal.lighting").await;
+    let open = city.complaint(GRID, "municipal.lighting").await;
+    city.step(&again, &city.desk, json!({ "action": "accept" }))
+        .await;
+
+    // The problem came back: linking the new complaint to the closed case would hide it.
+    let hidden = city
+        .act(
+            &again,
+            &city.desk,
+            json!({ "action": "link_duplicate", "duplicate_of": done }),
+        )
+        .await;
+    assert_problem(hidden, 422, "invalid_duplicate").await;
+    assert_eq!(city.record(&again).await["workflow"]["status"], "accepted");
+    // Nor is there a way back into a closed case: every action is refused.
+    let before = city.record(&done).await;
+    for body in [
+        json!({ "action": "accept" }),
+        json!({ "action": "flag_unreasonable", "note": "重复" }),
+        json!({ "action": "dispatch", "lead": "water" }),
+        json!({ "action": "sign_for" }),
+        json!({ "action": "reply", "note": "再看看" }),
+        json!({ "action": "start_handling" }),
+        json!({ "action": "report_result", "outcome": "resolved", "explanation": "再修" }),
+        json!({ "action": "feedback", "note": "回访" }),
+        json!({ "action": "evaluate", "rating": "dissatisfied" }),
+        json!({ "action": "close" }),
+        json!({ "action": "link_duplicate", "duplicate_of": open }),
+        json!({ "action": "consult", "note": "会商", "plan": "方案", "follow_up_due": "2099-12-31" }),
+        json!({ "action": "plan_follow_up", "note": "跟进" }),
+        json!({ "action": "supervise", "note": "督办" }),
+    ] {
+        let refused = city.act(&done, &city.admin, body.clone()).await;
+        assert_eq!(refused.status(), 409, "{body}");
+        assert_problem(refused, 409, "invalid_transition").await;
+    }
+    assert_eq!(city.record(&done).await, before);
+}
+
 #[both_backends]
 async fn duplicates_are_linked_by_the_desk_and_unreasonable_demands_get_a_plan(app: TestApp) {
     let city = City::new(app).await;
@@ -1271,6 +1416,18 @@ async fn group_complaints_and_legacy_problems_earn_bonus_points_and_shirking_cos
             json!({ "action": "report_result", "outcome": "resolved", "explanation": "已解决" }),
         )
         .await;
+        city.step(
+            id,
+            &city.desk,
+            json!({ "action": "feedback", "note": "回访" }),
+        )
+        .await;
+        city.step(
+            id,
+            &city.desk,
+            json!({ "action": "evaluate", "rating": "satisfied" }),
+        )
+        .await;
     }
 
     assert_problem(first_time, 409, "invalid_transition").await;
@@ -1304,8 +1461,8 @@ async fn group_complaints_and_legacy_problems_earn_bonus_points_and_shirking_cos
         ),
         (Some("shirking"), Some("housing"))
     );
-    let result_at = case["result_at"].as_i64().unwrap();
-    let (y, m, _) = Date::of_instant(result_at).ymd();
+    let evaluated_at = case["evaluated_at"].as_i64().unwrap();
+    let (y, m, _) = Date::of_instant(evaluated_at).ymd();
     let report: Value = city
         .app
         .get(
