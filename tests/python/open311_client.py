@@ -34,6 +34,15 @@ out["bad_key_status"] = bad_key.status_code
 missing = requests.post(f"{root}/requests.json", data={"service_code": service_code, "description": "x"})
 out["missing_location_status"] = missing.status_code
 out["missing_location_code"] = missing.json().get("code")
+# A service with questions: answered, and with its required answer missing.
+construction = {"service_code": "environment.noise.construction", "lat": lat, "long": long,
+                "description": "工地夜里施工", "attribute[period]": "night", "attribute[site]": "万达广场工地"}
+answered = requests.post(f"{root}/requests.json", data=construction)
+out["answered_status"] = answered.status_code
+out["answered"] = answered.json()
+unanswered = requests.post(f"{root}/requests.json", data={k: v for k, v in construction.items() if k != "attribute[period]"})
+out["unanswered_status"] = unanswered.status_code
+out["unanswered_code"] = unanswered.json().get("code")
 
 for fmt in ("json", "xml"):
     client = GeoReport(root, output_format=fmt)
@@ -41,7 +50,12 @@ for fmt in ("json", "xml"):
     if isinstance(services, dict):
         services = [services]
     out[f"services_{fmt}"] = [s["service_code"] for s in services]
+    out[f"service_details_{fmt}"] = {
+        s["service_code"]: [s.get("service_name"), s.get("group"), str(s.get("metadata")).lower()]
+        for s in services
+    }
     out[f"definition_{fmt}"] = client.get_service_definition(service_code)
+    out[f"construction_{fmt}"] = client.get_service_definition("environment.noise.construction")
     listed = client.get_service_requests(service_code=service_code, status="open")
     if isinstance(listed, dict):
         listed = [listed]

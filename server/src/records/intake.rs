@@ -25,6 +25,11 @@ pub async fn create_record(
     record: &Record,
     contact: Option<&Contact>,
 ) -> Result<Record, ApiError> {
+    // A complaint may come in unclassified; the desk classifies it at acceptance.
+    if record.kind == sync_core::Kind::Complaint && !record.category.is_empty() {
+        crate::workflow::service::catalogue_category(state.store.as_ref(), &record.category, true)
+            .await?;
+    }
     let sealed = contact
         .map(|c| super::contact::seal(state, record.id, c, author.name()))
         .transpose()?;
@@ -67,6 +72,26 @@ pub async fn create_records(
     device: &str,
     records: &[(Record, Option<Contact>)],
 ) -> Result<(), ApiError> {
+    let catalogue = state.store.categories().await?;
+    for (record, _) in records {
+        let known = catalogue.iter().find(|c| c.code == record.category);
+        if record.kind == sync_core::Kind::Complaint
+            && !record.category.is_empty()
+            && !known.is_some_and(|c| c.active)
+        {
+            return Err(ApiError::unprocessable(
+                if known.is_some() {
+                    "retired_category"
+                } else {
+                    "unknown_category"
+                },
+                format!(
+                    "record {}: category {:?} is not an active category of the catalogue",
+                    record.id, record.category
+                ),
+            ));
+        }
+    }
     let sealed = records
         .iter()
         .map(|(record, contact)| {

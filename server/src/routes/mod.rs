@@ -181,6 +181,10 @@ route_table! {
     put "/api/v1/calendar/{year}" => workflow::put_calendar;
     get "/api/v1/deadline-classes" => workflow::list_deadline_classes;
     put "/api/v1/deadline-classes/{code}" => workflow::put_deadline_class;
+    get "/api/v1/categories" => workflow::list_categories;
+    get "/api/v1/categories/{code}" => workflow::get_category;
+    put "/api/v1/categories/{code}" => workflow::put_category;
+    get "/api/v1/categories/{code}/history" => workflow::category_history;
     get "/api/v1/departments" => workflow::list_departments;
     get "/api/v1/departments/{code}" => workflow::get_department;
     put "/api/v1/departments/{code}" => workflow::put_department;

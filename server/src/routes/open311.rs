@@ -30,6 +30,7 @@ use crate::routes::common::{PublicForm, PublicJson};
 use crate::state::AppState;
 use crate::store::{RecordQuery, RecordRow, RecordScope};
 use crate::workflow::calendar::CST_OFFSET_MS;
+use crate::workflow::catalogue::Category;
 
 /// The most requests one `GET requests` answers.
 pub const MAX_REQUESTS: i64 = 1000;
@@ -173,30 +174,38 @@ pub async fn discovery(req: HttpRequest, format: web::Path<String>) -> ApiResult
     })
 }
 
-/// Our services: the categories that dispatch rules name.
-async fn categories(state: &AppState) -> ApiResult<Vec<String>> {
-    let mut codes: Vec<String> = state
-        .store
-        .dispatch_rules()
-        .await?
-        .into_iter()
-        .map(|r| r.category)
-        .filter(|c| c != "*")
-        .collect();
-    codes.sort();
-    codes.dedup();
-    Ok(codes)
+/// Our services: the catalogue's active categories a resident can file under — every active
+/// category below the top level, and a top-level one with no active category under it.
+async fn categories(state: &AppState) -> ApiResult<Vec<Category>> {
+    let all = state.store.categories().await?;
+    let has_active_child = |code: &str| {
+        let prefix = format!("{code}.");
+        all.iter().any(|c| c.active && c.code.starts_with(&prefix))
+    };
+    Ok(all
+        .iter()
+        .filter(|c| c.active && (c.level > 1 || !has_active_child(&c.code)))
+        .cloned()
+        .collect())
 }
 
-fn service(code: &str) -> Value {
+/// The top-level name a service is grouped under.
+fn group_of(category: &Category, all: &[Category]) -> String {
+    let top = category.code.split('.').next().unwrap_or(&category.code);
+    all.iter()
+        .find(|c| c.code == top)
+        .map_or_else(|| top.to_string(), |c| c.name.clone())
+}
+
+fn service(category: &Category, all: &[Category]) -> Value {
     json!({
-        "service_code": code,
-        "service_name": code,
-        "description": format!("Complaints of category {code}"),
-        "metadata": false,
+        "service_code": category.code,
+        "service_name": category.name,
+        "description": category.description,
+        "metadata": !category.attributes.is_empty(),
         "type": "realtime",
-        "keywords": "",
-        "group": code.split('.').next().unwrap_or(code),
+        "keywords": category.keywords.join(","),
+        "group": group_of(category, all),
     })
 }
 
@@ -207,15 +216,16 @@ pub async fn services(
     format: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let format = format_of(&format)?;
+    let all = state.store.categories().await?;
     let list: Vec<Value> = categories(&state)
         .await?
         .iter()
-        .map(|c| service(c))
+        .map(|c| service(c, &all))
         .collect();
     Ok(ok(format, "services", "service", &Value::Array(list)))
 }
 
-/// `GET /open311/v2/services/{service_code}.{format}`.
+/// `GET /open311/v2/services/{service_code}.{format}`: the service's extra questions.
 #[tracing::instrument(skip(state))]
 pub async fn service_definition(
     state: web::Data<AppState>,
@@ -223,10 +233,29 @@ pub async fn service_definition(
 ) -> ApiResult<HttpResponse> {
     let (code, format) = path.into_inner();
     let format = format_of(&format)?;
-    if !categories(&state).await?.contains(&code) {
-        return Err(ApiError::NotFound(format!("no service {code:?}")));
-    }
-    let value = json!({ "service_code": code, "attributes": [] });
+    let category = categories(&state)
+        .await?
+        .into_iter()
+        .find(|c| c.code == code)
+        .ok_or_else(|| ApiError::NotFound(format!("no service {code:?}")))?;
+    let mut attributes = category.attributes.clone();
+    attributes.sort_by_key(|a| a.order);
+    let attributes: Vec<Value> = attributes
+        .iter()
+        .map(|a| {
+            json!({
+                "variable": true,
+                "code": a.code,
+                "datatype": a.datatype,
+                "required": a.required,
+                "datatype_description": a.datatype_description,
+                "order": a.order,
+                "description": a.description,
+                "values": a.values,
+            })
+        })
+        .collect();
+    let value = json!({ "service_code": code, "attributes": attributes });
     Ok(ok(format, "service_definition", "attribute", &value))
 }
 
@@ -272,6 +301,19 @@ async fn client_of(state: &AppState, api_key: Option<&str>) -> ApiResult<String>
         .ok_or_else(|| ApiError::forbidden("unknown api_key"))
 }
 
+/// The description with the answers to the service's questions after it, one per line.
+fn with_answers(description: &str, answers: &[(String, String)]) -> String {
+    if description.trim().is_empty() {
+        // Still refused as a missing description by intake.
+        return String::new();
+    }
+    let mut text = description.to_string();
+    for (question, answer) in answers {
+        let _ = write!(text, "\n{question}：{answer}");
+    }
+    text
+}
+
 /// `POST /open311/v2/requests.{format}`: form-encoded; `api_key` optional (anonymous allowed).
 #[tracing::instrument(skip(state, req, form))]
 pub async fn create_request(
@@ -286,12 +328,28 @@ pub async fn create_request(
     let author = client_of(&state, field(&form, "api_key")).await?;
     let code = field(&form, "service_code")
         .ok_or_else(|| ApiError::bad_request("missing_service_code", "service_code is required"))?;
-    if !categories(&state).await?.iter().any(|c| c == code) {
+    let Some(category) = categories(&state)
+        .await?
+        .into_iter()
+        .find(|c| c.code == code)
+    else {
         return Err(ApiError::bad_request(
             "unknown_service_code",
             format!("no service {code:?}"),
         ));
-    }
+    };
+    // The service definition's questions, as `attribute[code]=value` (GeoReport v2).
+    let given: std::collections::BTreeMap<String, String> = form
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("attribute[")
+                .and_then(|k| k.strip_suffix(']'))
+                .map(|k| (k.to_string(), v.clone()))
+        })
+        .collect();
+    let answers = category
+        .read_answers(&given)
+        .map_err(|e| ApiError::bad_request(e.code, e.detail))?;
     let lat = coordinate(&form, "lat", 90.0)?;
     let lon = coordinate(&form, "long", 180.0)?;
     let name = [field(&form, "first_name"), field(&form, "last_name")]
@@ -306,7 +364,7 @@ pub async fn create_request(
         PublicIntake {
             category: code.to_string(),
             point: (lon, lat),
-            description: field(&form, "description").unwrap_or_default().to_string(),
+            description: with_answers(field(&form, "description").unwrap_or_default(), &answers),
             title: None,
             complainant: NewComplainant {
                 anonymous,
@@ -343,11 +401,7 @@ pub async fn create_request(
     ))
 }
 
-async fn request_view(
-    state: &AppState,
-    row: &RecordRow,
-    names: &HashMap<String, String>,
-) -> ApiResult<Value> {
+async fn request_view(state: &AppState, row: &RecordRow, names: &Names) -> ApiResult<Value> {
     let case = state.store.case_row(&row.id).await?;
     let lead = case.as_ref().and_then(|c| c.lead_department.clone());
     let expected = case.as_ref().and_then(|c| c.deadline);
@@ -355,10 +409,10 @@ async fn request_view(
         "service_request_id": row.id,
         "status": if row.status == "closed" { "closed" } else { "open" },
         "status_notes": row.status,
-        "service_name": row.category,
+        "service_name": names.categories.get(&row.category).unwrap_or(&row.category),
         "service_code": row.category,
         "description": row.title,
-        "agency_responsible": lead.map(|l| names.get(&l).cloned().unwrap_or(l)),
+        "agency_responsible": lead.map(|l| names.departments.get(&l).cloned().unwrap_or(l)),
         "service_notice": Value::Null,
         "requested_datetime": w3c(row.created_at),
         "updated_datetime": w3c(row.updated_at),
@@ -372,14 +426,29 @@ async fn request_view(
     }))
 }
 
-async fn department_names(state: &AppState) -> ApiResult<HashMap<String, String>> {
-    Ok(state
-        .store
-        .departments()
-        .await?
-        .into_iter()
-        .map(|d| (d.code, d.name))
-        .collect())
+/// The names requests are shown with: departments' and categories'.
+struct Names {
+    departments: HashMap<String, String>,
+    categories: HashMap<String, String>,
+}
+
+async fn department_names(state: &AppState) -> ApiResult<Names> {
+    Ok(Names {
+        departments: state
+            .store
+            .departments()
+            .await?
+            .into_iter()
+            .map(|d| (d.code, d.name))
+            .collect(),
+        categories: state
+            .store
+            .categories()
+            .await?
+            .into_iter()
+            .map(|c| (c.code, c.name))
+            .collect(),
+    })
 }
 
 async fn row_of(state: &AppState, id: &str) -> ApiResult<Option<RecordRow>> {
@@ -621,6 +690,9 @@ pub struct PublicComplaint {
     /// Omitted: anonymous. A name and phone given here are kept beside the record, never in
     /// it.
     complainant: Option<NewComplainant>,
+    /// Answers to the category's questions (its Open311 service definition), by code.
+    #[serde(default)]
+    attributes: std::collections::BTreeMap<String, String>,
 }
 
 /// `POST /api/v1/public/complaints`: the resident form (anonymous allowed; a person, legal person
@@ -633,12 +705,10 @@ pub async fn public_complaint(
 ) -> ApiResult<HttpResponse> {
     state.limits.check_request(Limit::Intake, &req)?;
     let c = body.0;
-    if !categories(&state).await?.contains(&c.category) {
-        return Err(ApiError::unprocessable(
-            "unknown_category",
-            format!("no category {:?}", c.category),
-        ));
-    }
+    let category =
+        crate::workflow::service::catalogue_category(state.store.as_ref(), &c.category, true)
+            .await?;
+    let answers = category.read_answers(&c.attributes)?;
     if !(c.lon.is_finite() && c.lat.is_finite() && c.lon.abs() <= 180.0 && c.lat.abs() <= 90.0) {
         return Err(ApiError::bad_request(
             "invalid_location",
@@ -660,7 +730,7 @@ pub async fn public_complaint(
         PublicIntake {
             category: c.category,
             point,
-            description: c.description,
+            description: with_answers(&c.description, &answers),
             title: c.title,
             complainant,
             author: "public-form".into(),

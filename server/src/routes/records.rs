@@ -92,12 +92,31 @@ pub async fn import(
     let writer = Writer::new(caller.user.username.clone(), "import");
     let mut results = Vec::with_capacity(features.len());
     let mut records = Vec::new();
+    let catalogue = state.store.categories().await?;
+    let category_refusal = |record: &sync_core::Record| {
+        let known = catalogue.iter().find(|c| c.code == record.category);
+        match known {
+            _ if record.kind != sync_core::Kind::Complaint || record.category.is_empty() => None,
+            Some(c) if c.active => None,
+            Some(_) => Some(crate::import::Rejection::new(
+                "retired_category",
+                format!("category {:?} is retired", record.category),
+            )),
+            None => Some(crate::import::Rejection::new(
+                "unknown_category",
+                format!("no category {:?} in the catalogue", record.category),
+            )),
+        }
+    };
     for (index, feature) in features.iter().enumerate() {
         let checked = check_point(feature, crs, &channel).and_then(|(new, repairs)| {
             match new
                 .into_parts(&writer)
                 .and_then(|(record, contact)| record.validate().map(|()| (record, contact)))
             {
+                Ok((record, _)) if let Some(refusal) = category_refusal(&record) => {
+                    Err((refusal, repairs))
+                }
                 Ok(parts) => Ok((parts, repairs)),
                 Err(e) => Err((
                     crate::import::Rejection::new(e.code(), e.to_string()),

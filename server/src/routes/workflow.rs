@@ -160,6 +160,147 @@ pub async fn put_deadline_class(
     Ok(HttpResponse::Ok().json(class))
 }
 
+/// Query of the category list.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoriesQuery {
+    /// Only active categories (`true`) or only retired ones (`false`); both when omitted.
+    active: Option<bool>,
+}
+
+/// `GET /api/v1/categories`: the catalogue, by code (every account: phones file under it).
+#[tracing::instrument(skip(state, _caller))]
+pub async fn list_categories(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    query: web::Query<CategoriesQuery>,
+) -> ApiResult<HttpResponse> {
+    let active = query.into_inner().active;
+    let categories: Vec<_> = state
+        .store
+        .categories()
+        .await?
+        .into_iter()
+        .filter(|c| active.is_none_or(|a| c.active == a))
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "categories": categories })))
+}
+
+async fn find_category(
+    state: &AppState,
+    code: &str,
+) -> ApiResult<crate::workflow::catalogue::Category> {
+    state
+        .store
+        .categories()
+        .await?
+        .into_iter()
+        .find(|c| c.code == code)
+        .ok_or_else(|| ApiError::NotFound(format!("no category {code:?}")))
+}
+
+/// `GET /api/v1/categories/{code}`.
+#[tracing::instrument(skip(state, _caller))]
+pub async fn get_category(
+    state: web::Data<AppState>,
+    _caller: Caller,
+    code: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    Ok(HttpResponse::Ok().json(find_category(&state, &code).await?))
+}
+
+/// `GET /api/v1/categories/{code}/history`: every change made through the API, oldest first.
+#[tracing::instrument(skip(state, caller))]
+pub async fn category_history(
+    state: web::Data<AppState>,
+    caller: Caller,
+    code: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(DESK)?;
+    let current = find_category(&state, &code).await?;
+    let changes = state.store.category_changes(&current.code).await?;
+    Ok(HttpResponse::Ok().json(json!({ "code": current.code, "changes": changes })))
+}
+
+/// `PUT /api/v1/categories/{code}` (admin): creates a category under an existing parent, or
+/// changes one; `active: false` retires it (never while an active category lies under it), and
+/// `active: true` brings it back (only under an active parent).
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username))]
+pub async fn put_category(
+    state: web::Data<AppState>,
+    caller: Caller,
+    code: web::Path<String>,
+    body: web::Json<crate::workflow::catalogue::CategoryInput>,
+) -> ApiResult<HttpResponse> {
+    use crate::workflow::catalogue::{self, Category};
+    caller.require_role(&[Role::Admin])?;
+    let code = code.into_inner();
+    catalogue::segments(&code).map_err(|e| ApiError::bad_request(e.code, e.detail))?;
+    let input = body.into_inner();
+    input.check()?;
+    let all = state.store.categories().await?;
+    if let Some(parent) = catalogue::parent_of(&code) {
+        match all.iter().find(|c| c.code == parent) {
+            None => {
+                return Err(ApiError::unprocessable(
+                    "unknown_parent",
+                    format!("no category {parent:?} to hold {code:?}; create it first"),
+                ));
+            }
+            Some(p) if input.active && !p.active => {
+                return Err(ApiError::InvalidState {
+                    code: "retired_parent",
+                    detail: format!("{parent} is retired; bring it back first"),
+                    extra: None,
+                });
+            }
+            Some(_) => {}
+        }
+    }
+    let prefix = format!("{code}.");
+    if !input.active
+        && let Some(child) = all.iter().find(|c| c.active && c.code.starts_with(&prefix))
+    {
+        return Err(ApiError::InvalidState {
+            code: "active_children",
+            detail: format!(
+                "{} is still active under {code}; retire it first",
+                child.code
+            ),
+            extra: None,
+        });
+    }
+    if let Some(department) = &input.department
+        && !state
+            .store
+            .departments()
+            .await?
+            .iter()
+            .any(|d| &d.code == department)
+    {
+        return Err(ApiError::unprocessable(
+            "unknown_department",
+            format!("no department {department:?}"),
+        ));
+    }
+    if let Some(class) = &input.deadline_class
+        && !state
+            .store
+            .deadline_classes()
+            .await?
+            .iter()
+            .any(|c| &c.code == class)
+    {
+        return Err(ApiError::unprocessable(
+            "unknown_deadline_class",
+            format!("no deadline class {class:?}"),
+        ));
+    }
+    let category = Category::from_input(&code, input, &caller.user.username, now_unix() * 1000);
+    state.store.put_category(&category).await?;
+    Ok(HttpResponse::Ok().json(category))
+}
+
 /// `GET /api/v1/departments`.
 #[tracing::instrument(skip(state, _caller))]
 pub async fn list_departments(
@@ -282,6 +423,9 @@ pub async fn put_dispatch_rule(
             "invalid_category",
             format!("a category has 1 to {max} characters (or is `*`)"),
         ));
+    }
+    if rule.category != "*" {
+        service::catalogue_category(state.store.as_ref(), &rule.category, false).await?;
     }
     check_areas(&state, std::slice::from_ref(&rule.area)).await?;
     if !state

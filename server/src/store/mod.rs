@@ -329,6 +329,12 @@ store_api! {
     writer async fn put_dispatch_rule(&self, rule: &DispatchRule) -> Result<()>;
     /// Removes a rule; `false` if there was none.
     writer async fn delete_dispatch_rule(&self, category: &str, area: &str) -> Result<bool>;
+    /// The category catalogue, by code.
+    reader async fn categories(&self) -> Result<Vec<crate::workflow::catalogue::Category>>;
+    /// Creates or replaces a category and keeps the change in its history, in one transaction.
+    writer async fn put_category(&self, category: &crate::workflow::catalogue::Category) -> Result<()>;
+    /// A category's changes through the API, oldest first: the category as each made it.
+    reader async fn category_changes(&self, code: &str) -> Result<Vec<crate::workflow::catalogue::Category>>;
     /// Links an account to the department it acts for (`None` unlinks it).
     writer async fn set_user_department(&self, user_id: i64, department: Option<&str>) -> Result<()>;
     /// The department an account acts for.

@@ -207,6 +207,7 @@ macro_rules! queries {
             calendar_day, deadline_class, json_column,
         };
         use $crate::workflow::calendar::{CalendarDay, DeadlineClass};
+        use $crate::workflow::catalogue::Category;
 
         pub(in crate::store) async fn calendar_days(
             pool: &Pool,
@@ -334,6 +335,99 @@ macro_rules! queries {
             .execute(pool)
             .await?;
             Ok(())
+        }
+
+        fn category_from_row(r: &DbRow) -> Result<Category> {
+            Ok(Category {
+                code: r.try_get(0)?,
+                parent: r.try_get(1)?,
+                level: u8::try_from(r.try_get::<i64, _>(2)?)
+                    .map_err(|e| $crate::store::StoreError::Corrupt(e.to_string()))?,
+                name: r.try_get(3)?,
+                name_en: r.try_get(4)?,
+                description: r.try_get(5)?,
+                department: r.try_get(6)?,
+                deadline_class: r.try_get(7)?,
+                keywords: json_column(r.try_get(8)?)?,
+                attributes: json_column(r.try_get(9)?)?,
+                active: r.try_get::<i64, _>(10)? != 0,
+                updated_at: r.try_get(11)?,
+                updated_by: r.try_get(12)?,
+            })
+        }
+
+        pub(in crate::store) async fn categories(pool: &Pool) -> Result<Vec<Category>> {
+            let rows = sqlx::query(
+                "SELECT code, parent, CAST(level AS BIGINT), name, name_en, description, \
+                 department, deadline_class, keywords, attributes, CAST(active AS BIGINT), \
+                 updated_at, updated_by FROM categories ORDER BY code",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(category_from_row).collect()
+        }
+
+        pub(in crate::store) async fn put_category(
+            pool: &Pool,
+            category: &Category,
+        ) -> Result<()> {
+            let corrupt = |e: serde_json::Error| $crate::store::StoreError::Corrupt(e.to_string());
+            let keywords = serde_json::to_string(&category.keywords).map_err(corrupt)?;
+            let attributes = serde_json::to_string(&category.attributes).map_err(corrupt)?;
+            let whole = serde_json::to_string(category).map_err(corrupt)?;
+            let mut tx = pool.begin().await?;
+            sqlx::query(
+                "INSERT INTO categories (code, parent, level, name, name_en, description, \
+                 department, deadline_class, keywords, attributes, active, updated_at, updated_by) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                 ON CONFLICT (code) DO UPDATE SET name = excluded.name, \
+                 name_en = excluded.name_en, description = excluded.description, \
+                 department = excluded.department, deadline_class = excluded.deadline_class, \
+                 keywords = excluded.keywords, attributes = excluded.attributes, \
+                 active = excluded.active, updated_at = excluded.updated_at, \
+                 updated_by = excluded.updated_by",
+            )
+            .bind(&category.code)
+            .bind(category.parent.as_deref())
+            .bind(i32::from(category.level))
+            .bind(&category.name)
+            .bind(category.name_en.as_deref())
+            .bind(&category.description)
+            .bind(category.department.as_deref())
+            .bind(category.deadline_class.as_deref())
+            .bind(keywords)
+            .bind(attributes)
+            .bind(i32::from(category.active))
+            .bind(category.updated_at)
+            .bind(&category.updated_by)
+            .execute(&mut *tx)
+            .await?;
+            sqlx::query(
+                "INSERT INTO category_changes (id, code, at, changed_by, category) \
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(uuid::Uuid::now_v7().to_string())
+            .bind(&category.code)
+            .bind(category.updated_at)
+            .bind(&category.updated_by)
+            .bind(whole)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        pub(in crate::store) async fn category_changes(
+            pool: &Pool,
+            code: &str,
+        ) -> Result<Vec<Category>> {
+            let rows = sqlx::query(
+                "SELECT category FROM category_changes WHERE code = $1 ORDER BY at, id",
+            )
+            .bind(code)
+            .fetch_all(pool)
+            .await?;
+            rows.iter().map(|r| json_column(r.try_get(0)?)).collect()
         }
 
         pub(in crate::store) async fn dispatch_rules(pool: &Pool) -> Result<Vec<DispatchRule>> {

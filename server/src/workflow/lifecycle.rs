@@ -372,6 +372,12 @@ pub fn apply(
                 }
                 record.category = category;
             }
+            if record.category.is_empty() {
+                return Err(invalid(
+                    "missing_category",
+                    "an unclassified complaint is accepted with its category",
+                ));
+            }
             record.workflow.status = Status::Accepted;
             ("accepted", note)
         }

@@ -7,6 +7,7 @@
 //! own change, through the same commit path sync uses.
 
 pub mod calendar;
+pub mod catalogue;
 pub mod cells;
 pub mod lifecycle;
 pub mod rates;

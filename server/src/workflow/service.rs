@@ -43,6 +43,58 @@ impl From<TransitionError> for ApiError {
     }
 }
 
+impl From<crate::workflow::catalogue::Refusal> for ApiError {
+    fn from(refusal: crate::workflow::catalogue::Refusal) -> Self {
+        ApiError::unprocessable(refusal.code, refusal.detail)
+    }
+}
+
+/// The catalogue's category `code`: 422 `unknown_category` when there is none, and
+/// `retired_category` when it is retired and `for_new` (a new complaint, a correction at
+/// acceptance: retired categories stay only for what was filed under them).
+pub async fn catalogue_category(
+    store: &dyn Store,
+    code: &str,
+    for_new: bool,
+) -> Result<crate::workflow::catalogue::Category, ApiError> {
+    let category = store
+        .categories()
+        .await?
+        .into_iter()
+        .find(|c| c.code == code)
+        .ok_or_else(|| {
+            ApiError::unprocessable(
+                "unknown_category",
+                format!("no category {code:?} in the catalogue (GET /api/v1/categories)"),
+            )
+        })?;
+    if for_new && !category.active {
+        return Err(ApiError::unprocessable(
+            "retired_category",
+            format!("category {code:?} is retired; choose another"),
+        ));
+    }
+    Ok(category)
+}
+
+/// The department and deadline class the catalogue names for `category`: its own, else its
+/// nearest ancestor's.
+fn catalogue_default(
+    categories: &[crate::workflow::catalogue::Category],
+    category: &str,
+) -> (Option<String>, Option<String>) {
+    let mut code = Some(category);
+    let (mut department, mut class) = (None, None);
+    while let Some(c) = code {
+        if let Some(found) = categories.iter().find(|x| x.code == c) {
+            department = department.or_else(|| found.department.clone());
+            class = class.or_else(|| found.deadline_class.clone());
+        }
+        code = crate::workflow::catalogue::parent_of(c);
+    }
+    (department, class)
+}
+
 /// The rule that dispatches a record of `category` owned by `owner`: among the rules whose area
 /// contains the owner grid, a rule for the category beats the wildcard `*` (the category says
 /// whose authority, 事权, the matter is), then the deepest area wins.
@@ -78,10 +130,17 @@ async fn plan_dispatch(
     let rules = store.dispatch_rules().await?;
     let owner = record.owner_grid.as_ref().and_then(|o| o.code.as_deref());
     let rule = matching_rule(&rules, map, &record.category, owner);
-    let lead = match (lead, rule) {
-        (Some(lead), _) => lead.clone(),
-        (None, Some(rule)) => rule.department.clone(),
-        (None, None) => {
+    // With no rule, the catalogue says whose authority (事权) the category is.
+    let (default_lead, default_class) = if rule.is_none() {
+        catalogue_default(&store.categories().await?, &record.category)
+    } else {
+        (None, None)
+    };
+    let lead = match (lead, rule, default_lead) {
+        (Some(lead), _, _) => lead.clone(),
+        (None, Some(rule), _) => rule.department.clone(),
+        (None, None, Some(department)) => department,
+        (None, None, None) => {
             return Err(ApiError::unprocessable(
                 "no_dispatch_rule",
                 format!(
@@ -95,6 +154,7 @@ async fn plan_dispatch(
     let class_code = class
         .cloned()
         .or_else(|| rule.map(|r| r.deadline_class.clone()))
+        .or(default_class)
         .unwrap_or_else(|| DEFAULT_CLASS.to_string());
     let departments = store.departments().await?;
     let mut co: Vec<String> = Vec::new();
@@ -283,6 +343,12 @@ impl AsyncEdit for Transition<'_> {
                     )
                     .await?,
                 );
+            }
+            Action::Accept {
+                category: Some(category),
+                ..
+            } if self.action.roles().contains(&self.actor.role) => {
+                catalogue_category(store, category.trim(), true).await?;
             }
             Action::Evaluate { .. } => {
                 let code = case.deadline_class.as_deref().unwrap_or(DEFAULT_CLASS);

@@ -194,13 +194,55 @@ async fn the_georeport_client_reads_services_and_requests_and_civic_clients_post
         ),
         (json!(403), json!(400), json!("missing_location"))
     );
+    assert_eq!(
+        (
+            seen["answered_status"].clone(),
+            seen["unanswered_status"].clone(),
+            seen["unanswered_code"].clone()
+        ),
+        (json!(201), json!(400), json!("missing_attribute"))
+    );
+    let answered = seen["answered"][0]["service_request_id"].as_str().unwrap();
+    let record: Value = app
+        .get(&format!("/api/v1/records/{answered}"), Some(&desk))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        record["description"],
+        "工地夜里施工\n噪声发生时段：夜间（22:00–6:00）\n工地或施工单位名称：万达广场工地"
+    );
     let mut open = vec![anonymous.clone(), trusted.clone(), dispatched.clone()];
     open.sort();
     for fmt in ["json", "xml"] {
+        // Every active category a resident files under: below the top level, or a top-level
+        // one with nothing under it.
+        let services = seen[format!("services_{fmt}")].as_array().unwrap();
+        assert_eq!(services.len(), 38, "{fmt}");
+        for (code, listed) in [
+            ("municipal.lighting", true),
+            ("environment.noise.construction", true),
+            ("other", true),
+            ("municipal", false),
+        ] {
+            assert_eq!(services.contains(&json!(code)), listed, "{fmt} {code}");
+        }
+        let details = &seen[format!("service_details_{fmt}")];
         assert_eq!(
-            seen[format!("services_{fmt}")],
-            json!(["environment.noise", "municipal.lighting"]),
+            details["municipal.lighting"],
+            json!(["路灯照明", "市政设施", "false"]),
             "{fmt}"
+        );
+        assert_eq!(
+            details["environment.noise.construction"],
+            json!(["施工噪声", "生态环境", "true"]),
+            "{fmt}"
+        );
+        let questions = seen[format!("construction_{fmt}")].to_string();
+        assert!(
+            questions.contains("噪声发生时段") && questions.contains("night"),
+            "{fmt}: {questions}"
         );
         assert_eq!(
             seen[format!("definition_{fmt}")]["service_code"],

@@ -569,7 +569,7 @@ async fn staff_intake_lists_by_grid_with_cursor_paging_and_as_geojson(app: TestA
     for i in 0..5 {
         let body = json!({
             "kind": "complaint", "title": format!("hotline call {i}"), "channel": "hotline",
-            "category": "noise",
+            "category": "environment.noise",
             "location": { "lon": lon, "lat": lat, "accuracy_m": null, "crs": "wgs84" },
         });
         let response = app.post("/api/v1/records", Some(&dispatcher), &body).await;

@@ -392,10 +392,20 @@ async fn the_desk_manages_departments_and_dispatch_rules_and_others_may_only_rea
         }),
     )
     .await;
+    let unknown_category = put_rule(
+        city.desk.clone(),
+        json!({
+            "category": "ufo.sighting",
+            "area": "2203",
+            "department": "police",
+            "deadline_class": "general",
+        }),
+    )
+    .await;
     let unknown_department = put_rule(
         city.desk.clone(),
         json!({
-            "category": "x",
+            "category": "roads.damage",
             "area": "2203",
             "department": "fire",
             "deadline_class": "general",
@@ -405,7 +415,7 @@ async fn the_desk_manages_departments_and_dispatch_rules_and_others_may_only_rea
     let unknown_class = put_rule(
         city.desk.clone(),
         json!({
-            "category": "x",
+            "category": "roads.damage",
             "area": "2203",
             "department": "police",
             "deadline_class": "soon",
@@ -415,7 +425,7 @@ async fn the_desk_manages_departments_and_dispatch_rules_and_others_may_only_rea
     let unknown_area = put_rule(
         city.desk.clone(),
         json!({
-            "category": "x",
+            "category": "roads.damage",
             "area": "9999",
             "department": "police",
             "deadline_class": "general",
@@ -425,7 +435,7 @@ async fn the_desk_manages_departments_and_dispatch_rules_and_others_may_only_rea
     let by_worker = put_rule(
         worker.clone(),
         json!({
-            "category": "x",
+            "category": "roads.damage",
             "area": "2203",
             "department": "police",
             "deadline_class": "general",
@@ -458,6 +468,7 @@ async fn the_desk_manages_departments_and_dispatch_rules_and_others_may_only_rea
         .await;
 
     assert_eq!(wildcard.status(), 200);
+    assert_problem(unknown_category, 422, "unknown_category").await;
     assert_problem(unknown_department, 422, "unknown_department").await;
     assert_problem(unknown_class, 422, "unknown_deadline_class").await;
     assert_problem(unknown_area, 422, "unknown_area").await;
@@ -1652,4 +1663,173 @@ async fn the_category_then_the_deepest_area_decides_which_rule_dispatches(app: T
             "{category} in {grid}"
         );
     }
+}
+
+#[both_backends]
+async fn an_admin_keeps_the_category_catalogue_and_intake_files_only_under_it(app: TestApp) {
+    let city = City::new(app).await;
+    let app = &city.app;
+    let put = |code: &str, body: Value| {
+        let token = city.admin.clone();
+        let path = format!("/api/v1/categories/{code}");
+        async move {
+            app.send_json(reqwest::Method::PUT, &path, Some(&token), &body)
+                .await
+        }
+    };
+    // Every installation starts with a catalogue: phones and residents file under it.
+    let catalogue: Value = app
+        .get("/api/v1/categories?active=true", Some(&city.housing))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let names: Vec<(&str, &str)> = catalogue["categories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["level"] == 1)
+        .map(|c| (c["code"].as_str().unwrap(), c["name"].as_str().unwrap()))
+        .collect();
+    assert!(names.contains(&("property", "物业管理")), "{names:?}");
+    assert!(names.contains(&("utilities", "供水供暖")), "{names:?}");
+
+    // A new third-level category under an existing one, answered by water by default.
+    let created = put(
+        "municipal.drainage.flooding",
+        json!({
+            "name": "道路积水", "name_en": "Flooded road", "department": "water",
+            "deadline_class": "urgent", "keywords": ["积水", "内涝"],
+        }),
+    )
+    .await;
+    assert_eq!(created.status(), 200);
+    let created: Value = created.json().await.unwrap();
+    assert_eq!(
+        (created["parent"].as_str(), created["level"].as_u64()),
+        (Some("municipal.drainage"), Some(3))
+    );
+    let orphan = put("ufo.sighting", json!({ "name": "不明飞行物" })).await;
+    let four_levels = put("municipal.drainage.flooding.deep", json!({ "name": "深" })).await;
+    let no_department = put(
+        "municipal.drainage",
+        json!({ "name": "排水", "department": "fire" }),
+    )
+    .await;
+    let parent_retired_first = put(
+        "municipal.drainage",
+        json!({ "name": "排水管网", "active": false }),
+    )
+    .await;
+    let bad_list = put(
+        "municipal.drainage.flooding",
+        json!({ "name": "道路积水", "attributes": [
+            { "code": "depth", "datatype": "singlevaluelist", "description": "积水深度" }
+        ] }),
+    )
+    .await;
+    assert_problem(orphan, 422, "unknown_parent").await;
+    assert_problem(four_levels, 400, "invalid_code").await;
+    assert_problem(no_department, 422, "unknown_department").await;
+    assert_problem(parent_retired_first, 409, "active_children").await;
+    assert_problem(bad_list, 422, "invalid_attribute").await;
+    let by_desk = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/categories/other",
+            Some(&city.desk),
+            &json!({ "name": "其他" }),
+        )
+        .await;
+    assert_problem(by_desk, 403, "forbidden").await;
+
+    // With no dispatch rule for it, the catalogue's department takes the case, in its class.
+    let flooded = city.complaint(GRID, "municipal.drainage.flooding").await;
+    city.step(&flooded, &city.desk, json!({ "action": "accept" }))
+        .await;
+    let dispatched = city
+        .step(&flooded, &city.desk, json!({ "action": "dispatch" }))
+        .await;
+    assert_eq!(
+        (
+            dispatched["case"]["lead_department"].as_str(),
+            dispatched["case"]["deadline_class"].as_str()
+        ),
+        (Some("water"), Some("urgent"))
+    );
+
+    // Retired: no new complaint files under it; the one filed before keeps it.
+    let retired = put(
+        "municipal.drainage.flooding",
+        json!({ "name": "道路积水", "active": false }),
+    )
+    .await;
+    assert_eq!(retired.status(), 200);
+    let (lon, lat) = centre(GRID);
+    let complaint = |category: &str| {
+        json!({
+            "kind": "complaint", "title": "积水", "channel": "hotline", "category": category,
+            "location": { "lon": lon, "lat": lat, "accuracy_m": null, "crs": "wgs84" },
+        })
+    };
+    let into_retired = app
+        .post(
+            "/api/v1/records",
+            Some(&city.desk),
+            &complaint("municipal.drainage.flooding"),
+        )
+        .await;
+    let into_nothing = app
+        .post("/api/v1/records", Some(&city.desk), &complaint("ufo"))
+        .await;
+    assert_problem(into_retired, 422, "retired_category").await;
+    assert_problem(into_nothing, 422, "unknown_category").await;
+    assert_eq!(
+        city.record(&flooded).await["category"],
+        "municipal.drainage.flooding"
+    );
+
+    // An unclassified complaint is classified at acceptance, into an active category.
+    let unclassified = city.complaint(GRID, "").await;
+    let without = city
+        .act(&unclassified, &city.desk, json!({ "action": "accept" }))
+        .await;
+    let into_retired = city
+        .act(
+            &unclassified,
+            &city.desk,
+            json!({ "action": "accept", "category": "municipal.drainage.flooding" }),
+        )
+        .await;
+    assert_problem(without, 422, "missing_category").await;
+    assert_problem(into_retired, 422, "retired_category").await;
+    city.step(
+        &unclassified,
+        &city.desk,
+        json!({ "action": "accept", "category": "municipal.drainage" }),
+    )
+    .await;
+
+    // The history keeps every change, and who made it.
+    let history: Value = app
+        .get(
+            "/api/v1/categories/municipal.drainage.flooding/history",
+            Some(&city.desk),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let changes: Vec<(bool, &str)> = history["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["active"].as_bool().unwrap(),
+                c["updated_by"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(changes, [(true, "root"), (false, "root")]);
 }
