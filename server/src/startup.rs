@@ -123,6 +123,7 @@ impl Application {
                 .default_service(web::to(routes::unrouted))
                 .wrap(from_fn(crate::auth::authenticate))
                 .wrap(from_fn(problems_and_metrics))
+                .wrap(from_fn(routes::open311::errors_as_open311))
                 // Responses are compressed for clients that ask (Accept-Encoding); request
                 // bodies in gzip are decoded by the extractors.
                 .wrap(actix_web::middleware::Compress::default())

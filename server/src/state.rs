@@ -107,6 +107,20 @@ impl MapSnapshot {
         }
     }
 
+    /// Every area's name, by code.
+    pub fn names(&self) -> std::collections::BTreeMap<String, String> {
+        self.meta
+            .iter()
+            .enumerate()
+            .map(|(id, meta)| {
+                (
+                    self.index.area(id as AreaId).code.clone(),
+                    meta.name.clone(),
+                )
+            })
+            .collect()
+    }
+
     /// Builds a snapshot from stored areas. An area whose stored geometry cannot be read (which
     /// validation on import prevents) is left out with a warning rather than failing the map.
     pub fn build(version: i64, records: &[AreaRecord]) -> Self {

@@ -33,7 +33,7 @@ bad_key = requests.post(f"{root}/requests.json", data={
 out["bad_key_status"] = bad_key.status_code
 missing = requests.post(f"{root}/requests.json", data={"service_code": service_code, "description": "x"})
 out["missing_location_status"] = missing.status_code
-out["missing_location_code"] = missing.json().get("code")
+out["missing_location_code"] = missing.json()[0]["code"]
 # A service with questions: answered, and with its required answer missing.
 construction = {"service_code": "environment.noise.construction", "lat": lat, "long": long,
                 "description": "工地夜里施工", "attribute[period]": "night", "attribute[site]": "万达广场工地"}
@@ -42,7 +42,24 @@ out["answered_status"] = answered.status_code
 out["answered"] = answered.json()
 unanswered = requests.post(f"{root}/requests.json", data={k: v for k, v in construction.items() if k != "attribute[period]"})
 out["unanswered_status"] = unanswered.status_code
-out["unanswered_code"] = unanswered.json().get("code")
+out["unanswered_code"] = unanswered.json()[0]["code"]
+
+# GeoReport v2's own documents, read with xmltodict as georeport reads them: the discovery
+# document and the error format of an XML resource.
+import xmltodict
+
+discovery = xmltodict.parse(requests.get(f"{root}/discovery.xml").content)["discovery"]
+endpoint = discovery["endpoints"]["endpoint"]
+out["discovery_formats"] = endpoint["formats"]["format"]
+out["discovery_specification"] = endpoint["specification"]
+missing_xml = requests.get(f"{root}/services/no.such.service.xml")
+out["missing_service_status"] = missing_xml.status_code
+out["missing_service_error"] = xmltodict.parse(missing_xml.content)["errors"]["error"]
+refused_xml = requests.post(f"{root}/requests.xml", data={
+    "api_key": "wrong", "service_code": service_code, "lat": lat, "long": long, "description": "x",
+})
+out["refused_status"] = refused_xml.status_code
+out["refused_error"] = xmltodict.parse(refused_xml.content)["errors"]["error"]
 
 for fmt in ("json", "xml"):
     client = GeoReport(root, output_format=fmt)

@@ -16,6 +16,10 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -91,8 +95,24 @@ fn xml_escape(text: &str) -> String {
     out
 }
 
-/// A JSON value as XML elements (objects become elements, arrays repeat `item`).
-fn to_xml(out: &mut String, name: &str, value: &Value, item: &str) {
+/// The element each item of a list is written as, after GeoReport v2's XML.
+fn item_of(list: &str) -> &'static str {
+    match list {
+        "services" => "service",
+        "service_requests" => "request",
+        "attributes" => "attribute",
+        "values" => "value",
+        "endpoints" => "endpoint",
+        "formats" => "format",
+        "errors" => "error",
+        "duplicates" => "duplicate",
+        _ => "item",
+    }
+}
+
+/// A JSON value as XML elements: objects become elements, a list repeats the element its name
+/// calls for ([`item_of`]: `<services><service>…`, `<attributes><attribute>…`).
+fn to_xml(out: &mut String, name: &str, value: &Value) {
     match value {
         Value::Null => {
             let _ = write!(out, "<{name}/>");
@@ -100,14 +120,14 @@ fn to_xml(out: &mut String, name: &str, value: &Value, item: &str) {
         Value::Object(map) => {
             let _ = write!(out, "<{name}>");
             for (key, v) in map {
-                to_xml(out, key, v, "item");
+                to_xml(out, key, v);
             }
             let _ = write!(out, "</{name}>");
         }
         Value::Array(items) => {
             let _ = write!(out, "<{name}>");
             for v in items {
-                to_xml(out, item, v, "item");
+                to_xml(out, item_of(name), v);
             }
             let _ = write!(out, "</{name}>");
         }
@@ -120,28 +140,95 @@ fn to_xml(out: &mut String, name: &str, value: &Value, item: &str) {
     }
 }
 
-/// Answers `value` in the format: JSON as is; XML with `root` holding one `item` per element.
+/// A document with its XML declaration.
+fn xml_document(root: &str, value: &Value) -> String {
+    let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>");
+    to_xml(&mut xml, root, value);
+    xml
+}
+
+/// Answers `value` in the format: JSON as is; XML under `root`.
 fn answer(
     format: Format,
     status: actix_web::http::StatusCode,
     root: &str,
-    item: &str,
     value: &Value,
 ) -> HttpResponse {
     match format {
         Format::Json => HttpResponse::build(status).json(value),
-        Format::Xml => {
-            let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>");
-            to_xml(&mut xml, root, value, item);
-            HttpResponse::build(status)
-                .content_type("text/xml; charset=utf-8")
-                .body(xml)
-        }
+        Format::Xml => HttpResponse::build(status)
+            .content_type("text/xml; charset=utf-8")
+            .body(xml_document(root, value)),
     }
 }
 
-fn ok(format: Format, root: &str, item: &str, value: &Value) -> HttpResponse {
-    answer(format, actix_web::http::StatusCode::OK, root, item, value)
+fn ok(format: Format, root: &str, value: &Value) -> HttpResponse {
+    answer(format, actix_web::http::StatusCode::OK, root, value)
+}
+
+/// The HTTP status GeoReport v2 gives an error: 404 for what does not exist, 403 for a wrong
+/// api_key, 400 for every other request that cannot be fulfilled. Statuses of HTTP itself
+/// (405 with its `Allow`, 413, 415, 429 with its `Retry-After`) and server errors stay.
+fn open311_status(status: StatusCode) -> StatusCode {
+    match status.as_u16() {
+        403 | 404 | 405 | 413 | 415 | 429 => status,
+        400..=499 => StatusCode::BAD_REQUEST,
+        _ => status,
+    }
+}
+
+/// An error as GeoReport v2 writes it: a list of `{code, description}` (`<errors><error>…` in
+/// XML); the code is the server's stable code (`unknown_attribute`, `not_found` …), which the
+/// specification allows in place of the HTTP status for more specific identifiers.
+fn open311_error(xml: bool, status: StatusCode, code: &str, description: &str) -> HttpResponse {
+    let value = json!([{ "code": code, "description": description }]);
+    answer(
+        if xml { Format::Xml } else { Format::Json },
+        status,
+        "errors",
+        &value,
+    )
+}
+
+/// Middleware: every error under `/open311/` (the handlers', the extractors', an unknown path or
+/// method) is answered in GeoReport v2's error format, in XML for a `.xml` resource and JSON
+/// otherwise, instead of the rest of the API's problem documents; its headers are kept.
+pub async fn errors_as_open311(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let open311 = req.path().starts_with("/open311/");
+    let xml = req.path().ends_with(".xml");
+    let response = next.call(req).await?.map_into_boxed_body();
+    let is_problem = response
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/problem+json"));
+    if !open311 || !is_problem {
+        return Ok(response);
+    }
+    let (request, response) = response.into_parts();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = actix_web::body::to_bytes(response.into_body())
+        .await
+        .unwrap_or_default();
+    let problem: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let code = problem["code"].as_str().unwrap_or("error");
+    let description = problem["detail"]
+        .as_str()
+        .or(status.canonical_reason())
+        .unwrap_or("error");
+    let mut answer = open311_error(xml, open311_status(status), code, description);
+    for (name, value) in headers.iter() {
+        if name != actix_web::http::header::CONTENT_TYPE
+            && name != actix_web::http::header::CONTENT_LENGTH
+        {
+            answer.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(ServiceResponse::new(request, answer).map_into_boxed_body())
 }
 
 /// `GET /open311/v2/discovery.{format}`.
@@ -151,27 +238,18 @@ pub async fn discovery(req: HttpRequest, format: web::Path<String>) -> ApiResult
     let info = req.connection_info();
     let base = format!("{}://{}/open311/v2/", info.scheme(), info.host());
     let value = json!({
-        "changeset": "2026-11-27T00:00:00+08:00",
+        "changeset": "2026-12-07T00:00:00+08:00",
         "contact": "gridsync 接诉即办",
         "key_service": "POST /api/v1/admin/open311-keys (admin)",
         "endpoints": [{
             "specification": "http://wiki.open311.org/GeoReport_v2",
             "url": base,
-            "changeset": "2026-11-27T00:00:00+08:00",
+            "changeset": "2026-12-07T00:00:00+08:00",
             "type": "production",
-            "formats": ["application/json", "text/xml"],
+            "formats": ["text/xml", "application/json"],
         }],
     });
-    Ok(match format {
-        Format::Json => HttpResponse::Ok().json(value),
-        Format::Xml => {
-            let mut xml = String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>");
-            to_xml(&mut xml, "discovery", &value, "endpoint");
-            HttpResponse::Ok()
-                .content_type("text/xml; charset=utf-8")
-                .body(xml)
-        }
-    })
+    Ok(ok(format, "discovery", &value))
 }
 
 /// Our services: the catalogue's active categories a resident can file under — every active
@@ -222,7 +300,7 @@ pub async fn services(
         .iter()
         .map(|c| service(c, &all))
         .collect();
-    Ok(ok(format, "services", "service", &Value::Array(list)))
+    Ok(ok(format, "services", &Value::Array(list)))
 }
 
 /// `GET /open311/v2/services/{service_code}.{format}`: the service's extra questions.
@@ -256,7 +334,7 @@ pub async fn service_definition(
         })
         .collect();
     let value = json!({ "service_code": code, "attributes": attributes });
-    Ok(ok(format, "service_definition", "attribute", &value))
+    Ok(ok(format, "service_definition", &value))
 }
 
 /// Takes a complaint in and answers its id and the open complaints nearby it may repeat.
@@ -301,6 +379,28 @@ async fn client_of(state: &AppState, api_key: Option<&str>) -> ApiResult<String>
         .ok_or_else(|| ApiError::forbidden("unknown api_key"))
 }
 
+/// The answers to a service's questions in a form: `attribute[code]=value`, and a
+/// multivaluelist's `attribute[code][]=value` repeated (joined with commas, as
+/// [`Category::read_answers`] reads them).
+fn answers_in(pairs: &[(String, String)]) -> std::collections::BTreeMap<String, String> {
+    let mut given: std::collections::BTreeMap<String, String> = Default::default();
+    for (key, value) in pairs {
+        let Some(inner) = key.strip_prefix("attribute[") else {
+            continue;
+        };
+        if let Some(code) = inner.strip_suffix("][]") {
+            let entry = given.entry(code.to_string()).or_default();
+            if !entry.is_empty() {
+                entry.push(',');
+            }
+            entry.push_str(value);
+        } else if let Some(code) = inner.strip_suffix(']') {
+            given.insert(code.to_string(), value.clone());
+        }
+    }
+    given
+}
+
 /// The description with the answers to the service's questions after it, one per line.
 fn with_answers(description: &str, answers: &[(String, String)]) -> String {
     if description.trim().is_empty() {
@@ -320,33 +420,24 @@ pub async fn create_request(
     state: web::Data<AppState>,
     req: HttpRequest,
     format: web::Path<String>,
-    form: PublicForm<HashMap<String, String>>,
+    form: PublicForm<Vec<(String, String)>>,
 ) -> ApiResult<HttpResponse> {
     state.limits.check_request(Limit::Intake, &req)?;
     let format = format_of(&format)?;
-    let form = form.0;
+    let pairs = form.0;
+    let given = answers_in(&pairs);
+    let form: HashMap<String, String> = pairs.into_iter().collect();
     let author = client_of(&state, field(&form, "api_key")).await?;
     let code = field(&form, "service_code")
         .ok_or_else(|| ApiError::bad_request("missing_service_code", "service_code is required"))?;
+    // A service that does not exist is 404, as GeoReport v2 says.
     let Some(category) = categories(&state)
         .await?
         .into_iter()
         .find(|c| c.code == code)
     else {
-        return Err(ApiError::bad_request(
-            "unknown_service_code",
-            format!("no service {code:?}"),
-        ));
+        return Err(ApiError::NotFound(format!("no service {code:?}")));
     };
-    // The service definition's questions, as `attribute[code]=value` (GeoReport v2).
-    let given: std::collections::BTreeMap<String, String> = form
-        .iter()
-        .filter_map(|(k, v)| {
-            k.strip_prefix("attribute[")
-                .and_then(|k| k.strip_suffix(']'))
-                .map(|k| (k.to_string(), v.clone()))
-        })
-        .collect();
     let answers = category
         .read_answers(&given)
         .map_err(|e| ApiError::bad_request(e.code, e.detail))?;
@@ -387,7 +478,6 @@ pub async fn create_request(
     };
     let value = json!([{
         "service_request_id": id,
-        "token": id,
         "service_notice": notice,
         "account_id": Value::Null,
         "duplicates": hints,
@@ -396,7 +486,6 @@ pub async fn create_request(
         format,
         actix_web::http::StatusCode::CREATED,
         "service_requests",
-        "request",
         &value,
     ))
 }
@@ -557,12 +646,7 @@ pub async fn list_requests(
                 views.push(request_view(&state, &row, &names).await?);
             }
         }
-        return Ok(ok(
-            format,
-            "service_requests",
-            "request",
-            &Value::Array(views),
-        ));
+        return Ok(ok(format, "service_requests", &Value::Array(views)));
     }
     let codes: Vec<&str> = q
         .service_code
@@ -598,12 +682,7 @@ pub async fn list_requests(
         }
         views.push(request_view(&state, &row, &names).await?);
     }
-    Ok(ok(
-        format,
-        "service_requests",
-        "request",
-        &Value::Array(views),
-    ))
+    Ok(ok(format, "service_requests", &Value::Array(views)))
 }
 
 /// `GET /open311/v2/requests/{id}.{format}`.
@@ -618,7 +697,7 @@ pub async fn get_request(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no request {id:?}")))?;
     let view = request_view(&state, &row, &department_names(&state).await?).await?;
-    Ok(ok(format, "service_requests", "request", &json!([view])))
+    Ok(ok(format, "service_requests", &json!([view])))
 }
 
 /// `GET /open311/v2/tokens/{token}.{format}`: a request's id from its token (the token is the id:
@@ -636,7 +715,6 @@ pub async fn token(
     Ok(ok(
         format,
         "service_requests",
-        "request",
         &json!([{ "service_request_id": token, "token": token }]),
     ))
 }

@@ -668,13 +668,20 @@ pub async fn rates(
     let cases = state.store.cases_between(from, to).await?;
     let evaluations = state.store.evaluations_between(from, to).await?;
     let map = state.grids.snapshot().await?;
-    let report = rates::compute(&cases, &evaluations, from, to, &settings, |grid| {
+    let mut report = rates::compute(&cases, &evaluations, from, to, &settings, |grid| {
         map.region_path(grid)
     });
+    let labels = crate::workflow::report::labels(state.store.as_ref(), &map).await?;
+    report.name_with(&labels);
     if csv {
+        use crate::workflow::export::{rates_table, table_csv};
         return Ok(HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
-            .body(rates::to_csv(&report).map_err(ApiError::internal)?));
+            .insert_header((
+                "content-disposition",
+                format!("attachment; filename=\"rates-{}-{}.csv\"", q.from, q.to),
+            ))
+            .body(table_csv(&rates_table(&report)).map_err(ApiError::internal)?));
     }
     Ok(HttpResponse::Ok().json(report))
 }
@@ -727,6 +734,10 @@ pub struct MonthlyQuery {
     min_sample: Option<u64>,
     /// `json` (default), `csv`, `xlsx` or `svg` (the 12-month chart).
     format: Option<String>,
+    /// With `format=csv`: one table as a CSV file (`overview`, `channels`, `categories`,
+    /// `statuses`, `regions`, `hot_categories`, `hot_grids`, `prominent`, `rates`, `scores`,
+    /// `trend`); without it, every table in a zip.
+    table: Option<String>,
 }
 
 /// `GET /api/v1/reports/monthly/{month}`: the monthly report (月汇总、月分析).
@@ -737,6 +748,7 @@ pub async fn monthly_report(
     month: web::Path<String>,
     query: web::Query<MonthlyQuery>,
 ) -> ApiResult<HttpResponse> {
+    use crate::workflow::export;
     use crate::workflow::rates::RateSettings;
     use crate::workflow::report::{self, Month};
     caller.require_role(&[Role::Supervisor, Role::Dispatcher, Role::Admin])?;
@@ -761,24 +773,48 @@ pub async fn monthly_report(
             format!("unknown format {format:?}"),
         ));
     }
+    if q.table.is_some() && format != "csv" {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "table is a parameter of format=csv",
+        ));
+    }
     let map = state.grids.snapshot().await?;
     let rules = score_rules(&state).await?;
     let report =
         report::gather_monthly(state.store.as_ref(), &map, month, &settings, rules).await?;
+    let attachment = |name: String| {
+        (
+            "content-disposition",
+            format!("attachment; filename=\"{name}\""),
+        )
+    };
     Ok(match format.as_str() {
-        "csv" => HttpResponse::Ok()
-            .content_type("text/csv; charset=utf-8")
-            .body(report::to_csv(&report).map_err(ApiError::internal)?),
+        "csv" => {
+            let tables = export::tables(&report);
+            match q.table {
+                Some(key) => {
+                    let table = tables.iter().find(|t| t.key == key).ok_or_else(|| {
+                        ApiError::bad_request("invalid_table", format!("no table {key:?}"))
+                    })?;
+                    HttpResponse::Ok()
+                        .content_type("text/csv; charset=utf-8")
+                        .insert_header(attachment(format!("report-{month}-{key}.csv")))
+                        .body(export::table_csv(table).map_err(ApiError::internal)?)
+                }
+                None => HttpResponse::Ok()
+                    .content_type("application/zip")
+                    .insert_header(attachment(format!("report-{month}-csv.zip")))
+                    .body(export::csv_zip(&tables).map_err(ApiError::internal)?),
+            }
+        }
         "svg" => HttpResponse::Ok()
             .content_type("image/svg+xml")
-            .body(report::trend_svg(&report)),
+            .body(export::trend_svg(&report)),
         "xlsx" => HttpResponse::Ok()
             .content_type("application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-            .insert_header((
-                "content-disposition",
-                format!("attachment; filename=\"report-{month}.xlsx\""),
-            ))
-            .body(report::to_xlsx(&report).map_err(ApiError::internal)?),
+            .insert_header(attachment(format!("report-{month}.xlsx")))
+            .body(export::to_xlsx(&report).map_err(ApiError::internal)?),
         _ => HttpResponse::Ok().json(report),
     })
 }

@@ -9,6 +9,7 @@
 pub mod calendar;
 pub mod catalogue;
 pub mod cells;
+pub mod export;
 pub mod lifecycle;
 pub mod rates;
 pub mod report;

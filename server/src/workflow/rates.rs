@@ -21,7 +21,6 @@
 //! figure is ranked only when its denominator reaches the minimum sample size; ranks are by
 //! rate, highest first, and equal rates share a rank ("1, 1, 3").
 
-use crate::workflow::cells::text_cell;
 use std::collections::BTreeMap;
 
 use serde::Serialize;
@@ -150,6 +149,8 @@ impl Rate {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Group {
     pub code: String,
+    /// The region's or department's name (the code when it has none).
+    pub name: String,
     /// The region's level (`city` … `grid`); `None` for departments.
     pub level: Option<String>,
     pub tally: Tally,
@@ -162,6 +163,7 @@ impl Group {
     fn new(code: String, level: Option<String>, tally: Tally, settings: &RateSettings) -> Group {
         let (response, resolution, satisfaction) = tally.rates(settings.basic_weight);
         Group {
+            name: code.clone(),
             code,
             level,
             response,
@@ -183,6 +185,18 @@ pub struct RatesReport {
     pub regions: Vec<Group>,
     /// Every lead department with a case in the period, by code.
     pub departments: Vec<Group>,
+}
+
+impl RatesReport {
+    /// Names every region and department from `labels`.
+    pub fn name_with(&mut self, labels: &crate::workflow::report::Labels) {
+        for g in &mut self.regions {
+            g.name = labels.region(&g.code);
+        }
+        for g in &mut self.departments {
+            g.name = labels.department(&g.code);
+        }
+    }
 }
 
 /// Ranks `groups` on one rate: ranked when the denominator reaches `min_sample`, highest rate
@@ -299,70 +313,6 @@ pub fn compute(
         regions,
         departments,
     }
-}
-
-/// The report as CSV: one line per region, then per department.
-pub fn to_csv(report: &RatesReport) -> Result<String, csv::Error> {
-    let mut out = csv::Writer::from_writer(Vec::new());
-    write_csv(&mut out, report)?;
-    csv_text(out)
-}
-
-/// The rates' rows, after their header, into a CSV writer (the monthly report appends them).
-pub fn write_csv<W: std::io::Write>(
-    out: &mut csv::Writer<W>,
-    report: &RatesReport,
-) -> Result<(), csv::Error> {
-    out.write_record([
-        "kind",
-        "code",
-        "level",
-        "response_numerator",
-        "response_denominator",
-        "response_rate",
-        "response_rank",
-        "resolution_numerator",
-        "resolution_denominator",
-        "resolution_rate",
-        "resolution_rank",
-        "satisfaction_numerator",
-        "satisfaction_denominator",
-        "satisfaction_rate",
-        "satisfaction_rank",
-    ])?;
-    let cells = |r: &Rate| {
-        [
-            r.numerator.to_string(),
-            r.denominator.to_string(),
-            r.rate.map(|v| format!("{v:.4}")).unwrap_or_default(),
-            r.rank.map(|v| v.to_string()).unwrap_or_default(),
-        ]
-    };
-    for (kind, groups) in [
-        ("region", &report.regions),
-        ("department", &report.departments),
-    ] {
-        for g in groups {
-            let mut row = vec![
-                kind.to_string(),
-                text_cell(&g.code).into_owned(),
-                text_cell(g.level.as_deref().unwrap_or_default()).into_owned(),
-            ];
-            row.extend(cells(&g.response));
-            row.extend(cells(&g.resolution));
-            row.extend(cells(&g.satisfaction));
-            out.write_record(&row)?;
-        }
-    }
-    Ok(())
-}
-
-/// The text a CSV writer over memory wrote.
-pub fn csv_text(out: csv::Writer<Vec<u8>>) -> Result<String, csv::Error> {
-    let bytes = out
-        .into_inner()
-        .map_err(|e| csv::Error::from(std::io::Error::other(e.to_string())))?;
-    String::from_utf8(bytes).map_err(|e| csv::Error::from(std::io::Error::other(e)))
 }
 
 #[cfg(test)]

@@ -3,9 +3,7 @@
 //! JSON, CSV, XLSX and an SVG chart. Everything but [`gather_monthly`] is pure; it reads the
 //! rows the report is made from in eight queries, whatever the month holds.
 
-use crate::workflow::cells::text_cell;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
@@ -157,10 +155,99 @@ pub struct Complaint {
     pub grid: Option<String>,
 }
 
+/// The names people read beside the codes: categories, departments and regions by code.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Labels {
+    pub categories: BTreeMap<String, String>,
+    pub departments: BTreeMap<String, String>,
+    pub regions: BTreeMap<String, String>,
+}
+
+impl Labels {
+    fn name(map: &BTreeMap<String, String>, code: &str) -> String {
+        map.get(code).cloned().unwrap_or_else(|| code.to_string())
+    }
+
+    /// A category's name (its code when the catalogue has none).
+    pub fn category(&self, code: &str) -> String {
+        if code.is_empty() {
+            return "未分类".into();
+        }
+        Labels::name(&self.categories, code)
+    }
+
+    pub fn department(&self, code: &str) -> String {
+        Labels::name(&self.departments, code)
+    }
+
+    pub fn region(&self, code: &str) -> String {
+        if code == UNASSIGNED {
+            return "未划入网格".into();
+        }
+        Labels::name(&self.regions, code)
+    }
+}
+
+/// The region of complaints no grid owns.
+pub const UNASSIGNED: &str = "unassigned";
+
+/// A channel's Chinese name.
+pub fn channel_name(code: &str) -> &str {
+    match code {
+        "app" => "网格员 App",
+        "hotline" => "12345 热线",
+        "suggestion_box" => "意见箱",
+        "mini_program" => "小程序",
+        "web" => "网站",
+        "open311" => "Open311 接口",
+        "grid_survey" => "网格摸排",
+        other => other,
+    }
+}
+
+/// A case status's Chinese name.
+pub fn status_name(code: &str) -> &str {
+    match code {
+        "received" => "已接收",
+        "accepted" => "已受理",
+        "flagged_unreasonable" => "不合理诉求",
+        "dispatched" => "已派单",
+        "signed_for" => "已签收",
+        "replied" => "已答复",
+        "handling" => "办理中",
+        "result_reported" => "已办结",
+        "feedback_given" => "已回访",
+        "evaluated" => "已评价",
+        "closed" => "已关闭",
+        other => other,
+    }
+}
+
+/// A region level's Chinese name.
+pub fn level_name(code: &str) -> &str {
+    match code {
+        "city" => "市",
+        "county" => "县区",
+        "township" => "乡镇街道",
+        "village" => "村社区",
+        "grid" => "网格",
+        other => other,
+    }
+}
+
+/// A count by code, with the code's name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Count {
+    pub code: String,
+    pub name: String,
+    pub count: u64,
+}
+
 /// One count with the previous month's.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Topic {
     pub key: String,
+    pub name: String,
     pub count: u64,
     pub previous: u64,
     pub change: i64,
@@ -170,6 +257,7 @@ pub struct Topic {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Score {
     pub code: String,
+    pub name: String,
     pub level: Option<String>,
     pub resolved: u64,
     pub resolved_group: u64,
@@ -195,10 +283,12 @@ pub struct TrendPoint {
 pub struct MonthlyReport {
     pub month: String,
     pub complaints: u64,
-    pub by_channel: BTreeMap<String, u64>,
-    pub by_category: BTreeMap<String, u64>,
-    pub by_status: BTreeMap<String, u64>,
-    pub by_region: BTreeMap<String, u64>,
+    /// Complaints created in the month by channel, category, status (now) and region, each
+    /// count with its code and name, by code.
+    pub by_channel: Vec<Count>,
+    pub by_category: Vec<Count>,
+    pub by_status: Vec<Count>,
+    pub by_region: Vec<Count>,
     /// The five most frequent categories and grids, with the previous month's counts.
     pub hot_categories: Vec<Topic>,
     pub hot_grids: Vec<Topic>,
@@ -223,9 +313,6 @@ pub struct IssuedNotice {
     pub regions: Vec<(String, String)>,
 }
 
-/// One line of the chart: its legend, colour and value.
-type Series = (&'static str, &'static str, fn(&TrendPoint) -> Option<f64>);
-
 /// Everything the report is made from.
 #[derive(Debug)]
 pub struct MonthlyInput<'a> {
@@ -240,6 +327,7 @@ pub struct MonthlyInput<'a> {
     pub notices: &'a [IssuedNotice],
     pub rates: RatesReport,
     pub rules: ScoreRules,
+    pub labels: &'a Labels,
     /// The months of the trend, oldest first.
     pub trend_months: Vec<Month>,
     /// Every case with an event in one of `trend_months`, and every evaluation made in them;
@@ -256,12 +344,27 @@ fn count<'a>(items: impl Iterator<Item = &'a str>) -> BTreeMap<String, u64> {
     map
 }
 
-fn hot(now: &BTreeMap<String, u64>, before: &BTreeMap<String, u64>) -> Vec<Topic> {
+fn counts(map: BTreeMap<String, u64>, name: impl Fn(&str) -> String) -> Vec<Count> {
+    map.into_iter()
+        .map(|(code, count)| Count {
+            name: name(&code),
+            code,
+            count,
+        })
+        .collect()
+}
+
+fn hot(
+    now: &BTreeMap<String, u64>,
+    before: &BTreeMap<String, u64>,
+    name: impl Fn(&str) -> String,
+) -> Vec<Topic> {
     let mut topics: Vec<Topic> = now
         .iter()
         .map(|(key, &count)| {
             let previous = before.get(key).copied().unwrap_or(0);
             Topic {
+                name: name(key),
                 key: key.clone(),
                 count,
                 previous,
@@ -277,7 +380,12 @@ fn hot(now: &BTreeMap<String, u64>, before: &BTreeMap<String, u64>) -> Vec<Topic
 /// Notice counts per group: `(level, code)` → (overdue, shirked).
 type Marks = BTreeMap<(Option<String>, String), (u64, u64)>;
 
-fn scores(groups: &[Group], marks: &Marks, rules: &ScoreRules) -> Vec<Score> {
+fn scores(
+    groups: &[Group],
+    marks: &Marks,
+    rules: &ScoreRules,
+    name: impl Fn(&str) -> String,
+) -> Vec<Score> {
     // Everyone with a rate in the month, and everyone supervised in it even without one.
     let mut scored: Vec<(String, Option<String>, Tally)> = groups
         .iter()
@@ -297,6 +405,7 @@ fn scores(groups: &[Group], marks: &Marks, rules: &ScoreRules) -> Vec<Score> {
                 .copied()
                 .unwrap_or((0, 0));
             Score {
+                name: name(&code),
                 code,
                 level,
                 resolved: t.resolved,
@@ -427,328 +536,46 @@ pub fn monthly(input: MonthlyInput<'_>) -> MonthlyReport {
             }
         })
         .collect();
+    let labels = input.labels;
+    let mut rates = input.rates;
+    rates.name_with(labels);
     MonthlyReport {
         month: input.month.to_string(),
         complaints: input.complaints.len() as u64,
-        by_channel: count(input.complaints.iter().map(|c| c.channel.as_str())),
-        by_status: count(input.complaints.iter().map(|c| c.status.as_str())),
-        by_region: count(
-            input
-                .complaints
-                .iter()
-                .map(|c| c.region.as_deref().unwrap_or("unassigned")),
+        by_channel: counts(
+            count(input.complaints.iter().map(|c| c.channel.as_str())),
+            |c| channel_name(c).to_string(),
         ),
-        hot_categories: hot(&by_category, &previous_categories),
-        hot_grids: hot(&by_grid, &previous_grids),
-        by_category,
+        by_status: counts(
+            count(input.complaints.iter().map(|c| c.status.as_str())),
+            |c| status_name(c).to_string(),
+        ),
+        by_region: counts(
+            count(
+                input
+                    .complaints
+                    .iter()
+                    .map(|c| c.region.as_deref().unwrap_or(UNASSIGNED)),
+            ),
+            |c| labels.region(c),
+        ),
+        hot_categories: hot(&by_category, &previous_categories, |c| labels.category(c)),
+        hot_grids: hot(&by_grid, &previous_grids, |c| labels.region(c)),
+        by_category: counts(by_category, |c| labels.category(c)),
         overdue: overdue_ids,
         returned,
         duplicates,
         unreasonable,
-        department_scores: scores(&input.rates.departments, &department_marks, &input.rules),
-        region_scores: scores(&input.rates.regions, &region_marks, &input.rules),
+        department_scores: scores(&rates.departments, &department_marks, &input.rules, |c| {
+            labels.department(c)
+        }),
+        region_scores: scores(&rates.regions, &region_marks, &input.rules, |c| {
+            labels.region(c)
+        }),
         score_rules: input.rules,
-        rates: input.rates,
+        rates,
         trend,
     }
-}
-
-/// The report as CSV: `section,key,value[,…]` rows, sections in the JSON's order.
-pub fn to_csv(report: &MonthlyReport) -> Result<String, csv::Error> {
-    let mut out = csv::WriterBuilder::new()
-        .flexible(true)
-        .from_writer(Vec::new());
-    out.write_record(["section", "key", "value", "previous", "change"])?;
-    out.write_record(["complaints", "total", &report.complaints.to_string()])?;
-    for (section, map) in [
-        ("channel", &report.by_channel),
-        ("category", &report.by_category),
-        ("status", &report.by_status),
-        ("region", &report.by_region),
-    ] {
-        for (key, n) in map {
-            out.write_record([section, &text_cell(key), &n.to_string()])?;
-        }
-    }
-    for (section, topics) in [
-        ("hot_category", &report.hot_categories),
-        ("hot_grid", &report.hot_grids),
-    ] {
-        for t in topics {
-            out.write_record([
-                section,
-                &text_cell(&t.key),
-                &t.count.to_string(),
-                &t.previous.to_string(),
-                &t.change.to_string(),
-            ])?;
-        }
-    }
-    for (section, ids) in [
-        ("overdue", &report.overdue),
-        ("returned", &report.returned),
-        ("duplicate", &report.duplicates),
-        ("unreasonable", &report.unreasonable),
-    ] {
-        for id in ids {
-            out.write_record([section, &text_cell(id), ""])?;
-        }
-    }
-    for (section, scores) in [
-        ("department_score", &report.department_scores),
-        ("region_score", &report.region_scores),
-    ] {
-        for s in scores {
-            let (score, rank) = (s.score.to_string(), s.rank.to_string());
-            out.write_record([section, &text_cell(&s.code), &score, &rank, ""])?;
-        }
-    }
-    for p in &report.trend {
-        let f = |v: Option<f64>| v.map(|v| format!("{v:.4}")).unwrap_or_default();
-        out.write_record([
-            "trend",
-            &p.month,
-            &f(p.response),
-            &f(p.resolution),
-            &f(p.satisfaction),
-        ])?;
-    }
-    // A blank line, then the rates table with its own header.
-    let mut text = crate::workflow::rates::csv_text(out)?;
-    text.push('\n');
-    let mut out = csv::Writer::from_writer(text.into_bytes());
-    crate::workflow::rates::write_csv(&mut out, &report.rates)?;
-    crate::workflow::rates::csv_text(out)
-}
-
-/// The three rates over the trend's months as an SVG line chart (months without a sample
-/// leave a gap). Written as SVG text by hand: a chart of three lines and twelve months is a few
-/// dozen elements, and a plotting crate would bring fonts and a rasterizer the server never
-/// uses.
-pub fn trend_svg(report: &MonthlyReport) -> String {
-    let (width, height) = (760.0, 360.0);
-    let (left, right, top, bottom) = (56.0, 150.0, 40.0, 48.0);
-    let plot_w = width - left - right;
-    let plot_h = height - top - bottom;
-    let n = report.trend.len().max(1);
-    let x = |i: usize| {
-        left + if n > 1 {
-            plot_w * i as f64 / (n - 1) as f64
-        } else {
-            plot_w / 2.0
-        }
-    };
-    let y = |v: f64| top + plot_h * (1.0 - v.clamp(0.0, 1.0));
-    let mut svg = String::new();
-    let _ = write!(
-        svg,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = write!(
-        svg,
-        r#"<title>三率 {} – {}</title>"#,
-        report.trend.first().map_or("", |p| p.month.as_str()),
-        report.month
-    );
-    let _ = write!(
-        svg,
-        r##"<rect width="{width}" height="{height}" fill="#ffffff"/>"##
-    );
-    for pct in [0, 25, 50, 75, 100] {
-        let yy = y(pct as f64 / 100.0);
-        let _ = write!(
-            svg,
-            r##"<line x1="{left}" y1="{yy:.1}" x2="{:.1}" y2="{yy:.1}" stroke="#dddddd"/><text x="{:.1}" y="{:.1}" text-anchor="end">{pct}%</text>"##,
-            left + plot_w,
-            left - 6.0,
-            yy + 4.0
-        );
-    }
-    for (i, p) in report.trend.iter().enumerate() {
-        let _ = write!(
-            svg,
-            r#"<text x="{:.1}" y="{:.1}" text-anchor="middle">{}</text>"#,
-            x(i),
-            top + plot_h + 20.0,
-            &p.month[2..]
-        );
-    }
-    let series: [Series; 3] = [
-        ("响应率 response", "#1f77b4", |p| p.response),
-        ("解决率 resolution", "#2ca02c", |p| p.resolution),
-        ("满意率 satisfaction", "#d62728", |p| p.satisfaction),
-    ];
-    for (k, (name, colour, value)) in series.iter().enumerate() {
-        let mut segment: Vec<String> = Vec::new();
-        let flush = |segment: &mut Vec<String>, svg: &mut String| {
-            if !segment.is_empty() {
-                let _ = write!(
-                    svg,
-                    r#"<polyline class="rate" data-series="{k}" fill="none" stroke="{colour}" stroke-width="2" points="{}"/>"#,
-                    segment.join(" ")
-                );
-                segment.clear();
-            }
-        };
-        for (i, p) in report.trend.iter().enumerate() {
-            match value(p) {
-                Some(v) => {
-                    segment.push(format!("{:.1},{:.1}", x(i), y(v)));
-                    let _ = write!(
-                        svg,
-                        r#"<circle cx="{:.1}" cy="{:.1}" r="3" fill="{colour}"/>"#,
-                        x(i),
-                        y(v)
-                    );
-                }
-                None => flush(&mut segment, &mut svg),
-            }
-        }
-        flush(&mut segment, &mut svg);
-        let ly = top + 16.0 * k as f64;
-        let _ = write!(
-            svg,
-            r#"<line x1="{:.1}" y1="{ly:.1}" x2="{:.1}" y2="{ly:.1}" stroke="{colour}" stroke-width="2"/><text x="{:.1}" y="{:.1}">{name}</text>"#,
-            width - right + 12.0,
-            width - right + 32.0,
-            width - right + 38.0,
-            ly + 4.0
-        );
-    }
-    svg.push_str("</svg>");
-    svg
-}
-
-/// The report as an XLSX workbook: sheets Summary, Rates, Scores and Trend.
-pub fn to_xlsx(report: &MonthlyReport) -> Result<Vec<u8>, rust_xlsxwriter::XlsxError> {
-    use rust_xlsxwriter::{Format, Workbook};
-    let mut book = Workbook::new();
-    let bold = Format::new().set_bold();
-    let percent = Format::new().set_num_format("0.00%");
-
-    let sheet = book.add_worksheet().set_name("Summary")?;
-    sheet.write_string_with_format(0, 0, format!("月汇总 {}", report.month), &bold)?;
-    sheet.write_string(1, 0, "complaints")?;
-    sheet.write_number(1, 1, report.complaints as f64)?;
-    let mut row = 3;
-    for (title, map) in [
-        ("channel", &report.by_channel),
-        ("category", &report.by_category),
-        ("status", &report.by_status),
-        ("region", &report.by_region),
-    ] {
-        sheet.write_string_with_format(row, 0, title, &bold)?;
-        row += 1;
-        for (key, n) in map {
-            sheet.write_string(row, 0, text_cell(key))?;
-            sheet.write_number(row, 1, *n as f64)?;
-            row += 1;
-        }
-        row += 1;
-    }
-
-    let sheet = book.add_worksheet().set_name("Rates")?;
-    let header = [
-        "kind",
-        "code",
-        "level",
-        "response",
-        "rank",
-        "resolution",
-        "rank",
-        "satisfaction",
-        "rank",
-    ];
-    for (c, h) in header.iter().enumerate() {
-        sheet.write_string_with_format(0, c as u16, *h, &bold)?;
-    }
-    let mut row = 1;
-    for (kind, groups) in [
-        ("region", &report.rates.regions),
-        ("department", &report.rates.departments),
-    ] {
-        for g in groups {
-            sheet.write_string(row, 0, kind)?;
-            sheet.write_string(row, 1, text_cell(&g.code))?;
-            sheet.write_string(row, 2, text_cell(g.level.as_deref().unwrap_or("")))?;
-            for (i, rate) in [&g.response, &g.resolution, &g.satisfaction]
-                .iter()
-                .enumerate()
-            {
-                let col = 3 + 2 * i as u16;
-                if let Some(v) = rate.rate {
-                    sheet.write_number_with_format(row, col, v, &percent)?;
-                }
-                if let Some(rank) = rate.rank {
-                    sheet.write_number(row, col + 1, rank as f64)?;
-                }
-            }
-            row += 1;
-        }
-    }
-
-    let sheet = book.add_worksheet().set_name("Scores")?;
-    for (c, h) in [
-        "kind",
-        "code",
-        "level",
-        "resolved",
-        "overdue",
-        "dissatisfied",
-        "score",
-        "rank",
-    ]
-    .iter()
-    .enumerate()
-    {
-        sheet.write_string_with_format(0, c as u16, *h, &bold)?;
-    }
-    let mut row = 1;
-    for (kind, scores) in [
-        ("department", &report.department_scores),
-        ("region", &report.region_scores),
-    ] {
-        for s in scores {
-            sheet.write_string(row, 0, kind)?;
-            sheet.write_string(row, 1, text_cell(&s.code))?;
-            sheet.write_string(row, 2, text_cell(s.level.as_deref().unwrap_or("")))?;
-            let figures = [
-                s.resolved as f64,
-                s.resolved_group as f64,
-                s.resolved_legacy as f64,
-                s.overdue as f64,
-                s.shirked as f64,
-                s.dissatisfied as f64,
-                s.score,
-                s.rank as f64,
-            ];
-            for (i, v) in figures.into_iter().enumerate() {
-                sheet.write_number(row, 3 + i as u16, v)?;
-            }
-            row += 1;
-        }
-    }
-
-    let sheet = book.add_worksheet().set_name("Trend")?;
-    for (c, h) in ["month", "response", "resolution", "satisfaction"]
-        .iter()
-        .enumerate()
-    {
-        sheet.write_string_with_format(0, c as u16, *h, &bold)?;
-    }
-    for (i, p) in report.trend.iter().enumerate() {
-        let row = i as u32 + 1;
-        sheet.write_string(row, 0, &p.month)?;
-        for (c, v) in [p.response, p.resolution, p.satisfaction]
-            .into_iter()
-            .enumerate()
-        {
-            if let Some(v) = v {
-                sheet.write_number_with_format(row, c as u16 + 1, v, &percent)?;
-            }
-        }
-    }
-    book.save_to_buffer()
 }
 
 /// Reads what the report of `month` is made from and makes it: the month's cases and
@@ -789,6 +616,7 @@ pub async fn gather_monthly(
         trend_months.push(earlier);
     }
     trend_months.reverse();
+    let labels = labels(store, map).await?;
     let trend_from = trend_months[0].bounds().0;
     let trend_cases = store.cases_between(trend_from, to).await?;
     let trend_evaluations = store.evaluations_between(trend_from, to).await?;
@@ -801,10 +629,28 @@ pub async fn gather_monthly(
         notices: &notices,
         rates,
         rules,
+        labels: &labels,
         trend_months,
         trend_cases: &trend_cases,
         trend_evaluations: &trend_evaluations,
     }))
+}
+
+/// The names of every category, department and region.
+pub async fn labels(
+    store: &dyn crate::store::Store,
+    map: &crate::state::MapSnapshot,
+) -> Result<Labels, crate::store::StoreError> {
+    Ok(Labels {
+        categories: crate::workflow::catalogue::names(&store.categories().await?),
+        departments: store
+            .departments()
+            .await?
+            .into_iter()
+            .map(|d| (d.code, d.name))
+            .collect(),
+        regions: map.names(),
+    })
 }
 
 /// The complaints created in `month`, each with its region one level below the top of its
@@ -864,6 +710,7 @@ mod csv_tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::workflow::export::{BOM, table_csv, tables, to_xlsx};
     use crate::workflow::rates::{RateSettings, compute};
 
     fn report_of(categories: &[String]) -> MonthlyReport {
@@ -891,75 +738,73 @@ mod csv_tests {
             notices: &[],
             rates,
             rules: ScoreRules::default(),
+            labels: &Labels::default(),
             trend_months: vec![month],
             trend_cases: &[],
             trend_evaluations: &[],
         })
     }
 
+    fn categories_table(report: &MonthlyReport) -> crate::workflow::export::Table {
+        tables(report)
+            .into_iter()
+            .find(|t| t.key == "categories")
+            .unwrap()
+    }
+
     proptest! {
         /// Whatever a category holds (commas, quotes, line breaks), a CSV reader reads back
-        /// exactly the categories and counts the report has.
+        /// exactly the categories and counts the report has, after the byte-order mark.
         #[test]
         fn every_category_reads_back_from_the_csv_as_it_was(
             categories in proptest::collection::vec("[a-z,\"\n 噪音]{1,12}", 1..8)
         ) {
             let report = report_of(&categories);
-            let text = to_csv(&report).unwrap();
-            let mut reader = csv::ReaderBuilder::new()
-                .flexible(true)
-                .from_reader(text.as_bytes());
+            let text = table_csv(&categories_table(&report)).unwrap();
+            prop_assert!(text.starts_with(BOM));
+            let mut reader = csv::Reader::from_reader(&text.as_bytes()[BOM.len()..]);
             let mut read = std::collections::BTreeMap::new();
             for row in reader.records() {
                 let row = row.unwrap();
-                if row.get(0) == Some("category") {
-                    read.insert(row[1].to_string(), row[2].parse::<u64>().unwrap());
-                }
+                read.insert(row[0].to_string(), row[2].parse::<u64>().unwrap());
             }
-            prop_assert_eq!(read, report.by_category.clone());
+            let want: std::collections::BTreeMap<String, u64> =
+                report.by_category.iter().map(|c| (c.code.clone(), c.count)).collect();
+            prop_assert_eq!(read, want);
         }
     }
 
-    /// The categories of the Summary sheet, as a spreadsheet reader reads the workbook.
-    fn summary_categories(xlsx: Vec<u8>) -> Vec<String> {
+    /// The codes of the categories sheet, as a spreadsheet reader reads the workbook.
+    fn sheet_codes(xlsx: Vec<u8>) -> Vec<String> {
         use calamine::{Reader, Xlsx};
         let mut book = Xlsx::new(std::io::Cursor::new(xlsx)).unwrap();
-        let sheet = book.worksheet_range("Summary").unwrap();
-        let rows: Vec<Vec<String>> = sheet
-            .rows()
-            .map(|r| r.iter().map(|c| c.to_string()).collect())
-            .collect();
-        let start = rows.iter().position(|r| r[0] == "category").unwrap() + 1;
-        rows[start..]
-            .iter()
-            .take_while(|r| !r[0].is_empty())
-            .map(|r| r[0].clone())
-            .collect()
+        let sheet = book.worksheet_range("分类").unwrap();
+        sheet.rows().skip(1).map(|r| r[0].to_string()).collect()
     }
 
     #[test]
     fn a_formula_in_a_category_is_text_in_the_csv_and_the_workbook() {
         let formula = "=HYPERLINK(\"http://evil.example\",\"点我\")".to_string();
         let report = report_of(std::slice::from_ref(&formula));
-        let csv = to_csv(&report).unwrap();
+        let csv = table_csv(&categories_table(&report)).unwrap();
         assert!(
-            csv.contains("category,\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"点我\"\")\",1"),
+            csv.contains("\"'=HYPERLINK(\"\"http://evil.example\"\",\"\"点我\"\")\""),
             "{csv}"
         );
-        assert!(!csv.contains(",=HYPERLINK"), "{csv}");
-        let read = summary_categories(to_xlsx(&report).unwrap());
+        assert!(!csv.contains("\n=HYPERLINK"), "{csv}");
+        let read = sheet_codes(to_xlsx(&report).unwrap());
         assert_eq!(read, [format!("'{formula}")]);
     }
 
     #[test]
     fn a_category_longer_than_a_cell_is_cut_not_a_failed_workbook() {
         let report = report_of(&["长".repeat(40_000), "市政".into()]);
-        let read = summary_categories(to_xlsx(&report).expect("the workbook is written"));
+        let read = sheet_codes(to_xlsx(&report).expect("the workbook is written"));
         assert_eq!(read.len(), 2);
         let cut = read.iter().find(|c| c.starts_with('长')).unwrap();
         assert_eq!(cut.chars().count(), crate::workflow::cells::MAX_CELL_CHARS);
         assert!(cut.ends_with(crate::workflow::cells::TRUNCATED));
-        let csv = to_csv(&report).unwrap();
+        let csv = table_csv(&categories_table(&report)).unwrap();
         assert!(csv.contains(crate::workflow::cells::TRUNCATED));
     }
 }

@@ -1,7 +1,7 @@
 use gridsync_server::domain::Role;
 use serde_json::{Value, json};
 
-use crate::helpers::{Backend, TestApp, assert_problem};
+use crate::helpers::{Backend, TestApp, assert_open311_error, assert_problem};
 use gridsync_test_macros::both_backends;
 
 #[both_backends]
@@ -27,7 +27,7 @@ async fn unknown_routes_and_methods_answer_a_problem_document(app: TestApp) {
     assert_eq!(wrong_method.headers()["allow"], "GET, POST");
     assert_problem(wrong_method, 405, "method_not_allowed").await;
     assert_eq!(open311_wrong_method.headers()["allow"], "GET, POST");
-    assert_problem(open311_wrong_method, 405, "method_not_allowed").await;
+    assert_open311_error(open311_wrong_method, 405, "method_not_allowed").await;
     assert_problem(nowhere, 404, "not_found").await;
 }
 
@@ -174,8 +174,9 @@ async fn login_and_public_intake_beyond_their_rate_get_429_with_retry_after() {
             .send()
             .await
             .unwrap();
+        assert!(open311.headers().contains_key("retry-after"));
         assert_problem(form, 429, "rate_limited").await;
-        assert_problem(open311, 429, "rate_limited").await;
+        assert_open311_error(open311, 429, "rate_limited").await;
     }
 }
 
@@ -311,7 +312,7 @@ async fn a_body_is_read_as_the_spec_writes_it_not_as_serde_would_also_take_it(ap
     assert_problem(null_active, 400, "invalid_json").await;
     assert_problem(no_department, 400, "invalid_json").await;
     assert_problem(positional_contact, 400, "invalid_json").await;
-    assert_problem(bad_date, 400, "invalid_date").await;
+    assert_open311_error(bad_date, 400, "invalid_date").await;
     let desk = app.get("/api/v1/admin/users/desk", Some(&admin)).await;
     let desk: Value = desk.json().await.unwrap();
     assert_eq!(desk["active"], true);

@@ -285,3 +285,85 @@ pub fn rect_feature(
 pub fn collection(features: Vec<Value>) -> Value {
     json!({ "type": "FeatureCollection", "features": features })
 }
+
+/// Every sheet of a workbook as a spreadsheet reader (calamine) reads it: `(name, rows)`, each
+/// cell as its text; whole numbers without a decimal point.
+pub fn read_xlsx(bytes: &[u8]) -> Vec<(String, Vec<Vec<String>>)> {
+    use calamine::{Data, Reader, Xlsx};
+    let mut book = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).expect("an XLSX workbook");
+    let names = book.sheet_names();
+    names
+        .into_iter()
+        .map(|name| {
+            let range = book.worksheet_range(&name).expect("a sheet");
+            let rows = range
+                .rows()
+                .map(|row| {
+                    row.iter()
+                        .map(|cell| match cell {
+                            Data::Float(v) if v.fract() == 0.0 => format!("{v:.0}"),
+                            other => other.to_string(),
+                        })
+                        .collect()
+                })
+                .collect();
+            (name, rows)
+        })
+        .collect()
+}
+
+/// What openpyxl (the spreadsheet library of Python) reads of a report workbook's layout:
+/// each sheet's frozen pane, the number format of a rate, the cell type of a 14-digit grid code
+/// and the width of the names column (`tests/python/xlsx_check.py`).
+pub fn check_xlsx_in_python(bytes: &[u8]) -> Value {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join(".venv/bin/python");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("report.xlsx");
+    std::fs::write(&path, bytes).unwrap();
+    let output = std::process::Command::new(python)
+        .arg(root.join("tests/python/xlsx_check.py"))
+        .arg(&path)
+        .output()
+        .expect("run python");
+    assert!(
+        output.status.success(),
+        "xlsx_check failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("xlsx_check prints JSON")
+}
+
+/// Asserts an Open311 error in GeoReport v2's format — `[{code, description}]` in JSON,
+/// `<errors><error><code/><description/></error></errors>` in XML — with this status and
+/// code; returns the description.
+pub async fn assert_open311_error(response: reqwest::Response, status: u16, code: &str) -> String {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let content_type = response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    let body = response.text().await.unwrap();
+    if content_type.starts_with("text/xml") {
+        let start = body
+            .find("<errors><error><code>")
+            .expect("an errors document")
+            + 21;
+        let found = &body[start..body[start..].find("</code>").unwrap() + start];
+        assert_eq!(found, code, "{body}");
+        let description = body.split("<description>").nth(1).unwrap();
+        description
+            .split("</description>")
+            .next()
+            .unwrap()
+            .to_string()
+    } else {
+        assert!(
+            content_type.starts_with("application/json"),
+            "{content_type}"
+        );
+        let value: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(value[0]["code"], code, "{body}");
+        value[0]["description"].as_str().unwrap().to_string()
+    }
+}

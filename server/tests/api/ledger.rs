@@ -475,6 +475,7 @@ proptest! {
             notices: &notices,
             rates: computed,
             rules,
+            labels: &report::Labels::default(),
             trend_months: vec![month],
             trend_cases: &world.cases,
             trend_evaluations: &world.evaluations,

@@ -2,7 +2,7 @@ use gridsync_server::domain::Role;
 use gridsync_server::routes::open311::{parse_w3c, w3c};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem};
+use crate::helpers::{TestApp, assert_open311_error, assert_problem};
 use gridsync_test_macros::both_backends;
 
 const GRID: &str = "22030200100101";
@@ -175,7 +175,7 @@ async fn the_georeport_client_reads_services_and_requests_and_civic_clients_post
         "{xml}"
     );
     assert!(
-        xml.contains("<duplicates><item>"),
+        xml.contains("<duplicates><duplicate>") && !xml.contains("<item>"),
         "the trusted request sees the two before it: {xml}"
     );
     let trusted = xml
@@ -201,6 +201,30 @@ async fn the_georeport_client_reads_services_and_requests_and_civic_clients_post
             seen["unanswered_code"].clone()
         ),
         (json!(201), json!(400), json!("missing_attribute"))
+    );
+    assert_eq!(
+        (
+            seen["discovery_formats"].clone(),
+            seen["discovery_specification"].clone()
+        ),
+        (
+            json!(["text/xml", "application/json"]),
+            json!("http://wiki.open311.org/GeoReport_v2")
+        )
+    );
+    assert_eq!(seen["missing_service_status"], 404);
+    assert_eq!(seen["missing_service_error"]["code"], "not_found");
+    assert_eq!(seen["refused_status"], 403);
+    assert_eq!(seen["refused_error"]["code"], "forbidden");
+    assert!(
+        seen["refused_error"]["description"]
+            .as_str()
+            .unwrap()
+            .contains("api_key")
+    );
+    assert!(
+        seen["anonymous"][0].get("token").is_none(),
+        "a realtime request answers its id, not a token"
     );
     let answered = seen["answered"][0]["service_request_id"].as_str().unwrap();
     let record: Value = app
@@ -332,30 +356,39 @@ async fn discovery_formats_filters_and_unknown_things_answer_as_open311_clients_
         "text/xml; charset=utf-8"
     );
     let text = discovery.text().await.unwrap();
+    // The discovery document as the Service Discovery page writes it: endpoints of endpoint,
+    // formats of format.
     assert!(
-        text.contains("<discovery>")
-            && text.contains("<specification>http://wiki.open311.org/GeoReport_v2</specification>"),
+        text.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?><discovery>")
+            && text.contains("<endpoints><endpoint>")
+            && text.contains("<specification>http://wiki.open311.org/GeoReport_v2</specification>")
+            && text.contains(
+                "<formats><format>text/xml</format><format>application/json</format></formats>"
+            )
+            && !text.contains("<item>"),
         "{text}"
     );
     let html = app.get("/open311/v2/services.html", None).await;
-    assert_problem(html, 404, "not_found").await;
+    assert_open311_error(html, 404, "not_found").await;
     let unknown_service = app.get("/open311/v2/services/ufo.json", None).await;
-    assert_problem(unknown_service, 404, "not_found").await;
+    assert_open311_error(unknown_service, 404, "not_found").await;
+    let unknown_service_in_xml = app.get("/open311/v2/services/ufo.xml", None).await;
+    assert_open311_error(unknown_service_in_xml, 404, "not_found").await;
     let unknown_request = app
         .get(
-            &format!("/open311/v2/requests/{}.json", uuid::Uuid::now_v7()),
+            &format!("/open311/v2/requests/{}.xml", uuid::Uuid::now_v7()),
             None,
         )
         .await;
-    assert_problem(unknown_request, 404, "not_found").await;
+    assert_open311_error(unknown_request, 404, "not_found").await;
     let bad_status = app
         .get("/open311/v2/requests.json?status=pending", None)
         .await;
-    assert_problem(bad_status, 400, "invalid_status").await;
+    assert_open311_error(bad_status, 400, "invalid_status").await;
     let bad_date = app
-        .get("/open311/v2/requests.json?start_date=yesterday", None)
+        .get("/open311/v2/requests.xml?start_date=yesterday", None)
         .await;
-    assert_problem(bad_date, 400, "invalid_date").await;
+    assert_open311_error(bad_date, 400, "invalid_date").await;
     let too_long = app
         .get(
             "/open311/v2/requests.json\
@@ -363,7 +396,7 @@ async fn discovery_formats_filters_and_unknown_things_answer_as_open311_clients_
             None,
         )
         .await;
-    assert_problem(too_long, 400, "invalid_date").await;
+    assert_open311_error(too_long, 400, "invalid_date").await;
     let unknown_code = app
         .client
         .post(app.url("/open311/v2/requests.json"))
@@ -376,7 +409,8 @@ async fn discovery_formats_filters_and_unknown_things_answer_as_open311_clients_
         .send()
         .await
         .unwrap();
-    assert_problem(unknown_code, 400, "unknown_service_code").await;
+    // A service that does not exist is 404, as GeoReport v2 says for POST.
+    assert_open311_error(unknown_code, 404, "not_found").await;
     let noise: Value = app
         .get(
             "/open311/v2/requests.json?service_code=environment.noise",

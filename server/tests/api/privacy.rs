@@ -260,8 +260,24 @@ async fn no_role_but_the_desk_admins_and_the_lead_department_ever_receives_a_com
         let now = time::OffsetDateTime::now_utc().to_offset(time::macros::offset!(+8));
         format!("{}-{:02}", now.year(), u8::from(now.month()))
     };
-    for format in ["json", "csv", "svg"] {
+    for format in ["json", "svg"] {
         let path = format!("/api/v1/reports/monthly/{month}?format={format}");
+        answers.push_str(&text(app.get(&path, Some(&city.admin)).await).await);
+    }
+    for table in [
+        "overview",
+        "channels",
+        "categories",
+        "statuses",
+        "regions",
+        "hot_categories",
+        "hot_grids",
+        "prominent",
+        "rates",
+        "scores",
+        "trend",
+    ] {
+        let path = format!("/api/v1/reports/monthly/{month}?format=csv&table={table}");
         answers.push_str(&text(app.get(&path, Some(&city.admin)).await).await);
     }
     answers.push_str(&text(app.get("/api/v1/reports/rates", Some(&city.admin)).await).await);

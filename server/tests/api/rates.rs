@@ -302,6 +302,19 @@ async fn store_case(app: &TestApp, n: usize, spec: &Spec, times: Times) -> CaseR
 
 async fn fixture(app: &TestApp) {
     app.load_demo_map().await;
+    for (code, name) in [
+        ("housing", "住建局"),
+        ("water", "水务集团"),
+        ("police", "公安局"),
+    ] {
+        let department = gridsync_server::store::Department {
+            code: code.into(),
+            name: name.into(),
+            areas: vec!["2203".into()],
+            contacts: vec![],
+        };
+        app.store.put_department(&department, 0).await.unwrap();
+    }
     for (i, spec) in october().iter().enumerate() {
         let n = i + 1;
         let days = ["12", "13", "14", "15", "16", "19", "20", "21", "22", "23"];
@@ -464,13 +477,20 @@ async fn the_fixture_months_rates_and_rankings_are_exactly_as_computed_by_hand(a
         .text()
         .await
         .unwrap();
+    // For Excel: a byte-order mark, one header row, names beside codes, long area codes kept
+    // as text.
+    let csv = csv.strip_prefix('\u{feff}').expect("a byte-order mark");
     let lines: Vec<&str> = csv.lines().collect();
-    assert!(lines[0].starts_with(
-        "kind,code,level,response_numerator,response_denominator,response_rate,response_rank"
-    ));
+    assert!(lines[0].starts_with("类型,编码,名称,层级,按时响应,应响应,响应率,响应率排名"));
     assert_eq!(lines.len(), 1 + 9 + 3);
     assert!(
-        lines.contains(&"department,police,,11,16,0.6875,2,9,13,0.6923,3,9.4,13,0.7231,3"),
+        lines.contains(&"部门,police,公安局,,11,16,0.6875,2,13,9,0.6923,3,9.4,0.7231,3"),
+        "{csv}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with(&format!(
+            "区域,\"=\"\"{GRID_A}\"\"\",铁西区南街道东风社区第1网格,网格,"
+        ))),
         "{csv}"
     );
 }
@@ -558,29 +578,45 @@ async fn the_fixture_months_report_counts_scores_and_trend_are_exactly_as_comput
 
     // Created in October: cases 2–54 (case 1 came in on 30 September).
     assert_eq!(report["complaints"], 53);
-    assert_eq!(report["by_channel"], json!({ "hotline": 53 }));
+    assert_eq!(
+        report["by_channel"],
+        json!([{ "code": "hotline", "name": "12345 热线", "count": 53 }])
+    );
     assert_eq!(
         report["by_status"],
-        json!({
-            "evaluated": 34,
-            "handling": 8,
-            "result_reported": 4,
-            "replied": 4,
-            "signed_for": 3,
-        })
+        json!([
+            { "code": "evaluated", "name": "已评价", "count": 34 },
+            { "code": "handling", "name": "办理中", "count": 8 },
+            { "code": "replied", "name": "已答复", "count": 4 },
+            { "code": "result_reported", "name": "已办结", "count": 4 },
+            { "code": "signed_for", "name": "已签收", "count": 3 },
+        ])
     );
-    assert_eq!(report["by_region"], json!({ "220302": 25, "220303": 28 }));
+    assert_eq!(
+        report["by_region"],
+        json!([
+            { "code": "220302", "name": "铁西区", "count": 25 },
+            { "code": "220303", "name": "铁东区", "count": 28 },
+        ])
+    );
     // September had cases 1 and 55, both in grid A.
     assert_eq!(
         report["hot_categories"],
-        json!([{ "key": "municipal", "count": 53, "previous": 2, "change": 51 }])
+        json!([{ "key": "municipal", "name": "市政设施", "count": 53, "previous": 2, "change": 51 }])
     );
     assert_eq!(
         report["hot_grids"],
         json!([
-            { "key": GRID_B, "count": 28, "previous": 0, "change": 28 },
-            { "key": GRID_A, "count": 25, "previous": 2, "change": 23 },
+            { "key": GRID_B, "name": "铁东区北街道红旗社区第4网格", "count": 28, "previous": 0, "change": 28 },
+            { "key": GRID_A, "name": "铁西区南街道东风社区第1网格", "count": 25, "previous": 2, "change": 23 },
         ])
+    );
+    assert_eq!(
+        (
+            group(&report["rates"], "departments", "water")["name"].as_str(),
+            group(&report["rates"], "regions", "220303")["name"].as_str(),
+        ),
+        (Some("水务集团"), Some("铁东区"))
     );
     assert_eq!(
         report["returned"].as_array().unwrap().len(),
@@ -666,21 +702,88 @@ async fn the_fixture_months_report_counts_scores_and_trend_are_exactly_as_comput
         (-3.0, 2, 9, 0, 3)
     );
 
-    let csv = app
+    // CSV: one table per file, in a zip; each with a byte-order mark and one header row.
+    let zipped = app
         .get(&format!("{path}&format=csv"), Some(&supervisor))
+        .await;
+    assert_eq!(zipped.headers()["content-type"], "application/zip");
+    let bytes = zipped.bytes().await.unwrap();
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let mut files: Vec<String> = archive
+        .file_names()
+        .map(|name| name.unwrap().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "categories.csv",
+            "channels.csv",
+            "hot_categories.csv",
+            "hot_grids.csv",
+            "overview.csv",
+            "prominent.csv",
+            "rates.csv",
+            "regions.csv",
+            "scores.csv",
+            "statuses.csv",
+            "trend.csv"
+        ]
+    );
+    let mut tables = std::collections::BTreeMap::new();
+    for name in &files {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut archive.by_name(name).unwrap(), &mut text).unwrap();
+        let text = text
+            .strip_prefix('\u{feff}')
+            .expect("a byte-order mark")
+            .to_string();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        let header: Vec<String> = reader
+            .headers()
+            .unwrap()
+            .iter()
+            .map(str::to_string)
+            .collect();
+        let rows: Vec<Vec<String>> = reader
+            .records()
+            .map(|r| r.unwrap().iter().map(str::to_string).collect())
+            .collect();
+        assert!(rows.iter().all(|r| r.len() == header.len()), "{name}");
+        tables.insert(name.clone(), (header, rows));
+    }
+    let (header, rows) = &tables["scores.csv"];
+    let water = rows.iter().find(|r| r[1] == "water").unwrap();
+    let column = |h: &str| header.iter().position(|x| x == h).unwrap();
+    assert_eq!(
+        (
+            water[column("名称")].as_str(),
+            water[column("得分")].as_str(),
+            water[column("排名")].as_str()
+        ),
+        ("水务集团", "-2", "1")
+    );
+    let (_, trend) = &tables["trend.csv"];
+    assert!(trend.contains(&vec![
+        "2026-09".to_string(),
+        "1.0000".into(),
+        "1.0000".into(),
+        "1.0000".into()
+    ]));
+    let one = app
+        .get(
+            &format!("{path}&format=csv&table=regions"),
+            Some(&supervisor),
+        )
         .await
         .text()
         .await
         .unwrap();
-    assert!(
-        csv.starts_with("section,key,value,previous,change\ncomplaints,total,53\n"),
-        "{csv}"
+    assert_eq!(
+        one,
+        "\u{feff}编码,区域,诉求数\n220302,铁西区,25\n220303,铁东区,28\n"
     );
-    assert!(csv.contains("\ndepartment_score,water,-2,1,\n"), "{csv}");
-    assert!(
-        csv.contains("\ntrend,2026-09,1.0000,1.0000,1.0000\n"),
-        "{csv}"
-    );
+
     let svg = app
         .get(&format!("{path}&format=svg"), Some(&supervisor))
         .await;
@@ -694,7 +797,10 @@ async fn the_fixture_months_report_counts_scores_and_trend_are_exactly_as_comput
         3,
         "one line per rate over September and October"
     );
-    assert_eq!(svg.matches("<circle").count(), 6);
+    assert_eq!(svg.matches("class=\"marker\"").count(), 6);
+
+    // XLSX, read back by a spreadsheet reader: one sheet per table, headers over their values,
+    // codes as text, names beside them.
     let xlsx = app
         .get(&format!("{path}&format=xlsx"), Some(&supervisor))
         .await;
@@ -702,12 +808,50 @@ async fn the_fixture_months_report_counts_scores_and_trend_are_exactly_as_comput
         xlsx.headers()["content-type"],
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     );
-    let bytes = xlsx.bytes().await.unwrap();
-    assert_eq!(&bytes[..2], b"PK", "an XLSX file is a zip archive");
-    let names = String::from_utf8_lossy(&bytes);
-    for sheet in ["xl/worksheets/sheet1.xml", "xl/worksheets/sheet4.xml"] {
-        assert!(names.contains(sheet), "{sheet}");
+    let bytes = xlsx.bytes().await.unwrap().to_vec();
+    let workbook = crate::helpers::read_xlsx(&bytes);
+    let sheets: Vec<&str> = workbook.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(
+        sheets,
+        [
+            "概况",
+            "渠道",
+            "分类",
+            "状态",
+            "区域",
+            "热点分类",
+            "热点网格",
+            "重点诉求",
+            "三率",
+            "积分",
+            "趋势"
+        ]
+    );
+    for (name, rows) in &workbook {
+        let width = rows[0].len();
+        assert!(rows.iter().all(|r| r.len() == width), "{name}");
     }
+    let scores = &workbook.iter().find(|(n, _)| n == "积分").unwrap().1;
+    let column = |h: &str| scores[0].iter().position(|x| x == h).unwrap();
+    let water = scores.iter().find(|r| r[1] == "water").unwrap();
+    assert_eq!(
+        (
+            water[column("名称")].as_str(),
+            water[column("得分")].as_str(),
+            water[column("排名")].as_str()
+        ),
+        ("水务集团", "-2", "1")
+    );
+    let grid = scores
+        .iter()
+        .find(|r| r[1] == GRID_A)
+        .expect("a grid code kept as text");
+    assert_eq!(grid[column("名称")], "铁西区南街道东风社区第1网格");
+    let checked = crate::helpers::check_xlsx_in_python(&bytes);
+    assert_eq!(checked["frozen"], json!(vec!["A2"; 11]), "{checked}");
+    assert_eq!(checked["rate_format"], "0.0%", "{checked}");
+    assert_eq!(checked["grid_code_type"], "s", "{checked}");
+    assert!(checked["name_width"].as_f64().unwrap() >= 20.0, "{checked}");
 }
 
 #[both_backends]
