@@ -77,6 +77,8 @@ pub struct CaseRow {
     /// does not move a missed (or met) reply to someone else.
     pub response_department: Option<String>,
     pub response_grid: Option<String>,
+    /// When the standing result must have been evaluated by; cleared by the evaluation.
+    pub evaluation_due: Option<i64>,
 }
 
 /// An evaluation (回访评价) as the rates and points count it, fixed when it is made: the result
@@ -190,7 +192,8 @@ pub(super) const SELECT_CASE: &str = "SELECT c.record_id, c.status, r.category, 
     c.channel, c.created_at, c.lead_department, c.deadline_class, c.dispatched_at, \
     c.response_due, c.deadline, c.replied_at, c.result_outcome, c.result_at, c.rating, \
     c.evaluated_at, c.returns, c.duplicate_of, c.plan_follow_up_due, c.closed_at, c.updated_at, \
-    c.group_complaint, c.legacy, c.response_department, c.response_grid FROM workflow_cases c JOIN records r ON r.id = c.record_id";
+    c.group_complaint, c.legacy, c.response_department, c.response_grid, c.evaluation_due \
+    FROM workflow_cases c JOIN records r ON r.id = c.record_id";
 
 /// The workflow queries, for one backend (see `store/mod.rs`).
 macro_rules! queries {
@@ -539,6 +542,7 @@ macro_rules! queries {
                 legacy: r.try_get::<i64, _>(22)? != 0,
                 response_department: r.try_get(23)?,
                 response_grid: r.try_get(24)?,
+                evaluation_due: r.try_get(25)?,
             })
         }
 
@@ -558,7 +562,8 @@ macro_rules! queries {
                 "{} WHERE c.status <> 'closed' AND ( \
                  (c.replied_at IS NULL AND c.response_due IS NOT NULL AND c.response_due < $1) \
                  OR (c.result_at IS NULL AND c.deadline IS NOT NULL AND c.deadline < $1) \
-                 OR (c.plan_follow_up_due IS NOT NULL AND c.plan_follow_up_due < $1)) \
+                 OR (c.plan_follow_up_due IS NOT NULL AND c.plan_follow_up_due < $1) \
+                 OR (c.evaluation_due IS NOT NULL AND c.evaluation_due < $1)) \
                  ORDER BY c.record_id",
                 $crate::store::workflow::SELECT_CASE
             ));
@@ -728,10 +733,12 @@ macro_rules! queries {
                  created_at, lead_department, deadline_class, dispatched_at, response_due, \
                  deadline, replied_at, result_outcome, result_at, rating, evaluated_at, returns, \
                  duplicate_of, plan_follow_up_due, closed_at, updated_at, group_complaint, legacy, \
-                 response_department, response_grid) \
+                 response_department, response_grid, evaluation_due) \
                  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, \
-                 $17, $18, $19, $20, $21, $22, $23, $24, $25) ON CONFLICT (record_id) DO UPDATE SET \
+                 $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) \
+                 ON CONFLICT (record_id) DO UPDATE SET \
                  response_department = excluded.response_department, \
+                 evaluation_due = excluded.evaluation_due, \
                  response_grid = excluded.response_grid, \
                  status = excluded.status, group_complaint = excluded.group_complaint, \
                  legacy = excluded.legacy, \
@@ -771,6 +778,7 @@ macro_rules! queries {
             .bind(i64::from(case.legacy))
             .bind(case.response_department.as_deref())
             .bind(case.response_grid.as_deref())
+            .bind(case.evaluation_due)
             .execute(&mut *tx)
             .await?;
             for e in &writes.evaluations {

@@ -24,6 +24,12 @@ use crate::domain::Role;
 use crate::store::{self, CaseRow, CaseWrites, Notice};
 use crate::workflow::calendar::{Calendar, Date, DeadlineClass};
 
+/// How long the desk has to evaluate a reported result (回访评价): three working days. A result
+/// left unevaluated past it is supervised and charged to the case's regions, so leaving a
+/// result unevaluated cannot keep a dissatisfied evaluation out of the figures.
+pub const EVALUATION_SPAN: crate::workflow::calendar::Span =
+    crate::workflow::calendar::Span::WorkingDays(3);
+
 /// The longest note, reply or explanation, in characters.
 pub const MAX_NOTE_CHARS: usize = sync_core::schema::limits::NOTE;
 
@@ -500,6 +506,7 @@ pub fn apply(
                 at: env.now,
             });
             record.workflow.status = Status::ResultReported;
+            case.evaluation_due = Some(EVALUATION_SPAN.due(env.calendar, env.now));
             (
                 "result_reported",
                 join(
@@ -542,6 +549,7 @@ pub fn apply(
                 group_complaint: case.group_complaint,
                 legacy: case.legacy,
             });
+            case.evaluation_due = None;
             record.workflow.evaluation = Some(Evaluation {
                 rating: *rating,
                 comment: comment.clone(),

@@ -471,7 +471,7 @@ pub fn monthly(input: MonthlyInput<'_>) -> MonthlyReport {
     let mut region_marks = Marks::new();
     for IssuedNotice { notice, regions } in input.notices {
         let (late, shirked) = match notice.subject.as_str() {
-            "reply" | "result" => (1, 0),
+            "reply" | "result" | "evaluation" => (1, 0),
             "shirking" => (0, 1),
             _ => continue,
         };

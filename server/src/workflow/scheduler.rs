@@ -1,5 +1,5 @@
 //! The supervision scheduler (督办): a tokio task that, every interval, finds open cases whose
-//! initial reply, result or plan follow-up is past due, marks each overdue in the record's
+//! initial reply, result, evaluation or plan follow-up is past due, marks each overdue in the record's
 //! timeline and issues one supervision notice per missed deadline, which supervisors list.
 //!
 //! Several instances may share one PostgreSQL database. Two things keep each notice single:
@@ -55,6 +55,11 @@ pub fn overdue(case: &CaseRow, now: i64) -> Vec<(&'static str, i64)> {
     {
         missed.push(("plan_follow_up", due));
     }
+    if let Some(due) = case.evaluation_due
+        && due < now
+    {
+        missed.push(("evaluation", due));
+    }
     missed
 }
 
@@ -62,6 +67,7 @@ fn describe(subject: &str, due: i64) -> String {
     let what = match subject {
         "reply" => "the initial reply",
         "result" => "the result",
+        "evaluation" => "the evaluation of the result (回访)",
         _ => "the case plan's follow-up",
     };
     format!(
@@ -96,7 +102,10 @@ pub fn missed_notices(
             id: sync_core::new_record_id().to_string(),
             record_id: record.id.to_string(),
             subject: subject.to_string(),
-            department: case.lead_department.clone(),
+            // The evaluation is the desk's to give: its miss is charged to the regions only.
+            department: (subject != "evaluation")
+                .then(|| case.lead_department.clone())
+                .flatten(),
             due_at: Some(due),
             issued_at: now,
             issued_by: SERVER.to_string(),

@@ -98,6 +98,8 @@ struct Trail {
     /// The active lead's result deadline, and the standing result.
     deadline: Option<i64>,
     result: Option<Outcome>,
+    /// When the standing result must have been evaluated by.
+    evaluation_due: Option<i64>,
     /// `(subject, due_at)` of the deadlines supervised.
     supervised: Vec<(String, i64)>,
 }
@@ -146,6 +148,11 @@ impl Trail {
         {
             missed.push(("result", due));
         }
+        if let Some(due) = self.evaluation_due
+            && due < now
+        {
+            missed.push(("evaluation", due));
+        }
         for (subject, due) in missed {
             if self
                 .supervised
@@ -157,7 +164,12 @@ impl Trail {
             self.supervised.push((subject.to_string(), due));
             facts.push(Fact::Overdue {
                 at: now,
-                department: self.lead.clone(),
+                // A missed evaluation is the desk's, charged to the regions only.
+                department: if subject == "evaluation" {
+                    None
+                } else {
+                    self.lead.clone()
+                },
                 grid: self.grid.clone(),
                 case,
             });
@@ -367,7 +379,10 @@ impl World {
             Step::Reply if case_was_signed_for_first_reply(trail, &self.records[i]) => {
                 trail.replied_at = Some(now);
             }
-            Step::Report(outcome) => trail.result = Some(*outcome),
+            Step::Report(outcome) => {
+                trail.result = Some(*outcome);
+                trail.evaluation_due = Some(lifecycle::EVALUATION_SPAN.due(calendar, now));
+            }
             Step::Evaluate(rating) => {
                 self.facts.push(Fact::Evaluated {
                     at: now,
@@ -379,6 +394,7 @@ impl World {
                     legacy: trail.legacy,
                     case: i,
                 });
+                trail.evaluation_due = None;
                 if *rating == Rating::Dissatisfied {
                     trail.result = None;
                     trail.deadline = Some(now + 72 * HOUR);

@@ -264,3 +264,81 @@ async fn even_overlapping_sweeps_under_one_lease_issue_each_notice_once(app: Tes
     assert_eq!(notices["notices"].as_array().unwrap().len(), 2);
     assert_eq!(overdue_events(&app, &id, &desk).await.len(), 2);
 }
+
+#[both_backends]
+async fn a_result_left_unevaluated_is_supervised_and_charged_to_the_regions_not_the_department(
+    app: TestApp,
+) {
+    let (id, desk) = neglected_case(&app).await;
+    let admin = app.user_token("root", Role::Admin, &[]).await;
+    for body in [
+        json!({ "action": "sign_for" }),
+        json!({ "action": "reply", "note": "收到" }),
+        json!({ "action": "report_result", "outcome": "resolved", "explanation": "已补装井盖" }),
+    ] {
+        let response = app
+            .post(
+                &format!("/api/v1/records/{id}/transitions"),
+                Some(&admin),
+                &body,
+            )
+            .await;
+        assert_eq!(response.status(), 200, "{body}");
+    }
+    let case: Value = app
+        .get(&format!("/api/v1/records/{id}/case"), Some(&desk))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let due = case["evaluation_due"]
+        .as_i64()
+        .expect("an evaluation deadline");
+    let server = instance(&app).await;
+
+    // Nobody calls the complainant back: three working days later the miss is supervised.
+    let before = sweep(&server, "a", due, LEASE).await.unwrap();
+    let after = sweep(&server, "a", due + 1, LEASE).await.unwrap();
+
+    assert_eq!((before.issued, after.issued), (0, 1));
+    let notices: Value = app
+        .get(
+            &format!("/api/v1/supervision-notices?record={id}"),
+            Some(&desk),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let notice = &notices["notices"][0];
+    assert_eq!(
+        (
+            notice["subject"].as_str(),
+            notice["department"].as_str(),
+            notice["owner_grid"].as_str()
+        ),
+        (Some("evaluation"), None, Some(GRID))
+    );
+    let (y, m, _) = gridsync_server::workflow::calendar::Date::of_instant(due + 1).ymd();
+    let report: Value = app
+        .get(
+            &format!("/api/v1/reports/monthly/{y:04}-{m:02}"),
+            Some(&desk),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let overdue_of = |kind: &str, code: &str| {
+        report[kind]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["code"] == code)
+            .map(|s| s["overdue"].as_u64().unwrap())
+    };
+    assert_eq!(overdue_of("region_scores", GRID), Some(1));
+    assert_eq!(overdue_of("region_scores", "2203"), Some(1));
+    assert_ne!(overdue_of("department_scores", "housing"), Some(1));
+    assert_eq!(report["overdue"], json!([id]));
+}
