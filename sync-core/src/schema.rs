@@ -23,8 +23,10 @@ use crate::error::SchemaError;
 
 /// The schema version written into every document. A reader refuses documents from another
 /// schema rather than guess at their meaning. Version 2 took the complainant's name and phone
-/// out of the document ([`crate::contact`]); nothing of version 1 was ever deployed.
-pub const SCHEMA_VERSION: u64 = 2;
+/// out of the document ([`crate::contact`]); version 3 added the statuses of the hazard loop
+/// (returned, verified, resolved in the grid, escalated, rectified). Nothing of an earlier
+/// version was ever deployed.
+pub const SCHEMA_VERSION: u64 = 3;
 
 /// A record's identity: a UUID v7, made on the device that created the record, so records made
 /// offline on many phones never collide and sort by creation time.
@@ -155,6 +157,16 @@ string_enum!(
         FeedbackGiven = "feedback_given",
         Evaluated = "evaluated",
         Closed = "closed",
+        /// A hazard sent back to its worker to amend (退回补充).
+        Returned = "returned",
+        /// A hazard its grid's leaders confirmed (已核实).
+        Verified = "verified",
+        /// A hazard settled inside the grid (网格内化解: 小事不出格).
+        ResolvedInGrid = "resolved_in_grid",
+        /// A hazard the grid cannot settle, passed to the desk (上报).
+        Escalated = "escalated",
+        /// A hazard its department reports rectified, awaiting re-inspection on site (已整改).
+        Rectified = "rectified",
     }
 );
 

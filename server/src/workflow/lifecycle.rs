@@ -118,6 +118,36 @@ pub enum Action {
     },
     /// 督办: a supervision notice issued by hand.
     Supervise { note: String },
+    /// A grid leader confirms a worker's hazard report (核实).
+    Verify {
+        #[serde(default)]
+        note: String,
+    },
+    /// A grid leader sends a hazard report back to its worker, saying what to amend.
+    ReturnToWorker { note: String },
+    /// The worker submits an amended hazard report again.
+    Resubmit {
+        #[serde(default)]
+        note: String,
+    },
+    /// A grid leader settles a hazard inside the grid (网格内化解), optionally naming the
+    /// evidence photo among the record's attachments.
+    ResolveInGrid {
+        note: String,
+        #[serde(default)]
+        evidence: Option<String>,
+    },
+    /// A grid leader passes a hazard the grid cannot settle to the desk (上报).
+    Escalate { note: String },
+    /// The lead department reports the hazard rectified (整改).
+    ReportRectification { note: String },
+    /// A worker of the grid re-inspects on site (复查): fixed closes the hazard, not fixed sends
+    /// it back to the department with a fresh deadline.
+    Reinspect {
+        fixed: bool,
+        #[serde(default)]
+        note: String,
+    },
 }
 
 impl Action {
@@ -138,7 +168,33 @@ impl Action {
             Action::Consult { .. } => "consult",
             Action::PlanFollowUp { .. } => "plan_follow_up",
             Action::Supervise { .. } => "supervise",
+            Action::Verify { .. } => "verify",
+            Action::ReturnToWorker { .. } => "return_to_worker",
+            Action::Resubmit { .. } => "resubmit",
+            Action::ResolveInGrid { .. } => "resolve_in_grid",
+            Action::Escalate { .. } => "escalate",
+            Action::ReportRectification { .. } => "report_rectification",
+            Action::Reinspect { .. } => "reinspect",
         }
+    }
+
+    /// Whether the action belongs to the hazard loop only.
+    pub fn is_hazard_only(&self) -> bool {
+        matches!(
+            self,
+            Action::Verify { .. }
+                | Action::ReturnToWorker { .. }
+                | Action::Resubmit { .. }
+                | Action::ResolveInGrid { .. }
+                | Action::Escalate { .. }
+                | Action::ReportRectification { .. }
+                | Action::Reinspect { .. }
+        )
+    }
+
+    /// Whether the action is taken on hazards too (the rest are the complaint loop's).
+    pub fn applies_to_hazards(&self) -> bool {
+        self.is_hazard_only() || matches!(self, Action::Dispatch { .. } | Action::Supervise { .. })
     }
 
     /// The roles that may take the action at all (scope and department are checked after).
@@ -161,6 +217,12 @@ impl Action {
                 &[Role::Dispatcher, Role::GridLeader, Role::Admin]
             }
             Action::Supervise { .. } => &[Role::Supervisor, Role::Dispatcher, Role::Admin],
+            Action::Verify { .. }
+            | Action::ReturnToWorker { .. }
+            | Action::ResolveInGrid { .. }
+            | Action::Escalate { .. } => &[Role::GridLeader, Role::Admin],
+            Action::Resubmit { .. } | Action::Reinspect { .. } => &[Role::GridWorker, Role::Admin],
+            Action::ReportRectification { .. } => DEPARTMENT,
         }
     }
 }
@@ -296,10 +358,17 @@ pub fn apply(
             action.name()
         )));
     }
-    if record.kind != sync_core::Kind::Complaint {
+    let hazard = record.kind == sync_core::Kind::RiskInspection;
+    if hazard && !action.applies_to_hazards() {
         return Err(invalid(
             "not_a_complaint",
             "only complaints follow the complaint workflow",
+        ));
+    }
+    if !hazard && action.is_hazard_only() {
+        return Err(invalid(
+            "not_a_hazard",
+            "only risk inspections follow the hazard loop",
         ));
     }
     let status = record.workflow.status;
@@ -394,7 +463,11 @@ pub fn apply(
             ("flagged_unreasonable", note)
         }
         Action::Dispatch { note, shirking, .. } => {
-            require(&[Status::Accepted, Status::Dispatched, Status::SignedFor])?;
+            if hazard {
+                require(&[Status::Escalated, Status::Dispatched])?;
+            } else {
+                require(&[Status::Accepted, Status::Dispatched, Status::SignedFor])?;
+            }
             let note = text("note", note, false)?;
             let plan = env
                 .dispatch
@@ -424,7 +497,10 @@ pub fn apply(
             record.workflow.status = Status::Dispatched;
             if case.dispatched_at.is_none() {
                 case.dispatched_at = Some(env.now);
-                case.response_due = Some(plan.class.response.due(env.calendar, env.now));
+                // A hazard has no initial reply to give: only its rectification is due.
+                if !hazard {
+                    case.response_due = Some(plan.class.response.due(env.calendar, env.now));
+                }
             }
             // Whoever holds the case while its initial reply is still due answers for it; once
             // the reply is given or its deadline has passed, a re-dispatch moves nothing.
@@ -673,6 +749,8 @@ pub fn apply(
                 Status::ResultReported,
                 Status::FeedbackGiven,
                 Status::FlaggedUnreasonable,
+                Status::Escalated,
+                Status::Rectified,
             ])?;
             let note = text("note", note, true)?;
             notices.push(Notice {
@@ -687,6 +765,93 @@ pub fn apply(
                 owner_grid: owner_grid.clone(),
             });
             ("supervision", note)
+        }
+        Action::Verify { note } => {
+            require(&[Status::Received])?;
+            record.workflow.status = Status::Verified;
+            ("verified", text("note", note, false)?)
+        }
+        Action::ReturnToWorker { note } => {
+            require(&[Status::Received])?;
+            let note = text("note", note, true)?;
+            record.workflow.status = Status::Returned;
+            ("returned_to_worker", note)
+        }
+        Action::Resubmit { note } => {
+            require(&[Status::Returned])?;
+            record.workflow.status = Status::Received;
+            ("resubmitted", text("note", note, false)?)
+        }
+        Action::ResolveInGrid { note, evidence } => {
+            require(&[Status::Verified])?;
+            let note = text("note", note, true)?;
+            if let Some(sha) = evidence
+                && !record.attachments.contains_key(sha)
+            {
+                return Err(invalid(
+                    "unknown_attachment",
+                    "the evidence is not one of the record's photos",
+                ));
+            }
+            record.workflow.status = Status::ResolvedInGrid;
+            case.closed_at = Some(env.now);
+            let evidence = evidence
+                .as_ref()
+                .map(|sha| format!(" (evidence {sha})"))
+                .unwrap_or_default();
+            ("resolved_in_grid", format!("{note}{evidence}"))
+        }
+        Action::Escalate { note } => {
+            require(&[Status::Verified])?;
+            let note = text("note", note, true)?;
+            record.workflow.status = Status::Escalated;
+            ("escalated", note)
+        }
+        Action::ReportRectification { note } => {
+            require(&[Status::Dispatched])?;
+            department_role(true)?;
+            let note = text("note", note, true)?;
+            record.workflow.result = Some(HandlingResult {
+                outcome: Outcome::Resolved,
+                explanation: note.clone(),
+                at: env.now,
+            });
+            record.workflow.status = Status::Rectified;
+            ("rectified", note)
+        }
+        Action::Reinspect { fixed, note } => {
+            require(&[Status::Rectified])?;
+            let note = text("note", note, false)?;
+            if *fixed {
+                record.workflow.status = Status::Closed;
+                case.closed_at = Some(env.now);
+                ("reinspected_fixed", note)
+            } else {
+                // Back to the same departments, with fresh deadlines, and counted.
+                let lead = active_lead(record).map(|a| a.department.clone());
+                let co: Vec<String> = record
+                    .workflow
+                    .assignments
+                    .iter()
+                    .filter(|a| a.active && a.role == AssignmentRole::CoHandler)
+                    .map(|a| a.department.clone())
+                    .collect();
+                let (Some(lead), Some(class)) = (lead, env.class.as_ref()) else {
+                    return Err(invalid(
+                        "no_lead",
+                        "the hazard has no lead department to return it to",
+                    ));
+                };
+                new_assignments(record, &lead, &co, class, env);
+                record.workflow.result = None;
+                record.workflow.returns += 1;
+                record.workflow.status = Status::Dispatched;
+                let n = record.workflow.returns;
+                (
+                    "reinspected_not_fixed",
+                    join(format!("not fixed; back to {lead} (return {n})"), note),
+                )
+            }
         }
     };
     push_event(record, &actor.username, env.now, kind, note);

@@ -19,6 +19,12 @@ const ATTEMPTS: usize = 8;
 /// The deadline class used when neither the request nor a rule names one.
 pub const DEFAULT_CLASS: &str = "general";
 
+/// The deadline class a hazard of `level` is rectified in (`rectify_critical` … `rectify_low`,
+/// seeded and editable as every deadline class).
+pub fn rectification_class(level: sync_core::RiskLevel) -> String {
+    format!("rectify_{}", level.as_str())
+}
+
 /// The configured calendar (every year).
 pub async fn calendar(store: &dyn Store) -> Result<Calendar, ApiError> {
     Ok(Calendar::new(store.calendar_days(None).await?))
@@ -330,8 +336,16 @@ impl AsyncEdit for Transition<'_> {
                 sync_core::Status::Accepted
                     | sync_core::Status::Dispatched
                     | sync_core::Status::SignedFor
+                    | sync_core::Status::Escalated
             ) && self.action.roles().contains(&self.actor.role) =>
             {
+                // A hazard is rectified within its risk level's class unless the desk names one.
+                let class = deadline_class.clone().or_else(|| {
+                    record
+                        .inspection
+                        .as_ref()
+                        .map(|i| rectification_class(i.risk_level))
+                });
                 env.dispatch = Some(
                     plan_dispatch(
                         store,
@@ -339,7 +353,7 @@ impl AsyncEdit for Transition<'_> {
                         record,
                         lead.as_ref(),
                         co_handlers,
-                        deadline_class.as_ref(),
+                        class.as_ref(),
                     )
                     .await?,
                 );
@@ -350,7 +364,7 @@ impl AsyncEdit for Transition<'_> {
             } if self.action.roles().contains(&self.actor.role) => {
                 catalogue_category(store, category.trim(), true).await?;
             }
-            Action::Evaluate { .. } => {
+            Action::Evaluate { .. } | Action::Reinspect { .. } => {
                 let code = case.deadline_class.as_deref().unwrap_or(DEFAULT_CLASS);
                 env.class = find_class(store, code).await?;
             }

@@ -367,3 +367,11 @@ pub async fn assert_open311_error(response: reqwest::Response, status: u16, code
         value[0]["description"].as_str().unwrap().to_string()
     }
 }
+
+/// Another server instance's state over the same database: its own pool and automerge actor.
+pub async fn instance(app: &TestApp) -> gridsync_server::AppState {
+    let store = store::connect(&app.database_url).await.expect("open store");
+    let settings = Settings::for_tests(&app.database_url);
+    let secret = settings.contact_secret().expect("a test key");
+    gridsync_server::AppState::new(store, settings, secret).expect("start the commit writer")
+}

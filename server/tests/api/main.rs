@@ -18,6 +18,8 @@ mod errors;
 mod gis;
 /// Importing, listing and fetching the grid map.
 mod grids;
+/// The hazard loop: verify or return, settle in the grid or escalate, rectify, re-inspect.
+mod hazards;
 /// The month's figures against an audit trail kept by the test, for random action sequences.
 mod ledger;
 /// The schema's size limits on every way a record comes in.

@@ -543,3 +543,42 @@ async fn a_resident_files_a_complaint_through_the_public_form_and_sees_likely_du
         (Some("web"), Some("organisation"))
     );
 }
+
+#[both_backends]
+async fn a_fresh_installation_lists_its_catalogue_as_services(app: TestApp) {
+    // No departments, no dispatch rules: the catalogue alone makes the services.
+    let services: Value = app
+        .get("/open311/v2/services.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let services = services.as_array().unwrap();
+    assert_eq!(services.len(), 38);
+    let heating = services
+        .iter()
+        .find(|s| s["service_code"] == "utilities.heating")
+        .unwrap();
+    assert_eq!(
+        (
+            heating["service_name"].as_str(),
+            heating["group"].as_str(),
+            heating["metadata"].as_bool(),
+            heating["keywords"].as_str()
+        ),
+        (
+            Some("供暖"),
+            Some("供水供暖"),
+            Some(true),
+            Some("暖气,不热")
+        )
+    );
+    let definition: Value = app
+        .get("/open311/v2/services/utilities.heating.json", None)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(definition["attributes"][0]["code"], "room_temperature");
+    assert_eq!(definition["attributes"][0]["datatype"], "number");
+}

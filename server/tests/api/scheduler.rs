@@ -1,25 +1,15 @@
 use std::time::Duration;
 
 use gridsync_server::domain::Role;
-use gridsync_server::store;
 use gridsync_server::workflow::scheduler::{Sweep, sweep};
-use gridsync_server::{AppState, Settings};
 use serde_json::{Value, json};
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, instance};
 use gridsync_test_macros::both_backends;
 
 const GRID: &str = "22030200100101";
 const DAY_MS: i64 = 24 * 3600 * 1000;
 const LEASE: Duration = Duration::from_secs(60);
-
-/// Another server instance's state over the same database: its own pool and automerge actor.
-async fn instance(app: &TestApp) -> AppState {
-    let store = store::connect(&app.database_url).await.expect("open store");
-    let settings = Settings::for_tests(&app.database_url);
-    let secret = settings.contact_secret().expect("a test key");
-    AppState::new(store, settings, secret).expect("start the commit writer")
-}
 
 /// A complaint dispatched to a department that never answers; returns its id.
 async fn neglected_case(app: &TestApp) -> (String, String) {

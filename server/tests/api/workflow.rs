@@ -255,7 +255,17 @@ async fn an_admin_configures_the_calendar_and_deadline_classes(app: TestApp) {
         .collect();
     assert_eq!(
         codes,
-        ["complex", "consultation", "emergency", "general", "urgent"]
+        [
+            "complex",
+            "consultation",
+            "emergency",
+            "general",
+            "rectify_critical",
+            "rectify_high",
+            "rectify_low",
+            "rectify_medium",
+            "urgent"
+        ]
     );
     assert_eq!(
         classes["deadline_classes"][3]["handling"],
@@ -362,7 +372,8 @@ async fn bad_calendar_and_class_settings_are_refused_and_change_nothing(app: Tes
         .json()
         .await
         .unwrap();
-    assert_eq!(classes["deadline_classes"].as_array().unwrap().len(), 4);
+    // The seeded classes only: four for complaints, four for rectifying hazards.
+    assert_eq!(classes["deadline_classes"].as_array().unwrap().len(), 8);
 }
 
 #[both_backends]

@@ -1,0 +1,411 @@
+//! The hazard loop over HTTP: a worker's risk inspection is verified or returned by the grid's
+//! leaders, settled in the grid or escalated, dispatched for rectification within its risk
+//! level's deadline, rectified, and re-inspected on site; every refused step changes nothing.
+
+use std::time::Duration;
+
+use gridsync_server::domain::Role;
+use gridsync_server::workflow::scheduler::sweep;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_problem, instance};
+use gridsync_test_macros::both_backends;
+
+const GRID: &str = "22030200100101";
+const OTHER_GRID: &str = "22030300200204";
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+fn centre(code: &str) -> (f64, f64) {
+    let area = gridsync_server::demo::areas()
+        .into_iter()
+        .find(|a| a.code == code)
+        .unwrap();
+    (
+        (area.bbox[0] + area.bbox[2]) / 2.0,
+        (area.bbox[1] + area.bbox[3]) / 2.0,
+    )
+}
+
+/// The people of the loop: the grid's worker and leader, those of another grid, the desk and
+/// the housing bureau's account.
+struct Grid {
+    app: TestApp,
+    worker: String,
+    leader: String,
+    other_worker: String,
+    other_leader: String,
+    desk: String,
+    housing: String,
+}
+
+impl Grid {
+    async fn new(app: TestApp) -> Grid {
+        app.load_demo_map().await;
+        let desk = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
+        let admin = app.user_token("root", Role::Admin, &[]).await;
+        let put = app
+            .send_json(
+                reqwest::Method::PUT,
+                "/api/v1/departments/housing",
+                Some(&desk),
+                &json!({ "name": "住建局", "areas": ["2203"] }),
+            )
+            .await;
+        assert_eq!(put.status(), 200);
+        app.add_user("hou", Role::Department, &["2203"]).await;
+        let linked = app
+            .send_json(
+                reqwest::Method::PUT,
+                "/api/v1/admin/users/hou/department",
+                Some(&admin),
+                &json!({ "department": "housing" }),
+            )
+            .await;
+        assert_eq!(linked.status(), 200);
+        Grid {
+            worker: app.user_token("wang", Role::GridWorker, &[GRID]).await,
+            leader: app.user_token("li", Role::GridLeader, &[GRID]).await,
+            other_worker: app
+                .user_token("zhao", Role::GridWorker, &[OTHER_GRID])
+                .await,
+            other_leader: app.user_token("sun", Role::GridLeader, &[OTHER_GRID]).await,
+            housing: app.login("hou").await,
+            desk,
+            app,
+        }
+    }
+
+    /// A risk inspection recorded by the grid's worker; returns its id.
+    async fn hazard(&self, level: &str) -> String {
+        let (lon, lat) = centre(GRID);
+        let created = self
+            .app
+            .post(
+                "/api/v1/records",
+                Some(&self.worker),
+                &json!({
+                    "kind": "risk_inspection", "title": "楼道堆放杂物",
+                    "location": { "lon": lon, "lat": lat, "accuracy_m": 5.0, "crs": "wgs84" },
+                    "inspection": {
+                        "hazard_type": "fire", "risk_level": level,
+                        "findings": "三单元楼道堆放纸箱，堵塞疏散通道", "rectification": "",
+                    },
+                }),
+            )
+            .await;
+        assert_eq!(created.status(), 201);
+        created.json::<Value>().await.unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    async fn act(&self, id: &str, token: &str, body: Value) -> reqwest::Response {
+        self.app
+            .post(
+                &format!("/api/v1/records/{id}/transitions"),
+                Some(token),
+                &body,
+            )
+            .await
+    }
+
+    async fn step(&self, id: &str, token: &str, body: Value) -> Value {
+        let response = self.act(id, token, body.clone()).await;
+        let status = response.status();
+        let value: Value = response.json().await.unwrap();
+        assert_eq!(status, 200, "{body} → {value}");
+        value
+    }
+
+    async fn record(&self, id: &str) -> Value {
+        self.app
+            .get(&format!("/api/v1/records/{id}"), Some(&self.desk))
+            .await
+            .json()
+            .await
+            .unwrap()
+    }
+}
+
+#[both_backends]
+async fn a_hazard_goes_from_report_to_rectification_and_re_inspection(app: TestApp) {
+    let grid = Grid::new(app).await;
+    let id = grid.hazard("high").await;
+
+    // The leader sends it back for what is missing; the worker amends and submits again.
+    grid.step(
+        &id,
+        &grid.leader,
+        json!({ "action": "return_to_worker", "note": "请补充现场照片和楼栋号" }),
+    )
+    .await;
+    let resubmitted = grid
+        .step(
+            &id,
+            &grid.worker,
+            json!({ "action": "resubmit", "note": "已补充" }),
+        )
+        .await;
+    assert_eq!(resubmitted["record"]["workflow"]["status"], "received");
+    grid.step(&id, &grid.leader, json!({ "action": "verify" }))
+        .await;
+    grid.step(
+        &id,
+        &grid.leader,
+        json!({ "action": "escalate", "note": "需物业和消防联合整改" }),
+    )
+    .await;
+
+    // The desk dispatches: rectification due within the high-risk class, three working days.
+    let dispatched = grid
+        .step(
+            &id,
+            &grid.desk,
+            json!({ "action": "dispatch", "lead": "housing" }),
+        )
+        .await;
+    let case = &dispatched["case"];
+    assert_eq!(
+        (
+            case["deadline_class"].as_str(),
+            case["lead_department"].as_str(),
+            case["response_due"].as_i64()
+        ),
+        (Some("rectify_high"), Some("housing"), None)
+    );
+    let first_deadline = case["deadline"].as_i64().unwrap();
+    let dispatched_at = case["dispatched_at"].as_i64().unwrap();
+    assert!(
+        first_deadline > dispatched_at + 2 * DAY_MS && first_deadline < dispatched_at + 8 * DAY_MS
+    );
+
+    // Rectified, but the re-inspection on site finds it not fixed: back to housing, counted.
+    grid.step(
+        &id,
+        &grid.housing,
+        json!({ "action": "report_rectification", "note": "已清理杂物" }),
+    )
+    .await;
+    let not_fixed = grid
+        .step(
+            &id,
+            &grid.worker,
+            json!({ "action": "reinspect", "fixed": false, "note": "又堆上了" }),
+        )
+        .await;
+    assert_eq!(
+        (
+            not_fixed["record"]["workflow"]["status"].as_str(),
+            not_fixed["case"]["returns"].as_i64(),
+            not_fixed["case"]["result_at"].as_i64()
+        ),
+        (Some("dispatched"), Some(1), None)
+    );
+    grid.step(
+        &id,
+        &grid.housing,
+        json!({ "action": "report_rectification", "note": "清理并张贴禁止堆放告示" }),
+    )
+    .await;
+    let fixed = grid
+        .step(
+            &id,
+            &grid.worker,
+            json!({ "action": "reinspect", "fixed": true }),
+        )
+        .await;
+    assert_eq!(fixed["record"]["workflow"]["status"], "closed");
+    let kinds: Vec<&str> = fixed["record"]["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert!(
+        kinds.ends_with(&[
+            "returned_to_worker",
+            "resubmitted",
+            "verified",
+            "escalated",
+            "dispatched",
+            "rectified",
+            "reinspected_not_fixed",
+            "rectified",
+            "reinspected_fixed"
+        ]),
+        "{kinds:?}"
+    );
+}
+
+#[both_backends]
+async fn a_small_hazard_is_settled_in_the_grid_and_a_missed_rectification_is_supervised(
+    app: TestApp,
+) {
+    let grid = Grid::new(app).await;
+    let small = grid.hazard("low").await;
+    grid.step(&small, &grid.leader, json!({ "action": "verify" }))
+        .await;
+    let no_such_photo = grid
+        .act(
+            &small,
+            &grid.leader,
+            json!({ "action": "resolve_in_grid", "note": "已劝离", "evidence": "ab".repeat(32) }),
+        )
+        .await;
+    assert_problem(no_such_photo, 422, "unknown_attachment").await;
+    let settled = grid
+        .step(
+            &small,
+            &grid.leader,
+            json!({ "action": "resolve_in_grid", "note": "网格长上门劝导，已清理" }),
+        )
+        .await;
+    assert_eq!(settled["record"]["workflow"]["status"], "resolved_in_grid");
+
+    // A critical hazard nobody rectifies: the sweep supervises its rectification deadline.
+    let critical = grid.hazard("critical").await;
+    grid.step(&critical, &grid.leader, json!({ "action": "verify" }))
+        .await;
+    grid.step(
+        &critical,
+        &grid.leader,
+        json!({ "action": "escalate", "note": "燃气管道老化" }),
+    )
+    .await;
+    let dispatched = grid
+        .step(
+            &critical,
+            &grid.desk,
+            json!({ "action": "dispatch", "lead": "housing" }),
+        )
+        .await;
+    let due = dispatched["case"]["deadline"].as_i64().unwrap();
+    assert_eq!(
+        due - dispatched["case"]["dispatched_at"].as_i64().unwrap(),
+        24 * 3600 * 1000,
+        "critical: within 24 hours"
+    );
+    let server = instance(&grid.app).await;
+    let swept = sweep(&server, "a", due + 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(swept.issued, 1);
+    let notices: Value = grid
+        .app
+        .get(
+            &format!("/api/v1/supervision-notices?record={critical}"),
+            Some(&grid.desk),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            notices["notices"][0]["subject"].as_str(),
+            notices["notices"][0]["department"].as_str()
+        ),
+        (Some("result"), Some("housing"))
+    );
+}
+
+#[both_backends]
+async fn a_step_by_the_wrong_role_grid_or_order_is_refused_and_changes_nothing(app: TestApp) {
+    let grid = Grid::new(app).await;
+    let id = grid.hazard("medium").await;
+    let (lon, lat) = centre(GRID);
+    let complaint: Value = grid
+        .app
+        .post(
+            "/api/v1/records",
+            Some(&grid.desk),
+            &json!({
+                "kind": "complaint", "title": "路灯不亮", "channel": "hotline",
+                "category": "municipal.lighting",
+                "location": { "lon": lon, "lat": lat, "accuracy_m": null, "crs": "wgs84" },
+            }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let complaint = complaint["id"].as_str().unwrap();
+    let before = grid.record(&id).await;
+
+    let refusals = [
+        (
+            &grid.other_leader,
+            json!({ "action": "verify" }),
+            403,
+            "forbidden",
+        ),
+        (
+            &grid.worker,
+            json!({ "action": "verify" }),
+            403,
+            "forbidden",
+        ),
+        (&grid.desk, json!({ "action": "verify" }), 403, "forbidden"),
+        (
+            &grid.leader,
+            json!({ "action": "escalate", "note": "x" }),
+            409,
+            "invalid_transition",
+        ),
+        (
+            &grid.desk,
+            json!({ "action": "dispatch", "lead": "housing" }),
+            409,
+            "invalid_transition",
+        ),
+        (
+            &grid.other_worker,
+            json!({ "action": "reinspect", "fixed": true }),
+            403,
+            "forbidden",
+        ),
+        (
+            &grid.worker,
+            json!({ "action": "reinspect", "fixed": true }),
+            409,
+            "invalid_transition",
+        ),
+        (
+            &grid.housing,
+            json!({ "action": "report_rectification", "note": "x" }),
+            403,
+            "forbidden",
+        ),
+        (
+            &grid.desk,
+            json!({ "action": "accept" }),
+            422,
+            "not_a_complaint",
+        ),
+        (
+            &grid.leader,
+            json!({ "action": "return_to_worker", "note": " " }),
+            422,
+            "missing_text",
+        ),
+    ];
+    for (token, body, status, code) in refusals {
+        let refused = grid.act(&id, token, body.clone()).await;
+        assert_eq!(refused.status().as_u16(), status, "{body}");
+        assert_problem(refused, status, code).await;
+    }
+    let on_complaint = grid
+        .act(complaint, &grid.desk, json!({ "action": "verify" }))
+        .await;
+    assert_problem(on_complaint, 403, "forbidden").await;
+    let by_leader_on_complaint = grid
+        .act(
+            complaint,
+            &grid.leader,
+            json!({ "action": "escalate", "note": "x" }),
+        )
+        .await;
+    assert_problem(by_leader_on_complaint, 422, "not_a_hazard").await;
+    assert_eq!(grid.record(&id).await, before);
+}
