@@ -185,6 +185,7 @@ route_table! {
     get "/api/v1/categories/{code}" => workflow::get_category;
     put "/api/v1/categories/{code}" => workflow::put_category;
     get "/api/v1/categories/{code}/history" => workflow::category_history;
+    get "/api/v1/queue" => workflow::queue;
     get "/api/v1/departments" => workflow::list_departments;
     get "/api/v1/departments/{code}" => workflow::get_department;
     put "/api/v1/departments/{code}" => workflow::put_department;

@@ -818,3 +818,97 @@ pub async fn monthly_report(
         _ => HttpResponse::Ok().json(report),
     })
 }
+
+/// Query of the work queue.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueQuery {
+    /// At most this many items (1 to 500, default 100).
+    limit: Option<i64>,
+}
+
+/// `GET /api/v1/queue` (待办): what awaits the caller's decision in their scope — records on
+/// which the next step is theirs — oldest first, each with the actions the caller may take,
+/// when it last changed, and the deadline of the waiting step when it has one.
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn queue(
+    state: web::Data<AppState>,
+    caller: Caller,
+    query: web::Query<QueueQuery>,
+) -> ApiResult<HttpResponse> {
+    use crate::records::AccountAuthority;
+    use crate::store::RecordQuery;
+    let limit = query.into_inner().limit.unwrap_or(100);
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            "limit must be 1..=500",
+        ));
+    }
+    let map = state.grids.snapshot().await?;
+    let authority = AccountAuthority {
+        user: &caller.user,
+        map: &map,
+    };
+    let mut items = Vec::new();
+    for awaiting in crate::workflow::queue::for_role(caller.user.role) {
+        let rows = state
+            .store
+            .list_records(&RecordQuery {
+                scope: authority.scope(),
+                owners: None,
+                unassigned: false,
+                kind: Some(awaiting.kind.to_string()),
+                status: Some(awaiting.status.to_string()),
+                channel: None,
+                created_from: None,
+                created_to: None,
+                bbox: None,
+                after: None,
+                limit,
+            })
+            .await?;
+        items.extend(rows.into_iter().map(|row| (row, awaiting.actions)));
+    }
+    // Oldest first, as each status's list came (by creation, then id).
+    items.sort_by(|(a, _), (b, _)| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    items.truncate(limit as usize);
+    let ids: Vec<String> = items.iter().map(|(row, _)| row.id.clone()).collect();
+    let cases: std::collections::HashMap<String, CaseRow> = state
+        .store
+        .case_rows(&ids)
+        .await?
+        .into_iter()
+        .map(|c| (c.record_id.clone(), c))
+        .collect();
+    let items: Vec<Value> = items
+        .iter()
+        .map(|(row, actions)| {
+            let case = cases.get(&row.id);
+            // The deadline of the step that waits: a reply, a result or rectification, or the
+            // evaluation of a reported result.
+            let deadline = case.and_then(|c| match row.status.as_str() {
+                "dispatched" | "signed_for"
+                    if c.replied_at.is_none() && row.kind == "complaint" =>
+                {
+                    c.response_due
+                }
+                "dispatched" | "signed_for" | "replied" | "handling" => c.deadline,
+                "result_reported" | "feedback_given" => c.evaluation_due,
+                _ => None,
+            });
+            json!({
+                "id": row.id,
+                "kind": row.kind,
+                "status": row.status,
+                "title": row.title,
+                "category": row.category,
+                "owner_grid": row.owner_grid,
+                "waiting_since": row.updated_at,
+                "deadline": deadline,
+                "actions": actions,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "items": items })))
+}

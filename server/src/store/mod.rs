@@ -341,6 +341,8 @@ store_api! {
     reader async fn user_department(&self, user_id: i64) -> Result<Option<String>>;
     /// A case's row.
     reader async fn case_row(&self, record_id: &str) -> Result<Option<CaseRow>>;
+    /// The case rows of these records (those that have one), in no particular order.
+    reader async fn case_rows(&self, ids: &[String]) -> Result<Vec<CaseRow>>;
     /// Open cases with a reply, result or plan follow-up due before `now`.
     reader async fn cases_due(&self, now: i64) -> Result<Vec<CaseRow>>;
     /// Cases created, closed, whose reply fell due, or whose result or evaluation was given in

@@ -68,6 +68,9 @@ fn token_areas(row: &DbRow, _user_id: i64) -> Result<Vec<String>> {
     Ok(row.try_get("areas")?)
 }
 
+/// The case rows of a list of record ids (bound as one list).
+const CASE_IDS_MATCH: &str = "c.record_id = ANY($1)";
+
 const AREAS_BY_CODES: &str = "SELECT * FROM areas WHERE code = ANY($1) ORDER BY code";
 
 const AREA_LEVELS: &str = "SELECT code, level, parent FROM areas WHERE code = ANY($1)";

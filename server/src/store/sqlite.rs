@@ -123,6 +123,9 @@ fn token_areas(row: &DbRow, user_id: i64) -> Result<Vec<String>> {
         .map_err(|e| StoreError::Corrupt(format!("areas of user {user_id}: {e}")))
 }
 
+/// The case rows of a list of record ids (bound as one list).
+const CASE_IDS_MATCH: &str = "c.record_id IN (SELECT value FROM json_each($1))";
+
 const AREAS_BY_CODES: &str =
     "SELECT * FROM areas WHERE code IN (SELECT value FROM json_each($1)) ORDER BY code";
 

@@ -201,7 +201,7 @@ macro_rules! queries {
         use sqlx::Row;
 
         use super::records::{insert_changes, write_attachments, write_row};
-        use super::{DbRow, Pool};
+        use super::{CASE_IDS_MATCH, DbRow, Pool, text_list};
         use $crate::store::Result;
         use $crate::store::records::RecordCommit;
         use $crate::store::workflow::{
@@ -553,6 +553,16 @@ macro_rules! queries {
             ));
             let row = sqlx::query(sql).bind(record_id).fetch_optional(pool).await?;
             row.as_ref().map(case_from_row).transpose()
+        }
+
+        pub(in crate::store) async fn case_rows(pool: &Pool, ids: &[String]) -> Result<Vec<CaseRow>> {
+            // The constant SQL is joined from constants only.
+            let sql = sqlx::AssertSqlSafe(format!(
+                "{} WHERE {CASE_IDS_MATCH}",
+                $crate::store::workflow::SELECT_CASE
+            ));
+            let rows = sqlx::query(sql).bind(text_list(ids)).fetch_all(pool).await?;
+            rows.iter().map(case_from_row).collect()
         }
 
         pub(in crate::store) async fn cases_due(pool: &Pool, now: i64) -> Result<Vec<CaseRow>> {

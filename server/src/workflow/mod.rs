@@ -11,6 +11,7 @@ pub mod catalogue;
 pub mod cells;
 pub mod export;
 pub mod lifecycle;
+pub mod queue;
 pub mod rates;
 pub mod report;
 pub mod scheduler;

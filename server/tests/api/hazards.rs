@@ -409,3 +409,111 @@ async fn a_step_by_the_wrong_role_grid_or_order_is_refused_and_changes_nothing(a
     assert_problem(by_leader_on_complaint, 422, "not_a_hazard").await;
     assert_eq!(grid.record(&id).await, before);
 }
+
+/// `(id, status, actions, deadline)` of the caller's queue.
+async fn queue(grid: &Grid, token: &str) -> Vec<(String, String, Vec<String>, Option<i64>)> {
+    let answer: Value = grid
+        .app
+        .get("/api/v1/queue", Some(token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    answer["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            (
+                i["id"].as_str().unwrap().to_string(),
+                i["status"].as_str().unwrap().to_string(),
+                i["actions"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap().to_string())
+                    .collect(),
+                i["deadline"].as_i64(),
+            )
+        })
+        .collect()
+}
+
+#[both_backends]
+async fn each_person_s_queue_holds_what_awaits_their_decision_in_their_grids(app: TestApp) {
+    let grid = Grid::new(app).await;
+    let first = grid.hazard("medium").await;
+    let second = grid.hazard("high").await;
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+
+    // Two new reports wait on the grid's leader, oldest first; nothing on the other grid's.
+    assert_eq!(
+        queue(&grid, &grid.leader).await,
+        [
+            (
+                first.clone(),
+                "received".into(),
+                strings(&["verify", "return_to_worker"]),
+                None
+            ),
+            (
+                second.clone(),
+                "received".into(),
+                strings(&["verify", "return_to_worker"]),
+                None
+            ),
+        ]
+    );
+    assert_eq!(queue(&grid, &grid.other_leader).await, []);
+
+    // One goes back to the worker; the other is escalated and waits on the desk, then on the
+    // department with its rectification deadline.
+    grid.step(
+        &first,
+        &grid.leader,
+        json!({ "action": "return_to_worker", "note": "补充照片" }),
+    )
+    .await;
+    grid.step(&second, &grid.leader, json!({ "action": "verify" }))
+        .await;
+    grid.step(
+        &second,
+        &grid.leader,
+        json!({ "action": "escalate", "note": "需部门整改" }),
+    )
+    .await;
+    assert_eq!(
+        queue(&grid, &grid.worker).await,
+        [(
+            first.clone(),
+            "returned".into(),
+            strings(&["resubmit"]),
+            None
+        )]
+    );
+    assert_eq!(queue(&grid, &grid.other_worker).await, []);
+    let desk = queue(&grid, &grid.desk).await;
+    assert!(desk.contains(&(
+        second.clone(),
+        "escalated".into(),
+        strings(&["dispatch"]),
+        None
+    )));
+    let dispatched = grid
+        .step(
+            &second,
+            &grid.desk,
+            json!({ "action": "dispatch", "lead": "housing" }),
+        )
+        .await;
+    assert_eq!(
+        queue(&grid, &grid.housing).await,
+        [(
+            second.clone(),
+            "dispatched".into(),
+            strings(&["report_rectification"]),
+            dispatched["case"]["deadline"].as_i64()
+        )]
+    );
+    assert_eq!(queue(&grid, &grid.leader).await, []);
+}

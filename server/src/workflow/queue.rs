@@ -1,0 +1,107 @@
+//! What awaits a person's decision (待办): for each role, the kinds and statuses of records on
+//! which the next step is theirs, and which actions they may take there. Pure; the route
+//! (`GET /api/v1/queue`) lists the matching records in the caller's scope, oldest first.
+
+use crate::domain::Role;
+
+/// One kind of waiting work: records of `kind` in `status`, and the actions that move them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Awaiting {
+    pub kind: &'static str,
+    pub status: &'static str,
+    pub actions: &'static [&'static str],
+}
+
+const fn awaiting(
+    kind: &'static str,
+    status: &'static str,
+    actions: &'static [&'static str],
+) -> Awaiting {
+    Awaiting {
+        kind,
+        status,
+        actions,
+    }
+}
+
+const HAZARD: &str = "risk_inspection";
+const COMPLAINT: &str = "complaint";
+
+/// The work that waits on `role`, in the order a person takes it.
+pub fn for_role(role: Role) -> &'static [Awaiting] {
+    const LEADER: &[Awaiting] = &[
+        awaiting(HAZARD, "received", &["verify", "return_to_worker"]),
+        awaiting(HAZARD, "verified", &["resolve_in_grid", "escalate"]),
+    ];
+    const WORKER: &[Awaiting] = &[
+        awaiting(HAZARD, "returned", &["resubmit"]),
+        awaiting(HAZARD, "rectified", &["reinspect"]),
+    ];
+    const DESK: &[Awaiting] = &[
+        awaiting(
+            COMPLAINT,
+            "received",
+            &["accept", "flag_unreasonable", "link_duplicate"],
+        ),
+        awaiting(COMPLAINT, "accepted", &["dispatch", "link_duplicate"]),
+        awaiting(HAZARD, "escalated", &["dispatch"]),
+        awaiting(COMPLAINT, "result_reported", &["feedback"]),
+        awaiting(COMPLAINT, "feedback_given", &["evaluate"]),
+        awaiting(COMPLAINT, "evaluated", &["close"]),
+    ];
+    const DEPARTMENT: &[Awaiting] = &[
+        awaiting(COMPLAINT, "dispatched", &["sign_for"]),
+        awaiting(COMPLAINT, "signed_for", &["reply"]),
+        awaiting(COMPLAINT, "replied", &["start_handling", "report_result"]),
+        awaiting(COMPLAINT, "handling", &["report_result"]),
+        awaiting(HAZARD, "dispatched", &["report_rectification"]),
+    ];
+    match role {
+        Role::GridLeader => LEADER,
+        Role::GridWorker => WORKER,
+        Role::Dispatcher | Role::Admin => DESK,
+        Role::Department => DEPARTMENT,
+        _ => &[],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workflow::lifecycle::Action;
+
+    /// Every action a queue offers is one the role may take.
+    #[test]
+    fn a_queue_offers_only_actions_its_role_may_take() {
+        for role in [
+            Role::GridLeader,
+            Role::GridWorker,
+            Role::Dispatcher,
+            Role::Department,
+            Role::Admin,
+        ] {
+            for item in for_role(role) {
+                for name in item.actions {
+                    let json = match *name {
+                        "reinspect" => serde_json::json!({ "action": name, "fixed": true }),
+                        "link_duplicate" => serde_json::json!({
+                            "action": name, "duplicate_of": uuid::Uuid::nil() }),
+                        "evaluate" => serde_json::json!({ "action": name, "rating": "satisfied" }),
+                        "report_result" => serde_json::json!({
+                            "action": name, "outcome": "resolved", "explanation": "x" }),
+                        _ => serde_json::json!({ "action": name, "note": "x" }),
+                    };
+                    let action: Action =
+                        serde_json::from_value(json).unwrap_or_else(|e| panic!("{name}: {e}"));
+                    assert!(action.roles().contains(&role), "{role} may not {name}");
+                    assert!(
+                        action.applies_to_hazards() && item.kind == HAZARD
+                            || !action.is_hazard_only() && item.kind == COMPLAINT,
+                        "{name} on a {}",
+                        item.kind
+                    );
+                }
+            }
+        }
+    }
+}
