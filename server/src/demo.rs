@@ -287,7 +287,202 @@ pub async fn seed_demo_records(
         };
         store.commit_records(std::slice::from_ref(&commit)).await?;
     }
-    Ok(records.len())
+    let hazards = seed_demo_hazards(store, map).await?;
+    Ok(records.len() + hazards)
+}
+
+/// Hazards in the leader's village at every stage of the loop, taken there through the real
+/// lifecycle: one awaiting the leader, one returned to the worker, one verified, one settled in
+/// the grid, one escalated to the desk, one with the environment bureau (the demo department
+/// account), one rectified and awaiting re-inspection, and one closed.
+async fn seed_demo_hazards(
+    store: &dyn Store,
+    map: &crate::state::MapSnapshot,
+) -> Result<usize, Box<dyn std::error::Error + Send + Sync>> {
+    use crate::records::{SERVER, decide_owner, log_entries, record_row};
+    use crate::store::{CaseRow, CaseWrites, RecordCommit};
+    use crate::workflow::calendar::Calendar;
+    use crate::workflow::lifecycle::{self, Action, Actor, DispatchPlan, Env};
+    use sync_core::{Crs, Location, RecordBuilder, RecordDoc, RiskLevel, Writer, now_ms};
+
+    let actor = |username: &str, role: Role, department: Option<&str>| Actor {
+        username: username.into(),
+        role,
+        department: department.map(str::to_string),
+    };
+    let (leader, worker, desk, bureau) = (
+        actor("leader", Role::GridLeader, None),
+        actor("worker", Role::GridWorker, None),
+        actor("dispatcher", Role::Dispatcher, None),
+        actor("department", Role::Department, Some("environment")),
+    );
+    let note = |text: &str| text.to_string();
+    let verify = || Action::Verify {
+        note: String::new(),
+    };
+    let escalate = || Action::Escalate {
+        note: note("网格内无法处置，需职能部门整改"),
+    };
+    let dispatch = || Action::Dispatch {
+        note: String::new(),
+        lead: None,
+        co_handlers: vec![],
+        deadline_class: None,
+        shirking: false,
+    };
+    let rectify = || Action::ReportRectification {
+        note: note("已完成整改"),
+    };
+    type Steps<'a> = Vec<(Action, &'a Actor)>;
+    let hazards: Vec<(&str, &str, RiskLevel, &str, Steps)> = vec![
+        (
+            "三单元电动车楼内充电",
+            "fire",
+            RiskLevel::High,
+            "22030200100101",
+            vec![],
+        ),
+        (
+            "围墙出现裂缝",
+            "building",
+            RiskLevel::Medium,
+            "22030200100102",
+            vec![(
+                Action::ReturnToWorker {
+                    note: note("请补充裂缝长度和现场照片"),
+                },
+                &leader,
+            )],
+        ),
+        (
+            "小广场健身器材松动",
+            "public_facility",
+            RiskLevel::Low,
+            "22030200100103",
+            vec![(verify(), &leader)],
+        ),
+        (
+            "占道堆放建筑材料",
+            "public_space",
+            RiskLevel::Low,
+            "22030200100104",
+            vec![
+                (verify(), &leader),
+                (
+                    Action::ResolveInGrid {
+                        note: note("网格长上门劝导，业主当天清走"),
+                        evidence: None,
+                    },
+                    &leader,
+                ),
+            ],
+        ),
+        (
+            "燃气立管锈蚀严重",
+            "gas",
+            RiskLevel::Critical,
+            "22030200100101",
+            vec![(verify(), &leader), (escalate(), &leader)],
+        ),
+        (
+            "河道漂浮垃圾堆积",
+            "environment",
+            RiskLevel::Medium,
+            "22030200100102",
+            vec![
+                (verify(), &leader),
+                (escalate(), &leader),
+                (dispatch(), &desk),
+            ],
+        ),
+        (
+            "化粪池盖板破损",
+            "environment",
+            RiskLevel::High,
+            "22030200100103",
+            vec![
+                (verify(), &leader),
+                (escalate(), &leader),
+                (dispatch(), &desk),
+                (rectify(), &bureau),
+            ],
+        ),
+        (
+            "垃圾站渗滤液外溢",
+            "environment",
+            RiskLevel::Medium,
+            "22030200100104",
+            vec![
+                (verify(), &leader),
+                (escalate(), &leader),
+                (dispatch(), &desk),
+                (rectify(), &bureau),
+                (
+                    Action::Reinspect {
+                        fixed: true,
+                        note: note("现场复查，已清理并加装导流槽"),
+                    },
+                    &worker,
+                ),
+            ],
+        ),
+    ];
+    let classes = store.deadline_classes().await?;
+    let calendar = Calendar::new(store.calendar_days(None).await?);
+    let server_actor = sync_core::new_actor();
+    let writer = Writer::new("worker", "demo-phone");
+    for (title, hazard_type, level, grid, steps) in &hazards {
+        let area = crate::demo::areas().into_iter().find(|a| a.code == *grid);
+        let (lon, lat) = area
+            .map(|a| ((a.bbox[0] + a.bbox[2]) / 2.0, (a.bbox[1] + a.bbox[3]) / 2.0))
+            .unwrap_or((124.27, 43.1));
+        let built = RecordBuilder::risk_inspection(*title, *hazard_type, *level, &writer)
+            .description(format!("{title}，网格员巡查发现。"))
+            .location(Location {
+                lon,
+                lat,
+                accuracy_m: Some(6.0),
+                crs: Crs::Wgs84,
+            })
+            .build();
+        let mut doc = RecordDoc::create(&built, server_actor.clone(), &writer)?;
+        let mut record =
+            decide_owner(&mut doc, &built, map, &server_actor)?.unwrap_or_else(|| built.clone());
+        let class = classes
+            .iter()
+            .find(|c| c.code == crate::workflow::service::rectification_class(*level))
+            .cloned();
+        let mut case = CaseRow::default();
+        lifecycle::sync_case(&record, &mut case, now_ms());
+        let mut writes = CaseWrites::default();
+        for (action, by) in steps {
+            let env = Env {
+                now: now_ms(),
+                calendar: &calendar,
+                dispatch: class.clone().map(|class| DispatchPlan {
+                    lead: "environment".into(),
+                    co_handlers: vec![],
+                    class,
+                }),
+                class: class.clone(),
+            };
+            let mut done = lifecycle::apply(&mut record, &mut case, action, by, &env)?;
+            writes.notices.append(&mut done.notices);
+            writes.evaluations.append(&mut done.evaluations);
+        }
+        let mut doc =
+            RecordDoc::create(&record, server_actor.clone(), &Writer::new(SERVER, SERVER))?;
+        let changes = log_entries(&doc.automerge().get_changes(&[]), "demo");
+        let commit = RecordCommit {
+            row: record_row(&record, now_ms()),
+            doc: doc.save(),
+            expected_version: None,
+            changes,
+            contact: None,
+        };
+        store.commit_workflow(&commit, &case, &writes).await?;
+    }
+    Ok(hazards.len())
 }
 
 #[cfg(test)]

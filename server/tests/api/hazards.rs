@@ -517,3 +517,59 @@ async fn each_person_s_queue_holds_what_awaits_their_decision_in_their_grids(app
     );
     assert_eq!(queue(&grid, &grid.leader).await, []);
 }
+
+/// The demo city, from `serve --demo`: hazards at every stage wait in each person's queue.
+async fn demo_hazards(backend: crate::helpers::Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.demo = true).await;
+    let mut queues = std::collections::BTreeMap::new();
+    for (username, password, ..) in gridsync_server::demo::DEMO_ACCOUNTS {
+        let body: Value = app
+            .post(
+                "/api/v1/auth/login",
+                None,
+                &json!({ "username": username, "password": password }),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let token = body["token"].as_str().unwrap().to_string();
+        let queue: Value = app
+            .get("/api/v1/queue", Some(&token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        let mut statuses: Vec<String> = queue["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["kind"] == "risk_inspection")
+            .map(|i| i["status"].as_str().unwrap().to_string())
+            .collect();
+        statuses.sort();
+        queues.insert(username, statuses);
+    }
+    let strings = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    // The leader reviews the two new reports and decides on the verified one; the worker
+    // amends the returned one and re-inspects the rectified one; the desk dispatches the
+    // escalated one; the environment bureau rectifies the one it holds.
+    assert_eq!(
+        queues["leader"],
+        strings(&["received", "received", "verified"])
+    );
+    assert_eq!(queues["worker"], strings(&["rectified", "returned"]));
+    assert_eq!(queues["dispatcher"], strings(&["escalated"]));
+    assert_eq!(queues["department"], strings(&["dispatched"]));
+    assert_eq!(queues["supervisor"], Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_city_has_hazards_waiting_at_every_stage_sqlite() {
+    demo_hazards(crate::helpers::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_city_has_hazards_waiting_at_every_stage_postgres() {
+    demo_hazards(crate::helpers::Backend::Postgres).await;
+}

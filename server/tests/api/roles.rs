@@ -155,7 +155,8 @@ const GRID: &str = "22030200100101";
 const OTHER_GRID: &str = "22030300200204";
 
 /// Every role, at a grid-level and a region-level assignment, against each kind of endpoint:
-/// admin-only, map editing, reading an area inside and outside the assignment, and locating.
+/// admin-only, map editing, reading an area inside and outside the assignment, locating, the
+/// work queue, and reading and changing the category catalogue.
 fn matrix() -> Vec<Case> {
     let mut cases = Vec::new();
     for role in Role::ALL {
@@ -198,6 +199,36 @@ fn matrix() -> Vec<Case> {
                 areas,
                 endpoint: "locate",
                 expected: 200,
+            });
+            // Everyone has a queue (empty for the roles nothing waits on) and reads the
+            // category catalogue their records are filed under; only admins change it.
+            cases.push(Case {
+                role,
+                areas,
+                endpoint: "queue",
+                expected: 200,
+            });
+            cases.push(Case {
+                role,
+                areas,
+                endpoint: "read categories",
+                expected: 200,
+            });
+            cases.push(Case {
+                role,
+                areas,
+                endpoint: "write a category",
+                expected: if is_admin { 200 } else { 403 },
+            });
+            cases.push(Case {
+                role,
+                areas,
+                endpoint: "category history",
+                expected: if matches!(role, Role::Admin | Role::Dispatcher) {
+                    200
+                } else {
+                    403
+                },
             });
         }
     }
@@ -248,6 +279,21 @@ async fn roles_and_assigned_areas_decide_what_each_account_may_do(app: TestApp) 
                 .status(),
             "locate" => app
                 .get("/api/v1/locate?lon=124.3&lat=43.1", Some(&token))
+                .await
+                .status(),
+            "queue" => app.get("/api/v1/queue", Some(&token)).await.status(),
+            "read categories" => app.get("/api/v1/categories", Some(&token)).await.status(),
+            "write a category" => app
+                .send_json(
+                    reqwest::Method::PUT,
+                    "/api/v1/categories/other",
+                    Some(&token),
+                    &serde_json::json!({ "name": "其他", "name_en": "Other" }),
+                )
+                .await
+                .status(),
+            "category history" => app
+                .get("/api/v1/categories/other/history", Some(&token))
                 .await
                 .status(),
             other => unreachable!("unknown endpoint {other}"),

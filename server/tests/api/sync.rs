@@ -895,7 +895,8 @@ async fn the_demo_city_comes_with_records_a_newcomer_can_list() {
         .json()
         .await
         .unwrap();
-    assert_eq!(all["records"].as_array().unwrap().len(), 4);
+    // Four complaints and surveys, and eight hazards at the stages of their loop.
+    assert_eq!(all["records"].as_array().unwrap().len(), 12);
     let queue: Value = app
         .get("/api/v1/records?unassigned=true", Some(&token))
         .await
@@ -926,8 +927,8 @@ async fn the_demo_city_comes_with_records_a_newcomer_can_list() {
         .unwrap();
     assert_eq!(
         mine["records"].as_array().unwrap().len(),
-        2,
-        "the worker's own two records"
+        10,
+        "the worker's own records: two, and the eight hazards they reported"
     );
 }
 
