@@ -360,7 +360,8 @@ store_api! {
     writer async fn put_setting(&self, key: &str, value: &str) -> Result<()>;
     /// Supervision notices (of one record, or all), oldest first.
     reader async fn notices(&self, record_id: Option<&str>) -> Result<Vec<Notice>>;
-    /// Notices issued in `[from, to]`, oldest first.
+    /// Notices issued in `[from, to]` on complaints (the complaint figures' notices; a
+    /// hazard's missed rectification is not a complaint's), oldest first.
     reader async fn notices_issued_between(&self, from: i64, to: i64) -> Result<Vec<Notice>>;
     /// Evaluations made in `[from, to]`, oldest first.
     reader async fn evaluations_between(&self, from: i64, to: i64) -> Result<Vec<Evaluation>>;

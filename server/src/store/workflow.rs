@@ -672,9 +672,11 @@ macro_rules! queries {
             to: i64,
         ) -> Result<Vec<Notice>> {
             let rows = sqlx::query(
-                "SELECT id, record_id, subject, department, due_at, issued_at, issued_by, note, \
-                 owner_grid FROM supervision_notices WHERE issued_at >= $1 AND issued_at <= $2 \
-                 ORDER BY issued_at, id",
+                "SELECT n.id, n.record_id, n.subject, n.department, n.due_at, n.issued_at, \
+                 n.issued_by, n.note, n.owner_grid FROM supervision_notices n \
+                 JOIN records r ON r.id = n.record_id \
+                 WHERE n.issued_at >= $1 AND n.issued_at <= $2 AND r.kind = 'complaint' \
+                 ORDER BY n.issued_at, n.id",
             )
             .bind(from)
             .bind(to)

@@ -634,23 +634,7 @@ pub fn apply(
             let said = join(rating.to_string(), comment.unwrap_or_default());
             if *rating == Rating::Dissatisfied {
                 // Back to the same departments for re-handling, with fresh deadlines.
-                let lead = active_lead(record).map(|a| a.department.clone());
-                let co: Vec<String> = record
-                    .workflow
-                    .assignments
-                    .iter()
-                    .filter(|a| a.active && a.role == AssignmentRole::CoHandler)
-                    .map(|a| a.department.clone())
-                    .collect();
-                let (Some(lead), Some(class)) = (lead, env.class.as_ref()) else {
-                    return Err(invalid(
-                        "no_lead",
-                        "the case has no lead department to return it to",
-                    ));
-                };
-                new_assignments(record, &lead, &co, class, env);
-                record.workflow.result = None;
-                record.workflow.returns += 1;
+                send_back(record, env, "the case")?;
                 record.workflow.status = Status::Handling;
                 let n = record.workflow.returns;
                 (
@@ -828,23 +812,7 @@ pub fn apply(
                 ("reinspected_fixed", note)
             } else {
                 // Back to the same departments, with fresh deadlines, and counted.
-                let lead = active_lead(record).map(|a| a.department.clone());
-                let co: Vec<String> = record
-                    .workflow
-                    .assignments
-                    .iter()
-                    .filter(|a| a.active && a.role == AssignmentRole::CoHandler)
-                    .map(|a| a.department.clone())
-                    .collect();
-                let (Some(lead), Some(class)) = (lead, env.class.as_ref()) else {
-                    return Err(invalid(
-                        "no_lead",
-                        "the hazard has no lead department to return it to",
-                    ));
-                };
-                new_assignments(record, &lead, &co, class, env);
-                record.workflow.result = None;
-                record.workflow.returns += 1;
+                let lead = send_back(record, env, "the hazard")?;
                 record.workflow.status = Status::Dispatched;
                 let n = record.workflow.returns;
                 (
@@ -880,6 +848,30 @@ pub fn take(
     notices.append(&mut writes.notices);
     writes.notices = notices;
     Ok(writes)
+}
+
+/// Sends a case back to the departments that hold it — the same lead and co-handlers, with
+/// fresh deadlines in the case's class — clearing its result and counting the return; returns
+/// the lead. `what` names the record in the refusal when no lead holds it.
+fn send_back(record: &mut Record, env: &Env<'_>, what: &str) -> Result<String, TransitionError> {
+    let lead = active_lead(record).map(|a| a.department.clone());
+    let co: Vec<String> = record
+        .workflow
+        .assignments
+        .iter()
+        .filter(|a| a.active && a.role == AssignmentRole::CoHandler)
+        .map(|a| a.department.clone())
+        .collect();
+    let (Some(lead), Some(class)) = (lead, env.class.as_ref()) else {
+        return Err(invalid(
+            "no_lead",
+            format!("{what} has no lead department to return it to"),
+        ));
+    };
+    new_assignments(record, &lead, &co, class, env);
+    record.workflow.result = None;
+    record.workflow.returns += 1;
+    Ok(lead)
 }
 
 fn join(head: String, tail: String) -> String {

@@ -308,6 +308,27 @@ async fn a_small_hazard_is_settled_in_the_grid_and_a_missed_rectification_is_sup
         ),
         (Some("result"), Some("housing"))
     );
+    // A missed rectification is the hazard loop's, not a complaint's: the complaint points of
+    // the month do not count it.
+    let (y, m, _) = gridsync_server::workflow::calendar::Date::of_instant(due + 1).ymd();
+    let report: Value = grid
+        .app
+        .get(
+            &format!("/api/v1/reports/monthly/{y:04}-{m:02}"),
+            Some(&grid.desk),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["overdue"], json!([]));
+    assert!(
+        report["department_scores"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["overdue"] == 0)
+    );
 }
 
 #[both_backends]
