@@ -288,7 +288,56 @@ pub async fn seed_demo_records(
         store.commit_records(std::slice::from_ref(&commit)).await?;
     }
     let hazards = seed_demo_hazards(store, map).await?;
+    seed_demo_registers(store).await?;
     Ok(records.len() + hazards)
+}
+
+/// The register of the leader's village: households, population and people by title on each of
+/// its four grids, the demo leader and worker among them.
+async fn seed_demo_registers(
+    store: &dyn Store,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    use crate::store::{GridPerson, GridRegister};
+    let person = |title: &str, name: &str, phone: &str, username: Option<&str>| GridPerson {
+        title: title.into(),
+        name: name.into(),
+        phone: Some(phone.into()),
+        username: username.map(str::to_string),
+    };
+    for (i, (households, population)) in [(312, 868), (287, 801), (198, 540), (256, 702)]
+        .into_iter()
+        .enumerate()
+    {
+        let mut people = vec![
+            person("网格长", "李明", "13904341001", Some("leader")),
+            person(
+                "网格员",
+                "王芳",
+                "13904341002",
+                (i == 0).then_some("worker"),
+            ),
+            person(
+                "楼栋长",
+                &format!("{}号楼 赵刚", i + 1),
+                "13904341010",
+                None,
+            ),
+        ];
+        if i % 2 == 0 {
+            people.push(person("村民代表", "孙秀英", "13904341020", None));
+        }
+        store
+            .put_grid_register(&GridRegister {
+                area_code: format!("2203020010010{}", i + 1),
+                households: Some(households),
+                population: Some(population),
+                people,
+                updated_at: sync_core::now_ms(),
+                updated_by: "demo".into(),
+            })
+            .await?;
+    }
+    Ok(())
 }
 
 /// Hazards in the leader's village at every stage of the loop, taken there through the real

@@ -595,3 +595,175 @@ pub async fn coverage(
         })).collect::<Vec<_>>(),
     })))
 }
+
+/// `GET /api/v1/grids/{code}/register` (网格台账): an area's households, population and people
+/// by title, and what lies open in it in the caller's scope — hazards by risk level and status,
+/// complaints by status, and the cases past a deadline.
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn get_register(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    use std::collections::BTreeMap;
+
+    use crate::records::AccountAuthority;
+    use crate::store::RecordQuery;
+    let code = path.into_inner();
+    let area = state
+        .store
+        .area(&code)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no area `{code}`")))?;
+    let map = state.grids.snapshot().await?;
+    if !map.user_can_see(&caller.user, &area.code) {
+        return Err(ApiError::forbidden(format!(
+            "area {code} is outside your assigned areas"
+        )));
+    }
+    let register = state.store.grid_register(&code).await?;
+    let authority = AccountAuthority {
+        user: &caller.user,
+        map: &map,
+    };
+    let rows = state
+        .store
+        .list_records(&RecordQuery {
+            scope: authority.scope(),
+            owners: Some(map.codes_within(std::slice::from_ref(&code))),
+            unassigned: false,
+            kind: None,
+            status: None,
+            channel: None,
+            created_from: None,
+            created_to: None,
+            bbox: None,
+            after: None,
+            limit: REGISTER_RECORDS,
+        })
+        .await?;
+    let open: Vec<_> = rows
+        .iter()
+        .filter(|r| !matches!(r.status.as_str(), "closed" | "resolved_in_grid"))
+        .collect();
+    let count = |kind: &str| {
+        let mut by: BTreeMap<String, u64> = BTreeMap::new();
+        for r in open.iter().filter(|r| r.kind == kind) {
+            *by.entry(r.status.clone()).or_default() += 1;
+        }
+        by
+    };
+    // A hazard's risk level is in its document.
+    let hazard_ids: Vec<String> = open
+        .iter()
+        .filter(|r| r.kind == "risk_inspection")
+        .map(|r| r.id.clone())
+        .collect();
+    let mut by_level: BTreeMap<String, u64> = BTreeMap::new();
+    for (_, stored) in state.store.record_docs(&hazard_ids).await? {
+        let record = sync_core::RecordDoc::load(&stored.doc)
+            .and_then(|d| d.record())
+            .map_err(ApiError::internal)?;
+        if let Some(inspection) = record.inspection {
+            *by_level
+                .entry(inspection.risk_level.as_str().to_string())
+                .or_default() += 1;
+        }
+    }
+    let ids: Vec<String> = open.iter().map(|r| r.id.clone()).collect();
+    let now = sync_core::now_ms();
+    let overdue = state
+        .store
+        .case_rows(&ids)
+        .await?
+        .iter()
+        .filter(|c| !crate::workflow::scheduler::overdue(c, now).is_empty())
+        .count();
+    Ok(HttpResponse::Ok().json(json!({
+        "code": area.code,
+        "name": area.name,
+        "level": area.level.as_str(),
+        "households": register.as_ref().and_then(|r| r.households),
+        "population": register.as_ref().and_then(|r| r.population),
+        "people": register.as_ref().map(|r| r.people.clone()).unwrap_or_default(),
+        "open_hazards": { "by_level": by_level, "by_status": count("risk_inspection") },
+        "open_complaints": { "by_status": count("complaint") },
+        "overdue": overdue,
+        "records_read": rows.len(),
+    })))
+}
+
+/// The most records of an area the register reads.
+const REGISTER_RECORDS: i64 = 10_000;
+
+/// A register's editable entries.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterBody {
+    households: Option<i64>,
+    population: Option<i64>,
+    #[serde(default)]
+    people: Vec<crate::store::GridPerson>,
+}
+
+/// `PUT /api/v1/grids/{code}/register` (admins and GIS staff): an area's households,
+/// population and people by title, replaced whole.
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username))]
+pub async fn put_register(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+    body: web::Json<RegisterBody>,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&MAP_EDITORS)?;
+    let code = path.into_inner();
+    state
+        .store
+        .area(&code)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no area `{code}`")))?;
+    let RegisterBody {
+        households,
+        population,
+        people,
+    } = body.into_inner();
+    let count_ok = |v: Option<i64>| v.is_none_or(|v| (0..=100_000_000).contains(&v));
+    if !count_ok(households) || !count_ok(population) {
+        return Err(ApiError::unprocessable(
+            "invalid_register",
+            "households and population are counts from 0 to 100000000",
+        ));
+    }
+    let text_ok = |s: &str, max: usize| !s.trim().is_empty() && s.chars().count() <= max;
+    let person_ok = |p: &crate::store::GridPerson| {
+        text_ok(&p.title, 20)
+            && text_ok(&p.name, 50)
+            && p.phone.as_deref().is_none_or(|v| text_ok(v, 40))
+    };
+    if people.len() > 100 || !people.iter().all(person_ok) {
+        return Err(ApiError::unprocessable(
+            "invalid_register",
+            "at most 100 people, each with a title of 1 to 20 and a name of 1 to 50 characters",
+        ));
+    }
+    for person in &people {
+        if let Some(username) = &person.username
+            && state.store.user_by_name(username).await?.is_none()
+        {
+            return Err(ApiError::unprocessable(
+                "unknown_user",
+                format!("no account {username:?}"),
+            ));
+        }
+    }
+    let register = crate::store::GridRegister {
+        area_code: code,
+        households,
+        population,
+        people,
+        updated_at: sync_core::now_ms(),
+        updated_by: caller.user.username.clone(),
+    };
+    state.store.put_grid_register(&register).await?;
+    Ok(HttpResponse::Ok().json(register))
+}

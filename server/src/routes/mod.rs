@@ -140,6 +140,8 @@ route_table! {
     post "/api/v1/grids/batch" => grids::batch;
     get "/api/v1/grids" => grids::list;
     post "/api/v1/grids" => grids::create;
+    get "/api/v1/grids/{code}/register" => grids::get_register;
+    put "/api/v1/grids/{code}/register" => grids::put_register;
     get "/api/v1/grids/{code}" => grids::get;
     put "/api/v1/grids/{code}" => grids::replace;
     patch "/api/v1/grids/{code}" => grids::update;

@@ -138,6 +138,30 @@ pub(crate) const LIST_AREA_CODES: &str = concat!(
     " ORDER BY code"
 );
 
+/// One of a grid's people, by title (网格长, 网格员, 楼栋长, 村民代表 …: titles are data).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GridPerson {
+    pub title: String,
+    pub name: String,
+    #[serde(default)]
+    pub phone: Option<String>,
+    /// Their account, when they have one.
+    #[serde(default)]
+    pub username: Option<String>,
+}
+
+/// A grid's register entries that are data rather than counts: households, population, people.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct GridRegister {
+    pub area_code: String,
+    pub households: Option<i64>,
+    pub population: Option<i64>,
+    pub people: Vec<GridPerson>,
+    pub updated_at: i64,
+    pub updated_by: String,
+}
+
 /// The grid map's queries, for one backend (see `store/mod.rs`).
 macro_rules! queries {
     () => {
@@ -151,6 +175,56 @@ macro_rules! queries {
             boxes_from_text, boxes_to_text, reown_boxes,
         };
         use $crate::store::{Result, parse_level};
+        use $crate::store::map::GridRegister;
+
+        pub(in crate::store) async fn grid_register(
+            pool: &Pool,
+            code: &str,
+        ) -> Result<Option<GridRegister>> {
+            let row = sqlx::query(
+                "SELECT area_code, households, population, people, updated_at, updated_by \
+                 FROM grid_registers WHERE area_code = $1",
+            )
+            .bind(code)
+            .fetch_optional(pool)
+            .await?;
+            row.map(|r| {
+                Ok(GridRegister {
+                    area_code: r.try_get(0)?,
+                    households: r.try_get(1)?,
+                    population: r.try_get(2)?,
+                    people: serde_json::from_str(r.try_get(3)?)
+                        .map_err(|e| $crate::store::StoreError::Corrupt(e.to_string()))?,
+                    updated_at: r.try_get(4)?,
+                    updated_by: r.try_get(5)?,
+                })
+            })
+            .transpose()
+        }
+
+        pub(in crate::store) async fn put_grid_register(
+            pool: &Pool,
+            register: &GridRegister,
+        ) -> Result<()> {
+            let people = serde_json::to_string(&register.people)
+                .map_err(|e| $crate::store::StoreError::Corrupt(e.to_string()))?;
+            sqlx::query(
+                "INSERT INTO grid_registers (area_code, households, population, people, \
+                 updated_at, updated_by) VALUES ($1, $2, $3, $4, $5, $6) \
+                 ON CONFLICT (area_code) DO UPDATE SET households = excluded.households, \
+                 population = excluded.population, people = excluded.people, \
+                 updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+            )
+            .bind(&register.area_code)
+            .bind(register.households)
+            .bind(register.population)
+            .bind(people)
+            .bind(register.updated_at)
+            .bind(&register.updated_by)
+            .execute(pool)
+            .await?;
+            Ok(())
+        }
 
         fn area_from_row(row: &DbRow) -> Result<AreaRecord> {
             Ok(AreaRecord {

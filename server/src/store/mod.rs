@@ -59,7 +59,9 @@ use crate::domain::{AreaFilter, AreaRecord, Level, NewUser, User, UserUpdate};
 
 pub use blobs::{BlobAppend, BlobState};
 pub use contacts::{ContactAccess, PutContact, SealedContactRow};
-pub use map::{AreaEdit, AreaImport, AreaVersion, EditOutcome, RecordPoint, ReownJob};
+pub use map::{
+    AreaEdit, AreaImport, AreaVersion, EditOutcome, GridPerson, GridRegister, RecordPoint, ReownJob,
+};
 pub use postgres::PostgresStore;
 pub use records::{
     CommitOutcome, FeedItem, NewChange, RecordCommit, RecordQuery, RecordRow, RecordScope,
@@ -329,6 +331,10 @@ store_api! {
     writer async fn put_dispatch_rule(&self, rule: &DispatchRule) -> Result<()>;
     /// Removes a rule; `false` if there was none.
     writer async fn delete_dispatch_rule(&self, category: &str, area: &str) -> Result<bool>;
+    /// A grid's register entries (households, population, people), if it has any.
+    reader async fn grid_register(&self, code: &str) -> Result<Option<GridRegister>>;
+    /// Creates or replaces a grid's register entries.
+    writer async fn put_grid_register(&self, register: &GridRegister) -> Result<()>;
     /// The category catalogue, by code.
     reader async fn categories(&self) -> Result<Vec<crate::workflow::catalogue::Category>>;
     /// Creates or replaces a category and keeps the change in its history, in one transaction.

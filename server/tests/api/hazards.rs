@@ -594,3 +594,85 @@ async fn the_demo_city_has_hazards_waiting_at_every_stage_sqlite() {
 async fn the_demo_city_has_hazards_waiting_at_every_stage_postgres() {
     demo_hazards(crate::helpers::Backend::Postgres).await;
 }
+
+#[both_backends]
+async fn a_grid_s_register_holds_its_people_households_and_what_lies_open_in_it(app: TestApp) {
+    let grid = Grid::new(app).await;
+    let gis = grid.app.user_token("gis", Role::Gis, &[]).await;
+    grid.hazard("high").await;
+    let verified = grid.hazard("medium").await;
+    grid.step(&verified, &grid.leader, json!({ "action": "verify" }))
+        .await;
+    let register = json!({
+        "households": 312,
+        "population": 868,
+        "people": [
+            { "title": "网格长", "name": "李明", "username": "li" },
+            { "title": "网格员", "name": "王芳", "phone": "13904341002", "username": "wang" },
+            { "title": "楼栋长", "name": "赵刚" },
+        ],
+    });
+    let put = |token: String, body: Value| {
+        let app = &grid.app;
+        async move {
+            app.send_json(
+                reqwest::Method::PUT,
+                &format!("/api/v1/grids/{GRID}/register"),
+                Some(&token),
+                &body,
+            )
+            .await
+        }
+    };
+    let by_leader = put(grid.leader.clone(), register.clone()).await;
+    let stranger = put(
+        gis.clone(),
+        json!({ "people": [{ "title": "网格员", "name": "某某", "username": "nobody" }] }),
+    )
+    .await;
+    let negative = put(gis.clone(), json!({ "households": -1 })).await;
+    assert_problem(by_leader, 403, "forbidden").await;
+    assert_problem(stranger, 422, "unknown_user").await;
+    assert_problem(negative, 422, "invalid_register").await;
+    assert_eq!(put(gis.clone(), register).await.status(), 200);
+
+    let read: Value = grid
+        .app
+        .get(
+            &format!("/api/v1/grids/{GRID}/register"),
+            Some(&grid.leader),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let titles: Vec<(&str, &str)> = read["people"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p["title"].as_str().unwrap(), p["name"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        titles,
+        [("网格长", "李明"), ("网格员", "王芳"), ("楼栋长", "赵刚")]
+    );
+    assert_eq!(
+        (read["households"].as_i64(), read["population"].as_i64()),
+        (Some(312), Some(868))
+    );
+    assert_eq!(
+        read["open_hazards"],
+        json!({
+            "by_level": { "high": 1, "medium": 1 },
+            "by_status": { "received": 1, "verified": 1 },
+        })
+    );
+    let elsewhere = grid
+        .app
+        .get(
+            &format!("/api/v1/grids/{GRID}/register"),
+            Some(&grid.other_leader),
+        )
+        .await;
+    assert_problem(elsewhere, 403, "forbidden").await;
+}

@@ -211,6 +211,18 @@ fn matrix() -> Vec<Case> {
             cases.push(Case {
                 role,
                 areas,
+                endpoint: "register of own grid",
+                expected: 200,
+            });
+            cases.push(Case {
+                role,
+                areas,
+                endpoint: "register of other grid",
+                expected: if whole_map { 200 } else { 403 },
+            });
+            cases.push(Case {
+                role,
+                areas,
                 endpoint: "read categories",
                 expected: 200,
             });
@@ -282,6 +294,17 @@ async fn roles_and_assigned_areas_decide_what_each_account_may_do(app: TestApp) 
                 .await
                 .status(),
             "queue" => app.get("/api/v1/queue", Some(&token)).await.status(),
+            "register of own grid" => app
+                .get(&format!("/api/v1/grids/{GRID}/register"), Some(&token))
+                .await
+                .status(),
+            "register of other grid" => app
+                .get(
+                    &format!("/api/v1/grids/{OTHER_GRID}/register"),
+                    Some(&token),
+                )
+                .await
+                .status(),
             "read categories" => app.get("/api/v1/categories", Some(&token)).await.status(),
             "write a category" => app
                 .send_json(
