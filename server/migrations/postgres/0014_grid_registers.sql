@@ -9,3 +9,6 @@ CREATE TABLE grid_registers (
     updated_at BIGINT NOT NULL,
     updated_by TEXT NOT NULL
 );
+
+-- A worker's activity in the register: the records they made, by day.
+CREATE INDEX records_created_by ON records (created_by, created_at);

@@ -622,6 +622,7 @@ pub async fn get_register(
         )));
     }
     let register = state.store.grid_register(&code).await?;
+    let now = sync_core::now_ms();
     let authority = AccountAuthority {
         user: &caller.user,
         map: &map,
@@ -671,7 +672,6 @@ pub async fn get_register(
         }
     }
     let ids: Vec<String> = open.iter().map(|r| r.id.clone()).collect();
-    let now = sync_core::now_ms();
     let overdue = state
         .store
         .case_rows(&ids)
@@ -679,13 +679,44 @@ pub async fn get_register(
         .iter()
         .filter(|c| !crate::workflow::scheduler::overdue(c, now).is_empty())
         .count();
+    // Each person with an account: what they recorded per day over the last 30 days, and
+    // when they were last seen.
+    let people = register
+        .as_ref()
+        .map(|r| r.people.clone())
+        .unwrap_or_default();
+    let today = crate::workflow::calendar::Date::of_instant(now);
+    let first = crate::workflow::calendar::Date::from_days(today.days() - 29);
+    let mut activity = Vec::new();
+    for person in &people {
+        let Some(username) = &person.username else {
+            continue;
+        };
+        let (days, last_seen) = state.store.activity(username, first.start_ms()).await?;
+        let per_day: Vec<i64> = (first.days()..=today.days())
+            .map(|d| {
+                days.iter()
+                    .find(|(day, _)| *day == i64::from(d))
+                    .map_or(0, |(_, n)| *n)
+            })
+            .collect();
+        activity.push(json!({
+            "username": username,
+            "title": person.title,
+            "name": person.name,
+            "from": first.to_string(),
+            "records_per_day": per_day,
+            "last_seen": last_seen,
+        }));
+    }
     Ok(HttpResponse::Ok().json(json!({
         "code": area.code,
         "name": area.name,
         "level": area.level.as_str(),
         "households": register.as_ref().and_then(|r| r.households),
         "population": register.as_ref().and_then(|r| r.population),
-        "people": register.as_ref().map(|r| r.people.clone()).unwrap_or_default(),
+        "people": people,
+        "activity": activity,
         "open_hazards": { "by_level": by_level, "by_status": count("risk_inspection") },
         "open_complaints": { "by_status": count("complaint") },
         "overdue": overdue,

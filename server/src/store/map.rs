@@ -202,6 +202,37 @@ macro_rules! queries {
             .transpose()
         }
 
+        pub(in crate::store) async fn activity(
+            pool: &Pool,
+            username: &str,
+            since: i64,
+        ) -> Result<(Vec<(i64, i64)>, Option<i64>)> {
+            // Days are CST days: (Unix ms + 8 h) / 24 h, the same integer arithmetic in both
+            // databases.
+            let rows = sqlx::query(
+                "SELECT (created_at + 28800000) / 86400000 AS day, COUNT(*) FROM records \
+                 WHERE created_by = $1 AND created_at >= $2 GROUP BY day ORDER BY day",
+            )
+            .bind(username)
+            .bind(since)
+            .fetch_all(pool)
+            .await?;
+            let days = rows
+                .iter()
+                .map(|r| Ok((r.try_get::<i64, _>(0)?, r.try_get::<i64, _>(1)?)))
+                .collect::<Result<Vec<_>>>()?;
+            let seen: Option<i64> = sqlx::query(
+                "SELECT MAX(t) FROM (SELECT MAX(r.created_at) AS t FROM records r \
+                 WHERE r.created_by = $1 UNION ALL SELECT MAX(k.created_at) AS t FROM tokens k \
+                 JOIN users u ON u.id = k.user_id WHERE u.username = $1) latest",
+            )
+            .bind(username)
+            .fetch_one(pool)
+            .await?
+            .try_get(0)?;
+            Ok((days, seen))
+        }
+
         pub(in crate::store) async fn put_grid_register(
             pool: &Pool,
             register: &GridRegister,

@@ -333,6 +333,9 @@ store_api! {
     writer async fn delete_dispatch_rule(&self, category: &str, area: &str) -> Result<bool>;
     /// A grid's register entries (households, population, people), if it has any.
     reader async fn grid_register(&self, code: &str) -> Result<Option<GridRegister>>;
+    /// What an account made since `since`: `(CST day number, records)` by day, and when it was
+    /// last seen (its latest record or login).
+    reader async fn activity(&self, username: &str, since: i64) -> Result<(Vec<(i64, i64)>, Option<i64>)>;
     /// Creates or replaces a grid's register entries.
     writer async fn put_grid_register(&self, register: &GridRegister) -> Result<()>;
     /// The category catalogue, by code.

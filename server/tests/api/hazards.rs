@@ -667,6 +667,28 @@ async fn a_grid_s_register_holds_its_people_households_and_what_lies_open_in_it(
             "by_status": { "received": 1, "verified": 1 },
         })
     );
+    // The worker made the two reports today (the last of the 30 days); the leader made none.
+    let activity = |username: &str| {
+        read["activity"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["username"] == username)
+            .cloned()
+            .unwrap()
+    };
+    let (wang, li) = (activity("wang"), activity("li"));
+    let days = wang["records_per_day"].as_array().unwrap();
+    assert_eq!(days.len(), 30);
+    assert_eq!(days.iter().map(|d| d.as_i64().unwrap()).sum::<i64>(), 2);
+    assert!(wang["last_seen"].as_i64().is_some() && li["last_seen"].as_i64().is_some());
+    assert!(
+        li["records_per_day"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d == 0)
+    );
     let elsewhere = grid
         .app
         .get(
