@@ -709,10 +709,34 @@ pub async fn get_register(
             "last_seen": last_seen,
         }));
     }
+    // The area's three rates this month, as the monthly report counts them.
+    let month = crate::workflow::report::Month {
+        year: today.ymd().0,
+        month: today.ymd().1,
+    };
+    let (from, to) = month.bounds();
+    let cases = state.store.cases_between(from, to).await?;
+    let evaluations = state.store.evaluations_between(from, to).await?;
+    let rates = crate::workflow::rates::compute(
+        &cases,
+        &evaluations,
+        from,
+        to,
+        &crate::workflow::rates::RateSettings::default(),
+        |g| map.region_path(g),
+    );
+    let own = rates.regions.iter().find(|g| g.code == area.code);
+    let rates = json!({
+        "month": month.to_string(),
+        "response": own.map(|g| g.response),
+        "resolution": own.map(|g| g.resolution),
+        "satisfaction": own.map(|g| g.satisfaction),
+    });
     Ok(HttpResponse::Ok().json(json!({
         "code": area.code,
         "name": area.name,
         "level": area.level.as_str(),
+        "rates": rates,
         "households": register.as_ref().and_then(|r| r.households),
         "population": register.as_ref().and_then(|r| r.population),
         "people": people,

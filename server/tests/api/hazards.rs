@@ -667,6 +667,17 @@ async fn a_grid_s_register_holds_its_people_households_and_what_lies_open_in_it(
             "by_status": { "received": 1, "verified": 1 },
         })
     );
+    // This month's three rates of the grid, as the monthly report counts them: no complaint of
+    // the grid has fallen due or been evaluated, so none has a sample.
+    assert_eq!(
+        (
+            read["rates"]["response"].clone(),
+            read["rates"]["resolution"].clone(),
+            read["rates"]["satisfaction"].clone()
+        ),
+        (Value::Null, Value::Null, Value::Null)
+    );
+    assert_eq!(read["rates"]["month"].as_str().map(str::len), Some(7));
     // The worker made the two reports today (the last of the 30 days); the leader made none.
     let activity = |username: &str| {
         read["activity"]
