@@ -25,10 +25,9 @@ pub async fn create_record(
     record: &Record,
     contact: Option<&Contact>,
 ) -> Result<Record, ApiError> {
-    // A complaint may come in unclassified; the desk classifies it at acceptance.
-    if record.kind == sync_core::Kind::Complaint && !record.category.is_empty() {
-        crate::workflow::service::catalogue_category(state.store.as_ref(), &record.category, true)
-            .await?;
+    let catalogue = state.store.categories().await?;
+    if let Some(refusal) = crate::workflow::catalogue::filing_refusal(&catalogue, record) {
+        return Err(refusal.into());
     }
     let sealed = contact
         .map(|c| super::contact::seal(state, record.id, c, author.name()))
@@ -74,21 +73,10 @@ pub async fn create_records(
 ) -> Result<(), ApiError> {
     let catalogue = state.store.categories().await?;
     for (record, _) in records {
-        let known = catalogue.iter().find(|c| c.code == record.category);
-        if record.kind == sync_core::Kind::Complaint
-            && !record.category.is_empty()
-            && !known.is_some_and(|c| c.active)
-        {
+        if let Some(refusal) = crate::workflow::catalogue::filing_refusal(&catalogue, record) {
             return Err(ApiError::unprocessable(
-                if known.is_some() {
-                    "retired_category"
-                } else {
-                    "unknown_category"
-                },
-                format!(
-                    "record {}: category {:?} is not an active category of the catalogue",
-                    record.id, record.category
-                ),
+                refusal.code,
+                format!("record {}: {}", record.id, refusal.detail),
             ));
         }
     }

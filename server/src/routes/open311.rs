@@ -254,17 +254,23 @@ pub async fn discovery(req: HttpRequest, format: web::Path<String>) -> ApiResult
 
 /// Our services: the catalogue's active categories a resident can file under — every active
 /// category below the top level, and a top-level one with no active category under it.
-async fn categories(state: &AppState) -> ApiResult<Vec<Category>> {
-    let all = state.store.categories().await?;
+fn services_of(all: &[Category]) -> Vec<&Category> {
     let has_active_child = |code: &str| {
         let prefix = format!("{code}.");
         all.iter().any(|c| c.active && c.code.starts_with(&prefix))
     };
-    Ok(all
-        .iter()
+    all.iter()
         .filter(|c| c.active && (c.level > 1 || !has_active_child(&c.code)))
-        .cloned()
-        .collect())
+        .collect()
+}
+
+/// The service `code`, if the catalogue offers it.
+async fn find_service(state: &AppState, code: &str) -> ApiResult<Option<Category>> {
+    let all = state.store.categories().await?;
+    Ok(services_of(&all)
+        .into_iter()
+        .find(|c| c.code == code)
+        .cloned())
 }
 
 /// The top-level name a service is grouped under.
@@ -295,9 +301,8 @@ pub async fn services(
 ) -> ApiResult<HttpResponse> {
     let format = format_of(&format)?;
     let all = state.store.categories().await?;
-    let list: Vec<Value> = categories(&state)
-        .await?
-        .iter()
+    let list: Vec<Value> = services_of(&all)
+        .into_iter()
         .map(|c| service(c, &all))
         .collect();
     Ok(ok(format, "services", &Value::Array(list)))
@@ -311,10 +316,8 @@ pub async fn service_definition(
 ) -> ApiResult<HttpResponse> {
     let (code, format) = path.into_inner();
     let format = format_of(&format)?;
-    let category = categories(&state)
+    let category = find_service(&state, &code)
         .await?
-        .into_iter()
-        .find(|c| c.code == code)
         .ok_or_else(|| ApiError::NotFound(format!("no service {code:?}")))?;
     let mut attributes = category.attributes.clone();
     attributes.sort_by_key(|a| a.order);
@@ -431,11 +434,7 @@ pub async fn create_request(
     let code = field(&form, "service_code")
         .ok_or_else(|| ApiError::bad_request("missing_service_code", "service_code is required"))?;
     // A service that does not exist is 404, as GeoReport v2 says.
-    let Some(category) = categories(&state)
-        .await?
-        .into_iter()
-        .find(|c| c.code == code)
-    else {
+    let Some(category) = find_service(&state, code).await? else {
         return Err(ApiError::NotFound(format!("no service {code:?}")));
     };
     let answers = category

@@ -94,19 +94,8 @@ pub async fn import(
     let mut records = Vec::new();
     let catalogue = state.store.categories().await?;
     let category_refusal = |record: &sync_core::Record| {
-        let known = catalogue.iter().find(|c| c.code == record.category);
-        match known {
-            _ if record.kind != sync_core::Kind::Complaint || record.category.is_empty() => None,
-            Some(c) if c.active => None,
-            Some(_) => Some(crate::import::Rejection::new(
-                "retired_category",
-                format!("category {:?} is retired", record.category),
-            )),
-            None => Some(crate::import::Rejection::new(
-                "unknown_category",
-                format!("no category {:?} in the catalogue", record.category),
-            )),
-        }
+        crate::workflow::catalogue::filing_refusal(&catalogue, record)
+            .map(|r| crate::import::Rejection::new(r.code, r.detail))
     };
     for (index, feature) in features.iter().enumerate() {
         let checked = check_point(feature, crs, &channel).and_then(|(new, repairs)| {

@@ -360,6 +360,39 @@ impl Category {
     }
 }
 
+/// The catalogue's category `code`: `unknown_category` when there is none, and
+/// `retired_category` when it is retired and `for_new` (a new complaint, a correction at
+/// acceptance: retired categories stay only for what was filed under them).
+pub fn find<'a>(
+    catalogue: &'a [Category],
+    code: &str,
+    for_new: bool,
+) -> Result<&'a Category, Refusal> {
+    let category = catalogue.iter().find(|c| c.code == code).ok_or_else(|| {
+        refuse(
+            "unknown_category",
+            format!("no category {code:?} in the catalogue (GET /api/v1/categories)"),
+        )
+    })?;
+    if for_new && !category.active {
+        return Err(refuse(
+            "retired_category",
+            format!("category {code:?} is retired; choose another"),
+        ));
+    }
+    Ok(category)
+}
+
+/// Why a new record may not be filed under its category, if it may not: a complaint names an
+/// active category of the catalogue, or none yet (unclassified, the desk classifies it at
+/// acceptance); other kinds are not filed under the catalogue.
+pub fn filing_refusal(catalogue: &[Category], record: &sync_core::Record) -> Option<Refusal> {
+    if record.kind != sync_core::Kind::Complaint || record.category.is_empty() {
+        return None;
+    }
+    find(catalogue, &record.category, true).err()
+}
+
 /// The display names of codes: each category's name, for the reports.
 pub fn names(categories: &[Category]) -> BTreeMap<String, String> {
     categories

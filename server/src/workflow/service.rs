@@ -55,32 +55,14 @@ impl From<crate::workflow::catalogue::Refusal> for ApiError {
     }
 }
 
-/// The catalogue's category `code`: 422 `unknown_category` when there is none, and
-/// `retired_category` when it is retired and `for_new` (a new complaint, a correction at
-/// acceptance: retired categories stay only for what was filed under them).
+/// The catalogue's category `code` ([`crate::workflow::catalogue::find`]), refused as 422.
 pub async fn catalogue_category(
     store: &dyn Store,
     code: &str,
     for_new: bool,
 ) -> Result<crate::workflow::catalogue::Category, ApiError> {
-    let category = store
-        .categories()
-        .await?
-        .into_iter()
-        .find(|c| c.code == code)
-        .ok_or_else(|| {
-            ApiError::unprocessable(
-                "unknown_category",
-                format!("no category {code:?} in the catalogue (GET /api/v1/categories)"),
-            )
-        })?;
-    if for_new && !category.active {
-        return Err(ApiError::unprocessable(
-            "retired_category",
-            format!("category {code:?} is retired; choose another"),
-        ));
-    }
-    Ok(category)
+    let catalogue = store.categories().await?;
+    Ok(crate::workflow::catalogue::find(&catalogue, code, for_new)?.clone())
 }
 
 /// The department and deadline class the catalogue names for `category`: its own, else its
