@@ -681,10 +681,24 @@ pub async fn get_register(
         .count();
     // Each person with an account: what they recorded per day over the last 30 days, and
     // when they were last seen.
-    let people = register
+    let mut people = register
         .as_ref()
         .map(|r| r.people.clone())
         .unwrap_or_default();
+    // People's phone numbers (a 村民代表 is a resident) go only to those who run the grid:
+    // its leaders, the desk, GIS staff and admins; workers, departments and supervisors read
+    // names and titles.
+    if !matches!(
+        caller.user.role,
+        crate::domain::Role::GridLeader
+            | crate::domain::Role::Dispatcher
+            | crate::domain::Role::Gis
+            | crate::domain::Role::Admin
+    ) {
+        for person in &mut people {
+            person.phone = None;
+        }
+    }
     let today = crate::workflow::calendar::Date::of_instant(now);
     let first = crate::workflow::calendar::Date::from_days(today.days() - 29);
     let mut activity = Vec::new();
