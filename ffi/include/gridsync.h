@@ -112,6 +112,12 @@ typedef enum GsStatus {
    * be read by whoever holds it. Nothing was changed; the store keeps the pinned key.
    */
   GS_STATUS_CONTACT_KEY_CHANGED = 16,
+  /**
+   * A field step (`gs_record_take_step`) on a record that does not wait for it from this
+   * account: not the worker's own returned report, not a rectified hazard, or a step for it
+   * already waits for the server's answer. Nothing was written.
+   */
+  GS_STATUS_NOT_WAITING = 17,
 } GsStatus;
 
 /**
@@ -257,6 +263,29 @@ enum GsStatus gs_record_update(struct GsStore *store, const char *id, const char
 enum GsStatus gs_record_add_note(struct GsStore *store, const char *id, const char *note);
 
 /**
+ * Takes a field step of the hazard loop on a record, offline: `step` is `"resubmit"` (the
+ * worker's own report came back from the grid's leaders and was amended: submit it again),
+ * `"reinspected_fixed"` or `"reinspected_not_fixed"` (a rectified hazard re-inspected on
+ * site). `note` (may be empty) says what was amended or found. Amend the fields with
+ * `gs_record_update` and add photos before or with the step; the next sync carries them all.
+ *
+ * The step is written into the record's timeline in this store's account's name; the server
+ * takes it at the next sync as that account's transition, and the same exchange brings the
+ * outcome (the new status, or the refusal in the sync summary's `rejected` with its code,
+ * the record reset to the server's copy). A step the record does not wait for from this
+ * account (see `needs_action` in `gs_record_list`) gives `GS_STATUS_NOT_WAITING`; an unknown
+ * step name `GS_STATUS_INVALID_ARGUMENT`. Either way nothing is written.
+ *
+ * # Safety
+ * `store` is a handle from `gs_store_open`; `id`, `step` and `note` are NUL-terminated
+ * strings.
+ */
+enum GsStatus gs_record_take_step(struct GsStore *store,
+                                  const char *id,
+                                  const char *step,
+                                  const char *note);
+
+/**
  * Sets `*out_json` to one whole record as JSON: every field, including the server's decisions
  * (`owner_grid`, `workflow`), the `attachments` by sha256 and the `timeline`.
  *
@@ -271,13 +300,21 @@ enum GsStatus gs_record_get(struct GsStore *store, const char *id, char **out_js
 
 /**
  * Sets `*out_json` to a JSON array of record summaries (id, kind, status, grid, owner_grid,
- * category, title, lon, lat, created_at, updated_at, pending_upload), most recently changed
- * first.
+ * category, title, lon, lat, created_at, updated_at, pending_upload, task), most recently
+ * changed first.
+ *
+ * `task` says what the record waits for from this store's worker, or null: `"amend"` (their
+ * own hazard report was returned by the grid's leaders: amend it and take the `resubmit`
+ * step) or `"reinspect"` (the department reported the hazard rectified: re-inspect it on site
+ * and take `reinspected_fixed` or `reinspected_not_fixed`); see `gs_record_take_step`. It is
+ * worked out from what the store holds, with no network, and is null again as soon as the
+ * step is taken.
  *
  * `filter_json` narrows the list; every field is optional: `{"grid":"G-07",
- * "kind":"complaint", "status":"received", "changed_since":1700000000000, "limit":50}`
- * (`changed_since` in milliseconds since the Unix epoch; `limit` defaults to 100, at most
- * 10,000). NULL or `{}` lists everything up to the limit.
+ * "kind":"complaint", "status":"received", "changed_since":1700000000000,
+ * "needs_action":true, "limit":50}` (`changed_since` in milliseconds since the Unix epoch;
+ * `needs_action` true lists only records with a task, false only those without; `limit`
+ * defaults to 100, at most 10,000). NULL or `{}` lists everything up to the limit.
  *
  * # Ownership
  * `*out_json` is owned by the caller: free it with `gs_string_free`. NULL when the call fails.
@@ -407,12 +444,15 @@ enum GsStatus gs_sync_prepare(struct GsStore *store, size_t budget, struct GsByt
  * it did:
  *
  * `{"acknowledged":[ids],"rejected":[{"id":..,"code":..,"reason":..}],"changed":[ids],
- * "removed":[ids],"needs_history":[ids],"stale":false,"more":false}`
+ * "removed":[ids],"needs_history":[ids],"contacts_acknowledged":[ids],
+ * "contacts_rejected":[..],"needs_action":[ids],"stale":false,"more":false}`
  *
  * `changed` lists records that are new on this device or changed by someone else (refresh
  * those screens); `rejected` lists uploads the server refused, with a machine-readable `code`
- * and a `reason` for people (the record was reset to the server's copy); `more` says to sync
- * again now. Applying the same response twice is harmless. Bytes that are not a valid
+ * and a `reason` for people (the record was reset to the server's copy); `needs_action`
+ * lists records that came to wait for this worker in this exchange (a report returned to
+ * them, a hazard to re-inspect: notify the worker; `gs_record_list` with
+ * `{"needs_action":true}` lists all that wait); `more` says to sync again now. Applying the same response twice is harmless. Bytes that are not a valid
  * response (truncated, corrupted, from another protocol version) give `GS_STATUS_CORRUPT` and
  * change nothing.
  *

@@ -51,6 +51,10 @@ pub enum GsStatus {
     /// The server offered a contact key other than the one pinned: details sealed for it could
     /// be read by whoever holds it. Nothing was changed; the store keeps the pinned key.
     ContactKeyChanged = 16,
+    /// A field step (`gs_record_take_step`) on a record that does not wait for it from this
+    /// account: not the worker's own returned report, not a rectified hazard, or a step for it
+    /// already waits for the server's answer. Nothing was written.
+    NotWaiting = 17,
 }
 
 /// A failed call: the status to return and the message to keep for `gs_last_error_message`.
@@ -88,6 +92,7 @@ impl From<sync_core::Error> for Failure {
             E::WrongAccount { .. } => GsStatus::WrongAccount,
             E::NoContactKey => GsStatus::NoContactKey,
             E::ContactKeyChanged { .. } => GsStatus::ContactKeyChanged,
+            E::NotWaiting { .. } => GsStatus::NotWaiting,
         };
         Failure::new(status, sync_core::server::error_chain(&e))
     }

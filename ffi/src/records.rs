@@ -1,11 +1,11 @@
-//! Records: create from JSON, patch, note, get, list.
+//! Records: create from JSON, patch, note, field steps, get, list.
 
 use std::ffi::c_char;
 
-use sync_core::{ListFilter, NewRecord, RecordPatch};
+use sync_core::{FieldStep, ListFilter, NewRecord, RecordPatch};
 
 use crate::buffers::{id_arg, opt_str_arg, out_arg, owned_string, str_arg};
-use crate::error::{GsStatus, guard};
+use crate::error::{Failure, GsStatus, guard};
 use crate::store::{GsStore, with_store};
 
 /// Creates a record from JSON, offline, and sets `*out_id` to its new id (a UUID string).
@@ -94,6 +94,46 @@ pub unsafe extern "C" fn gs_record_add_note(
     })
 }
 
+/// Takes a field step of the hazard loop on a record, offline: `step` is `"resubmit"` (the
+/// worker's own report came back from the grid's leaders and was amended: submit it again),
+/// `"reinspected_fixed"` or `"reinspected_not_fixed"` (a rectified hazard re-inspected on
+/// site). `note` (may be empty) says what was amended or found. Amend the fields with
+/// `gs_record_update` and add photos before or with the step; the next sync carries them all.
+///
+/// The step is written into the record's timeline in this store's account's name; the server
+/// takes it at the next sync as that account's transition, and the same exchange brings the
+/// outcome (the new status, or the refusal in the sync summary's `rejected` with its code,
+/// the record reset to the server's copy). A step the record does not wait for from this
+/// account (see `needs_action` in `gs_record_list`) gives `GS_STATUS_NOT_WAITING`; an unknown
+/// step name `GS_STATUS_INVALID_ARGUMENT`. Either way nothing is written.
+///
+/// # Safety
+/// `store` is a handle from `gs_store_open`; `id`, `step` and `note` are NUL-terminated
+/// strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gs_record_take_step(
+    store: *mut GsStore,
+    id: *const c_char,
+    step: *const c_char,
+    note: *const c_char,
+) -> GsStatus {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        let id = unsafe { id_arg(id) }?;
+        let name = unsafe { str_arg(step, "step") }?;
+        let note = unsafe { str_arg(note, "note") }?;
+        let step = FieldStep::parse(name).ok_or_else(|| {
+            Failure::new(
+                GsStatus::InvalidArgument,
+                format!(
+                    "unknown step {name:?}: resubmit, reinspected_fixed or reinspected_not_fixed"
+                ),
+            )
+        })?;
+        with_store(store, |s| Ok(s.take_step(&id, step, note)?))
+    })
+}
+
 /// Sets `*out_json` to one whole record as JSON: every field, including the server's decisions
 /// (`owner_grid`, `workflow`), the `attachments` by sha256 and the `timeline`.
 ///
@@ -120,13 +160,21 @@ pub unsafe extern "C" fn gs_record_get(
 }
 
 /// Sets `*out_json` to a JSON array of record summaries (id, kind, status, grid, owner_grid,
-/// category, title, lon, lat, created_at, updated_at, pending_upload), most recently changed
-/// first.
+/// category, title, lon, lat, created_at, updated_at, pending_upload, task), most recently
+/// changed first.
+///
+/// `task` says what the record waits for from this store's worker, or null: `"amend"` (their
+/// own hazard report was returned by the grid's leaders: amend it and take the `resubmit`
+/// step) or `"reinspect"` (the department reported the hazard rectified: re-inspect it on site
+/// and take `reinspected_fixed` or `reinspected_not_fixed`); see `gs_record_take_step`. It is
+/// worked out from what the store holds, with no network, and is null again as soon as the
+/// step is taken.
 ///
 /// `filter_json` narrows the list; every field is optional: `{"grid":"G-07",
-/// "kind":"complaint", "status":"received", "changed_since":1700000000000, "limit":50}`
-/// (`changed_since` in milliseconds since the Unix epoch; `limit` defaults to 100, at most
-/// 10,000). NULL or `{}` lists everything up to the limit.
+/// "kind":"complaint", "status":"received", "changed_since":1700000000000,
+/// "needs_action":true, "limit":50}` (`changed_since` in milliseconds since the Unix epoch;
+/// `needs_action` true lists only records with a task, false only those without; `limit`
+/// defaults to 100, at most 10,000). NULL or `{}` lists everything up to the limit.
 ///
 /// # Ownership
 /// `*out_json` is owned by the caller: free it with `gs_string_free`. NULL when the call fails.

@@ -40,12 +40,15 @@ pub unsafe extern "C" fn gs_sync_prepare(
 /// it did:
 ///
 /// `{"acknowledged":[ids],"rejected":[{"id":..,"code":..,"reason":..}],"changed":[ids],
-/// "removed":[ids],"needs_history":[ids],"stale":false,"more":false}`
+/// "removed":[ids],"needs_history":[ids],"contacts_acknowledged":[ids],
+/// "contacts_rejected":[..],"needs_action":[ids],"stale":false,"more":false}`
 ///
 /// `changed` lists records that are new on this device or changed by someone else (refresh
 /// those screens); `rejected` lists uploads the server refused, with a machine-readable `code`
-/// and a `reason` for people (the record was reset to the server's copy); `more` says to sync
-/// again now. Applying the same response twice is harmless. Bytes that are not a valid
+/// and a `reason` for people (the record was reset to the server's copy); `needs_action`
+/// lists records that came to wait for this worker in this exchange (a report returned to
+/// them, a hazard to re-inspect: notify the worker; `gs_record_list` with
+/// `{"needs_action":true}` lists all that wait); `more` says to sync again now. Applying the same response twice is harmless. Bytes that are not a valid
 /// response (truncated, corrupted, from another protocol version) give `GS_STATUS_CORRUPT` and
 /// change nothing.
 ///

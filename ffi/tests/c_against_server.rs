@@ -105,6 +105,25 @@ impl Server {
     }
 }
 
+impl Server {
+    /// A workflow transition over HTTP, which must succeed.
+    async fn transition(&self, token: &str, id: &str, body: Value) {
+        let response = self
+            .client
+            .post(format!(
+                "{}/api/v1/records/{}/transitions",
+                self.address,
+                id.trim()
+            ))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("transition request");
+        assert_eq!(response.status(), 200, "{body}");
+    }
+}
+
 /// The centre of a demo grid, in WGS-84.
 fn centre(code: &str) -> (f64, f64) {
     let area = demo::areas().into_iter().find(|a| a.code == code).unwrap();
@@ -186,6 +205,70 @@ async fn sync_with_the_server(runner: Runner) {
         vec![work, "later".into(), "accepted".into()],
     )
     .await;
+}
+
+/// The worker's phone amends a report its grid's leader returned and submits it again,
+/// offline, through the C ABI; the server takes the step at the next sync.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_c_client_lists_a_returned_report_as_its_work_and_resubmits_it_offline() {
+    let server = Server::start().await;
+    let worker = server
+        .account("wang", Role::GridWorker, &[WORKER_GRID])
+        .await;
+    let leader = server.account("li", Role::GridLeader, &[WORKER_GRID]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let program = compile(
+        dir.path(),
+        "field_steps",
+        &[c_source("field_steps.c")],
+        Link::Static,
+    );
+    let work = dir.path().to_str().unwrap().to_string();
+    let (lon, lat) = centre(WORKER_GRID);
+    let runner = Runner::Direct;
+
+    let args = vec![
+        work.clone(),
+        "offline".into(),
+        lon.to_string(),
+        lat.to_string(),
+    ];
+    phase(runner, &program, args).await;
+    server
+        .relay(&worker, dir.path(), "request-1.bin", "response-1.bin")
+        .await;
+    phase(runner, &program, vec![work.clone(), "synced".into()]).await;
+
+    let id = std::fs::read_to_string(dir.path().join("id.txt")).unwrap();
+    server
+        .transition(
+            &leader,
+            &id,
+            json!({ "action": "return_to_worker", "note": "请补充楼栋号" }),
+        )
+        .await;
+    server
+        .relay(&worker, dir.path(), "request-2.bin", "response-2.bin")
+        .await;
+    phase(runner, &program, vec![work.clone(), "returned".into()]).await;
+    server
+        .relay(&worker, dir.path(), "request-3.bin", "response-3.bin")
+        .await;
+    phase(runner, &program, vec![work, "resubmitted".into()]).await;
+
+    let token = server.account("zhou", Role::Dispatcher, &["2203"]).await;
+    let record: Value = server
+        .client
+        .get(format!("{}/api/v1/records/{}", server.address, id.trim()))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(record["workflow"]["status"], "received");
+    assert_eq!(record["inspection"]["findings"], "3号楼2单元楼道堆放纸箱");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

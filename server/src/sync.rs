@@ -134,14 +134,19 @@ pub async fn handle_sync(
     // Refusals by code, logged as one line for the whole request (a device cannot flood the
     // log with a thousand bad documents) and counted in the metrics.
     let mut refused: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
+    let mut with_steps = Vec::new();
     for (upload, stored) in request.uploads.iter().zip(stored) {
         match stored {
             Stored::Accepted {
                 last_seq,
                 owner_decided,
+                steps,
             } => {
                 if owner_decided {
                     metrics.owner_decisions.inc();
+                }
+                if steps {
+                    with_steps.push(upload.id.to_string());
                 }
                 head = head.max(last_seq);
                 builder.ack(upload.id, Verdict::Accepted);
@@ -172,6 +177,14 @@ pub async fn handle_sync(
             *refused.entry(format!("contact:{code}")).or_default() += 1;
         }
         builder.ack_contact(contact.id, verdict);
+    }
+    // Field steps the uploads brought are taken now, as the worker's transitions, so the phone
+    // learns the outcome in this exchange: the feed runs to the head after them.
+    if !with_steps.is_empty() {
+        for id in &with_steps {
+            crate::workflow::service::answer_steps(state, user, id).await?;
+        }
+        head = head.max(store.change_head().await?);
     }
     if !refused.is_empty() {
         tracing::info!(user = %user.username, device = ?device, refused = ?refused, "sync uploads refused");

@@ -61,6 +61,10 @@ pub struct SyncReport {
     pub contacts_acknowledged: Vec<RecordId>,
     /// Contact details the server refused for good (the device forgot them too).
     pub contacts_rejected: Vec<RejectedUpload>,
+    /// Records that now wait for this store's worker and did not before this exchange: a
+    /// report returned to them, a hazard to re-inspect, a step the server refused
+    /// ([`Record::task_for`](crate::Record::task_for)).
+    pub needs_action: Vec<RecordId>,
     /// The response answered an older request: its acknowledgements were not applied.
     pub stale: bool,
     /// Sync again: the server has more, or local changes or history requests are waiting.
@@ -236,6 +240,7 @@ impl Store {
     pub fn apply_sync(&mut self, bytes: &[u8]) -> Result<SyncReport> {
         let response = SyncResponse::decode(bytes)?;
         let actor = self.actor().clone();
+        let worker = self.writer().user.clone();
         let tx = self.conn.transaction()?;
         let mut report = SyncReport::default();
         let last_request = get_meta(&tx, "request_id")?
@@ -298,12 +303,13 @@ impl Store {
 
         for update in &response.updates {
             match update.mode {
-                UpdateMode::Merge => merge_update(&tx, &actor, update, &mut report)?,
+                UpdateMode::Merge => merge_update(&tx, &actor, &worker, update, &mut report)?,
                 UpdateMode::Reset => {
                     let verdict = report.rejected.iter().find(|r| r.id == update.id).cloned();
                     reset_update(
                         &tx,
                         &actor,
+                        &worker,
                         update,
                         response.request_id,
                         verdict,
@@ -335,6 +341,7 @@ impl Store {
 fn merge_update(
     tx: &rusqlite::Transaction<'_>,
     actor: &automerge::ActorId,
+    worker: &str,
     update: &DocUpdate,
     report: &mut SyncReport,
 ) -> Result<()> {
@@ -379,13 +386,40 @@ fn merge_update(
         let chunk = doc.save_after(&before);
         append_chunk(tx, &update.id, &mut doc, &chunk)?;
     }
-    upsert_row(tx, &record)?;
+    refresh_row(tx, &record, worker, report)?;
     // With no local changes outstanding, everything we hold came from or reached the server.
     tx.execute(
         "UPDATE records SET acked_heads = ?2 WHERE id = ?1 AND local_counter = acked_counter",
         params![update.id.as_bytes(), encode_heads(&after)],
     )?;
     report.changed.push(update.id);
+    Ok(())
+}
+
+/// Writes a record's row after the server's changes, noting in `report` when the record came
+/// to wait for the worker.
+fn refresh_row(
+    tx: &rusqlite::Transaction<'_>,
+    record: &crate::Record,
+    worker: &str,
+    report: &mut SyncReport,
+) -> Result<()> {
+    let before: Option<String> = tx
+        .query_row(
+            "SELECT task FROM records WHERE id = ?1",
+            params![record.id.as_bytes()],
+            |r| r.get(0),
+        )
+        .optional()?
+        .flatten();
+    upsert_row(tx, record, worker)?;
+    let now = record.task_for(worker);
+    if now.is_some()
+        && before.as_deref() != now.map(crate::Task::as_str)
+        && !report.needs_action.contains(&record.id)
+    {
+        report.needs_action.push(record.id);
+    }
     Ok(())
 }
 
@@ -407,6 +441,7 @@ fn mark_history_needed(
 fn reset_update(
     tx: &rusqlite::Transaction<'_>,
     actor: &automerge::ActorId,
+    worker: &str,
     update: &DocUpdate,
     request_id: u64,
     verdict: Option<RejectedUpload>,
@@ -453,7 +488,7 @@ fn reset_update(
         Some(mut doc) => {
             let record = doc.record()?;
             replace_doc(tx, &update.id, &mut doc)?;
-            upsert_row(tx, &record)?;
+            refresh_row(tx, &record, worker, report)?;
             tx.execute(
                 "UPDATE records SET acked_heads = ?2, acked_counter = local_counter WHERE id = ?1",
                 params![update.id.as_bytes(), encode_heads(&doc.heads())],

@@ -86,6 +86,10 @@ pub enum Error {
     NoContactKey,
     #[error("the server's contact key changed from {pinned} to {offered}")]
     ContactKeyChanged { pinned: String, offered: String },
+    /// A field step on a record that does not wait for it from this account (see
+    /// [`Record::task_for`](crate::Record::task_for)).
+    #[error("record {id} does not wait for {step} from this account")]
+    NotWaiting { id: uuid::Uuid, step: &'static str },
 }
 
 macro_rules! boxed_from {

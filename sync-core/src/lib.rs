@@ -57,6 +57,7 @@ mod diff;
 mod document;
 mod edit;
 mod error;
+pub mod field;
 mod history;
 mod protocol;
 pub mod schema;
@@ -71,6 +72,7 @@ pub use diff::{Field, changed_fields};
 pub use document::{RecordDoc, Writer, new_actor, now_ms};
 pub use edit::{RecordPatch, push_event};
 pub use error::{Error, Result, SchemaError, WireError};
+pub use field::{FieldStep, Task};
 pub use history::HistoryEntry;
 pub use protocol::{
     Ack, DocPayload, DocUpdate, MAGIC, Need, PROTOCOL_VERSION, SyncRequest, SyncResponse,

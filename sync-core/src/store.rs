@@ -27,6 +27,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use crate::contact::{Contact, ContactKey};
 use crate::document::{RecordDoc, Writer, new_actor, now_ms};
 use crate::error::{Error, Result, SchemaError};
+use crate::field::{FieldStep, Task};
 use crate::schema::{Kind, Record, RecordId, Status};
 
 /// After this many incremental chunks a document is rewritten as one compact save.
@@ -108,7 +109,37 @@ CREATE TABLE contacts_pending (
     sent_request INTEGER
 ) WITHOUT ROWID;
 "#,
+    r#"
+-- What a record waits for from this store's worker (`amend`, `reinspect`), kept with the row
+-- so "needs my action" is listed without loading documents. Filled for existing rows when the
+-- store opens after this migration.
+ALTER TABLE records ADD COLUMN task TEXT;
+CREATE INDEX records_by_task ON records (updated_at) WHERE task IS NOT NULL;
+"#,
 ];
+
+/// The migration that added each row's task (its number, counting from 1).
+const TASK_MIGRATION: i64 = 4;
+
+/// Works out every row's task from its document: for rows stored before rows kept it.
+fn fill_tasks(tx: &Transaction<'_>, worker: &str) -> Result<()> {
+    let ids: Vec<Vec<u8>> = tx
+        .prepare("SELECT id FROM records")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in ids {
+        let id = uuid_from_blob(&id);
+        if let Some(doc) = load_doc(tx, &id)?
+            && let Ok(record) = doc.record()
+        {
+            tx.execute(
+                "UPDATE records SET task = ?2 WHERE id = ?1",
+                params![id.as_bytes(), record.task_for(worker).map(Task::as_str)],
+            )?;
+        }
+    }
+    Ok(())
+}
 
 /// A record's row in the listing, read without loading its document.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -127,6 +158,9 @@ pub struct RecordSummary {
     pub updated_at: i64,
     /// Local changes the server has not acknowledged yet.
     pub pending_upload: bool,
+    /// What the record waits for from this store's worker ([`Record::task_for`]): it needs
+    /// their action.
+    pub task: Option<Task>,
 }
 
 /// Which records to list. Empty fields do not filter.
@@ -138,6 +172,8 @@ pub struct ListFilter {
     pub status: Option<Status>,
     /// Only records changed at or after this time (milliseconds since the Unix epoch).
     pub changed_since: Option<i64>,
+    /// Only records that wait for this store's worker (`true`), or only those that do not.
+    pub needs_action: Option<bool>,
     /// At most this many rows (default 100, at most 10,000).
     pub limit: Option<u32>,
 }
@@ -203,6 +239,9 @@ impl Store {
             None => set_meta(&tx, "account", account.as_bytes())?,
         }
         set_meta(&tx, "device", device.as_bytes())?;
+        if version < TASK_MIGRATION {
+            fill_tasks(&tx, account)?;
+        }
         tx.commit()?;
         Ok(Store {
             conn,
@@ -298,7 +337,7 @@ impl Store {
             )?;
         }
         insert_chunk(&tx, &record.id, 0, &doc.changes())?;
-        upsert_row(&tx, record)?;
+        upsert_row(&tx, record, &self.writer.user)?;
         tx.execute(
             "UPDATE records SET local_counter = local_counter + 1 WHERE id = ?1",
             params![record.id.as_bytes()],
@@ -330,6 +369,25 @@ impl Store {
         Ok(())
     }
 
+    /// Takes a field step on a record, offline: appends the step's event, in this store's
+    /// account's name, for the server to act on at the next sync ([`crate::field`]). Refused
+    /// with [`Error::NotWaiting`] unless the record waits for the step's task from this
+    /// account. `note` says what was amended or found on site.
+    pub fn take_step(&mut self, id: &RecordId, step: FieldStep, note: &str) -> Result<()> {
+        let user = self.writer.user.clone();
+        self.update(id, |r| {
+            if r.task_for(&user) != Some(step.task()) {
+                return Err(Error::NotWaiting {
+                    id: r.id,
+                    step: step.as_str(),
+                });
+            }
+            crate::edit::push_event(r, &user, step.kind(), note);
+            Ok(())
+        })?;
+        Ok(())
+    }
+
     /// Applies a JSON field patch (see [`RecordPatch`](crate::RecordPatch)).
     pub fn patch(&mut self, id: &RecordId, patch: crate::RecordPatch) -> Result<bool> {
         self.update(id, |r| Ok(patch.apply(r)?))
@@ -350,12 +408,13 @@ impl Store {
         let limit = i64::from(filter.limit.unwrap_or(100).min(10_000));
         let mut stmt = self.conn.prepare_cached(
             "SELECT id, kind, status, grid, owner_grid, category, title, lon, lat, created_at,
-                    updated_at, local_counter > acked_counter
+                    updated_at, local_counter > acked_counter, task
              FROM records
              WHERE (?1 IS NULL OR grid = ?1)
                AND (?2 IS NULL OR kind = ?2)
                AND (?3 IS NULL OR status = ?3)
                AND (?4 IS NULL OR updated_at >= ?4)
+               AND (?6 IS NULL OR (task IS NOT NULL) = ?6)
              ORDER BY updated_at DESC, id
              LIMIT ?5",
         )?;
@@ -365,7 +424,8 @@ impl Store {
                 filter.kind.map(Kind::as_str),
                 filter.status.map(Status::as_str),
                 filter.changed_since,
-                limit
+                limit,
+                filter.needs_action,
             ],
             |r| {
                 let id: Vec<u8> = r.get(0)?;
@@ -382,6 +442,10 @@ impl Store {
                     created_at: r.get(9)?,
                     updated_at: r.get(10)?,
                     pending_upload: r.get(11)?,
+                    task: r
+                        .get::<_, Option<String>>(12)?
+                        .as_deref()
+                        .and_then(Task::parse),
                 })
             },
         )?;
@@ -542,7 +606,7 @@ pub(crate) fn update_in(
     };
     let chunk = doc.save_after(&before);
     append_chunk(tx, id, &mut doc, &chunk)?;
-    upsert_row(tx, &record)?;
+    upsert_row(tx, &record, &writer.user)?;
     tx.execute(
         "UPDATE records SET local_counter = local_counter + 1 WHERE id = ?1",
         params![id.as_bytes()],
@@ -590,8 +654,9 @@ pub(crate) fn replace_doc(tx: &Transaction<'_>, id: &RecordId, doc: &mut RecordD
     insert_chunk(tx, id, 0, &doc.save())
 }
 
-/// Writes the materialized row for `record`, creating it if needed.
-pub(crate) fn upsert_row(tx: &Transaction<'_>, record: &Record) -> Result<()> {
+/// Writes the materialized row for `record`, creating it if needed; `worker` is the store's
+/// account, whose task the row keeps.
+pub(crate) fn upsert_row(tx: &Transaction<'_>, record: &Record, worker: &str) -> Result<()> {
     let owner = record.owner_grid.as_ref().and_then(|o| o.code.clone());
     let grid = owner.clone().or_else(|| record.claimed_grid.clone());
     let (lon, lat) = record
@@ -601,13 +666,14 @@ pub(crate) fn upsert_row(tx: &Transaction<'_>, record: &Record) -> Result<()> {
         .unwrap_or((None, None));
     tx.execute(
         "INSERT INTO records (id, kind, status, grid, owner_grid, claimed_grid, category, channel,
-                              title, lon, lat, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
+                              title, lon, lat, created_at, updated_at, task)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
          ON CONFLICT (id) DO UPDATE SET
              kind = excluded.kind, status = excluded.status, grid = excluded.grid,
              owner_grid = excluded.owner_grid, claimed_grid = excluded.claimed_grid,
              category = excluded.category, channel = excluded.channel, title = excluded.title,
-             lon = excluded.lon, lat = excluded.lat, updated_at = excluded.updated_at",
+             lon = excluded.lon, lat = excluded.lat, updated_at = excluded.updated_at,
+             task = excluded.task",
         params![
             record.id.as_bytes(),
             record.kind.as_str(),
@@ -622,6 +688,7 @@ pub(crate) fn upsert_row(tx: &Transaction<'_>, record: &Record) -> Result<()> {
             lat,
             record.created_at,
             now_ms(),
+            record.task_for(worker).map(Task::as_str),
         ],
     )?;
     Ok(())

@@ -673,3 +673,93 @@ fn a_new_record_goes_up_as_its_one_change_and_one_edited_offline_with_its_edits(
             .any(|e| e.note == "the seat is missing too")
     );
 }
+
+/// The server returns `id` to its worker, as the grid's leader would.
+fn returned_by_the_server(server: &mut MemoryServer, id: &sync_core::RecordId) {
+    let leader = Writer::new("server", "server");
+    server
+        .edit(id, &leader, |r| {
+            r.workflow.status = Status::Returned;
+            Ok(())
+        })
+        .unwrap();
+}
+
+fn waiting(store: &Store) -> Vec<(sync_core::RecordId, Option<sync_core::Task>)> {
+    store
+        .list(&ListFilter {
+            needs_action: Some(true),
+            ..Default::default()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|s| (s.id, s.task))
+        .collect()
+}
+
+#[test]
+fn a_returned_report_arrives_as_its_workers_task_and_leaves_the_list_once_resubmitted() {
+    let mut server = MemoryServer::new();
+    let mut wang = phone("wang");
+    let hazard =
+        RecordBuilder::risk_inspection("Gas smell", "gas", RiskLevel::Critical, wang.writer())
+            .build();
+    let id = wang.create(&hazard).unwrap();
+    let report = sync(&mut wang, &mut server, &GridWorker);
+    assert!(report.needs_action.is_empty());
+    assert!(waiting(&wang).is_empty());
+
+    returned_by_the_server(&mut server, &id);
+    let report = sync(&mut wang, &mut server, &GridWorker);
+
+    assert_eq!(report.needs_action, vec![id]);
+    assert_eq!(waiting(&wang), vec![(id, Some(sync_core::Task::Amend))]);
+    let not_waiting = wang
+        .list(&ListFilter {
+            needs_action: Some(false),
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(not_waiting.is_empty());
+
+    wang.take_step(&id, sync_core::FieldStep::Resubmit, "amended")
+        .unwrap();
+    assert!(waiting(&wang).is_empty());
+    let step = wang.get(&id).unwrap().pending_steps()[0].1.clone();
+    assert_eq!(
+        (step.actor.as_str(), step.note.as_str()),
+        ("user-wang", "amended")
+    );
+    // Syncing the step does not bring the task back by itself: the server answers it.
+    let report = sync(&mut wang, &mut server, &GridWorker);
+    assert_eq!(report.acknowledged, vec![id]);
+    assert!(report.needs_action.is_empty());
+    assert!(waiting(&wang).is_empty());
+}
+
+#[test]
+fn a_store_from_before_tasks_were_kept_works_them_out_when_it_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("phone.db");
+    let mut server = MemoryServer::new();
+    let mut wang = Store::open(&path, "wang", "phone-1").unwrap();
+    let hazard =
+        RecordBuilder::risk_inspection("Gas smell", "gas", RiskLevel::Critical, wang.writer())
+            .build();
+    let id = wang.create(&hazard).unwrap();
+    sync(&mut wang, &mut server, &GridWorker);
+    returned_by_the_server(&mut server, &id);
+    sync(&mut wang, &mut server, &GridWorker);
+    drop(wang);
+    // As the store was before it kept tasks: no task column, schema at the migration before.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP INDEX records_by_task; ALTER TABLE records DROP COLUMN task; PRAGMA user_version = 3;",
+    )
+    .unwrap();
+    drop(conn);
+
+    let wang = Store::open(&path, "wang", "phone-1").unwrap();
+
+    assert_eq!(waiting(&wang), vec![(id, Some(sync_core::Task::Amend))]);
+}

@@ -72,6 +72,75 @@ impl AccountAuthority<'_> {
         })
     }
 
+    /// The timeline events a device adds: an answer's id is the server's alone, and a field
+    /// step ([`sync_core::field`]) is the writer's own, one per upload, and one the lifecycle
+    /// would take now from the writer on the server's copy of the record — so a refused step
+    /// goes back to the phone at once, with the lifecycle's reason.
+    fn check_events(&self, before: Option<&Record>, after: &Record) -> Result<(), Rejection> {
+        let known: std::collections::HashSet<&str> = before
+            .map(|b| b.timeline.iter().map(|e| e.id.as_str()).collect())
+            .unwrap_or_default();
+        let added = after
+            .timeline
+            .iter()
+            .filter(|e| !known.contains(e.id.as_str()));
+        let mut steps = Vec::new();
+        for event in added {
+            if sync_core::field::is_answer_id(&event.id) {
+                return Err(Rejection::new(
+                    "forbidden_event",
+                    format!(
+                        "event ids ending in {:?} are the server's answers",
+                        sync_core::field::ANSWER_SUFFIX
+                    ),
+                ));
+            }
+            if let Some(step) = sync_core::FieldStep::from_kind(&event.kind) {
+                steps.push((step, event));
+            }
+        }
+        let [(step, event)] = steps[..] else {
+            return if steps.is_empty() {
+                Ok(())
+            } else {
+                Err(Rejection::new(
+                    "invalid_step",
+                    "one field step per record per sync",
+                ))
+            };
+        };
+        if event.actor != self.user.username {
+            return Err(Rejection::new(
+                "wrong_author",
+                format!(
+                    "{} may not take a step in the name of {}",
+                    self.user.username, event.actor
+                ),
+            ));
+        }
+        let Some(before) = before else {
+            return Err(Rejection::new(
+                "invalid_transition",
+                "a field step is taken on a record the server holds",
+            ));
+        };
+        let actor = crate::workflow::lifecycle::Actor {
+            username: self.user.username.clone(),
+            role: self.user.role,
+            department: self.user.department.clone(),
+        };
+        let action = crate::workflow::lifecycle::step_action(step, &event.note);
+        crate::workflow::lifecycle::check(before, &action, &actor).map_err(|e| {
+            use crate::workflow::lifecycle::TransitionError as E;
+            let code = match &e {
+                E::InvalidTransition { .. } => "invalid_transition",
+                E::Forbidden(_) => "forbidden",
+                E::Invalid { code, .. } => code,
+            };
+            Rejection::new(code, e.to_string())
+        })
+    }
+
     /// The SQL-side form of [`Authority::in_scope`].
     pub fn scope(&self) -> RecordScope {
         if self.sees_everything() {
@@ -114,18 +183,17 @@ impl Authority for AccountAuthority<'_> {
             .filter(|f| !self.may_change(*f, creating))
             .map(Field::as_str)
             .collect();
-        if forbidden.is_empty() {
-            Ok(())
-        } else {
-            Err(Rejection::new(
+        if !forbidden.is_empty() {
+            return Err(Rejection::new(
                 "forbidden_field",
                 format!(
                     "role {} may not change {}",
                     self.user.role,
                     forbidden.join(", ")
                 ),
-            ))
+            ));
         }
+        self.check_events(before, after)
     }
 
     fn in_scope(&self, record: &Record) -> bool {

@@ -61,10 +61,12 @@ pub fn record_row(record: &Record, now: i64) -> RecordRow {
 /// The outcome of storing one upload.
 pub enum Stored {
     /// Taken; `last_seq` is the sequence number of its last change written (0: nothing was);
-    /// `owner_decided`: the server wrote the record's owning grid with it.
+    /// `owner_decided`: the server wrote the record's owning grid with it; `steps`: the record
+    /// holds field steps the server has not answered yet ([`sync_core::field`]).
     Accepted {
         last_seq: i64,
         owner_decided: bool,
+        steps: bool,
     },
     Rejected(Rejection, Option<Vec<u8>>),
 }
@@ -73,7 +75,8 @@ pub enum Stored {
 /// store, or refused) or a write to commit.
 enum Prepared {
     Settled(Stored),
-    Write(Box<RecordCommit>),
+    /// The commit, and whether the record holds unanswered field steps.
+    Write(Box<RecordCommit>, bool),
 }
 
 /// Who writes: owned, so the CPU-heavy merge can run on the blocking pool, off the server's
@@ -129,9 +132,18 @@ fn merge_and_decide(
     };
     let accepted = match merge_upload(current, upload, ctx.actor.clone(), authority) {
         Merged::Unchanged => {
+            // A retried upload: its steps were answered when it was first stored, unless the
+            // server stopped in between; look again for the accounts that take steps.
+            let steps = matches!(&ctx.author, Author::Account(u) if takes_steps(u))
+                && stored.as_ref().is_some_and(|s| {
+                    RecordDoc::load(&s.doc)
+                        .and_then(|d| d.record())
+                        .is_ok_and(|r| !r.pending_steps().is_empty())
+                });
             return Ok(Prepared::Settled(Stored::Accepted {
                 last_seq: 0,
                 owner_decided: false,
+                steps,
             }));
         }
         Merged::Rejected(rejection) => {
@@ -175,13 +187,25 @@ fn merge_and_decide(
         doc.save()
     };
     new_changes.extend(server_changes);
-    Ok(Prepared::Write(Box::new(RecordCommit {
-        row: record_row(decided.as_ref().unwrap_or(&record), now_ms()),
-        doc: bytes,
-        expected_version,
-        changes: new_changes,
-        contact: None,
-    })))
+    let steps = !record.pending_steps().is_empty();
+    Ok(Prepared::Write(
+        Box::new(RecordCommit {
+            row: record_row(decided.as_ref().unwrap_or(&record), now_ms()),
+            doc: bytes,
+            expected_version,
+            changes: new_changes,
+            contact: None,
+        }),
+        steps,
+    ))
+}
+
+/// Whether an account's role takes field steps (the worker's, and an admin's).
+fn takes_steps(user: &crate::domain::User) -> bool {
+    matches!(
+        user.role,
+        crate::domain::Role::GridWorker | crate::domain::Role::Admin
+    )
 }
 
 /// Whether a write carries the server's ownership decision.
@@ -237,7 +261,7 @@ pub async fn store_upload(
         match prepared.into_iter().next() {
             None => break,
             Some(Prepared::Settled(stored)) => return Ok(stored),
-            Some(Prepared::Write(mut commit)) => {
+            Some(Prepared::Write(mut commit, steps)) => {
                 commit.contact = contact.cloned();
                 match store
                     .commit_records(std::slice::from_ref(commit.as_ref()))
@@ -247,6 +271,7 @@ pub async fn store_upload(
                         return Ok(Stored::Accepted {
                             last_seq,
                             owner_decided: decides_owner(&commit),
+                            steps,
                         });
                     }
                     _ => continue,
@@ -269,7 +294,7 @@ pub async fn store_uploads(
     ctx: &WriteContext,
 ) -> Result<Vec<Stored>, ApiError> {
     let mut results: Vec<Option<Stored>> = Vec::with_capacity(uploads.len());
-    let mut writes: Vec<(usize, RecordCommit)> = Vec::new();
+    let mut writes: Vec<(usize, RecordCommit, bool)> = Vec::new();
     for (i, prepared) in prepare_uploads(store, uploads, ctx)
         .await?
         .into_iter()
@@ -277,22 +302,29 @@ pub async fn store_uploads(
     {
         match prepared {
             Prepared::Settled(stored) => results.push(Some(stored)),
-            Prepared::Write(commit) => {
+            Prepared::Write(commit, steps) => {
                 results.push(None);
-                writes.push((i, *commit));
+                writes.push((i, *commit, steps));
             }
         }
     }
     // One lock order for every transaction: by record id.
     writes.sort_by(|a, b| a.1.row.id.cmp(&b.1.row.id));
-    let (indices, commits): (Vec<usize>, Vec<RecordCommit>) = writes.into_iter().unzip();
-    let decided: Vec<bool> = commits.iter().map(decides_owner).collect();
+    let mut indices = Vec::with_capacity(writes.len());
+    let mut commits = Vec::with_capacity(writes.len());
+    let mut decided = Vec::with_capacity(writes.len());
+    for (i, commit, steps) in writes {
+        indices.push(i);
+        decided.push((decides_owner(&commit), steps));
+        commits.push(commit);
+    }
     let outcomes = queue.commit(commits).await?;
-    for ((i, outcome), owner_decided) in indices.into_iter().zip(outcomes).zip(decided) {
+    for ((i, outcome), (owner_decided, steps)) in indices.into_iter().zip(outcomes).zip(decided) {
         results[i] = Some(match outcome {
             CommitOutcome::Stored { last_seq, .. } => Stored::Accepted {
                 last_seq,
                 owner_decided,
+                steps,
             },
             CommitOutcome::Conflict => store_upload(store, &uploads[i], ctx, None).await?,
         });
@@ -303,6 +335,7 @@ pub async fn store_uploads(
             r.unwrap_or(Stored::Accepted {
                 last_seq: 0,
                 owner_decided: false,
+                steps: false,
             })
         })
         .collect())

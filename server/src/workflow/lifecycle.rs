@@ -16,8 +16,8 @@
 
 use serde::Deserialize;
 use sync_core::{
-    Assignment, AssignmentRole, Evaluation, Event, HandlingResult, Outcome, Rating, Record, Reply,
-    Status, new_record_id,
+    Assignment, AssignmentRole, Evaluation, Event, FieldStep, HandlingResult, Outcome, Rating,
+    Record, Reply, Status, new_record_id,
 };
 
 use crate::domain::Role;
@@ -848,6 +848,38 @@ pub fn take(
     notices.append(&mut writes.notices);
     writes.notices = notices;
     Ok(writes)
+}
+
+/// The action a worker's field step, taken on the phone ([`sync_core::field`]), asks for.
+pub fn step_action(step: FieldStep, note: &str) -> Action {
+    let note = note.to_string();
+    match step {
+        FieldStep::Resubmit => Action::Resubmit { note },
+        FieldStep::ReinspectedFixed => Action::Reinspect { fixed: true, note },
+        FieldStep::ReinspectedNotFixed => Action::Reinspect { fixed: false, note },
+    }
+}
+
+/// Whether `actor` may take `action` on `record` as it stands — its order, role, department
+/// and content checks — by [`apply`] on copies, with a stand-in calendar and deadline class.
+/// Not for `dispatch`, whose plan the service resolves from the store.
+pub fn check(record: &Record, action: &Action, actor: &Actor) -> Result<(), TransitionError> {
+    let calendar = Calendar::default();
+    let class = DeadlineClass {
+        code: "check".into(),
+        name: String::new(),
+        response: crate::workflow::calendar::Span::WorkingDays(1),
+        handling: crate::workflow::calendar::Span::WorkingDays(1),
+    };
+    let env = Env {
+        now: sync_core::now_ms(),
+        calendar: &calendar,
+        dispatch: None,
+        class: Some(class),
+    };
+    let mut case = CaseRow::default();
+    sync_case(record, &mut case, env.now);
+    apply(&mut record.clone(), &mut case, action, actor, &env).map(|_| ())
 }
 
 /// Sends a case back to the departments that hold it — the same lead and co-handlers, with

@@ -447,6 +447,108 @@ pub async fn transition(
     write_case(state, &id, &mut transition).await
 }
 
+/// The field steps a worker's phone wrote ([`sync_core::field`]), answered one at a time.
+struct Steps<'a> {
+    state: &'a AppState,
+    actor: Actor,
+    calendar: Calendar,
+}
+
+impl AsyncEdit for Steps<'_> {
+    async fn edit(
+        &mut self,
+        record: &mut Record,
+        case: &mut CaseRow,
+    ) -> Result<Option<CaseWrites>, ApiError> {
+        let Some((step, event)) = record
+            .pending_steps()
+            .into_iter()
+            .find(|(_, e)| e.actor == self.actor.username)
+            .map(|(s, e)| (s, e.clone()))
+        else {
+            return Ok(None);
+        };
+        let store = self.state.store.as_ref();
+        let now = now_ms();
+        let action = lifecycle::step_action(step, &event.note);
+        let class = match action {
+            Action::Reinspect { .. } => {
+                let code = case.deadline_class.as_deref().unwrap_or(DEFAULT_CLASS);
+                find_class(store, code).await?
+            }
+            _ => None,
+        };
+        let env = Env {
+            now,
+            calendar: &self.calendar,
+            dispatch: None,
+            class,
+        };
+        let issued = crate::workflow::scheduler::issued(store, &case.record_id).await?;
+        let (mut taken, mut taken_case) = (record.clone(), case.clone());
+        let answer = sync_core::field::answer_id(&event.id);
+        match lifecycle::take(
+            &mut taken,
+            &mut taken_case,
+            &action,
+            &self.actor,
+            &env,
+            &issued,
+        ) {
+            Ok(writes) => {
+                // The transition's own event, last on the timeline, answers the step.
+                if let Some(last) = taken.timeline.last_mut() {
+                    last.id = answer;
+                }
+                (*record, *case) = (taken, taken_case);
+                Ok(Some(writes))
+            }
+            Err(refusal) => {
+                record.timeline.push(sync_core::Event {
+                    id: answer,
+                    actor: SERVER.into(),
+                    at: now,
+                    kind: sync_core::field::STEP_REFUSED.into(),
+                    note: refusal.to_string(),
+                });
+                lifecycle::sync_case(record, case, now);
+                Ok(Some(CaseWrites::default()))
+            }
+        }
+    }
+
+    fn redo_when_notice_exists(&self) -> bool {
+        true
+    }
+}
+
+/// Takes the field steps `user`'s phone wrote on a record and the server has not answered,
+/// each as the transition it asks for (refused ones answered with the reason): what a sync
+/// does after storing an upload that holds steps.
+pub async fn answer_steps(state: &AppState, user: &User, record_id: &str) -> Result<(), ApiError> {
+    let mut steps = Steps {
+        state,
+        actor: Actor {
+            username: user.username.clone(),
+            role: user.role,
+            department: user.department.clone(),
+        },
+        calendar: calendar(state.store.as_ref()).await?,
+    };
+    // One step per write; a record holds few (the phone takes one per task).
+    for _ in 0..sync_core::FieldStep::ALL.len() {
+        let (record, _) = write_case(state, record_id, &mut steps).await?;
+        if !record
+            .pending_steps()
+            .iter()
+            .any(|(_, e)| e.actor == user.username)
+        {
+            break;
+        }
+    }
+    Ok(())
+}
+
 impl<T: AsyncEdit> AsyncEdit for &mut T {
     async fn edit(
         &mut self,

@@ -199,6 +199,33 @@ impl TestApp {
         self.login(username).await
     }
 
+    /// A department serving `areas` and an account acting for it, logged in: its token.
+    pub async fn department_account(
+        &self,
+        code: &str,
+        name: &str,
+        areas: &[&str],
+        username: &str,
+    ) -> String {
+        let department = gridsync_server::store::Department {
+            code: code.into(),
+            name: name.into(),
+            areas: areas.iter().map(|s| s.to_string()).collect(),
+            contacts: Vec::new(),
+        };
+        self.store
+            .put_department(&department, now_unix())
+            .await
+            .expect("department");
+        self.add_user(username, Role::Department, areas).await;
+        let user = self.store.user_by_name(username).await.unwrap().unwrap();
+        self.store
+            .set_user_department(user.id, Some(code))
+            .await
+            .expect("link the account");
+        self.login(username).await
+    }
+
     /// Loads the demo map (47 areas around Siping) straight into the store.
     pub async fn load_demo_map(&self) -> i64 {
         self.store

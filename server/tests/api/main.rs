@@ -14,6 +14,8 @@ mod cli;
 mod crash;
 /// Problem documents, body limits, health and metrics.
 mod errors;
+/// The worker's hazard steps taken offline on the phone and carried by sync.
+mod field;
 /// GIS staff editing boundaries: versions, topology, coverage, split/merge, re-ownership.
 mod gis;
 /// Importing, listing and fetching the grid map.

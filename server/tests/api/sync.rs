@@ -123,6 +123,7 @@ impl Phone {
             all.contacts_acknowledged
                 .extend(report.contacts_acknowledged);
             all.contacts_rejected.extend(report.contacts_rejected);
+            all.needs_action.extend(report.needs_action);
             if !report.more {
                 return all;
             }
