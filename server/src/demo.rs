@@ -518,6 +518,7 @@ async fn seed_demo_hazards(
             let mut done = lifecycle::apply(&mut record, &mut case, action, by, &env)?;
             writes.notices.append(&mut done.notices);
             writes.evaluations.append(&mut done.evaluations);
+            writes.hazard_steps.append(&mut done.hazard_steps);
         }
         let mut doc =
             RecordDoc::create(&record, server_actor.clone(), &Writer::new(SERVER, SERVER))?;

@@ -55,6 +55,11 @@ pub fn record_row(record: &Record, now: i64) -> RecordRow {
         updated_at: now,
         departments: crate::store::departments_column(record),
         attachments: record.attachments.keys().cloned().collect(),
+        hazard_type: record.inspection.as_ref().map(|i| i.hazard_type.clone()),
+        risk_level: record
+            .inspection
+            .as_ref()
+            .map(|i| i.risk_level.as_str().to_string()),
     }
 }
 

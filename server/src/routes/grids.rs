@@ -654,22 +654,11 @@ pub async fn get_register(
         }
         by
     };
-    // A hazard's risk level is in its document.
-    let hazard_ids: Vec<String> = open
-        .iter()
-        .filter(|r| r.kind == "risk_inspection")
-        .map(|r| r.id.clone())
-        .collect();
     let mut by_level: BTreeMap<String, u64> = BTreeMap::new();
-    for (_, stored) in state.store.record_docs(&hazard_ids).await? {
-        let record = sync_core::RecordDoc::load(&stored.doc)
-            .and_then(|d| d.record())
-            .map_err(ApiError::internal)?;
-        if let Some(inspection) = record.inspection {
-            *by_level
-                .entry(inspection.risk_level.as_str().to_string())
-                .or_default() += 1;
-        }
+    for r in open.iter().filter(|r| r.kind == "risk_inspection") {
+        *by_level
+            .entry(r.risk_level.clone().unwrap_or_default())
+            .or_default() += 1;
     }
     let ids: Vec<String> = open.iter().map(|r| r.id.clone()).collect();
     let overdue = state
@@ -723,7 +712,8 @@ pub async fn get_register(
             "last_seen": last_seen,
         }));
     }
-    // The area's three rates this month, as the monthly report counts them.
+    // The area's three rates and rectification rate this month, and its hazard figures, as
+    // the monthly report counts them.
     let month = crate::workflow::report::Month {
         year: today.ymd().0,
         month: today.ymd().1,
@@ -740,11 +730,26 @@ pub async fn get_register(
         |g| map.region_path(g),
     );
     let own = rates.regions.iter().find(|g| g.code == area.code);
+    let hazards = crate::workflow::hazards::compute(
+        &state.store.hazards_created_between(from, to).await?,
+        &state.store.hazard_steps_between(from, to).await?,
+        &state.store.hazard_misses_between(from, to).await?,
+        (from, to),
+        &crate::workflow::rates::RateSettings::default(),
+        |g| map.region_path(g),
+        &crate::workflow::hazards::Names {
+            region: &|c| c.to_string(),
+            department: &|c| c.to_string(),
+        },
+    );
+    let own_hazards = hazards.by_region.iter().find(|g| g.code == area.code);
     let rates = json!({
         "month": month.to_string(),
         "response": own.map(|g| g.response),
         "resolution": own.map(|g| g.resolution),
         "satisfaction": own.map(|g| g.satisfaction),
+        "rectification": own_hazards.map(|g| g.rectification),
+        "hazards": own_hazards.map(|g| g.tally),
     });
     Ok(HttpResponse::Ok().json(json!({
         "code": area.code,

@@ -69,7 +69,8 @@ pub use records::{
 };
 pub use sqlite::SqliteStore;
 pub use workflow::{
-    CaseRow, CaseWrites, Contact, Department, DispatchRule, Evaluation, Notice, WorkflowOutcome,
+    CaseRow, CaseWrites, Contact, Department, DispatchRule, Evaluation, HazardFound, HazardMiss,
+    HazardStep, Notice, WorkflowOutcome,
 };
 
 use crate::workflow::calendar::{CalendarDay, DeadlineClass};
@@ -374,6 +375,13 @@ store_api! {
     reader async fn notices_issued_between(&self, from: i64, to: i64) -> Result<Vec<Notice>>;
     /// Evaluations made in `[from, to]`, oldest first.
     reader async fn evaluations_between(&self, from: i64, to: i64) -> Result<Vec<Evaluation>>;
+    /// Steps of the hazard loop taken in `[from, to]`, oldest first.
+    reader async fn hazard_steps_between(&self, from: i64, to: i64) -> Result<Vec<HazardStep>>;
+    /// Rectification deadlines that fell due in `[from, to]` and were missed (the `result`
+    /// notices on hazards), oldest first.
+    reader async fn hazard_misses_between(&self, from: i64, to: i64) -> Result<Vec<HazardMiss>>;
+    /// Risk inspections made in `[from, to]` (by their creation time), oldest first.
+    reader async fn hazards_created_between(&self, from: i64, to: i64) -> Result<Vec<HazardFound>>;
     /// Stores a workflow write in one transaction: the document, its row and changes (as
     /// [`Store::commit_records`] does), the case row, new notices and evaluations. Nothing is
     /// stored when the document moved ([`WorkflowOutcome::Conflict`]) or a notice exists

@@ -25,6 +25,9 @@ pub struct RecordRow {
     pub departments: String,
     /// The sha256 of every attachment (written with the row, not read back in listings).
     pub attachments: Vec<String>,
+    /// A risk inspection's hazard type and risk level.
+    pub hazard_type: Option<String>,
+    pub risk_level: Option<String>,
 }
 
 /// A change to store, with the device it came from (`<user id>/<device>`) or `server`.
@@ -356,6 +359,8 @@ macro_rules! queries {
                 updated_at: r.get("updated_at"),
                 departments: r.get("departments"),
                 attachments: Vec::new(),
+                hazard_type: r.get("hazard_type"),
+                risk_level: r.get("risk_level"),
             }
         }
 
@@ -434,7 +439,7 @@ macro_rules! queries {
                 .collect())
         }
 
-        /// Rows in one multi-row insert of records (16 values each), within both databases'
+        /// Rows in one multi-row insert of records (19 values each), within both databases'
         /// limits on bound parameters.
         const ROWS_PER_INSERT: usize = 200;
         /// Rows in one multi-row insert of changes (6 values each).
@@ -483,7 +488,8 @@ macro_rules! queries {
         pub(in crate::store) async fn blob_referrers(pool: &Pool, sha256: &str) -> Result<Vec<RecordRow>> {
             let rows = sqlx::query(
                 "SELECT id, kind, status, channel, category, title, owner_grid, claimed_grid, \
-                 lon, lat, created_by, created_at, updated_at, departments FROM records \
+                 lon, lat, created_by, created_at, updated_at, departments, hazard_type, risk_level \
+                 FROM records \
                  WHERE id IN (SELECT record_id FROM record_attachments WHERE sha256 = $1)",
             )
             .bind(sha256)
@@ -503,7 +509,7 @@ macro_rules! queries {
                 let mut insert = sqlx::QueryBuilder::<Db>::new(
                     "INSERT INTO records (id, kind, status, channel, category, title, owner_grid, \
                      claimed_grid, lon, lat, created_by, created_at, updated_at, last_seq, version, \
-                     doc, departments) ",
+                     doc, departments, hazard_type, risk_level) ",
                 );
                 insert.push_values(chunk, |mut b, (commit, last_seq)| {
                     let row = &commit.row;
@@ -523,7 +529,9 @@ macro_rules! queries {
                         .push_bind(*last_seq)
                         .push_bind(1i64)
                         .push_bind(&commit.doc)
-                        .push_bind(&row.departments);
+                        .push_bind(&row.departments)
+                        .push_bind(row.hazard_type.as_deref())
+                        .push_bind(row.risk_level.as_deref());
                 });
                 insert.push(" ON CONFLICT (id) DO NOTHING RETURNING id");
                 for row in insert.build().fetch_all(&mut **tx).await? {
@@ -583,7 +591,8 @@ macro_rules! queries {
             Ok(sqlx::query(
                 "UPDATE records SET kind = $1, status = $2, channel = $3, category = $4, title = $5, \
                  owner_grid = $6, claimed_grid = $7, lon = $8, lat = $9, updated_at = $10, last_seq = $11, \
-                 version = version + 1, doc = $12, departments = $15 WHERE id = $13 AND version = $14",
+                 version = version + 1, doc = $12, departments = $15, hazard_type = $16, \
+                 risk_level = $17 WHERE id = $13 AND version = $14",
             )
             .bind(&row.kind)
             .bind(&row.status)
@@ -600,6 +609,8 @@ macro_rules! queries {
             .bind(&row.id)
             .bind(version)
             .bind(&row.departments)
+            .bind(row.hazard_type.as_deref())
+            .bind(row.risk_level.as_deref())
             .execute(&mut **tx)
             .await?
             .rows_affected())

@@ -168,7 +168,7 @@ macro_rules! records_where {
 
 const LIST_RECORDS: &str = concat!(
     "SELECT id, kind, status, channel, category, title, owner_grid, claimed_grid, lon, lat, \
-    created_by, created_at, updated_at, departments FROM records r ",
+    created_by, created_at, updated_at, departments, hazard_type, risk_level FROM records r ",
     records_where!(),
     " ORDER BY r.created_at DESC, r.id DESC LIMIT CAST($17 AS BIGINT)"
 );

@@ -98,11 +98,55 @@ pub struct Evaluation {
     pub legacy: bool,
 }
 
+/// A step of the hazard loop as the hazard figures count it, fixed when it is taken: the
+/// hazard's type and level, the grid that owned it and the lead department at that moment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HazardStep {
+    /// The id of the step's timeline event.
+    pub id: String,
+    pub record_id: String,
+    pub at: i64,
+    /// `verified`, `returned_to_worker`, `resolved_in_grid`, `escalated`, `dispatched`,
+    /// `rectified`, `reinspected_fixed` or `reinspected_not_fixed`.
+    pub step: String,
+    pub hazard_type: String,
+    pub risk_level: String,
+    pub owner_grid: Option<String>,
+    /// The lead department: the one dispatched to, the one that rectified, the one whose
+    /// rectification was re-inspected.
+    pub department: Option<String>,
+    /// For a rectification and its re-inspection: whether the rectification was reported by
+    /// its deadline.
+    pub on_time: Option<bool>,
+}
+
+/// A missed rectification deadline: the `result` notice on a hazard.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HazardMiss {
+    pub record_id: String,
+    pub due_at: i64,
+    pub department: Option<String>,
+    pub owner_grid: Option<String>,
+    pub hazard_type: String,
+    pub risk_level: String,
+}
+
+/// A hazard as found: its type, level and owner grid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HazardFound {
+    pub record_id: String,
+    pub created_at: i64,
+    pub hazard_type: String,
+    pub risk_level: String,
+    pub owner_grid: Option<String>,
+}
+
 /// What a workflow write stores beside the document and the case row.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct CaseWrites {
     pub notices: Vec<Notice>,
     pub evaluations: Vec<Evaluation>,
+    pub hazard_steps: Vec<HazardStep>,
 }
 
 /// A supervision notice (督办).
@@ -205,7 +249,8 @@ macro_rules! queries {
         use $crate::store::Result;
         use $crate::store::records::RecordCommit;
         use $crate::store::workflow::{
-            CaseRow, CaseWrites, Department, DispatchRule, Evaluation, Notice, WorkflowOutcome,
+            CaseRow, CaseWrites, Department, DispatchRule, Evaluation, HazardFound, HazardMiss,
+            HazardStep, Notice, WorkflowOutcome,
             calendar_bounds,
             calendar_day, deadline_class, json_column,
         };
@@ -685,6 +730,93 @@ macro_rules! queries {
             rows.iter().map(notice_from_row).collect()
         }
 
+        pub(in crate::store) async fn hazard_steps_between(
+            pool: &Pool,
+            from: i64,
+            to: i64,
+        ) -> Result<Vec<HazardStep>> {
+            let rows = sqlx::query(
+                "SELECT id, record_id, at, step, hazard_type, risk_level, owner_grid, department, \
+                 on_time FROM hazard_steps WHERE at >= $1 AND at <= $2 ORDER BY at, id",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(HazardStep {
+                        id: r.try_get(0)?,
+                        record_id: r.try_get(1)?,
+                        at: r.try_get(2)?,
+                        step: r.try_get(3)?,
+                        hazard_type: r.try_get(4)?,
+                        risk_level: r.try_get(5)?,
+                        owner_grid: r.try_get(6)?,
+                        department: r.try_get(7)?,
+                        on_time: r.try_get::<Option<i64>, _>(8)?.map(|v| v != 0),
+                    })
+                })
+                .collect()
+        }
+
+        pub(in crate::store) async fn hazard_misses_between(
+            pool: &Pool,
+            from: i64,
+            to: i64,
+        ) -> Result<Vec<HazardMiss>> {
+            let rows = sqlx::query(
+                "SELECT n.record_id, n.due_at, n.department, n.owner_grid, \
+                 coalesce(r.hazard_type, ''), coalesce(r.risk_level, '') \
+                 FROM supervision_notices n JOIN records r ON r.id = n.record_id \
+                 WHERE n.subject = 'result' AND r.kind = 'risk_inspection' \
+                 AND n.due_at >= $1 AND n.due_at <= $2 ORDER BY n.due_at, n.id",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(HazardMiss {
+                        record_id: r.try_get(0)?,
+                        due_at: r.try_get(1)?,
+                        department: r.try_get(2)?,
+                        owner_grid: r.try_get(3)?,
+                        hazard_type: r.try_get(4)?,
+                        risk_level: r.try_get(5)?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(in crate::store) async fn hazards_created_between(
+            pool: &Pool,
+            from: i64,
+            to: i64,
+        ) -> Result<Vec<HazardFound>> {
+            let rows = sqlx::query(
+                "SELECT id, created_at, coalesce(hazard_type, ''), coalesce(risk_level, ''), \
+                 owner_grid FROM records WHERE kind = 'risk_inspection' \
+                 AND created_at >= $1 AND created_at <= $2 ORDER BY created_at, id",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(HazardFound {
+                        record_id: r.try_get(0)?,
+                        created_at: r.try_get(1)?,
+                        hazard_type: r.try_get(2)?,
+                        risk_level: r.try_get(3)?,
+                        owner_grid: r.try_get(4)?,
+                    })
+                })
+                .collect()
+        }
+
         pub(in crate::store) async fn evaluations_between(
             pool: &Pool,
             from: i64,
@@ -807,6 +939,23 @@ macro_rules! queries {
                 .bind(e.owner_grid.as_deref())
                 .bind(i64::from(e.group_complaint))
                 .bind(i64::from(e.legacy))
+                .execute(&mut *tx)
+                .await?;
+            }
+            for h in &writes.hazard_steps {
+                sqlx::query(
+                    "INSERT INTO hazard_steps (id, record_id, at, step, hazard_type, risk_level, \
+                     owner_grid, department, on_time) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                )
+                .bind(&h.id)
+                .bind(&h.record_id)
+                .bind(h.at)
+                .bind(&h.step)
+                .bind(&h.hazard_type)
+                .bind(&h.risk_level)
+                .bind(h.owner_grid.as_deref())
+                .bind(h.department.as_deref())
+                .bind(h.on_time.map(i64::from))
                 .execute(&mut *tx)
                 .await?;
             }

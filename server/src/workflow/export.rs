@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use crate::workflow::cells::text_cell;
+use crate::workflow::hazards::{HazardReport, HazardTally};
 use crate::workflow::rates::{Group, Rate, RatesReport};
 use crate::workflow::report::{Count, MonthlyReport, Score, Topic, TrendPoint, level_name};
 
@@ -143,6 +144,86 @@ pub fn rates_table(rates: &RatesReport) -> Table {
     }
 }
 
+/// The hazard figures (隐患整改): the month's total, then by risk level, hazard type, region
+/// and department, each with its rectification rate (整改率) and rank.
+fn hazards_table(hazards: &HazardReport) -> Table {
+    let row =
+        |kind: &str, code_: &str, name: &str, level: Option<&str>, t: &HazardTally, r: &Rate| {
+            vec![
+                text(kind),
+                code(code_),
+                text(name),
+                text(level.map_or("", level_name)),
+                int(t.found),
+                int(t.verified),
+                int(t.returned),
+                int(t.resolved_in_grid),
+                int(t.escalated),
+                int(t.dispatched),
+                int(t.rectified_on_time),
+                int(t.rectified_late),
+                int(t.overdue),
+                int(t.reinspected),
+                int(t.failed_reinspections),
+                int(t.fixed_on_time),
+                int(r.denominator),
+                Cell::Percent(r.rate),
+                rank_cell(r),
+            ]
+        };
+    let mut rows = vec![row(
+        "合计",
+        "",
+        "全部隐患",
+        None,
+        &hazards.total,
+        &hazards.rectification,
+    )];
+    for (kind, groups) in [
+        ("风险等级", &hazards.by_risk_level),
+        ("隐患类型", &hazards.by_type),
+        ("区域", &hazards.by_region),
+        ("部门", &hazards.by_department),
+    ] {
+        rows.extend(groups.iter().map(|g| {
+            row(
+                kind,
+                &g.code,
+                &g.name,
+                g.level.as_deref(),
+                &g.tally,
+                &g.rectification,
+            )
+        }));
+    }
+    Table {
+        key: "hazards",
+        title: "隐患整改",
+        header: vec![
+            "分组",
+            "编码",
+            "名称",
+            "层级",
+            "发现",
+            "核实",
+            "退回补充",
+            "网格内化解",
+            "上报",
+            "派单",
+            "按时整改",
+            "逾期整改",
+            "超期未整改",
+            "复查",
+            "复查未通过",
+            "按时整改且复查通过",
+            "应整改",
+            "整改率",
+            "整改率排名",
+        ],
+        rows,
+    }
+}
+
 fn scores_table(report: &MonthlyReport) -> Table {
     let row = |s: &Score| {
         vec![
@@ -217,6 +298,8 @@ pub fn tables(report: &MonthlyReport) -> Vec<Table> {
             ("不满意退回件", report.returned.len() as u64),
             ("重复件", report.duplicates.len() as u64),
             ("不合理诉求", report.unreasonable.len() as u64),
+            ("隐患发现", report.hazards.total.found),
+            ("隐患超期未整改", report.hazards.total.overdue),
         ]
         .into_iter()
         .map(|(item, n)| vec![text(item), int(n)])
@@ -246,6 +329,7 @@ pub fn tables(report: &MonthlyReport) -> Vec<Table> {
         hot("hot_grids", "热点网格", "网格", &report.hot_grids),
         prominent,
         rates_table(&report.rates),
+        hazards_table(&report.hazards),
         scores_table(report),
         trend_table(&report.trend),
     ]
@@ -532,6 +616,7 @@ mod tests {
                 regions: vec![],
                 departments: vec![],
             },
+            hazards: crate::workflow::hazards::HazardReport::empty(0, 0, 10),
             score_rules: ScoreRules::default(),
             department_scores: vec![],
             region_scores: vec![],

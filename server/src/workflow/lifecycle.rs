@@ -417,6 +417,10 @@ pub fn apply(
     let mut notices = Vec::new();
     let mut evaluations = Vec::new();
     let owner_grid = record.owner_grid.as_ref().and_then(|o| o.code.clone());
+    // What a hazard step is judged on: the lead's deadline and its reported result, before the
+    // action changes them.
+    let lead_before = active_lead(record).map(|a| (a.department.clone(), a.deadline));
+    let result_before = record.workflow.result.as_ref().map(|r| r.at);
     let (kind, note): (&str, String) = match action {
         Action::Accept {
             note,
@@ -823,10 +827,58 @@ pub fn apply(
         }
     };
     push_event(record, &actor.username, env.now, kind, note);
+    let hazard_steps = match (&record.inspection, hazard_step(kind)) {
+        (Some(inspection), Some(step)) => {
+            let lead = match step {
+                "dispatched" => active_lead(record).map(|a| a.department.clone()),
+                _ => lead_before.as_ref().map(|(d, _)| d.clone()),
+            };
+            let deadline = lead_before.as_ref().map(|(_, due)| *due);
+            let on_time = match step {
+                "rectified" => deadline.map(|due| env.now <= due),
+                "reinspected_fixed" | "reinspected_not_fixed" => {
+                    deadline.zip(result_before).map(|(due, at)| at <= due)
+                }
+                _ => None,
+            };
+            vec![store::HazardStep {
+                id: record
+                    .timeline
+                    .last()
+                    .map(|e| e.id.clone())
+                    .unwrap_or_default(),
+                record_id: record.id.to_string(),
+                at: env.now,
+                step: step.to_string(),
+                hazard_type: inspection.hazard_type.clone(),
+                risk_level: inspection.risk_level.as_str().to_string(),
+                owner_grid,
+                department: lead,
+                on_time,
+            }]
+        }
+        _ => Vec::new(),
+    };
     sync_case(record, case, env.now);
     Ok(CaseWrites {
         notices,
         evaluations,
+        hazard_steps,
+    })
+}
+
+/// The hazard figures' name of a transition's event kind, for the steps they count.
+fn hazard_step(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "verified" => "verified",
+        "returned_to_worker" => "returned_to_worker",
+        "resolved_in_grid" => "resolved_in_grid",
+        "escalated" => "escalated",
+        "dispatched" => "dispatched",
+        "rectified" => "rectified",
+        "reinspected_fixed" => "reinspected_fixed",
+        "reinspected_not_fixed" => "reinspected_not_fixed",
+        _ => return None,
     })
 }
 

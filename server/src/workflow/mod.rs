@@ -10,6 +10,7 @@ pub mod calendar;
 pub mod catalogue;
 pub mod cells;
 pub mod export;
+pub mod hazards;
 pub mod lifecycle;
 pub mod queue;
 pub mod rates;

@@ -135,7 +135,7 @@ pub struct Rate {
 }
 
 impl Rate {
-    fn new(numerator: f64, denominator: u64) -> Rate {
+    pub(crate) fn new(numerator: f64, denominator: u64) -> Rate {
         Rate {
             numerator,
             denominator,
@@ -201,7 +201,7 @@ impl RatesReport {
 
 /// Ranks `groups` on one rate: ranked when the denominator reaches `min_sample`, highest rate
 /// first, equal rates sharing a rank.
-fn rank(groups: &mut [&mut Group], min_sample: u64, rate: fn(&mut Group) -> &mut Rate) {
+pub(crate) fn rank<T>(groups: &mut [&mut T], min_sample: u64, rate: fn(&mut T) -> &mut Rate) {
     let mut ranked: Vec<(usize, f64)> = groups
         .iter_mut()
         .enumerate()

@@ -299,6 +299,8 @@ pub struct MonthlyReport {
     pub duplicates: Vec<String>,
     pub unreasonable: Vec<String>,
     pub rates: RatesReport,
+    /// The hazard loop's figures and the rectification rate (整改率).
+    pub hazards: crate::workflow::hazards::HazardReport,
     pub score_rules: ScoreRules,
     pub department_scores: Vec<Score>,
     pub region_scores: Vec<Score>,
@@ -326,6 +328,7 @@ pub struct MonthlyInput<'a> {
     /// Notices issued in the month.
     pub notices: &'a [IssuedNotice],
     pub rates: RatesReport,
+    pub hazards: crate::workflow::hazards::HazardReport,
     pub rules: ScoreRules,
     pub labels: &'a Labels,
     /// The months of the trend, oldest first.
@@ -574,14 +577,15 @@ pub fn monthly(input: MonthlyInput<'_>) -> MonthlyReport {
         }),
         score_rules: input.rules,
         rates,
+        hazards: input.hazards,
         trend,
     }
 }
 
 /// Reads what the report of `month` is made from and makes it: the month's cases and
 /// complaints, the previous month's complaints, the notices issued in the month (each with its
-/// case's department and regions), and every case with an event in the 12 months of the trend.
-/// Eight queries, whatever the month holds.
+/// case's department and regions), the hazards found, their steps and missed rectification
+/// deadlines, and every case with an event in the 12 months of the trend. Eleven queries, whatever the month holds.
 pub async fn gather_monthly(
     store: &dyn crate::store::Store,
     map: &crate::state::MapSnapshot,
@@ -617,6 +621,18 @@ pub async fn gather_monthly(
     }
     trend_months.reverse();
     let labels = labels(store, map).await?;
+    let hazards = crate::workflow::hazards::compute(
+        &store.hazards_created_between(from, to).await?,
+        &store.hazard_steps_between(from, to).await?,
+        &store.hazard_misses_between(from, to).await?,
+        (from, to),
+        settings,
+        |g| map.region_path(g),
+        &crate::workflow::hazards::Names {
+            region: &|c| labels.region(c),
+            department: &|c| labels.department(c),
+        },
+    );
     let trend_from = trend_months[0].bounds().0;
     let trend_cases = store.cases_between(trend_from, to).await?;
     let trend_evaluations = store.evaluations_between(trend_from, to).await?;
@@ -628,6 +644,7 @@ pub async fn gather_monthly(
         evaluations: &evaluations,
         notices: &notices,
         rates,
+        hazards,
         rules,
         labels: &labels,
         trend_months,
@@ -737,6 +754,7 @@ mod csv_tests {
             evaluations: &[],
             notices: &[],
             rates,
+            hazards: crate::workflow::hazards::HazardReport::empty(from, to, 10),
             rules: ScoreRules::default(),
             labels: &Labels::default(),
             trend_months: vec![month],

@@ -140,7 +140,7 @@ impl AsyncEdit for Supervise {
         }
         Ok(Some(CaseWrites {
             notices,
-            evaluations: Vec::new(),
+            ..CaseWrites::default()
         }))
     }
 }

@@ -495,9 +495,12 @@ impl AsyncEdit for Steps<'_> {
             &env,
             &issued,
         ) {
-            Ok(writes) => {
+            Ok(mut writes) => {
                 // The transition's own event, last on the timeline, answers the step.
                 if let Some(last) = taken.timeline.last_mut() {
+                    for step in writes.hazard_steps.iter_mut().filter(|h| h.id == last.id) {
+                        step.id = answer.clone();
+                    }
                     last.id = answer;
                 }
                 (*record, *case) = (taken, taken_case);

@@ -709,3 +709,254 @@ async fn a_grid_s_register_holds_its_people_households_and_what_lies_open_in_it(
         .await;
     assert_problem(elsewhere, 403, "forbidden").await;
 }
+
+/// The hazard totals of the monthly reports of every month from the one holding `from` to the
+/// one holding `to`, added up: a test run across midnight at a month's end counts the same.
+async fn hazard_totals(grid: &Grid, from: i64, to: i64) -> (Value, Vec<Value>) {
+    use gridsync_server::workflow::calendar::Date;
+    use gridsync_server::workflow::report::Month;
+    let month_of = |ms: i64| {
+        let (year, month, _) = Date::of_instant(ms).ymd();
+        Month { year, month }
+    };
+    let (mut month, last) = (month_of(from), month_of(to));
+    let mut total = serde_json::Map::new();
+    let mut reports = Vec::new();
+    while month <= last {
+        let report: Value = grid
+            .app
+            .get(
+                &format!("/api/v1/reports/monthly/{month}"),
+                Some(&grid.desk),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        for (key, value) in report["hazards"]["total"].as_object().unwrap() {
+            let sum = total.get(key).and_then(Value::as_u64).unwrap_or(0) + value.as_u64().unwrap();
+            total.insert(key.clone(), json!(sum));
+        }
+        reports.push(report);
+        month = month.next();
+    }
+    (Value::Object(total), reports)
+}
+
+#[both_backends]
+async fn the_month_counts_every_step_of_the_loop_and_judges_each_rectification_once(app: TestApp) {
+    let grid = Grid::new(app).await;
+    let started = gridsync_server::workflow::calendar::Date::of_instant(sync_core::now_ms());
+    // Rectified on time, found not fixed, rectified again and fixed.
+    let returned = grid.hazard("high").await;
+    grid.step(
+        &returned,
+        &grid.leader,
+        json!({ "action": "return_to_worker", "note": "补充" }),
+    )
+    .await;
+    grid.step(&returned, &grid.worker, json!({ "action": "resubmit" }))
+        .await;
+    grid.step(&returned, &grid.leader, json!({ "action": "verify" }))
+        .await;
+    grid.step(
+        &returned,
+        &grid.leader,
+        json!({ "action": "escalate", "note": "上报" }),
+    )
+    .await;
+    grid.step(
+        &returned,
+        &grid.desk,
+        json!({ "action": "dispatch", "lead": "housing" }),
+    )
+    .await;
+    for fixed in [false, true] {
+        grid.step(
+            &returned,
+            &grid.housing,
+            json!({ "action": "report_rectification", "note": "已整改" }),
+        )
+        .await;
+        grid.step(
+            &returned,
+            &grid.worker,
+            json!({ "action": "reinspect", "fixed": fixed }),
+        )
+        .await;
+    }
+    // Settled in the grid.
+    let small = grid.hazard("low").await;
+    grid.step(&small, &grid.leader, json!({ "action": "verify" }))
+        .await;
+    grid.step(
+        &small,
+        &grid.leader,
+        json!({ "action": "resolve_in_grid", "note": "已劝离" }),
+    )
+    .await;
+    // Nobody rectifies the critical one: its deadline is missed.
+    let critical = grid.hazard("critical").await;
+    grid.step(&critical, &grid.leader, json!({ "action": "verify" }))
+        .await;
+    grid.step(
+        &critical,
+        &grid.leader,
+        json!({ "action": "escalate", "note": "燃气" }),
+    )
+    .await;
+    let dispatched = grid
+        .step(
+            &critical,
+            &grid.desk,
+            json!({ "action": "dispatch", "lead": "housing" }),
+        )
+        .await;
+    let due = dispatched["case"]["deadline"].as_i64().unwrap();
+    let server = instance(&grid.app).await;
+    sweep(&server, "a", due + 1, Duration::from_secs(60))
+        .await
+        .unwrap();
+
+    let (total, reports) = hazard_totals(&grid, started.start_ms(), due).await;
+
+    assert_eq!(
+        total,
+        json!({
+            "found": 3, "verified": 3, "returned": 1, "resolved_in_grid": 1, "escalated": 2,
+            "dispatched": 2, "rectified_on_time": 2, "rectified_late": 0, "overdue": 1,
+            "reinspected": 2, "failed_reinspections": 1,
+            "fixed_on_time": 1, "reinspected_on_time": 2,
+        })
+    );
+    // 整改率 = 1 / (2 + 1), charged to housing; found by level; every region up from the grid.
+    let housing = group_totals(&reports, "by_department", "housing");
+    assert_eq!(
+        (
+            housing["fixed_on_time"].as_u64(),
+            housing["reinspected_on_time"].as_u64(),
+            housing["overdue"].as_u64()
+        ),
+        (Some(1), Some(2), Some(1))
+    );
+    let named = reports
+        .iter()
+        .flat_map(|r| r["hazards"]["by_department"].as_array().unwrap().clone())
+        .find(|g| g["code"] == "housing")
+        .unwrap();
+    assert_eq!(named["name"], "住建局");
+    for (level, found) in [("critical", 1), ("high", 1), ("low", 1), ("medium", 0)] {
+        assert_eq!(
+            group_totals(&reports, "by_risk_level", level)["found"],
+            found,
+            "{level}"
+        );
+    }
+    let in_grid = group_totals(&reports, "by_region", GRID);
+    assert_eq!(
+        (in_grid["found"].as_u64(), in_grid["overdue"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(group_totals(&reports, "by_type", "fire")["found"], 3);
+    let first = &reports[0]["hazards"];
+    assert_eq!(first["by_type"][0]["name"], "消防安全");
+    assert_eq!(
+        first["by_risk_level"][0]["name"], "重大",
+        "the gravest level first"
+    );
+    if reports.len() == 1 {
+        assert_eq!(first["rectification"]["rate"], 1.0 / 3.0);
+    }
+
+    // The workbook's sheet says the same, read back by a spreadsheet reader.
+    let month = reports[0]["month"].as_str().unwrap();
+    let xlsx = grid
+        .app
+        .get(
+            &format!("/api/v1/reports/monthly/{month}?format=xlsx"),
+            Some(&grid.desk),
+        )
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    let workbook = crate::helpers::read_xlsx(&xlsx);
+    let sheet = &workbook
+        .iter()
+        .find(|(n, _)| n == "隐患整改")
+        .expect("the hazard sheet")
+        .1;
+    let column = |h: &str| sheet[0].iter().position(|x| x == h).unwrap();
+    let total = &sheet[1];
+    assert_eq!(
+        (
+            total[column("分组")].as_str(),
+            total[column("发现")].as_str()
+        ),
+        ("合计", "3")
+    );
+    let grid_row = sheet
+        .iter()
+        .find(|r| r[column("编码")] == GRID)
+        .expect("the grid's row, its code as text");
+    assert_eq!(grid_row[column("分组")], "区域");
+    assert!(sheet.iter().any(|r| r[column("名称")] == "住建局"));
+
+    // The grid's register shows its hazard figures and rectification rate this month, as the
+    // month's report counts them.
+    let register: Value = grid
+        .app
+        .get(
+            &format!("/api/v1/grids/{GRID}/register"),
+            Some(&grid.leader),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let month = register["rates"]["month"].as_str().unwrap();
+    let report: Value = grid
+        .app
+        .get(
+            &format!("/api/v1/reports/monthly/{month}"),
+            Some(&grid.desk),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let in_report = report["hazards"]["by_region"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["code"] == GRID)
+        .cloned()
+        .unwrap_or(json!({ "tally": null, "rectification": null }));
+    assert_eq!(register["rates"]["hazards"], in_report["tally"]);
+    assert_eq!(
+        register["rates"]["rectification"],
+        in_report["rectification"]
+    );
+    if month == reports[0]["month"] {
+        assert_eq!(register["rates"]["hazards"]["found"], 3);
+    }
+}
+
+/// A group's tally added up over `reports` (zeros when no report has it).
+fn group_totals(reports: &[Value], grouping: &str, code: &str) -> Value {
+    let mut total = serde_json::Map::new();
+    for report in reports {
+        let groups = report["hazards"][grouping].as_array().unwrap();
+        for group in groups.iter().filter(|g| g["code"] == code) {
+            for (key, value) in group["tally"].as_object().unwrap() {
+                let sum =
+                    total.get(key).and_then(Value::as_u64).unwrap_or(0) + value.as_u64().unwrap();
+                total.insert(key.clone(), json!(sum));
+            }
+        }
+    }
+    if total.is_empty() {
+        return json!({ "found": 0 });
+    }
+    Value::Object(total)
+}

@@ -490,6 +490,7 @@ proptest! {
             evaluations: &month_evaluations,
             notices: &notices,
             rates: computed,
+            hazards: gridsync_server::workflow::hazards::HazardReport::empty(from, to, 1),
             rules,
             labels: &report::Labels::default(),
             trend_months: vec![month],
