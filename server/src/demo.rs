@@ -382,6 +382,21 @@ async fn seed_demo_hazards(
     let rectify = || Action::ReportRectification {
         note: note("已完成整改"),
     };
+    // The photo a leader settles a hazard in the grid with, held by the server like an upload.
+    let photo = demo_photo();
+    let photo_sha = sync_core::sha256_hex(&photo);
+    store
+        .blob_append(&crate::store::BlobAppend {
+            sha256: &photo_sha,
+            size: photo.len() as i64,
+            start: 0,
+            bytes: &photo,
+            mime_type: Some("image/png"),
+            uploaded_by: "worker",
+            now: crate::domain::now_unix(),
+        })
+        .await?;
+    store.blob_finish(&photo_sha, true).await?;
     type Steps<'a> = Vec<(Action, &'a Actor)>;
     let hazards: Vec<(&str, &str, RiskLevel, &str, Steps)> = vec![
         (
@@ -420,7 +435,7 @@ async fn seed_demo_hazards(
                 (
                     Action::ResolveInGrid {
                         note: note("网格长上门劝导，业主当天清走"),
-                        evidence: None,
+                        evidence: Some(photo_sha.clone()),
                     },
                     &leader,
                 ),
@@ -485,7 +500,7 @@ async fn seed_demo_hazards(
         let (lon, lat) = area
             .map(|a| ((a.bbox[0] + a.bbox[2]) / 2.0, (a.bbox[1] + a.bbox[3]) / 2.0))
             .unwrap_or((124.27, 43.1));
-        let built = RecordBuilder::risk_inspection(*title, *hazard_type, *level, &writer)
+        let mut built = RecordBuilder::risk_inspection(*title, *hazard_type, *level, &writer)
             .description(format!("{title}，网格员巡查发现。"))
             .location(Location {
                 lon,
@@ -494,6 +509,20 @@ async fn seed_demo_hazards(
                 crs: Crs::Wgs84,
             })
             .build();
+        if steps
+            .iter()
+            .any(|(a, _)| matches!(a, Action::ResolveInGrid { .. }))
+        {
+            built.attachments.insert(
+                photo_sha.clone(),
+                sync_core::Attachment {
+                    sha256: photo_sha.clone(),
+                    mime_type: "image/png".into(),
+                    size: photo.len() as u64,
+                    caption: Some("清理后现场".into()),
+                },
+            );
+        }
         let mut doc = RecordDoc::create(&built, server_actor.clone(), &writer)?;
         let mut record =
             decide_owner(&mut doc, &built, map, &server_actor)?.unwrap_or_else(|| built.clone());
@@ -514,6 +543,7 @@ async fn seed_demo_hazards(
                     class,
                 }),
                 class: class.clone(),
+                leader_review: false,
             };
             let mut done = lifecycle::apply(&mut record, &mut case, action, by, &env)?;
             writes.notices.append(&mut done.notices);
@@ -535,10 +565,65 @@ async fn seed_demo_hazards(
     Ok(hazards.len())
 }
 
+/// A small PNG picture (160 × 120: sky, a wall, a cleared pavement) for the demo's evidence
+/// photo, encoded here so the demo needs no file.
+fn demo_photo() -> Vec<u8> {
+    use std::io::Write as _;
+    let (width, height) = (160u32, 120u32);
+    let mut raw = Vec::with_capacity(((width * 3 + 1) * height) as usize);
+    for y in 0..height {
+        raw.push(0); // no filter
+        for x in 0..width {
+            let pixel: [u8; 3] = if y < 40 {
+                [150 + (y * 2) as u8, 190 + y as u8, 235]
+            } else if y < 85 && (20..140).contains(&x) {
+                if (y - 40) % 9 == 0 || (x + if (y - 40) / 9 % 2 == 0 { 0 } else { 10 }) % 20 == 0 {
+                    [200, 200, 195]
+                } else {
+                    [178, 74, 56]
+                }
+            } else if y < 85 {
+                [120, 170, 90]
+            } else {
+                [170 + (x % 7) as u8, 170, 165]
+            };
+            raw.extend_from_slice(&pixel);
+        }
+    }
+    let mut deflate = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    deflate.write_all(&raw).expect("writing to memory");
+    let data = deflate.finish().expect("writing to memory");
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    let mut chunk = |kind: &[u8; 4], body: &[u8]| {
+        png.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        let mut crc = flate2::Crc::new();
+        crc.update(kind);
+        crc.update(body);
+        png.extend_from_slice(kind);
+        png.extend_from_slice(body);
+        png.extend_from_slice(&crc.sum().to_be_bytes());
+    };
+    let mut header = Vec::new();
+    header.extend_from_slice(&width.to_be_bytes());
+    header.extend_from_slice(&height.to_be_bytes());
+    header.extend_from_slice(&[8, 2, 0, 0, 0]); // 8-bit RGB, deflate, no filter, no interlace
+    chunk(b"IHDR", &header);
+    chunk(b"IDAT", &data);
+    chunk(b"IEND", &[]);
+    png
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::state::MapSnapshot;
+
+    #[test]
+    fn the_demo_photo_is_a_small_png() {
+        let photo = demo_photo();
+        assert_eq!(infer::get(&photo).map(|t| t.mime_type()), Some("image/png"));
+        assert!(photo.len() < 20_000, "{} bytes", photo.len());
+    }
 
     #[test]
     fn the_demo_map_is_seamless_and_every_grid_owns_its_centre() {

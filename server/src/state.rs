@@ -107,6 +107,11 @@ impl MapSnapshot {
         }
     }
 
+    /// Whether the map holds an area of this code.
+    pub fn has_area(&self, code: &str) -> bool {
+        self.index.id_of(code).is_some()
+    }
+
     /// Every area's name, by code.
     pub fn names(&self) -> std::collections::BTreeMap<String, String> {
         self.meta

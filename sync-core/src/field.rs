@@ -20,7 +20,8 @@ use crate::schema::{Event, Kind, Record, Status};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FieldStep {
-    /// The report was returned to its worker; amended, it goes to the grid's leaders again.
+    /// The report (a hazard, or a complaint its region sends to the grid's leaders first) was
+    /// returned to its worker; amended, it goes to the grid's leaders again.
     Resubmit,
     /// Re-inspected on site after the department's rectification: fixed.
     ReinspectedFixed,
@@ -77,7 +78,8 @@ impl FieldStep {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Task {
-    /// The worker's own report came back from the grid's leaders: amend it and submit it again.
+    /// The worker's own report (a hazard, or a complaint under the leaders' review) came back
+    /// from the grid's leaders: amend it and submit it again.
     Amend,
     /// The department reported the hazard rectified: re-inspect it on site.
     Reinspect,
@@ -133,15 +135,13 @@ impl Record {
     }
 
     /// What this record waits for from `worker`, if anything: amending their own returned
-    /// report, or re-inspecting a rectified hazard (any worker of the grid may; the phone holds
-    /// only its grids' records). Nothing while a step for it waits for the server's answer.
+    /// report (a hazard or a complaint), or re-inspecting a rectified hazard (any worker of the
+    /// grid may; the phone holds only its grids' records). Nothing while a step for it waits
+    /// for the server's answer.
     pub fn task_for(&self, worker: &str) -> Option<Task> {
-        if self.kind != Kind::RiskInspection {
-            return None;
-        }
         let task = match self.workflow.status {
             Status::Returned if self.created_by.user == worker => Task::Amend,
-            Status::Rectified => Task::Reinspect,
+            Status::Rectified if self.kind == Kind::RiskInspection => Task::Reinspect,
             _ => return None,
         };
         let waiting = self.pending_steps().iter().any(|(s, _)| s.task() == task);
@@ -177,14 +177,23 @@ mod tests {
     }
 
     #[test]
-    fn nothing_waits_on_a_complaint_or_a_hazard_in_other_hands() {
+    fn nothing_waits_on_a_record_in_other_hands() {
         for status in [Status::Received, Status::Verified, Status::Dispatched] {
             assert_eq!(hazard(status).task_for("wang"), None, "{status}");
         }
         let w = Writer::new("wang", "phone");
         let mut complaint = RecordBuilder::complaint("路灯不亮", &w).build();
-        complaint.workflow.status = Status::Returned;
+        complaint.workflow.status = Status::Received;
         assert_eq!(complaint.task_for("wang"), None);
+    }
+
+    #[test]
+    fn a_complaint_returned_by_the_leaders_waits_for_its_worker() {
+        let w = Writer::new("wang", "phone");
+        let mut complaint = RecordBuilder::complaint("路灯不亮", &w).build();
+        complaint.workflow.status = Status::Returned;
+        assert_eq!(complaint.task_for("wang"), Some(Task::Amend));
+        assert_eq!(complaint.task_for("zhao"), None);
     }
 
     #[test]

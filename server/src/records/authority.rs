@@ -136,6 +136,7 @@ impl AccountAuthority<'_> {
                 E::InvalidTransition { .. } => "invalid_transition",
                 E::Forbidden(_) => "forbidden",
                 E::Invalid { code, .. } => code,
+                E::AwaitingReview => "awaiting_leader_review",
             };
             Rejection::new(code, e.to_string())
         })

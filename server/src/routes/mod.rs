@@ -202,6 +202,8 @@ route_table! {
     get "/api/v1/reports/monthly/{month}" => workflow::monthly_report;
     get "/api/v1/score-rules" => workflow::get_score_rules;
     put "/api/v1/score-rules" => workflow::put_score_rules;
+    get "/api/v1/settings/leader-review" => workflow::get_leader_review;
+    put "/api/v1/settings/leader-review" => workflow::put_leader_review;
     // Open311 GeoReport v2 and the public form: no bearer token.
     get "/open311/v2/discovery.{format}" => open311::discovery;
     get "/open311/v2/services.{format}" => open311::services;

@@ -726,6 +726,69 @@ pub async fn put_score_rules(
     Ok(HttpResponse::Ok().json(rules))
 }
 
+/// Where workers' complaints go to their grid's leaders before the desk.
+#[derive(Debug, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LeaderReview {
+    /// Area codes; each covers its subtree. Empty: every complaint goes straight to the desk.
+    areas: Vec<String>,
+}
+
+/// The most areas the leader-review setting names.
+const MAX_REVIEW_AREAS: usize = 1_000;
+
+/// `GET /api/v1/settings/leader-review` (admins, the desk, supervisors, grid leaders).
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn get_leader_review(
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&[
+        Role::Admin,
+        Role::Dispatcher,
+        Role::Supervisor,
+        Role::GridLeader,
+    ])?;
+    let areas = crate::workflow::service::leader_review_areas(state.store.as_ref()).await?;
+    Ok(HttpResponse::Ok().json(LeaderReview { areas }))
+}
+
+/// `PUT /api/v1/settings/leader-review` (admin): the regions whose grid workers' complaints go
+/// to their grid's leaders (verify, return, settle in the grid) before the desk.
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username))]
+pub async fn put_leader_review(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Json<LeaderReview>,
+) -> ApiResult<HttpResponse> {
+    caller.require_role(&[Role::Admin])?;
+    let mut areas = body.into_inner().areas;
+    if areas.len() > MAX_REVIEW_AREAS {
+        return Err(ApiError::unprocessable(
+            "too_many",
+            format!("at most {MAX_REVIEW_AREAS} areas"),
+        ));
+    }
+    let map = state.grids.snapshot().await?;
+    if let Some(unknown) = areas.iter().find(|a| !map.has_area(a)) {
+        return Err(ApiError::unprocessable(
+            "unknown_area",
+            format!(
+                "no area {:?} on the map",
+                unknown.chars().take(64).collect::<String>()
+            ),
+        ));
+    }
+    areas.sort();
+    areas.dedup();
+    let text = serde_json::to_string(&areas).map_err(ApiError::internal)?;
+    state
+        .store
+        .put_setting(crate::workflow::service::LEADER_REVIEW_AREAS, &text)
+        .await?;
+    Ok(HttpResponse::Ok().json(LeaderReview { areas }))
+}
+
 /// Query of the monthly report.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -850,6 +913,7 @@ pub async fn queue(
         user: &caller.user,
         map: &map,
     };
+    let review_areas = crate::workflow::service::leader_review_areas(state.store.as_ref()).await?;
     let mut items = Vec::new();
     for awaiting in crate::workflow::queue::for_role(caller.user.role) {
         let rows = state
@@ -868,7 +932,20 @@ pub async fn queue(
                 limit,
             })
             .await?;
-        items.extend(rows.into_iter().map(|row| (row, awaiting.actions)));
+        let under_review = |row: &crate::store::RecordRow| {
+            crate::workflow::service::under_leader_review(
+                &row.kind,
+                &row.channel,
+                row.owner_grid.as_deref(),
+                &review_areas,
+                &map,
+            )
+        };
+        items.extend(
+            rows.into_iter()
+                .filter(|row| awaiting.review.is_none_or(|r| under_review(row) == r))
+                .map(|row| (row, awaiting.actions)),
+        );
     }
     // Oldest first, as each status's list came (by creation, then id).
     items.sort_by(|(a, _), (b, _)| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));

@@ -507,6 +507,7 @@ mod tests {
                         class: self.class.clone(),
                     }),
                     class: Some(self.class.clone()),
+                    leader_review: false,
                 };
                 let writes = lifecycle::take(
                     &mut self.record,

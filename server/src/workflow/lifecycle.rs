@@ -254,6 +254,9 @@ pub struct Env<'a> {
     pub dispatch: Option<DispatchPlan>,
     /// The case's deadline class, for the fresh deadlines of a re-handling.
     pub class: Option<DeadlineClass>,
+    /// The complaint goes to its grid's leaders before the desk (a worker's complaint in a
+    /// region that asks for it): the leaders verify, return or settle it first.
+    pub leader_review: bool,
 }
 
 /// Why a transition was refused.
@@ -271,6 +274,10 @@ pub enum TransitionError {
     /// The request is well-formed but its content is not acceptable (HTTP 422).
     #[error("{detail}")]
     Invalid { code: &'static str, detail: String },
+    /// The complaint waits for its grid's leaders' review before the desk takes it (HTTP 409
+    /// `awaiting_leader_review`).
+    #[error("this complaint waits for its grid's leaders to review it before the desk takes it")]
+    AwaitingReview,
 }
 
 fn invalid(code: &'static str, detail: impl Into<String>) -> TransitionError {
@@ -365,11 +372,31 @@ pub fn apply(
             "only complaints follow the complaint workflow",
         ));
     }
-    if !hazard && action.is_hazard_only() {
+    // A complaint under its grid's leaders' review takes their steps (and a returned one the
+    // worker's resubmission, whatever the setting says now); no other complaint does.
+    let reviewed_complaint = matches!(
+        action,
+        Action::Verify { .. } | Action::ReturnToWorker { .. } | Action::ResolveInGrid { .. }
+    ) && env.leader_review
+        || matches!(action, Action::Resubmit { .. });
+    if !hazard && action.is_hazard_only() && !reviewed_complaint {
         return Err(invalid(
             "not_a_hazard",
-            "only risk inspections follow the hazard loop",
+            "only risk inspections, and complaints their region sends to the grid's leaders \
+             first, follow this step",
         ));
+    }
+    // The desk waits for the leaders' review.
+    if !hazard
+        && env.leader_review
+        && record.workflow.status == Status::Received
+        && matches!(
+            action,
+            Action::Accept { .. } | Action::FlagUnreasonable { .. } | Action::LinkDuplicate { .. }
+        )
+        && action.roles().contains(&actor.role)
+    {
+        return Err(TransitionError::AwaitingReview);
     }
     let status = record.workflow.status;
     let require = |allowed: &[Status]| {
@@ -428,7 +455,7 @@ pub fn apply(
             group_complaint,
             legacy,
         } => {
-            require(&[Status::Received])?;
+            require(&[Status::Received, Status::Verified])?;
             let mut note = text("note", note, false)?;
             case.group_complaint = *group_complaint;
             case.legacy = *legacy;
@@ -461,7 +488,7 @@ pub fn apply(
             ("accepted", note)
         }
         Action::FlagUnreasonable { note } => {
-            require(&[Status::Received, Status::Accepted])?;
+            require(&[Status::Received, Status::Verified, Status::Accepted])?;
             let note = text("note", note, true)?;
             record.workflow.status = Status::FlaggedUnreasonable;
             ("flagged_unreasonable", note)
@@ -666,7 +693,7 @@ pub fn apply(
             ("closed", text("note", note, false)?)
         }
         Action::LinkDuplicate { duplicate_of, note } => {
-            require(&[Status::Received, Status::Accepted])?;
+            require(&[Status::Received, Status::Verified, Status::Accepted])?;
             if *duplicate_of == record.id {
                 return Err(invalid(
                     "invalid_duplicate",
@@ -771,15 +798,29 @@ pub fn apply(
             ("resubmitted", text("note", note, false)?)
         }
         Action::ResolveInGrid { note, evidence } => {
-            require(&[Status::Verified])?;
+            // A hazard is verified first and settled with an evidence photo; a complaint under
+            // review is settled from its report, with a note.
+            require(if hazard {
+                &[Status::Verified]
+            } else {
+                &[Status::Received]
+            })?;
             let note = text("note", note, true)?;
-            if let Some(sha) = evidence
-                && !record.attachments.contains_key(sha)
-            {
-                return Err(invalid(
-                    "unknown_attachment",
-                    "the evidence is not one of the record's photos",
-                ));
+            match evidence {
+                Some(sha) if !record.attachments.contains_key(sha) => {
+                    return Err(invalid(
+                        "unknown_attachment",
+                        "the evidence is not one of the record's photos",
+                    ));
+                }
+                None if hazard => {
+                    return Err(invalid(
+                        "missing_evidence",
+                        "a hazard is settled in the grid with an evidence photo: name one of \
+                         the record's photos",
+                    ));
+                }
+                _ => {}
             }
             record.workflow.status = Status::ResolvedInGrid;
             case.closed_at = Some(env.now);
@@ -928,6 +969,7 @@ pub fn check(record: &Record, action: &Action, actor: &Actor) -> Result<(), Tran
         calendar: &calendar,
         dispatch: None,
         class: Some(class),
+        leader_review: false,
     };
     let mut case = CaseRow::default();
     sync_case(record, &mut case, env.now);
@@ -1062,6 +1104,7 @@ mod tests {
                     class: general(),
                 }),
                 class: Some(general()),
+                leader_review: false,
             };
             let mut record = self.record.clone();
             let mut row = self.row.clone();

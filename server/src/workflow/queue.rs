@@ -4,12 +4,15 @@
 
 use crate::domain::Role;
 
-/// One kind of waiting work: records of `kind` in `status`, and the actions that move them.
+/// One kind of waiting work: records of `kind` in `status`, and the actions that move them;
+/// `review`, when set, keeps only the complaints that are (`true`) or are not (`false`) under
+/// their grid's leaders' review ([`crate::workflow::service::under_leader_review`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Awaiting {
     pub kind: &'static str,
     pub status: &'static str,
     pub actions: &'static [&'static str],
+    pub review: Option<bool>,
 }
 
 const fn awaiting(
@@ -21,6 +24,20 @@ const fn awaiting(
         kind,
         status,
         actions,
+        review: None,
+    }
+}
+
+const fn reviewed(
+    status: &'static str,
+    review: bool,
+    actions: &'static [&'static str],
+) -> Awaiting {
+    Awaiting {
+        kind: COMPLAINT,
+        status,
+        actions,
+        review: Some(review),
     }
 }
 
@@ -30,17 +47,28 @@ const COMPLAINT: &str = "complaint";
 /// The work that waits on `role`, in the order a person takes it.
 pub fn for_role(role: Role) -> &'static [Awaiting] {
     const LEADER: &[Awaiting] = &[
+        reviewed(
+            "received",
+            true,
+            &["verify", "return_to_worker", "resolve_in_grid"],
+        ),
         awaiting(HAZARD, "received", &["verify", "return_to_worker"]),
         awaiting(HAZARD, "verified", &["resolve_in_grid", "escalate"]),
     ];
     const WORKER: &[Awaiting] = &[
         awaiting(HAZARD, "returned", &["resubmit"]),
+        awaiting(COMPLAINT, "returned", &["resubmit"]),
         awaiting(HAZARD, "rectified", &["reinspect"]),
     ];
     const DESK: &[Awaiting] = &[
+        reviewed(
+            "received",
+            false,
+            &["accept", "flag_unreasonable", "link_duplicate"],
+        ),
         awaiting(
             COMPLAINT,
-            "received",
+            "verified",
             &["accept", "flag_unreasonable", "link_duplicate"],
         ),
         awaiting(COMPLAINT, "accepted", &["dispatch", "link_duplicate"]),
@@ -94,9 +122,12 @@ mod tests {
                     let action: Action =
                         serde_json::from_value(json).unwrap_or_else(|e| panic!("{name}: {e}"));
                     assert!(action.roles().contains(&role), "{role} may not {name}");
+                    // The hazard loop's steps are a complaint's only under the leaders'
+                    // review, or (resubmit) once returned by it.
+                    let reviewed = item.review == Some(true) || item.status == "returned";
                     assert!(
                         action.applies_to_hazards() && item.kind == HAZARD
-                            || !action.is_hazard_only() && item.kind == COMPLAINT,
+                            || (!action.is_hazard_only() || reviewed) && item.kind == COMPLAINT,
                         "{name} on a {}",
                         item.kind
                     );

@@ -44,6 +44,11 @@ impl From<TransitionError> for ApiError {
                 }
             }
             TransitionError::Forbidden(detail) => ApiError::Forbidden(detail),
+            TransitionError::AwaitingReview => ApiError::InvalidState {
+                code: "awaiting_leader_review",
+                detail: error.to_string(),
+                extra: None,
+            },
             TransitionError::Invalid { code, detail } => ApiError::unprocessable(code, detail),
         }
     }
@@ -180,6 +185,47 @@ async fn find_class(store: &dyn Store, code: &str) -> Result<Option<DeadlineClas
         .find(|c| c.code == code))
 }
 
+/// The setting that names the regions whose workers' complaints go to their grid's leaders
+/// before the desk: a JSON list of area codes (each covers its subtree).
+pub const LEADER_REVIEW_AREAS: &str = "leader_review_areas";
+
+/// The regions whose workers' complaints go to their grid's leaders before the desk.
+pub async fn leader_review_areas(store: &dyn Store) -> Result<Vec<String>, ApiError> {
+    Ok(match store.setting(LEADER_REVIEW_AREAS).await? {
+        Some(text) => serde_json::from_str(&text).map_err(ApiError::internal)?,
+        None => Vec::new(),
+    })
+}
+
+/// Whether a record goes to its grid's leaders before the desk: a complaint recorded in the
+/// field app (by a grid worker) whose grid lies in one of `areas`.
+pub fn under_leader_review(
+    kind: &str,
+    channel: &str,
+    owner_grid: Option<&str>,
+    areas: &[String],
+    map: &MapSnapshot,
+) -> bool {
+    kind == "complaint"
+        && channel == sync_core::Channel::App.as_str()
+        && owner_grid.is_some_and(|grid| areas.iter().any(|a| map.is_within(grid, a)))
+}
+
+/// [`under_leader_review`] of a record, with the setting read from the store.
+async fn reviewed(store: &dyn Store, map: &MapSnapshot, record: &Record) -> Result<bool, ApiError> {
+    if record.kind != sync_core::Kind::Complaint {
+        return Ok(false);
+    }
+    let areas = leader_review_areas(store).await?;
+    Ok(under_leader_review(
+        record.kind.as_str(),
+        record.channel.as_str(),
+        record.owner_grid.as_ref().and_then(|o| o.code.as_deref()),
+        &areas,
+        map,
+    ))
+}
+
 /// The case row as stored, or a fresh one for a record that has not been through the workflow.
 async fn case_of(store: &dyn Store, record: &Record, now: i64) -> Result<CaseRow, ApiError> {
     Ok(match store.case_row(&record.id.to_string()).await? {
@@ -306,6 +352,7 @@ impl AsyncEdit for Transition<'_> {
             calendar: &self.calendar,
             dispatch: None,
             class: None,
+            leader_review: reviewed(store, self.map, record).await?,
         };
         match &self.action {
             Action::Dispatch {
@@ -483,6 +530,7 @@ impl AsyncEdit for Steps<'_> {
             calendar: &self.calendar,
             dispatch: None,
             class,
+            leader_review: false,
         };
         let issued = crate::workflow::scheduler::issued(store, &case.record_id).await?;
         let (mut taken, mut taken_case) = (record.clone(), case.clone());

@@ -100,6 +100,28 @@ impl Grid {
             .to_string()
     }
 
+    /// The worker's evidence photo of the hazard, taken on the phone and synced: its sha256.
+    async fn evidence(&self, id: &str) -> String {
+        let mut phone = crate::sync::Phone {
+            store: sync_core::Store::open_in_memory("wang", "wang-phone").unwrap(),
+            token: self.worker.clone(),
+            device: "wang-phone".into(),
+        };
+        phone.sync_all(&self.app).await;
+        let id: sync_core::RecordId = id.parse().unwrap();
+        let photo = phone
+            .store
+            .attach(
+                &id,
+                &crate::sync::jpeg(2_000),
+                "image/jpeg",
+                Some("现场照片"),
+            )
+            .unwrap();
+        phone.sync_all(&self.app).await;
+        photo.sha256
+    }
+
     async fn act(&self, id: &str, token: &str, body: Value) -> reqwest::Response {
         self.app
             .post(
@@ -254,11 +276,20 @@ async fn a_small_hazard_is_settled_in_the_grid_and_a_missed_rectification_is_sup
         )
         .await;
     assert_problem(no_such_photo, 422, "unknown_attachment").await;
+    let no_photo = grid
+        .act(
+            &small,
+            &grid.leader,
+            json!({ "action": "resolve_in_grid", "note": "网格长上门劝导，已清理" }),
+        )
+        .await;
+    assert_problem(no_photo, 422, "missing_evidence").await;
+    let photo = grid.evidence(&small).await;
     let settled = grid
         .step(
             &small,
             &grid.leader,
-            json!({ "action": "resolve_in_grid", "note": "网格长上门劝导，已清理" }),
+            json!({ "action": "resolve_in_grid", "note": "网格长上门劝导，已清理", "evidence": photo }),
         )
         .await;
     assert_eq!(settled["record"]["workflow"]["status"], "resolved_in_grid");
@@ -543,6 +574,7 @@ async fn each_person_s_queue_holds_what_awaits_their_decision_in_their_grids(app
 async fn demo_hazards(backend: crate::helpers::Backend) {
     let app = TestApp::spawn_with(backend, |s| s.demo = true).await;
     let mut queues = std::collections::BTreeMap::new();
+    let mut tokens = std::collections::BTreeMap::new();
     for (username, password, ..) in gridsync_server::demo::DEMO_ACCOUNTS {
         let body: Value = app
             .post(
@@ -555,6 +587,7 @@ async fn demo_hazards(backend: crate::helpers::Backend) {
             .await
             .unwrap();
         let token = body["token"].as_str().unwrap().to_string();
+        tokens.insert(username, token.clone());
         let queue: Value = app
             .get("/api/v1/queue", Some(&token))
             .await
@@ -583,6 +616,38 @@ async fn demo_hazards(backend: crate::helpers::Backend) {
     assert_eq!(queues["dispatcher"], strings(&["escalated"]));
     assert_eq!(queues["department"], strings(&["dispatched"]));
     assert_eq!(queues["supervisor"], Vec::<String>::new());
+
+    // The hazard settled in the grid carries its evidence photo, which the server holds.
+    let desk = &tokens["dispatcher"];
+    let settled: Value = app
+        .get(
+            "/api/v1/records?kind=risk_inspection&status=resolved_in_grid",
+            Some(desk),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = settled["records"][0]["id"]
+        .as_str()
+        .expect("a settled hazard");
+    let record: Value = app
+        .get(&format!("/api/v1/records/{id}"), Some(desk))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let (sha, attachment) = record["attachments"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .next()
+        .expect("the evidence photo");
+    assert_eq!(attachment["mime_type"], "image/png");
+    assert_eq!(record["missing_blobs"], json!([]));
+    let photo = app.get(&format!("/api/v1/blobs/{sha}"), Some(desk)).await;
+    assert_eq!(photo.status(), 200);
+    assert_eq!(photo.headers()["content-type"], "image/png");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -789,10 +854,11 @@ async fn the_month_counts_every_step_of_the_loop_and_judges_each_rectification_o
     let small = grid.hazard("low").await;
     grid.step(&small, &grid.leader, json!({ "action": "verify" }))
         .await;
+    let photo = grid.evidence(&small).await;
     grid.step(
         &small,
         &grid.leader,
-        json!({ "action": "resolve_in_grid", "note": "已劝离" }),
+        json!({ "action": "resolve_in_grid", "note": "已劝离", "evidence": photo }),
     )
     .await;
     // Nobody rectifies the critical one: its deadline is missed.

@@ -342,6 +342,7 @@ impl World {
             calendar,
             dispatch: plan,
             class: Some(class()),
+            leader_review: false,
         };
         let issued = self.issued(i);
         let (mut record, mut case) = (self.records[i].clone(), self.cases[i].clone());

@@ -40,6 +40,8 @@ mod privacy;
 mod qgis;
 /// The three rates over a hand-computed fixture month.
 mod rates;
+/// Grid leaders reviewing their workers' complaints before the desk, where a region asks.
+mod review;
 /// Account management and the role × endpoint × area matrix.
 mod roles;
 /// The supervision scheduler: overdue cases, notices issued once across instances.

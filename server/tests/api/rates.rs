@@ -271,6 +271,7 @@ async fn store_case(app: &TestApp, n: usize, spec: &Spec, times: Times) -> CaseR
                 class: general(),
             }),
             class: Some(general()),
+            leader_review: false,
         };
         let mut done = lifecycle::apply(&mut record, &mut case, &action, who, &env)
             .unwrap_or_else(|e| panic!("case {n} {}: {e}", action.name()));

@@ -156,7 +156,7 @@ const OTHER_GRID: &str = "22030300200204";
 
 /// Every role, at a grid-level and a region-level assignment, against each kind of endpoint:
 /// admin-only, map editing, reading an area inside and outside the assignment, locating, the
-/// work queue, and reading and changing the category catalogue.
+/// work queue, reading and changing the category catalogue and the leader-review setting.
 fn matrix() -> Vec<Case> {
     let mut cases = Vec::new();
     for role in Role::ALL {
@@ -230,6 +230,26 @@ fn matrix() -> Vec<Case> {
                 role,
                 areas,
                 endpoint: "write a category",
+                expected: if is_admin { 200 } else { 403 },
+            });
+            // The leader-review setting: read by those who work with it, changed by admins.
+            cases.push(Case {
+                role,
+                areas,
+                endpoint: "read leader review",
+                expected: if matches!(
+                    role,
+                    Role::Admin | Role::Dispatcher | Role::Supervisor | Role::GridLeader
+                ) {
+                    200
+                } else {
+                    403
+                },
+            });
+            cases.push(Case {
+                role,
+                areas,
+                endpoint: "set leader review",
                 expected: if is_admin { 200 } else { 403 },
             });
             cases.push(Case {
@@ -317,6 +337,19 @@ async fn roles_and_assigned_areas_decide_what_each_account_may_do(app: TestApp) 
                 .status(),
             "category history" => app
                 .get("/api/v1/categories/other/history", Some(&token))
+                .await
+                .status(),
+            "read leader review" => app
+                .get("/api/v1/settings/leader-review", Some(&token))
+                .await
+                .status(),
+            "set leader review" => app
+                .send_json(
+                    reqwest::Method::PUT,
+                    "/api/v1/settings/leader-review",
+                    Some(&token),
+                    &serde_json::json!({ "areas": ["220302"] }),
+                )
                 .await
                 .status(),
             other => unreachable!("unknown endpoint {other}"),
