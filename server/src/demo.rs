@@ -549,6 +549,7 @@ async fn seed_demo_hazards(
             writes.notices.append(&mut done.notices);
             writes.evaluations.append(&mut done.evaluations);
             writes.hazard_steps.append(&mut done.hazard_steps);
+            writes.reviews.append(&mut done.reviews);
         }
         let mut doc =
             RecordDoc::create(&record, server_actor.clone(), &Writer::new(SERVER, SERVER))?;

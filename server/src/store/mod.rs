@@ -70,7 +70,7 @@ pub use records::{
 pub use sqlite::SqliteStore;
 pub use workflow::{
     CaseRow, CaseWrites, Contact, Department, DispatchRule, Evaluation, HazardFound, HazardMiss,
-    HazardStep, Notice, WorkflowOutcome,
+    HazardStep, Notice, ReviewStep, WorkflowOutcome,
 };
 
 use crate::workflow::calendar::{CalendarDay, DeadlineClass};
@@ -375,6 +375,8 @@ store_api! {
     reader async fn notices_issued_between(&self, from: i64, to: i64) -> Result<Vec<Notice>>;
     /// Evaluations made in `[from, to]`, oldest first.
     reader async fn evaluations_between(&self, from: i64, to: i64) -> Result<Vec<Evaluation>>;
+    /// Steps of the grid leaders' review of complaints taken in `[from, to]`, oldest first.
+    reader async fn reviews_between(&self, from: i64, to: i64) -> Result<Vec<ReviewStep>>;
     /// Steps of the hazard loop taken in `[from, to]`, oldest first.
     reader async fn hazard_steps_between(&self, from: i64, to: i64) -> Result<Vec<HazardStep>>;
     /// Rectification deadlines that fell due in `[from, to]` and were missed (the `result`

@@ -120,6 +120,18 @@ pub struct HazardStep {
     pub on_time: Option<bool>,
 }
 
+/// A step of the grid leaders' review of a worker's complaint, kept when it is taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReviewStep {
+    /// The id of the step's timeline event.
+    pub id: String,
+    pub record_id: String,
+    pub at: i64,
+    /// `verified`, `returned_to_worker`, `resubmitted` or `resolved_in_grid`.
+    pub step: String,
+    pub owner_grid: Option<String>,
+}
+
 /// A missed rectification deadline: the `result` notice on a hazard.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct HazardMiss {
@@ -147,6 +159,7 @@ pub struct CaseWrites {
     pub notices: Vec<Notice>,
     pub evaluations: Vec<Evaluation>,
     pub hazard_steps: Vec<HazardStep>,
+    pub reviews: Vec<ReviewStep>,
 }
 
 /// A supervision notice (督办).
@@ -250,7 +263,7 @@ macro_rules! queries {
         use $crate::store::records::RecordCommit;
         use $crate::store::workflow::{
             CaseRow, CaseWrites, Department, DispatchRule, Evaluation, HazardFound, HazardMiss,
-            HazardStep, Notice, WorkflowOutcome,
+            HazardStep, Notice, ReviewStep, WorkflowOutcome,
             calendar_bounds,
             calendar_day, deadline_class, json_column,
         };
@@ -760,6 +773,32 @@ macro_rules! queries {
                 .collect()
         }
 
+        pub(in crate::store) async fn reviews_between(
+            pool: &Pool,
+            from: i64,
+            to: i64,
+        ) -> Result<Vec<ReviewStep>> {
+            let rows = sqlx::query(
+                "SELECT id, record_id, at, step, owner_grid FROM complaint_reviews \
+                 WHERE at >= $1 AND at <= $2 ORDER BY at, id",
+            )
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(ReviewStep {
+                        id: r.try_get(0)?,
+                        record_id: r.try_get(1)?,
+                        at: r.try_get(2)?,
+                        step: r.try_get(3)?,
+                        owner_grid: r.try_get(4)?,
+                    })
+                })
+                .collect()
+        }
+
         pub(in crate::store) async fn hazard_misses_between(
             pool: &Pool,
             from: i64,
@@ -956,6 +995,19 @@ macro_rules! queries {
                 .bind(h.owner_grid.as_deref())
                 .bind(h.department.as_deref())
                 .bind(h.on_time.map(i64::from))
+                .execute(&mut *tx)
+                .await?;
+            }
+            for r in &writes.reviews {
+                sqlx::query(
+                    "INSERT INTO complaint_reviews (id, record_id, at, step, owner_grid) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(&r.id)
+                .bind(&r.record_id)
+                .bind(r.at)
+                .bind(&r.step)
+                .bind(r.owner_grid.as_deref())
                 .execute(&mut *tx)
                 .await?;
             }

@@ -7,7 +7,7 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 
 use crate::workflow::cells::text_cell;
-use crate::workflow::hazards::{HazardReport, HazardTally};
+use crate::workflow::hazards::{HazardReport, HazardTally, ReviewReport, ReviewTally};
 use crate::workflow::rates::{Group, Rate, RatesReport};
 use crate::workflow::report::{Count, MonthlyReport, Score, Topic, TrendPoint, level_name};
 
@@ -224,6 +224,45 @@ fn hazards_table(hazards: &HazardReport) -> Table {
     }
 }
 
+/// The grid leaders' review of workers' complaints (网格长审核): the month's total, then each
+/// region.
+fn review_table(review: &ReviewReport) -> Table {
+    let row = |kind: &str, code_: &str, name: &str, level: &str, t: &ReviewTally| {
+        vec![
+            text(kind),
+            code(code_),
+            text(name),
+            text(level_name(level)),
+            int(t.verified),
+            int(t.returned),
+            int(t.resubmitted),
+            int(t.resolved_in_grid),
+        ]
+    };
+    let mut rows = vec![row("合计", "", "全部", "", &review.total)];
+    rows.extend(
+        review
+            .by_region
+            .iter()
+            .map(|g| row("区域", &g.code, &g.name, &g.level, &g.tally)),
+    );
+    Table {
+        key: "leader_review",
+        title: "网格长审核",
+        header: vec![
+            "分组",
+            "编码",
+            "名称",
+            "层级",
+            "核实转办",
+            "退回补充",
+            "补充后重报",
+            "网格内化解",
+        ],
+        rows,
+    }
+}
+
 fn scores_table(report: &MonthlyReport) -> Table {
     let row = |s: &Score| {
         vec![
@@ -330,6 +369,7 @@ pub fn tables(report: &MonthlyReport) -> Vec<Table> {
         prominent,
         rates_table(&report.rates),
         hazards_table(&report.hazards),
+        review_table(&report.leader_review),
         scores_table(report),
         trend_table(&report.trend),
     ]
@@ -617,6 +657,7 @@ mod tests {
                 departments: vec![],
             },
             hazards: crate::workflow::hazards::HazardReport::empty(0, 0, 10),
+            leader_review: Default::default(),
             score_rules: ScoreRules::default(),
             department_scores: vec![],
             region_scores: vec![],

@@ -144,6 +144,87 @@ impl HazardReport {
     }
 }
 
+/// The grid leaders' review of their workers' complaints in a period, where regions ask for it:
+/// the steps taken, by every region up from the grid.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ReviewTally {
+    pub verified: u64,
+    pub returned: u64,
+    pub resubmitted: u64,
+    pub resolved_in_grid: u64,
+}
+
+/// A region's review figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ReviewGroup {
+    pub code: String,
+    pub name: String,
+    pub level: String,
+    pub tally: ReviewTally,
+}
+
+/// The review figures of a period.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReviewReport {
+    pub total: ReviewTally,
+    /// Every region with a review step in the period, by level then code.
+    pub by_region: Vec<ReviewGroup>,
+}
+
+/// Counts the review steps taken in `[from, to]`.
+pub fn reviews(
+    steps: &[crate::store::ReviewStep],
+    (from, to): (i64, i64),
+    regions_of: impl Fn(&str) -> Vec<(String, String)>,
+    region_name: &dyn Fn(&str) -> String,
+) -> ReviewReport {
+    let mut total = ReviewTally::default();
+    let mut regions: BTreeMap<(String, String), ReviewTally> = BTreeMap::new();
+    for step in steps.iter().filter(|s| (from..=to).contains(&s.at)) {
+        let mut t = ReviewTally::default();
+        match step.step.as_str() {
+            "verified" => t.verified = 1,
+            "returned_to_worker" => t.returned = 1,
+            "resubmitted" => t.resubmitted = 1,
+            "resolved_in_grid" => t.resolved_in_grid = 1,
+            _ => continue,
+        }
+        let add = |into: &mut ReviewTally| {
+            into.verified += t.verified;
+            into.returned += t.returned;
+            into.resubmitted += t.resubmitted;
+            into.resolved_in_grid += t.resolved_in_grid;
+        };
+        add(&mut total);
+        if let Some(grid) = &step.owner_grid {
+            for (code, level) in regions_of(grid) {
+                add(regions.entry((level, code)).or_default());
+            }
+        }
+    }
+    let order = |level: &str| {
+        crate::domain::Level::ALL
+            .iter()
+            .position(|l| l.as_str() == level)
+            .unwrap_or(usize::MAX)
+    };
+    let mut by_region: Vec<ReviewGroup> = regions
+        .into_iter()
+        .map(|((level, code), tally)| ReviewGroup {
+            name: region_name(&code),
+            code,
+            level,
+            tally,
+        })
+        .collect();
+    by_region.sort_by(|a, b| {
+        order(&a.level)
+            .cmp(&order(&b.level))
+            .then(a.code.cmp(&b.code))
+    });
+    ReviewReport { total, by_region }
+}
+
 /// A risk level's Chinese name.
 pub fn risk_level_name(code: &str) -> &str {
     match code {

@@ -900,11 +900,28 @@ pub fn apply(
         }
         _ => Vec::new(),
     };
+    let reviews = match kind {
+        "verified" | "returned_to_worker" | "resubmitted" | "resolved_in_grid" if !hazard => {
+            vec![store::ReviewStep {
+                id: record
+                    .timeline
+                    .last()
+                    .map(|e| e.id.clone())
+                    .unwrap_or_default(),
+                record_id: record.id.to_string(),
+                at: env.now,
+                step: kind.to_string(),
+                owner_grid: record.owner_grid.as_ref().and_then(|o| o.code.clone()),
+            }]
+        }
+        _ => Vec::new(),
+    };
     sync_case(record, case, env.now);
     Ok(CaseWrites {
         notices,
         evaluations,
         hazard_steps,
+        reviews,
     })
 }
 

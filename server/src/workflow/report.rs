@@ -301,6 +301,8 @@ pub struct MonthlyReport {
     pub rates: RatesReport,
     /// The hazard loop's figures and the rectification rate (整改率).
     pub hazards: crate::workflow::hazards::HazardReport,
+    /// The grid leaders' review of their workers' complaints.
+    pub leader_review: crate::workflow::hazards::ReviewReport,
     pub score_rules: ScoreRules,
     pub department_scores: Vec<Score>,
     pub region_scores: Vec<Score>,
@@ -329,6 +331,7 @@ pub struct MonthlyInput<'a> {
     pub notices: &'a [IssuedNotice],
     pub rates: RatesReport,
     pub hazards: crate::workflow::hazards::HazardReport,
+    pub leader_review: crate::workflow::hazards::ReviewReport,
     pub rules: ScoreRules,
     pub labels: &'a Labels,
     /// The months of the trend, oldest first.
@@ -578,6 +581,7 @@ pub fn monthly(input: MonthlyInput<'_>) -> MonthlyReport {
         score_rules: input.rules,
         rates,
         hazards: input.hazards,
+        leader_review: input.leader_review,
         trend,
     }
 }
@@ -585,7 +589,8 @@ pub fn monthly(input: MonthlyInput<'_>) -> MonthlyReport {
 /// Reads what the report of `month` is made from and makes it: the month's cases and
 /// complaints, the previous month's complaints, the notices issued in the month (each with its
 /// case's department and regions), the hazards found, their steps and missed rectification
-/// deadlines, and every case with an event in the 12 months of the trend. Eleven queries, whatever the month holds.
+/// deadlines, the leaders' review steps, and every case with an event in the 12 months of the
+/// trend. Twelve queries, whatever the month holds.
 pub async fn gather_monthly(
     store: &dyn crate::store::Store,
     map: &crate::state::MapSnapshot,
@@ -633,6 +638,12 @@ pub async fn gather_monthly(
             department: &|c| labels.department(c),
         },
     );
+    let leader_review = crate::workflow::hazards::reviews(
+        &store.reviews_between(from, to).await?,
+        (from, to),
+        |g| map.region_path(g),
+        &|c| labels.region(c),
+    );
     let trend_from = trend_months[0].bounds().0;
     let trend_cases = store.cases_between(trend_from, to).await?;
     let trend_evaluations = store.evaluations_between(trend_from, to).await?;
@@ -645,6 +656,7 @@ pub async fn gather_monthly(
         notices: &notices,
         rates,
         hazards,
+        leader_review,
         rules,
         labels: &labels,
         trend_months,
@@ -755,6 +767,7 @@ mod csv_tests {
             notices: &[],
             rates,
             hazards: crate::workflow::hazards::HazardReport::empty(from, to, 10),
+            leader_review: Default::default(),
             rules: ScoreRules::default(),
             labels: &Labels::default(),
             trend_months: vec![month],

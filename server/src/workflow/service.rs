@@ -549,6 +549,9 @@ impl AsyncEdit for Steps<'_> {
                     for step in writes.hazard_steps.iter_mut().filter(|h| h.id == last.id) {
                         step.id = answer.clone();
                     }
+                    for step in writes.reviews.iter_mut().filter(|r| r.id == last.id) {
+                        step.id = answer.clone();
+                    }
                     last.id = answer;
                 }
                 (*record, *case) = (taken, taken_case);

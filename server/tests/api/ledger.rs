@@ -492,6 +492,7 @@ proptest! {
             notices: &notices,
             rates: computed,
             hazards: gridsync_server::workflow::hazards::HazardReport::empty(from, to, 1),
+            leader_review: Default::default(),
             rules,
             labels: &report::Labels::default(),
             trend_months: vec![month],

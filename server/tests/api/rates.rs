@@ -723,6 +723,7 @@ async fn the_fixture_months_report_counts_scores_and_trend_are_exactly_as_comput
             "hazards.csv",
             "hot_categories.csv",
             "hot_grids.csv",
+            "leader_review.csv",
             "overview.csv",
             "prominent.csv",
             "rates.csv",
@@ -826,6 +827,7 @@ async fn the_fixture_months_report_counts_scores_and_trend_are_exactly_as_comput
             "重点诉求",
             "三率",
             "隐患整改",
+            "网格长审核",
             "积分",
             "趋势"
         ]
@@ -851,7 +853,7 @@ async fn the_fixture_months_report_counts_scores_and_trend_are_exactly_as_comput
         .expect("a grid code kept as text");
     assert_eq!(grid[column("名称")], "铁西区南街道东风社区第1网格");
     let checked = crate::helpers::check_xlsx_in_python(&bytes);
-    assert_eq!(checked["frozen"], json!(vec!["A2"; 12]), "{checked}");
+    assert_eq!(checked["frozen"], json!(vec!["A2"; 13]), "{checked}");
     assert_eq!(checked["rate_format"], "0.0%", "{checked}");
     assert_eq!(checked["grid_code_type"], "s", "{checked}");
     assert!(checked["name_width"].as_f64().unwrap() >= 20.0, "{checked}");

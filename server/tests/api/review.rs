@@ -109,9 +109,49 @@ async fn complaint(phone: &mut Phone, app: &TestApp, grid: &str, title: &str) ->
     id
 }
 
+/// The leaders' review figures of the monthly reports from the month of `from` to that of
+/// now, added up (a run across midnight at a month's end counts the same), and the grid's.
+async fn review_figures(review: &Review, from: i64) -> (Value, Value) {
+    use gridsync_server::workflow::calendar::Date;
+    use gridsync_server::workflow::report::Month;
+    let month_of = |ms: i64| {
+        let (year, month, _) = Date::of_instant(ms).ymd();
+        Month { year, month }
+    };
+    let (mut month, last) = (month_of(from), month_of(sync_core::now_ms()));
+    let (mut total, mut grid) = (json!({}), json!({}));
+    let add = |into: &mut Value, tally: &Value| {
+        for (key, value) in tally.as_object().unwrap() {
+            let sum = into[key].as_u64().unwrap_or(0) + value.as_u64().unwrap();
+            into[key] = json!(sum);
+        }
+    };
+    while month <= last {
+        let report: Value = review
+            .app
+            .get(
+                &format!("/api/v1/reports/monthly/{month}"),
+                Some(&review.desk),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        add(&mut total, &report["leader_review"]["total"]);
+        for g in report["leader_review"]["by_region"].as_array().unwrap() {
+            if g["code"] == GRID {
+                add(&mut grid, &g["tally"]);
+            }
+        }
+        month = month.next();
+    }
+    (total, grid)
+}
+
 #[both_backends]
 async fn a_workers_complaint_goes_to_the_grid_leaders_before_the_desk(app: TestApp) {
     let mut review = Review::new(app).await;
+    let started = sync_core::now_ms();
     let id = complaint(&mut review.wang, &review.app, GRID, "楼道灯不亮").await;
 
     // The desk waits; the leader's queue has it with the review's actions.
@@ -197,6 +237,12 @@ async fn a_workers_complaint_goes_to_the_grid_leaders_before_the_desk(app: TestA
             "accepted"
         ]
     );
+
+    // The month's report counts the review, in total and for the grid and every region above.
+    let (total, grid) = review_figures(&review, started).await;
+    let expected = json!({ "verified": 1, "returned": 1, "resubmitted": 1, "resolved_in_grid": 0 });
+    assert_eq!(total, expected);
+    assert_eq!(grid, expected);
 }
 
 #[both_backends]
