@@ -29,6 +29,7 @@ use serde_json::Value;
 use crate::coords::Crs;
 use crate::domain::{AreaRecord, Level};
 use crate::geometry::{self, GeometryError, Repair};
+use crate::store::RegisterCounts;
 
 /// A rejected feature's reason.
 #[derive(Debug, Clone, Serialize, PartialEq)]
@@ -93,7 +94,7 @@ pub struct AttributeMapping {
 impl AttributeMapping {
     /// Well-known property names per field, in order of preference; ASCII ones match in any
     /// case.
-    pub const ALIASES: [(&'static str, &'static [&'static str]); 4] = [
+    pub const ALIASES: [(&'static str, &'static [&'static str]); 6] = [
         (
             "code",
             &[
@@ -118,6 +119,9 @@ impl AttributeMapping {
             &["parent", "parent_code", "parent_id", "上级编码", "上级代码"],
         ),
         ("level", &["level", "级别", "层级"]),
+        // The grid register's counts, imported with the grids.
+        ("households", &["households", "户数", "总户数"]),
+        ("population", &["population", "人口", "人口数", "总人口"]),
     ];
 
     fn explicit(&self, field: &str) -> Option<&str> {
@@ -125,7 +129,8 @@ impl AttributeMapping {
             "code" => self.code.as_deref(),
             "name" => self.name.as_deref(),
             "parent" => self.parent.as_deref(),
-            _ => self.level.as_deref(),
+            "level" => self.level.as_deref(),
+            _ => None,
         }
     }
 
@@ -219,6 +224,35 @@ pub struct ValidFeature {
     pub repairs: Vec<Repair>,
     /// What the import filled in.
     pub inferred: Vec<Inference>,
+    /// The grid register's households and population, when the feature gives them.
+    pub households: Option<i64>,
+    pub population: Option<i64>,
+}
+
+/// The most households or people a register count may say.
+const MAX_REGISTER_COUNT: i64 = 100_000_000;
+
+/// A register count (households, population) from the properties: a whole number, or a
+/// string of digits as spreadsheets export them.
+fn count_property(
+    properties: &serde_json::Map<String, Value>,
+    mapping: &AttributeMapping,
+    field: &str,
+) -> Result<Option<i64>, Rejection> {
+    let (key, value) = mapping.find(properties, field);
+    let number = match value {
+        None => return Ok(None),
+        Some(Value::Number(n)) => n.as_i64(),
+        Some(Value::String(s)) => s.trim().parse::<i64>().ok(),
+        Some(_) => None,
+    };
+    match number {
+        Some(n) if (0..=MAX_REGISTER_COUNT).contains(&n) => Ok(Some(n)),
+        _ => Err(Rejection::new(
+            "invalid_register",
+            format!("properties.{key} must be a whole number from 0 to {MAX_REGISTER_COUNT}"),
+        )),
+    }
 }
 
 /// The outcome for one feature, in input order.
@@ -249,6 +283,8 @@ pub struct ImportPlan {
     pub results: Vec<FeatureResult>,
     /// The areas to write (with version and timestamp to be set by the store).
     pub accepted: Vec<AreaRecord>,
+    /// The register counts the accepted features give, written with them.
+    pub registers: Vec<RegisterCounts>,
 }
 
 impl ImportPlan {
@@ -370,6 +406,8 @@ pub fn check_feature(
                 .map_err(|e| Rejection::new("invalid_geometry", e.to_string()))?,
         ),
     };
+    let households = count_property(properties, mapping, "households")?;
+    let population = count_property(properties, mapping, "population")?;
     let repaired = geometry::parse_geometry_repaired(geometry.as_ref(), crs)?;
     Ok(ValidFeature {
         code,
@@ -379,6 +417,8 @@ pub fn check_feature(
         geometry: repaired.geometry,
         repairs: repaired.repairs,
         inferred: Vec::new(),
+        households,
+        population,
     })
 }
 
@@ -582,6 +622,7 @@ pub fn plan(checked: Vec<Checked>, existing: &HashMap<String, Stored>) -> Import
     }
     let mut results = Vec::with_capacity(outcome.len());
     let mut accepted = Vec::new();
+    let mut registers = Vec::new();
     for (index, (result, code)) in outcome.into_iter().zip(codes).enumerate() {
         let result = result.and_then(|feature| {
             resolved
@@ -606,6 +647,13 @@ pub fn plan(checked: Vec<Checked>, existing: &HashMap<String, Stored>) -> Import
                     repairs: feature.repairs.clone(),
                     inferred: feature.inferred.clone(),
                 });
+                if feature.households.is_some() || feature.population.is_some() {
+                    registers.push(RegisterCounts {
+                        code: feature.code.clone(),
+                        households: feature.households,
+                        population: feature.population,
+                    });
+                }
                 accepted.push(AreaRecord {
                     bbox: geometry::bbox(&feature.geometry),
                     geometry: geometry::to_geojson(&feature.geometry, Crs::Wgs84).to_string(),
@@ -627,7 +675,11 @@ pub fn plan(checked: Vec<Checked>, existing: &HashMap<String, Stored>) -> Import
             }),
         }
     }
-    ImportPlan { results, accepted }
+    ImportPlan {
+        results,
+        accepted,
+        registers,
+    }
 }
 
 /// A resolved level, and where it came from when it was not given (`None`: given).
@@ -851,7 +903,7 @@ pub async fn import_areas(
     } else {
         let imported = state
             .store
-            .import_areas(&plan.accepted, actor, sync_core::now_ms())
+            .import_areas(&plan.accepted, &plan.registers, actor, sync_core::now_ms())
             .await?;
         // Records where the areas lie now or lay before get their owner under the new map
         // (a record in the unassigned queue finds the grid just imported around it).

@@ -72,6 +72,15 @@ pub struct ReownJob {
     pub boxes: Vec<[f64; 4]>,
 }
 
+/// A grid register's households and population, as an import gives them (`None`: keep what
+/// the register says).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegisterCounts {
+    pub code: String,
+    pub households: Option<i64>,
+    pub population: Option<i64>,
+}
+
 /// Imported areas as written: the map version, and the re-ownership job queued with them.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AreaImport {
@@ -171,7 +180,7 @@ macro_rules! queries {
         use $crate::domain::{AreaFilter, AreaRecord, Level};
         use $crate::store::map::{
             AreaEdit, AreaImport, AreaVersion, EditOutcome, LIST_AREA_CODES, LIST_AREAS,
-            RecordPoint, ReownJob,
+            RecordPoint, RegisterCounts, ReownJob,
             boxes_from_text, boxes_to_text, reown_boxes,
         };
         use $crate::store::{Result, parse_level};
@@ -495,6 +504,7 @@ macro_rules! queries {
         pub(in crate::store) async fn import_areas(
             pool: &Pool,
             areas: &[AreaRecord],
+            registers: &[RegisterCounts],
             actor: &str,
             now_ms: i64,
         ) -> Result<AreaImport> {
@@ -503,6 +513,25 @@ macro_rules! queries {
             let by = Provenance::import(actor, now_ms);
             let boxes = reown_boxes(write_areas(&mut tx, areas, version, &by).await?);
             let job = queue_reown(&mut tx, version, &boxes, now_ms).await?;
+            // The register counts the features gave; the rest of each register (its people)
+            // stays as it was.
+            for r in registers {
+                sqlx::query(
+                    "INSERT INTO grid_registers (area_code, households, population, people, \
+                     updated_at, updated_by) VALUES ($1, $2, $3, '[]', $4, $5) \
+                     ON CONFLICT (area_code) DO UPDATE SET \
+                     households = coalesce(excluded.households, grid_registers.households), \
+                     population = coalesce(excluded.population, grid_registers.population), \
+                     updated_at = excluded.updated_at, updated_by = excluded.updated_by",
+                )
+                .bind(&r.code)
+                .bind(r.households)
+                .bind(r.population)
+                .bind(now_ms)
+                .bind(actor)
+                .execute(&mut *tx)
+                .await?;
+            }
             tx.commit().await?;
             Ok(AreaImport {
                 map_version: version,

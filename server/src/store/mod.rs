@@ -60,7 +60,8 @@ use crate::domain::{AreaFilter, AreaRecord, Level, NewUser, User, UserUpdate};
 pub use blobs::{BlobAppend, BlobState};
 pub use contacts::{ContactAccess, PutContact, SealedContactRow};
 pub use map::{
-    AreaEdit, AreaImport, AreaVersion, EditOutcome, GridPerson, GridRegister, RecordPoint, ReownJob,
+    AreaEdit, AreaImport, AreaVersion, EditOutcome, GridPerson, GridRegister, RecordPoint,
+    RegisterCounts, ReownJob,
 };
 pub use postgres::PostgresStore;
 pub use records::{
@@ -205,10 +206,11 @@ store_api! {
     writer async fn put_areas(&self, areas: &[AreaRecord], now: i64) -> Result<i64>;
     /// An import by `actor`: [`Store::put_areas`] with the re-ownership job of the records
     /// where the areas lie now or lay before, queued in the same transaction (as a boundary
-    /// edit queues its own).
+    /// edit queues its own), and the grid registers' counts the features gave.
     writer async fn import_areas(
         &self,
         areas: &[AreaRecord],
+        registers: &[RegisterCounts],
         actor: &str,
         now_ms: i64,
     ) -> Result<AreaImport>;

@@ -402,3 +402,91 @@ async fn fewer_decimals_make_a_smaller_layer() {
     assert_eq!(sizes[1].1, 5);
     assert!(sizes[1].0 < sizes[0].0, "{sizes:?}");
 }
+
+#[both_backends]
+async fn grids_imported_with_households_and_population_fill_their_registers(app: TestApp) {
+    let gis = app.user_token("gis", Role::Gis, &[]).await;
+    let leader = app.user_token("li", Role::GridLeader, &["G1"]).await;
+    let with = |code: &str, rect: [f64; 4], counts: Value| {
+        let mut feature = rect_feature(code, None, Some("grid"), rect);
+        for (key, value) in counts.as_object().unwrap() {
+            feature["properties"][key] = value.clone();
+        }
+        feature
+    };
+    let first = collection(vec![
+        with(
+            "G1",
+            [10.0, 10.0, 10.1, 10.1],
+            json!({ "户数": 312, "人口": "905" }),
+        ),
+        with("G2", [10.1, 10.0, 10.2, 10.1], json!({ "households": 40 })),
+    ]);
+    let imported = app.post("/api/v1/grids/import", Some(&gis), &first).await;
+    assert_eq!(imported.status(), 200);
+    // The register's people are kept when a later import changes the counts.
+    let people = json!({ "households": 312, "population": 905, "people": [
+        { "title": "网格长", "name": "李明", "phone": "13800000001", "username": "li" } ] });
+    let put = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/grids/G1/register",
+            Some(&gis),
+            &people,
+        )
+        .await;
+    assert_eq!(put.status(), 200);
+    let again = collection(vec![with(
+        "G1",
+        [10.0, 10.0, 10.1, 10.1],
+        json!({ "population": 930 }),
+    )]);
+    assert_eq!(
+        app.post("/api/v1/grids/import", Some(&gis), &again)
+            .await
+            .status(),
+        200
+    );
+
+    let register = |code: &'static str| {
+        let app = &app;
+        let leader = leader.clone();
+        let gis = gis.clone();
+        async move {
+            let token = if code == "G1" { leader } else { gis };
+            let r: Value = app
+                .get(&format!("/api/v1/grids/{code}/register"), Some(&token))
+                .await
+                .json()
+                .await
+                .unwrap();
+            r
+        }
+    };
+    let g1 = register("G1").await;
+    assert_eq!(
+        (g1["households"].as_i64(), g1["population"].as_i64()),
+        (Some(312), Some(930))
+    );
+    assert_eq!(g1["people"][0]["name"], "李明");
+    let g2 = register("G2").await;
+    assert_eq!(
+        (g2["households"].as_i64(), g2["population"].as_i64()),
+        (Some(40), None)
+    );
+
+    // A count that is not a whole number is a rejected feature; nothing changes.
+    let bad = collection(vec![with(
+        "G2",
+        [10.1, 10.0, 10.2, 10.1],
+        json!({ "户数": -3 }),
+    )]);
+    let refused = assert_problem(
+        app.post("/api/v1/grids/import", Some(&gis), &bad).await,
+        422,
+        "import_rejected",
+    )
+    .await;
+    assert_eq!(refused["results"][0]["error"]["code"], "invalid_register");
+    assert_eq!(register("G2").await["households"], 40);
+}
