@@ -1026,3 +1026,127 @@ fn group_totals(reports: &[Value], grouping: &str, code: &str) -> Value {
     }
     Value::Object(total)
 }
+
+/// A hazard brought to `status` by the people whose steps lead there.
+async fn hazard_at(grid: &Grid, status: &str) -> String {
+    let id = grid.hazard("high").await;
+    let path: &[(&str, Value)] = match status {
+        "received" => &[],
+        "returned" => &[(
+            "leader",
+            json!({ "action": "return_to_worker", "note": "补充" }),
+        )],
+        "verified" => &[("leader", json!({ "action": "verify" }))],
+        "escalated" => &[
+            ("leader", json!({ "action": "verify" })),
+            ("leader", json!({ "action": "escalate", "note": "上报" })),
+        ],
+        "dispatched" | "rectified" => &[
+            ("leader", json!({ "action": "verify" })),
+            ("leader", json!({ "action": "escalate", "note": "上报" })),
+            ("desk", json!({ "action": "dispatch", "lead": "housing" })),
+        ],
+        other => unreachable!("{other}"),
+    };
+    for (who, body) in path {
+        let token = if *who == "leader" {
+            &grid.leader
+        } else {
+            &grid.desk
+        };
+        grid.step(&id, token, body.clone()).await;
+    }
+    if status == "rectified" {
+        let body = json!({ "action": "report_rectification", "note": "已整改" });
+        grid.step(&id, &grid.housing, body).await;
+    }
+    id
+}
+
+#[both_backends]
+async fn every_role_takes_only_its_own_steps_of_the_hazard_loop(app: TestApp) {
+    let grid = Grid::new(app).await;
+    // One account of each role, in the hazard's grid (the department one acts for housing).
+    let mut accounts = Vec::new();
+    for role in Role::ALL {
+        let token = match role {
+            Role::GridWorker => grid.worker.clone(),
+            Role::GridLeader => grid.leader.clone(),
+            Role::Dispatcher => grid.desk.clone(),
+            Role::Department => grid.housing.clone(),
+            _ => {
+                let name = format!("r-{role}");
+                grid.app.user_token(&name, role, &[GRID]).await
+            }
+        };
+        accounts.push((role, token));
+    }
+    use Role::*;
+    let steps: [(&str, Value, &[Role]); 9] = [
+        (
+            "received",
+            json!({ "action": "verify" }),
+            &[GridLeader, Admin],
+        ),
+        (
+            "received",
+            json!({ "action": "return_to_worker", "note": "补充" }),
+            &[GridLeader, Admin],
+        ),
+        (
+            "returned",
+            json!({ "action": "resubmit" }),
+            &[GridWorker, Admin],
+        ),
+        (
+            "verified",
+            json!({ "action": "resolve_in_grid", "note": "已化解" }),
+            &[GridLeader, Admin],
+        ),
+        (
+            "verified",
+            json!({ "action": "escalate", "note": "上报" }),
+            &[GridLeader, Admin],
+        ),
+        (
+            "escalated",
+            json!({ "action": "dispatch", "lead": "housing" }),
+            &[Dispatcher, Admin],
+        ),
+        (
+            "dispatched",
+            json!({ "action": "report_rectification", "note": "已整改" }),
+            &[Department, Admin],
+        ),
+        (
+            "dispatched",
+            json!({ "action": "supervise", "note": "请加快整改" }),
+            &[Supervisor, Dispatcher, Admin],
+        ),
+        (
+            "rectified",
+            json!({ "action": "reinspect", "fixed": true }),
+            &[GridWorker, Admin],
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (status, body, allowed) in &steps {
+        for (role, token) in &accounts {
+            let id = hazard_at(&grid, status).await;
+            let mut body = body.clone();
+            if body["action"] == "resolve_in_grid" {
+                body["evidence"] = json!(grid.evidence(&id).await);
+            }
+            let before = grid.record(&id).await;
+            let got = grid.act(&id, token, body.clone()).await.status().as_u16();
+            let want = if allowed.contains(role) { 200 } else { 403 };
+            if got != want {
+                wrong.push(format!("{role} {body}: got {got}, want {want}"));
+            }
+            if want == 403 && grid.record(&id).await != before {
+                wrong.push(format!("{role} {body}: refused but changed the record"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
+}
