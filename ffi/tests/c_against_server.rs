@@ -209,8 +209,7 @@ async fn sync_with_the_server(runner: Runner) {
 
 /// The worker's phone amends a report its grid's leader returned and submits it again,
 /// offline, through the C ABI; the server takes the step at the next sync.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_c_client_lists_a_returned_report_as_its_work_and_resubmits_it_offline() {
+async fn resubmit_a_returned_report(runner: Runner) {
     let server = Server::start().await;
     let worker = server
         .account("wang", Role::GridWorker, &[WORKER_GRID])
@@ -225,7 +224,6 @@ async fn a_c_client_lists_a_returned_report_as_its_work_and_resubmits_it_offline
     );
     let work = dir.path().to_str().unwrap().to_string();
     let (lon, lat) = centre(WORKER_GRID);
-    let runner = Runner::Direct;
 
     let args = vec![
         work.clone(),
@@ -269,6 +267,16 @@ async fn a_c_client_lists_a_returned_report_as_its_work_and_resubmits_it_offline
         .unwrap();
     assert_eq!(record["workflow"]["status"], "received");
     assert_eq!(record["inspection"]["findings"], "3号楼2单元楼道堆放纸箱");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_c_client_lists_a_returned_report_as_its_work_and_resubmits_it_offline() {
+    resubmit_a_returned_report(Runner::Direct).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_c_client_taking_a_field_step_has_no_leaks_or_invalid_accesses_under_valgrind() {
+    resubmit_a_returned_report(Runner::Valgrind).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
