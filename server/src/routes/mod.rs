@@ -7,6 +7,7 @@ pub mod admin;
 pub mod auth;
 pub mod blobs;
 pub mod common;
+pub mod console;
 pub mod grids;
 pub mod health;
 pub mod locate;
@@ -204,6 +205,8 @@ route_table! {
     put "/api/v1/score-rules" => workflow::put_score_rules;
     get "/api/v1/settings/leader-review" => workflow::get_leader_review;
     put "/api/v1/settings/leader-review" => workflow::put_leader_review;
+    // The console's embedded browser libraries: no bearer token.
+    get "/console/assets/{file}" => console::get_asset;
     // Open311 GeoReport v2 and the public form: no bearer token.
     get "/open311/v2/discovery.{format}" => open311::discovery;
     get "/open311/v2/services.{format}" => open311::services;

@@ -10,6 +10,8 @@ mod helpers;
 mod auth;
 /// The command line: bootstrapping accounts with `user add`.
 mod cli;
+/// The console's embedded browser libraries.
+mod console;
 /// The server process killed with SIGKILL under sync load, restarted, nothing lost or doubled.
 mod crash;
 /// Problem documents, body limits, health and metrics.
