@@ -11,62 +11,7 @@
  *
  * DIR/id.txt carries the record id between runs.
  */
-#include "check.h"
-
-#define BUDGET (64 * 1024)
-
-static void write_file(const char *path, const void *bytes, size_t len) {
-    FILE *f = fopen(path, "wb");
-    CHECK(f != NULL);
-    CHECK(fwrite(bytes, 1, len, f) == len);
-    CHECK(fclose(f) == 0);
-}
-
-static unsigned char *read_file(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    CHECK(f != NULL);
-    CHECK(fseek(f, 0, SEEK_END) == 0);
-    long size = ftell(f);
-    CHECK(size >= 0);
-    CHECK(fseek(f, 0, SEEK_SET) == 0);
-    unsigned char *bytes = malloc((size_t)size + 1);
-    CHECK(bytes != NULL);
-    CHECK(fread(bytes, 1, (size_t)size, f) == (size_t)size);
-    CHECK(fclose(f) == 0);
-    bytes[size] = '\0';
-    *len = (size_t)size;
-    return bytes;
-}
-
-static void write_request(GsStore *store, const char *dir, const char *name) {
-    GsBytes request = {NULL, 0};
-    CHECK_OK(gs_sync_prepare(store, BUDGET, &request));
-    char path[4096];
-    join_path(path, sizeof path, dir, name);
-    write_file(path, request.ptr, request.len);
-    gs_bytes_free(&request);
-}
-
-static char *apply_response(GsStore *store, const char *dir, const char *name) {
-    char path[4096];
-    join_path(path, sizeof path, dir, name);
-    size_t len = 0;
-    unsigned char *response = read_file(path, &len);
-    char *summary = NULL;
-    CHECK_OK(gs_sync_apply(store, response, len, &summary));
-    free(response);
-    return summary;
-}
-
-/* The record id written by the offline run (malloc'd). */
-static char *read_id(const char *dir) {
-    char path[4096];
-    join_path(path, sizeof path, dir, "id.txt");
-    size_t len = 0;
-    char *id = (char *)read_file(path, &len);
-    CHECK(len == 36);
-    return id;
-}
+#include "relay.h"
 
 int main(int argc, char **argv) {
     CHECK(argc >= 3);

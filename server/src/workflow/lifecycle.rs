@@ -868,8 +868,9 @@ pub fn apply(
         }
     };
     push_event(record, &actor.username, env.now, kind, note);
-    let hazard_steps = match (&record.inspection, hazard_step(kind)) {
-        (Some(inspection), Some(step)) => {
+    let step = kind;
+    let hazard_steps = match &record.inspection {
+        Some(inspection) if HAZARD_STEPS.contains(&step) => {
             let lead = match step {
                 "dispatched" => active_lead(record).map(|a| a.department.clone()),
                 _ => lead_before.as_ref().map(|(d, _)| d.clone()),
@@ -900,21 +901,20 @@ pub fn apply(
         }
         _ => Vec::new(),
     };
-    let reviews = match kind {
-        "verified" | "returned_to_worker" | "resubmitted" | "resolved_in_grid" if !hazard => {
-            vec![store::ReviewStep {
-                id: record
-                    .timeline
-                    .last()
-                    .map(|e| e.id.clone())
-                    .unwrap_or_default(),
-                record_id: record.id.to_string(),
-                at: env.now,
-                step: kind.to_string(),
-                owner_grid: record.owner_grid.as_ref().and_then(|o| o.code.clone()),
-            }]
-        }
-        _ => Vec::new(),
+    let reviews = if !hazard && REVIEW_STEPS.contains(&kind) {
+        vec![store::ReviewStep {
+            id: record
+                .timeline
+                .last()
+                .map(|e| e.id.clone())
+                .unwrap_or_default(),
+            record_id: record.id.to_string(),
+            at: env.now,
+            step: kind.to_string(),
+            owner_grid: record.owner_grid.as_ref().and_then(|o| o.code.clone()),
+        }]
+    } else {
+        Vec::new()
     };
     sync_case(record, case, env.now);
     Ok(CaseWrites {
@@ -925,20 +925,25 @@ pub fn apply(
     })
 }
 
-/// The hazard figures' name of a transition's event kind, for the steps they count.
-fn hazard_step(kind: &str) -> Option<&'static str> {
-    Some(match kind {
-        "verified" => "verified",
-        "returned_to_worker" => "returned_to_worker",
-        "resolved_in_grid" => "resolved_in_grid",
-        "escalated" => "escalated",
-        "dispatched" => "dispatched",
-        "rectified" => "rectified",
-        "reinspected_fixed" => "reinspected_fixed",
-        "reinspected_not_fixed" => "reinspected_not_fixed",
-        _ => return None,
-    })
-}
+/// The transitions' event kinds the hazard figures count, as `hazard_steps` keeps them.
+const HAZARD_STEPS: &[&str] = &[
+    "verified",
+    "returned_to_worker",
+    "resolved_in_grid",
+    "escalated",
+    "dispatched",
+    "rectified",
+    "reinspected_fixed",
+    "reinspected_not_fixed",
+];
+
+/// The event kinds of the leaders' review of a complaint, as `complaint_reviews` keeps them.
+const REVIEW_STEPS: &[&str] = &[
+    "verified",
+    "returned_to_worker",
+    "resubmitted",
+    "resolved_in_grid",
+];
 
 /// A workflow write as the server makes it: first a notice (and an `overdue` timeline event)
 /// for every deadline the case has missed by `env.now` that is not in `issued` — so a

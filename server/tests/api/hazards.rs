@@ -8,7 +8,7 @@ use gridsync_server::domain::Role;
 use gridsync_server::workflow::scheduler::sweep;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem, instance};
+use crate::helpers::{TestApp, add_counts, assert_problem, instance};
 use gridsync_test_macros::both_backends;
 
 const GRID: &str = "22030200100101";
@@ -42,26 +42,9 @@ impl Grid {
     async fn new(app: TestApp) -> Grid {
         app.load_demo_map().await;
         let desk = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
-        let admin = app.user_token("root", Role::Admin, &[]).await;
-        let put = app
-            .send_json(
-                reqwest::Method::PUT,
-                "/api/v1/departments/housing",
-                Some(&desk),
-                &json!({ "name": "住建局", "areas": ["2203"] }),
-            )
+        let housing = app
+            .department_account("housing", "住建局", &["2203"], "hou")
             .await;
-        assert_eq!(put.status(), 200);
-        app.add_user("hou", Role::Department, &["2203"]).await;
-        let linked = app
-            .send_json(
-                reqwest::Method::PUT,
-                "/api/v1/admin/users/hou/department",
-                Some(&admin),
-                &json!({ "department": "housing" }),
-            )
-            .await;
-        assert_eq!(linked.status(), 200);
         Grid {
             worker: app.user_token("wang", Role::GridWorker, &[GRID]).await,
             leader: app.user_token("li", Role::GridLeader, &[GRID]).await,
@@ -69,7 +52,7 @@ impl Grid {
                 .user_token("zhao", Role::GridWorker, &[OTHER_GRID])
                 .await,
             other_leader: app.user_token("sun", Role::GridLeader, &[OTHER_GRID]).await,
-            housing: app.login("hou").await,
+            housing,
             desk,
             app,
         }
@@ -775,39 +758,6 @@ async fn a_grid_s_register_holds_its_people_households_and_what_lies_open_in_it(
     assert_problem(elsewhere, 403, "forbidden").await;
 }
 
-/// The hazard totals of the monthly reports of every month from the one holding `from` to the
-/// one holding `to`, added up: a test run across midnight at a month's end counts the same.
-async fn hazard_totals(grid: &Grid, from: i64, to: i64) -> (Value, Vec<Value>) {
-    use gridsync_server::workflow::calendar::Date;
-    use gridsync_server::workflow::report::Month;
-    let month_of = |ms: i64| {
-        let (year, month, _) = Date::of_instant(ms).ymd();
-        Month { year, month }
-    };
-    let (mut month, last) = (month_of(from), month_of(to));
-    let mut total = serde_json::Map::new();
-    let mut reports = Vec::new();
-    while month <= last {
-        let report: Value = grid
-            .app
-            .get(
-                &format!("/api/v1/reports/monthly/{month}"),
-                Some(&grid.desk),
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
-        for (key, value) in report["hazards"]["total"].as_object().unwrap() {
-            let sum = total.get(key).and_then(Value::as_u64).unwrap_or(0) + value.as_u64().unwrap();
-            total.insert(key.clone(), json!(sum));
-        }
-        reports.push(report);
-        month = month.next();
-    }
-    (Value::Object(total), reports)
-}
-
 #[both_backends]
 async fn the_month_counts_every_step_of_the_loop_and_judges_each_rectification_once(app: TestApp) {
     let grid = Grid::new(app).await;
@@ -884,7 +834,11 @@ async fn the_month_counts_every_step_of_the_loop_and_judges_each_rectification_o
         .await
         .unwrap();
 
-    let (total, reports) = hazard_totals(&grid, started.start_ms(), due).await;
+    let reports = grid
+        .app
+        .monthly_reports(&grid.desk, started.start_ms(), due)
+        .await;
+    let total = add_counts(reports.iter().map(|r| &r["hazards"]["total"]));
 
     assert_eq!(
         total,
@@ -1008,23 +962,18 @@ async fn the_month_counts_every_step_of_the_loop_and_judges_each_rectification_o
     }
 }
 
-/// A group's tally added up over `reports` (zeros when no report has it).
+/// A group's tally added up over `reports` (`{"found": 0}` when no report has it).
 fn group_totals(reports: &[Value], grouping: &str, code: &str) -> Value {
-    let mut total = serde_json::Map::new();
-    for report in reports {
-        let groups = report["hazards"][grouping].as_array().unwrap();
-        for group in groups.iter().filter(|g| g["code"] == code) {
-            for (key, value) in group["tally"].as_object().unwrap() {
-                let sum =
-                    total.get(key).and_then(Value::as_u64).unwrap_or(0) + value.as_u64().unwrap();
-                total.insert(key.clone(), json!(sum));
-            }
-        }
-    }
-    if total.is_empty() {
+    let tallies: Vec<&Value> = reports
+        .iter()
+        .flat_map(|r| r["hazards"][grouping].as_array().unwrap())
+        .filter(|g| g["code"] == code)
+        .map(|g| &g["tally"])
+        .collect();
+    if tallies.is_empty() {
         return json!({ "found": 0 });
     }
-    Value::Object(total)
+    add_counts(tallies)
 }
 
 /// A hazard brought to `status` by the people whose steps lead there.

@@ -226,6 +226,29 @@ impl TestApp {
         self.login(username).await
     }
 
+    /// The monthly reports of every month from the one holding `from` to the one holding `to`
+    /// (Unix ms): a test that adds them up counts the same when it runs across midnight at a
+    /// month's end.
+    pub async fn monthly_reports(&self, token: &str, from: i64, to: i64) -> Vec<Value> {
+        use gridsync_server::workflow::calendar::Date;
+        use gridsync_server::workflow::report::Month;
+        let month_of = |ms: i64| {
+            let (year, month, _) = Date::of_instant(ms).ymd();
+            Month { year, month }
+        };
+        let (mut month, last) = (month_of(from), month_of(to));
+        let mut reports = Vec::new();
+        while month <= last {
+            let response = self
+                .get(&format!("/api/v1/reports/monthly/{month}"), Some(token))
+                .await;
+            assert_eq!(response.status(), 200, "the report of {month}");
+            reports.push(response.json().await.expect("report json"));
+            month = month.next();
+        }
+        reports
+    }
+
     /// Loads the demo map (47 areas around Siping) straight into the store.
     pub async fn load_demo_map(&self) -> i64 {
         self.store
@@ -401,4 +424,17 @@ pub async fn instance(app: &TestApp) -> gridsync_server::AppState {
     let settings = Settings::for_tests(&app.database_url);
     let secret = settings.contact_secret().expect("a test key");
     gridsync_server::AppState::new(store, settings, secret).expect("start the commit writer")
+}
+
+/// Counts objects (`{"found": 1, …}`) added up key by key; `{}` for none.
+pub fn add_counts<'a>(counts: impl IntoIterator<Item = &'a Value>) -> Value {
+    let mut total = serde_json::Map::new();
+    for count in counts {
+        for (key, value) in count.as_object().expect("a counts object") {
+            let sum = total.get(key).and_then(Value::as_u64).unwrap_or(0)
+                + value.as_u64().expect("a count");
+            total.insert(key.clone(), json!(sum));
+        }
+    }
+    Value::Object(total)
 }

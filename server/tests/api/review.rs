@@ -6,7 +6,7 @@ use gridsync_server::domain::Role;
 use serde_json::{Value, json};
 use sync_core::{Crs, FieldStep, RecordId, Status, Task};
 
-use crate::helpers::{TestApp, assert_problem};
+use crate::helpers::{TestApp, add_counts, assert_problem};
 use crate::sync::{Phone, centre};
 use gridsync_test_macros::both_backends;
 
@@ -110,41 +110,20 @@ async fn complaint(phone: &mut Phone, app: &TestApp, grid: &str, title: &str) ->
 }
 
 /// The leaders' review figures of the monthly reports from the month of `from` to that of
-/// now, added up (a run across midnight at a month's end counts the same), and the grid's.
+/// now, added up, in total and the grid's.
 async fn review_figures(review: &Review, from: i64) -> (Value, Value) {
-    use gridsync_server::workflow::calendar::Date;
-    use gridsync_server::workflow::report::Month;
-    let month_of = |ms: i64| {
-        let (year, month, _) = Date::of_instant(ms).ymd();
-        Month { year, month }
-    };
-    let (mut month, last) = (month_of(from), month_of(sync_core::now_ms()));
-    let (mut total, mut grid) = (json!({}), json!({}));
-    let add = |into: &mut Value, tally: &Value| {
-        for (key, value) in tally.as_object().unwrap() {
-            let sum = into[key].as_u64().unwrap_or(0) + value.as_u64().unwrap();
-            into[key] = json!(sum);
-        }
-    };
-    while month <= last {
-        let report: Value = review
-            .app
-            .get(
-                &format!("/api/v1/reports/monthly/{month}"),
-                Some(&review.desk),
-            )
-            .await
-            .json()
-            .await
-            .unwrap();
-        add(&mut total, &report["leader_review"]["total"]);
-        for g in report["leader_review"]["by_region"].as_array().unwrap() {
-            if g["code"] == GRID {
-                add(&mut grid, &g["tally"]);
-            }
-        }
-        month = month.next();
-    }
+    let reports = review
+        .app
+        .monthly_reports(&review.desk, from, sync_core::now_ms())
+        .await;
+    let total = add_counts(reports.iter().map(|r| &r["leader_review"]["total"]));
+    let grid = add_counts(
+        reports
+            .iter()
+            .flat_map(|r| r["leader_review"]["by_region"].as_array().unwrap())
+            .filter(|g| g["code"] == GRID)
+            .map(|g| &g["tally"]),
+    );
     (total, grid)
 }
 
