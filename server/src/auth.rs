@@ -141,6 +141,8 @@ pub struct Caller {
     pub scope_epoch: i64,
     /// The change log's head when the token was checked (where a sync feed may stop).
     pub change_head: i64,
+    /// Whether the token came in the console's session cookie (not an `Authorization` header).
+    pub via_session: bool,
 }
 
 impl Caller {
@@ -276,6 +278,7 @@ async fn caller_of_token(state: &AppState, token: &str) -> Result<Option<Caller>
         token_hash: hash,
         scope_epoch: owner.scope_epoch,
         change_head: owner.change_head,
+        via_session: false,
     }))
 }
 
@@ -310,7 +313,8 @@ async fn caller_of_basic(
 
 impl Caller {
     /// The account behind a request's bearer token (or, on the OGC API, its Basic
-    /// credentials), or 401.
+    /// credentials; on the rest of the API, the console's session cookie), or 401. A session
+    /// cookie on a request that changes state needs its CSRF header, else 403 `csrf_failed`.
     pub fn resolve(req: &HttpRequest) -> Pin<Box<dyn Future<Output = Result<Caller, ApiError>>>> {
         let token = bearer(req);
         let credentials = if token.is_none() && basic_accepted(req.path()) {
@@ -318,6 +322,14 @@ impl Caller {
         } else {
             None
         };
+        let session = match (&token, &credentials) {
+            (None, None) if req.path().starts_with("/api/") => crate::session::token(req),
+            _ => None,
+        };
+        let csrf_refused = session.as_ref().is_some_and(|session| {
+            crate::session::changes_state(req.method())
+                && !crate::session::csrf_matches(req, session)
+        });
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let req = req.clone();
         Box::pin(async move {
@@ -325,6 +337,18 @@ impl Caller {
                 .ok_or_else(|| ApiError::Internal("application state is not configured".into()))?;
             if let Some((username, password)) = credentials {
                 return caller_of_basic(&state, &req, username, password).await;
+            }
+            if let Some(session) = session {
+                let caller = caller_of_token(&state, &session)
+                    .await?
+                    .ok_or(ApiError::Unauthenticated)?;
+                if csrf_refused {
+                    return Err(ApiError::CsrfFailed);
+                }
+                return Ok(Caller {
+                    via_session: true,
+                    ..caller
+                });
             }
             let token = token.ok_or(ApiError::Unauthenticated)?;
             caller_of_token(&state, &token)

@@ -5,7 +5,9 @@
 
 use std::error::Error as StdError;
 
-use actix_web::error::{JsonPayloadError, PathError, PayloadError, QueryPayloadError};
+use actix_web::error::{
+    JsonPayloadError, PathError, PayloadError, QueryPayloadError, UrlencodedError,
+};
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
@@ -28,6 +30,9 @@ pub enum ApiError {
     /// Authenticated, but the role or the area assignment does not allow this.
     #[error("{0}")]
     Forbidden(String),
+    /// A console request that changes state without its session's CSRF token.
+    #[error("this request needs the console session's X-CSRF-Token header")]
+    CsrfFailed,
     /// No such resource.
     #[error("{0}")]
     NotFound(String),
@@ -126,6 +131,7 @@ impl ApiError {
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::Forbidden(_) => "forbidden",
+            ApiError::CsrfFailed => "csrf_failed",
             ApiError::NotFound(_) => "not_found",
             ApiError::BadRequest { code, .. }
             | ApiError::Unprocessable { code, .. }
@@ -201,6 +207,20 @@ impl From<JsonPayloadError> for ApiError {
     }
 }
 
+impl From<UrlencodedError> for ApiError {
+    fn from(error: UrlencodedError) -> Self {
+        match error {
+            UrlencodedError::Overflow { .. } | UrlencodedError::UnknownLength => {
+                ApiError::PayloadTooLarge(error.to_string())
+            }
+            UrlencodedError::ContentType => ApiError::UnsupportedMediaType(
+                "expected Content-Type: application/x-www-form-urlencoded".into(),
+            ),
+            other => ApiError::bad_request("invalid_form", other.to_string()),
+        }
+    }
+}
+
 impl From<QueryPayloadError> for ApiError {
     fn from(error: QueryPayloadError) -> Self {
         ApiError::bad_request("invalid_query", error.to_string())
@@ -265,7 +285,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Unauthenticated | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::CsrfFailed => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,

@@ -36,6 +36,7 @@ pub mod record_import;
 pub mod records;
 pub mod reown;
 pub mod routes;
+pub mod session;
 pub mod startup;
 pub mod state;
 pub mod store;

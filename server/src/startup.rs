@@ -112,6 +112,11 @@ impl Application {
                 )
                 .app_data(web::PayloadConfig::new(limit))
                 .app_data(
+                    web::FormConfig::default()
+                        .limit(16 * 1024)
+                        .error_handler(|error, _| ApiError::from(error).into()),
+                )
+                .app_data(
                     web::QueryConfig::default()
                         .error_handler(|error, _| ApiError::from(error).into()),
                 )
@@ -176,7 +181,8 @@ impl Application {
 }
 
 /// Counts every response by status class, and turns any error response that is not already a
-/// problem document (a framework 404/405, say) into one, so clients see one error shape.
+/// problem document (a framework 404/405, say) into one, so clients see one error shape. The
+/// console's own pages (HTML, a form shown again with its message) stay as they are.
 async fn problems_and_metrics(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -201,7 +207,7 @@ async fn problems_and_metrics(
         .headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with(PROBLEM_JSON));
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON) || v.starts_with("text/html"));
     if (status.is_client_error() || status.is_server_error()) && !is_problem {
         let code = match status.as_u16() {
             404 => "not_found",

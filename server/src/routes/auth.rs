@@ -50,14 +50,23 @@ pub async fn login(
     })))
 }
 
-/// `POST /api/v1/auth/logout`: revokes the token that made the request.
-#[tracing::instrument(skip(state, caller), fields(username = %caller.user.username))]
-pub async fn logout(state: web::Data<AppState>, caller: Caller) -> ApiResult<HttpResponse> {
+/// `POST /api/v1/auth/logout`: revokes the token that made the request (and, for the
+/// console's session, clears its cookie).
+#[tracing::instrument(skip(state, req, caller), fields(username = %caller.user.username))]
+pub async fn logout(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    caller: Caller,
+) -> ApiResult<HttpResponse> {
     state
         .store
         .revoke_token(&caller.token_hash, now_unix())
         .await?;
-    Ok(HttpResponse::NoContent().finish())
+    let mut response = HttpResponse::NoContent();
+    if caller.via_session {
+        response.cookie(crate::session::removal(&req));
+    }
+    Ok(response.finish())
 }
 
 /// `GET /api/v1/auth/me`.

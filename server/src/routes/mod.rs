@@ -205,7 +205,11 @@ route_table! {
     put "/api/v1/score-rules" => workflow::put_score_rules;
     get "/api/v1/settings/leader-review" => workflow::get_leader_review;
     put "/api/v1/settings/leader-review" => workflow::put_leader_review;
-    // The console's embedded browser libraries: no bearer token.
+    // The web console: its pages (a session cookie, not a bearer token) and its files.
+    get "/" => console::root;
+    get "/console/" => console::page;
+    get "/console/login" => console::login_page;
+    post "/console/login" => console::login;
     get "/console/assets/{file}" => console::get_asset;
     // Open311 GeoReport v2 and the public form: no bearer token.
     get "/open311/v2/discovery.{format}" => open311::discovery;

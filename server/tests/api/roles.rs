@@ -379,8 +379,8 @@ async fn every_protected_endpoint_refuses_anonymous_callers(app: TestApp) {
     );
     // Public by design, and nothing else: health, login, the OGC API's landing page,
     // conformance classes and API definition (they say nothing about the data), Open311
-    // and the resident form (complaint intake from anyone), and the console's browser
-    // libraries (the login page needs them).
+    // and the resident form (complaint intake from anyone), and the console's pages and
+    // files (its pages check the session cookie themselves; the login page needs the files).
     for (method, path) in &public {
         let allowed = [
             "/healthz",
@@ -393,7 +393,8 @@ async fn every_protected_endpoint_refuses_anonymous_callers(app: TestApp) {
         .contains(&path.as_str())
             || path.starts_with("/open311/")
             || path == "/api/v1/public/complaints"
-            || path == "/console/assets/{file}";
+            || path == "/"
+            || path.starts_with("/console/");
         assert!(allowed, "{method} {path} is documented without security");
     }
     for (method, path) in gridsync_server::routes::ROUTES {

@@ -1,0 +1,104 @@
+// DOM building and the API client. Every piece of text goes into the page as a text node:
+// nothing here (or anywhere in the console) assigns HTML from strings, so a complaint titled
+// `<img src=x onerror=alert(1)>` shows as those characters.
+
+/** The element `tag` with attributes/properties and children (strings become text nodes). */
+export function h(tag, props, ...children) {
+  const element = document.createElement(tag);
+  for (const [key, value] of Object.entries(props || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith('on') && typeof value === 'function') {
+      element.addEventListener(key.slice(2), value);
+    } else if (key === 'class') {
+      element.className = value;
+    } else if (key === 'dataset') {
+      Object.assign(element.dataset, value);
+    } else if (key in element && typeof value !== 'string') {
+      element[key] = value;
+    } else {
+      element.setAttribute(key, value === true ? '' : String(value));
+    }
+  }
+  append(element, children);
+  return element;
+}
+
+function append(element, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === undefined || child === null || child === false) continue;
+    element.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** Replaces the children of `element`. */
+export function replace(element, ...children) {
+  element.replaceChildren();
+  append(element, children);
+  return element;
+}
+
+function meta(name) {
+  const element = document.querySelector(`meta[name="${name}"]`);
+  return element ? element.content : '';
+}
+
+/** The signed-in account, as the server wrote it into the page. */
+export const me = JSON.parse(meta('gs-user') || '{}');
+
+const csrf = meta('csrf-token');
+
+/** An error the API answered (problem+json), with its stable code. */
+export class ApiError extends Error {
+  constructor(status, problem) {
+    super(problem.detail || problem.title || `HTTP ${status}`);
+    this.status = status;
+    this.code = problem.code || 'http_' + status;
+    this.problem = problem;
+  }
+}
+
+/**
+ * Calls the API with the session cookie; state changes carry the CSRF token. A 401 (the session
+ * ended, or was revoked) goes back to the login page.
+ */
+export async function api(method, path, body) {
+  const headers = { Accept: 'application/json' };
+  if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = csrf;
+  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  const response = await fetch(path, {
+    method,
+    headers,
+    credentials: 'same-origin',
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (response.status === 401) {
+    window.location.assign('/console/login');
+    throw new ApiError(401, { detail: '登录已过期' });
+  }
+  if (response.status === 204) return null;
+  const type = response.headers.get('Content-Type') || '';
+  const data = type.includes('json') ? await response.json() : await response.text();
+  if (!response.ok) throw new ApiError(response.status, typeof data === 'object' ? data : {});
+  return data;
+}
+
+/** Local date and time of Unix seconds, as 2026-12-07 15:04. */
+export function when(seconds) {
+  if (seconds === null || seconds === undefined) return '';
+  const d = new Date(seconds * 1000);
+  const pad = (n) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
+    `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+}
+
+/** What is left until a deadline (Unix seconds), or how long it is overdue. */
+export function countdown(deadline, now = Date.now() / 1000) {
+  if (deadline === null || deadline === undefined) return { text: '', overdue: false };
+  const left = deadline - now;
+  const span = Math.abs(left);
+  const days = Math.floor(span / 86400);
+  const hours = Math.floor((span % 86400) / 3600);
+  const minutes = Math.floor((span % 3600) / 60);
+  const text = days > 0 ? `${days}天${hours}小时` : hours > 0 ? `${hours}小时${minutes}分` : `${minutes}分钟`;
+  return left >= 0 ? { text: `剩余 ${text}`, overdue: false } : { text: `超期 ${text}`, overdue: true };
+}
