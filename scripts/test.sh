@@ -27,12 +27,21 @@ if ! /usr/bin/python3 -c "import qgis.core" >/dev/null 2>&1 && command -v apt-ge
     || { apt-get update -qq && apt-get install -y -qq python3-qgis qgis-providers >/dev/null; }
 fi
 
+# Debian's chromium for the console's browser tests (driven by Playwright from .venv), with
+# CJK fonts so the zh-CN pages render as a person sees them in the screenshots.
+if { ! command -v chromium >/dev/null 2>&1 || ! fc-list 2>/dev/null | grep -qi "Noto Sans CJK"; } \
+  && command -v apt-get >/dev/null 2>&1; then
+  apt-get install -y -qq chromium fonts-noto-cjk >/dev/null \
+    || { apt-get update -qq && apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; }
+fi
+
 # The official JavaScript automerge, for the interoperability test (from the npm registry).
 if [ ! -d tests/interop/node_modules/@automerge/automerge ]; then
   npm ci --prefix tests/interop --no-audit --no-fund --loglevel=error
 fi
 
-# Python clients for the interoperability tests (OWSLib, georeport; from PyPI), in .venv; reinstalled
+# Python clients for the interoperability tests (OWSLib, georeport, schemathesis, openpyxl, and
+# Playwright for the browser tests; from PyPI), in .venv; reinstalled
 # when tests/python/requirements.txt changes.
 if [ ! -x .venv/bin/python ] || ! cmp -s tests/python/requirements.txt .venv/requirements.txt; then
   python3 -m venv .venv

@@ -3,6 +3,7 @@
 
 import { h, replace, api, me, when, countdown } from './dom.js';
 import { ROLE, KIND, STATUS, ACTION, label } from './labels.js';
+import { recordPage } from './record.js';
 
 const PAGES = {
   queue: { title: '待办', roles: null, render: queuePage },
@@ -37,12 +38,16 @@ function header(current) {
 }
 
 async function show() {
-  const [name] = window.location.hash.replace(/^#\/?/, '').split('/');
-  const page = PAGES[name] ? name : 'queue';
+  const [name, ...rest] = window.location.hash.replace(/^#\/?/, '').split('/');
+  const page = PAGES[name] ? name : name === 'record' ? 'record' : 'queue';
   const main = h('main', { class: 'page' }, h('p', { class: 'loading' }, '正在加载…'));
   replace(document.getElementById('app'), header(page), main);
-  document.title = `${PAGES[page].title} · 网格化治理平台`;
   try {
+    if (page === 'record') {
+      await recordPage(main, decodeURIComponent(rest.join('/')));
+      return;
+    }
+    document.title = `${PAGES[page].title} · 网格化治理平台`;
     await PAGES[page].render(main);
   } catch (error) {
     replace(main, h('p', { class: 'alert', role: 'alert' }, `出错了：${error.message}`));
@@ -63,11 +68,11 @@ async function queuePage(main) {
       h('tbody', {}, items.map((item) => {
         const due = countdown(item.deadline);
         return h('tr', { dataset: { id: item.id } },
-          h('td', { class: 'title' }, item.title),
+          h('td', { class: 'title' }, h('a', { href: `#/record/${item.id}` }, item.title)),
           h('td', {}, label(KIND, item.kind)),
           h('td', {}, h('span', { class: `status s-${item.status}` }, label(STATUS, item.status))),
           h('td', { class: 'code' }, item.owner_grid || '—'),
-          h('td', {}, when(item.waiting_since / 1000)),
+          h('td', {}, when(item.waiting_since)),
           h('td', { class: due.overdue ? 'overdue' : '' }, due.text),
           h('td', {}, item.actions.map((a) => label(ACTION, a)).join('、')));
       }))));

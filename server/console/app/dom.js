@@ -82,23 +82,43 @@ export async function api(method, path, body) {
   return data;
 }
 
-/** Local date and time of Unix seconds, as 2026-12-07 15:04. */
-export function when(seconds) {
-  if (seconds === null || seconds === undefined) return '';
-  const d = new Date(seconds * 1000);
+/** Local date and time of Unix milliseconds (the API's times), as 2026-12-07 15:04. */
+export function when(ms) {
+  if (ms === null || ms === undefined) return '';
+  const d = new Date(ms);
   const pad = (n) => String(n).padStart(2, '0');
   return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
     `${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
-/** What is left until a deadline (Unix seconds), or how long it is overdue. */
-export function countdown(deadline, now = Date.now() / 1000) {
+/** What is left until a deadline (Unix milliseconds), or how long it is overdue. */
+export function countdown(deadline, now = Date.now()) {
   if (deadline === null || deadline === undefined) return { text: '', overdue: false };
-  const left = deadline - now;
+  const left = (deadline - now) / 1000;
   const span = Math.abs(left);
   const days = Math.floor(span / 86400);
   const hours = Math.floor((span % 86400) / 3600);
   const minutes = Math.floor((span % 3600) / 60);
   const text = days > 0 ? `${days}天${hours}小时` : hours > 0 ? `${hours}小时${minutes}分` : `${minutes}分钟`;
   return left >= 0 ? { text: `剩余 ${text}`, overdue: false } : { text: `超期 ${text}`, overdue: true };
+}
+
+const cache = new Map();
+
+/** A GET whose answer does not change while the page is open (catalogues), asked once. */
+export function cached(path) {
+  if (!cache.has(path)) cache.set(path, api('GET', path).catch((e) => { cache.delete(path); throw e; }));
+  return cache.get(path);
+}
+
+/** Names by code: departments and categories, for showing codes as words. */
+export async function names() {
+  const [departments, categories] = await Promise.all([
+    cached('/api/v1/departments').catch(() => ({ departments: [] })),
+    cached('/api/v1/categories').catch(() => ({ categories: [] })),
+  ]);
+  return {
+    department: Object.fromEntries(departments.departments.map((d) => [d.code, d.name])),
+    category: Object.fromEntries((categories.categories || []).map((c) => [c.code, c.name])),
+  };
 }

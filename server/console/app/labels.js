@@ -55,6 +55,54 @@ export const ACTION = {
   reinspect: '复查',
 };
 
+export const EVENT = {
+  ...ACTION,
+  created: '登记',
+  owner_assigned: '确定所属网格',
+  owner_changed: '所属网格变更',
+  supervision: '督办',
+  accepted: '受理',
+  flagged_unreasonable: '标记不合理诉求',
+  dispatched: '派单',
+  signed_for: '签收',
+  replied: '回复',
+  progress_reply: '进展回复',
+  handling_started: '开始办理',
+  result_reported: '报告结果',
+  feedback_given: '回访',
+  evaluated: '评价',
+  closed: '关闭',
+  duplicate_linked: '合并为重复',
+  plan_follow_up: '一事一策跟进',
+  verified: '核实',
+  returned_to_worker: '退回网格员',
+  resubmitted: '重新提交',
+  resolved_in_grid: '网格内化解',
+  escalated: '上报',
+  rectified: '整改',
+  reinspected_fixed: '复查：已整改',
+  reinspected_not_fixed: '复查：未整改',
+  field_resubmit: '网格员重新提交',
+  field_reinspected_fixed: '复查：已整改',
+  field_reinspected_not_fixed: '复查：未整改',
+};
+
+export const CHANNEL = {
+  app: '网格员上报',
+  hotline: '热线',
+  suggestion_box: '意见箱',
+  mini_program: '小程序',
+  web: '网站',
+  open311: 'Open311',
+  grid_survey: '网格摸排',
+};
+
+export const RISK = { low: '低', medium: '中', high: '高', critical: '重大' };
+
+export const OUTCOME = { resolved: '已解决', partly_resolved: '部分解决', cannot_resolve: '无法解决' };
+
+export const RATING = { satisfied: '满意', basically_satisfied: '基本满意', dissatisfied: '不满意' };
+
 /** The label of a code, or the code itself when the console has no word for it. */
 export function label(table, code) {
   return (code && table[code]) || code || '';

@@ -75,6 +75,7 @@ app! {
     "app.js" => "text/javascript; charset=utf-8",
     "dom.js" => "text/javascript; charset=utf-8",
     "labels.js" => "text/javascript; charset=utf-8",
+    "record.js" => "text/javascript; charset=utf-8",
 }
 
 /// The manifest the refresh script wrote: `file package@version sha256` per line.
@@ -295,6 +296,26 @@ pub async fn get_asset(req: HttpRequest, file: web::Path<String>) -> ApiResult<H
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The console's scripts never turn strings into HTML: user text reaches the page only as
+    /// text nodes.
+    #[test]
+    fn no_console_script_parses_strings_as_html() {
+        for asset in APP.iter().filter(|a| a.name.ends_with(".js")) {
+            let text = std::str::from_utf8(asset.bytes).unwrap();
+            for sink in [
+                "innerHTML",
+                "outerHTML",
+                "insertAdjacentHTML",
+                "document.write",
+                "setHTML",
+                "eval(",
+                "new Function",
+            ] {
+                assert!(!text.contains(sink), "{} uses {sink}", asset.name);
+            }
+        }
+    }
 
     /// The embedded files are the ones the manifest names, byte for byte, at the versions
     /// `console/package-lock.json` pins.

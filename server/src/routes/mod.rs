@@ -198,6 +198,7 @@ route_table! {
     put "/api/v1/admin/users/{username}/department" => workflow::put_user_department;
     post "/api/v1/records/{id}/transitions" => workflow::transition;
     get "/api/v1/records/{id}/case" => workflow::get_case;
+    get "/api/v1/records/{id}/actions" => workflow::record_actions;
     get "/api/v1/supervision-notices" => workflow::list_notices;
     get "/api/v1/reports/rates" => workflow::rates;
     get "/api/v1/reports/monthly/{month}" => workflow::monthly_report;

@@ -579,6 +579,33 @@ pub async fn get_case(
     Ok(HttpResponse::Ok().json(case_view(&case)))
 }
 
+/// `GET /api/v1/records/{id}/actions`: the workflow steps the caller may take on this record
+/// now (what their queue offers for it, and supervision of a case that waits on someone).
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn record_actions(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let (_, record) = crate::records::visible(&state, &caller.user, &id).await?;
+    let map = state.grids.snapshot().await?;
+    let areas = crate::workflow::service::leader_review_areas(state.store.as_ref()).await?;
+    let under_review = crate::workflow::service::under_leader_review(
+        record.kind.as_str(),
+        record.channel.as_str(),
+        record.owner_grid.as_ref().and_then(|o| o.code.as_deref()),
+        &areas,
+        &map,
+    );
+    let actions = crate::workflow::queue::actions_for(
+        caller.user.role,
+        record.kind.as_str(),
+        record.workflow.status.as_str(),
+        under_review,
+    );
+    Ok(HttpResponse::Ok().json(json!({ "actions": actions })))
+}
+
 /// Filters of the notices listing.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -93,10 +93,65 @@ pub fn for_role(role: Role) -> &'static [Awaiting] {
     }
 }
 
+/// The statuses in which a case may be supervised (督办) by hand: it waits on someone.
+const SUPERVISABLE: &[&str] = &[
+    "dispatched",
+    "signed_for",
+    "replied",
+    "handling",
+    "result_reported",
+    "feedback_given",
+    "flagged_unreasonable",
+    "escalated",
+    "rectified",
+];
+
+/// The actions `role` may take now on a record of `kind` in `status` (`under_review`: whether
+/// its grid's leaders review it first): those its queue offers there, and supervision of a
+/// case that waits on someone, for the roles that supervise.
+pub fn actions_for(role: Role, kind: &str, status: &str, under_review: bool) -> Vec<&'static str> {
+    let mut actions: Vec<&'static str> = for_role(role)
+        .iter()
+        .filter(|a| a.kind == kind && a.status == status)
+        .filter(|a| a.review.is_none_or(|r| r == under_review))
+        .flat_map(|a| a.actions.iter().copied())
+        .collect();
+    if matches!(role, Role::Supervisor | Role::Dispatcher | Role::Admin)
+        && SUPERVISABLE.contains(&status)
+    {
+        actions.push("supervise");
+    }
+    actions.dedup();
+    actions
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::workflow::lifecycle::Action;
+
+    #[test]
+    fn a_record_offers_what_its_queue_offers_and_supervision_while_it_waits() {
+        assert_eq!(
+            actions_for(Role::Dispatcher, COMPLAINT, "received", false),
+            ["accept", "flag_unreasonable", "link_duplicate"]
+        );
+        assert!(actions_for(Role::Dispatcher, COMPLAINT, "received", true).is_empty());
+        assert_eq!(
+            actions_for(Role::GridLeader, COMPLAINT, "received", true),
+            ["verify", "return_to_worker", "resolve_in_grid"]
+        );
+        assert_eq!(
+            actions_for(Role::Supervisor, COMPLAINT, "handling", false),
+            ["supervise"]
+        );
+        assert_eq!(
+            actions_for(Role::Department, COMPLAINT, "handling", false),
+            ["report_result"]
+        );
+        assert!(actions_for(Role::Supervisor, COMPLAINT, "closed", false).is_empty());
+        assert!(actions_for(Role::Gis, HAZARD, "received", false).is_empty());
+    }
 
     /// Every action a queue offers is one the role may take.
     #[test]

@@ -8,9 +8,11 @@ mod helpers;
 
 /// Login, logout, token expiry and revocation.
 mod auth;
+/// The console in a real browser (chromium through Playwright): each role's core step.
+mod browser;
 /// The command line: bootstrapping accounts with `user add`.
 mod cli;
-/// The console's embedded browser libraries.
+/// The console's sessions, pages and embedded files.
 mod console;
 /// The server process killed with SIGKILL under sync load, restarted, nothing lost or doubled.
 mod crash;

@@ -1,0 +1,293 @@
+//! The console in a real browser: Debian's chromium, driven through Playwright for Python
+//! (`tests/browser/console.py`), against the demo city. Each role logs in through the form and
+//! takes its core step through the record's page; the test then reads the server's own state.
+//! Screenshots land in `target/console-screenshots/`.
+
+use std::path::{Path, PathBuf};
+
+use gridsync_server::demo::DEMO_ACCOUNTS;
+use serde_json::{Value, json};
+
+use crate::helpers::{Backend, TestApp};
+
+const GRID: &str = "22030200100101";
+const MARKUP: &str = "<img src=x onerror=alert(1)>";
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// The demo city on a fresh database of `backend`.
+async fn demo(backend: Backend) -> TestApp {
+    TestApp::spawn_with(backend, |s| s.demo = true).await
+}
+
+fn password(username: &str) -> &'static str {
+    DEMO_ACCOUNTS
+        .iter()
+        .find(|a| a.0 == username)
+        .unwrap_or_else(|| panic!("no demo account {username}"))
+        .1
+}
+
+async fn token(app: &TestApp, username: &str) -> String {
+    let body: Value = app
+        .post(
+            "/api/v1/auth/login",
+            None,
+            &json!({ "username": username, "password": password(username) }),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    body["token"].as_str().unwrap().to_string()
+}
+
+/// Runs the browser through `plan` as `username`; what the page showed.
+async fn in_browser(app: &TestApp, username: &str, shots: &str, mut plan: Value) -> Value {
+    let dir = root().join("target/console-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    let backend = format!("{:?}", app.backend).to_lowercase();
+    plan["base"] = json!(app.address);
+    plan["username"] = json!(username);
+    plan["password"] = json!(password(username));
+    plan["screenshots"] = json!(dir.join(format!("{shots}-{backend}")));
+    let python = root().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "scripts/test.sh installs Playwright into .venv"
+    );
+    let script = root().join("tests/browser/console.py");
+    let output = tokio::process::Command::new(python)
+        .arg(script)
+        .arg(plan.to_string())
+        .output()
+        .await
+        .expect("run the browser");
+    assert!(
+        output.status.success(),
+        "the browser run failed:\n{}\n{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let shown: Value = serde_json::from_slice(&output.stdout).expect("the driver's JSON");
+    assert_eq!(shown["errors"], json!([]), "errors in the page: {shown}");
+    shown
+}
+
+async fn create(app: &TestApp, token: &str, body: Value) -> String {
+    let created = app.post("/api/v1/records", Some(token), &body).await;
+    assert_eq!(created.status(), 201);
+    created.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn centre(code: &str) -> (f64, f64) {
+    crate::sync::centre(code)
+}
+
+async fn complaint(app: &TestApp, desk: &str, title: &str) -> String {
+    let (lon, lat) = centre(GRID);
+    create(
+        app,
+        desk,
+        json!({
+            "kind": "complaint", "title": title, "description": title,
+            "category": "environment.noise", "channel": "hotline",
+            "location": { "lon": lon, "lat": lat, "accuracy_m": 5.0, "crs": "wgs84" },
+        }),
+    )
+    .await
+}
+
+async fn status(app: &TestApp, token: &str, id: &str) -> String {
+    let record: Value = app
+        .get(&format!("/api/v1/records/{id}"), Some(token))
+        .await
+        .json()
+        .await
+        .unwrap();
+    record["workflow"]["status"].as_str().unwrap().to_string()
+}
+
+async fn act(app: &TestApp, token: &str, id: &str, body: Value) {
+    let response = app
+        .post(
+            &format!("/api/v1/records/{id}/transitions"),
+            Some(token),
+            &body,
+        )
+        .await;
+    assert_eq!(response.status(), 200, "{body}");
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                super::$name(crate::helpers::Backend::Sqlite).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                super::$name(crate::helpers::Backend::Postgres).await;
+            }
+        }
+    )*};
+}
+
+on_both_backends!(
+    the_desk_sees_markup_in_a_title_as_text_accepts_it_and_logs_out,
+    a_leader_verifies_a_hazard_from_the_grid,
+    a_department_signs_for_its_case,
+    a_supervisor_supervises_an_open_case,
+);
+
+async fn the_desk_sees_markup_in_a_title_as_text_accepts_it_and_logs_out(backend: Backend) {
+    let app = demo(backend).await;
+    let desk = token(&app, "dispatcher").await;
+    let id = complaint(&app, &desk, MARKUP).await;
+
+    let shown = in_browser(
+        &app,
+        "dispatcher",
+        "desk-accepts",
+        json!({
+            "record": id, "action": "accept",
+            "fields": { "note": "诉求清楚，予以受理" },
+            "logout": true,
+        }),
+    )
+    .await;
+
+    assert_eq!(shown["dialogs"], json!([]), "no script ran from user text");
+    assert_eq!(shown["injected_images"], 0);
+    assert!(
+        shown["queue_titles"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(MARKUP)),
+        "{shown}"
+    );
+    assert_eq!(shown["record_title"], MARKUP);
+    assert_eq!(shown["notice"], "已受理");
+    assert_eq!(shown["record_status"], "已受理");
+    assert_eq!(status(&app, &desk, &id).await, "accepted");
+
+    // The cookie was out of the page's reach, and logging out ended it on the server.
+    assert_eq!(shown["cookie"]["httpOnly"], true);
+    assert_eq!(shown["cookie"]["sameSite"], "Strict");
+    assert!(
+        shown["after_logout"]
+            .as_str()
+            .unwrap()
+            .ends_with("/console/login")
+    );
+    let replayed = app
+        .client
+        .get(app.url("/api/v1/auth/me"))
+        .header(
+            "cookie",
+            format!("gs_session={}", shown["cookie"]["value"].as_str().unwrap()),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(replayed.status(), 401);
+}
+
+async fn a_leader_verifies_a_hazard_from_the_grid(backend: Backend) {
+    let app = demo(backend).await;
+    let worker = token(&app, "worker").await;
+    let (lon, lat) = centre(GRID);
+    let id = create(
+        &app,
+        &worker,
+        json!({
+            "kind": "risk_inspection", "title": "楼道堆放杂物",
+            "location": { "lon": lon, "lat": lat, "accuracy_m": 5.0, "crs": "wgs84" },
+            "inspection": {
+                "hazard_type": "fire", "risk_level": "high",
+                "findings": "三单元楼道堆放纸箱，堵塞疏散通道", "rectification": "",
+            },
+        }),
+    )
+    .await;
+
+    let shown = in_browser(
+        &app,
+        "leader",
+        "leader-verifies",
+        json!({ "record": id, "action": "verify", "fields": { "note": "现场核实属实" } }),
+    )
+    .await;
+
+    assert_eq!(shown["actions"], json!(["verify", "return_to_worker"]));
+    assert_eq!(shown["record_status"], "已核实");
+    assert_eq!(status(&app, &worker, &id).await, "verified");
+}
+
+async fn a_department_signs_for_its_case(backend: Backend) {
+    let app = demo(backend).await;
+    let desk = token(&app, "dispatcher").await;
+    let id = complaint(&app, &desk, "夜间工地噪音扰民").await;
+    act(&app, &desk, &id, json!({ "action": "accept" })).await;
+    act(
+        &app,
+        &desk,
+        &id,
+        json!({ "action": "dispatch", "lead": "environment" }),
+    )
+    .await;
+
+    let shown = in_browser(
+        &app,
+        "department",
+        "department-signs-for",
+        json!({ "record": id, "action": "sign_for", "fields": { "note": "已签收，安排执法人员" } }),
+    )
+    .await;
+
+    assert_eq!(shown["record_status"], "已签收");
+    assert_eq!(status(&app, &desk, &id).await, "signed_for");
+}
+
+async fn a_supervisor_supervises_an_open_case(backend: Backend) {
+    let app = demo(backend).await;
+    let desk = token(&app, "dispatcher").await;
+    let id = complaint(&app, &desk, "垃圾清运不及时").await;
+    act(&app, &desk, &id, json!({ "action": "accept" })).await;
+    act(
+        &app,
+        &desk,
+        &id,
+        json!({ "action": "dispatch", "lead": "environment" }),
+    )
+    .await;
+
+    let shown = in_browser(
+        &app,
+        "supervisor",
+        "supervisor-supervises",
+        json!({ "record": id, "action": "supervise", "fields": { "note": "请加快办理" } }),
+    )
+    .await;
+
+    assert_eq!(shown["notice"], "已督办");
+    let supervisor = token(&app, "supervisor").await;
+    let notices: Value = app
+        .get(
+            &format!("/api/v1/supervision-notices?record={id}"),
+            Some(&supervisor),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let notices = notices["notices"].as_array().unwrap();
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0]["subject"], "manual");
+}

@@ -1,0 +1,91 @@
+"""Drives the gridsync console in Debian's chromium through Playwright, as a person would.
+
+Usage: console.py PLAN_JSON. The plan names the server, the account, and what to do: log in
+through the form, look at the queue, open a record, take one action through its form, log out.
+Prints one JSON object: what the page showed (queue titles, the record's status text, dialogs
+opened, console errors, the session cookie before logout), for the Rust test to check against
+the server's own state.
+"""
+
+import json
+import sys
+
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = "/usr/bin/chromium"
+
+
+def main() -> None:
+    plan = json.loads(sys.argv[1])
+    base = plan["base"]
+    shots = plan.get("screenshots")
+    out = {"dialogs": [], "errors": [], "injected_images": 0}
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        context = browser.new_context(viewport={"width": 1400, "height": 900}, locale="zh-CN")
+        page = context.new_page()
+        # A dialog would mean script from user text ran: record it and dismiss it.
+        page.on("dialog", lambda d: (out["dialogs"].append(d.message), d.dismiss()))
+        page.on("pageerror", lambda e: out["errors"].append(str(e)))
+        page.on(
+            "console",
+            lambda m: out["errors"].append(m.text)
+            if m.type == "error" and "404" not in m.text
+            else None,
+        )
+
+        page.goto(base + "/")
+        page.fill("#username", plan["username"])
+        page.fill("#password", plan["password"])
+        page.click("button[type=submit]")
+        page.wait_for_selector("#queue, main.page .empty")
+        out["queue_titles"] = page.locator("#queue td.title").all_inner_texts()
+        out["injected_images"] += page.locator('img[src="x"]').count()
+        if shots:
+            page.screenshot(path=f"{shots}-queue.png", full_page=True)
+
+        record = plan.get("record")
+        if record:
+            link = page.locator(f'#queue tr[data-id="{record}"] td.title a')
+            if link.count():
+                link.click()
+            else:  # not waiting on this account: opened by its address
+                page.goto(f"{base}/console/#/record/{record}")
+            page.wait_for_selector("#record-title")
+            out["record_title"] = page.locator("#record-title").evaluate(
+                "e => e.firstChild.textContent"
+            )
+            out["actions"] = page.locator(".actions button").evaluate_all(
+                "bs => bs.map(b => b.dataset.action)"
+            )
+            action = plan.get("action")
+            if action:
+                page.click(f'.actions button[data-action="{action}"]')
+                form = page.locator(f'form.action-form[data-action="{action}"]')
+                form.wait_for()
+                for name, value in plan.get("fields", {}).items():
+                    element = form.locator(f'[name="{name}"]')
+                    if element.evaluate("e => e.tagName") == "SELECT":
+                        element.select_option(value)
+                    else:
+                        element.fill(value)
+                form.locator("button[type=submit]").click()
+                page.wait_for_selector("p.notice")
+                out["notice"] = page.locator("p.notice").inner_text()
+            out["record_status"] = page.locator("#record-status").inner_text()
+            out["injected_images"] += page.locator('img[src="x"]').count()
+            if shots:
+                page.screenshot(path=f"{shots}-record.png", full_page=True)
+
+        if plan.get("logout"):
+            cookies = [c for c in context.cookies() if c["name"] == "gs_session"]
+            out["cookie"] = {k: cookies[0][k] for k in ("value", "httpOnly", "sameSite")}
+            page.click("#logout")
+            page.wait_for_url("**/console/login")
+            out["after_logout"] = page.url
+        browser.close()
+    print(json.dumps(out, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
