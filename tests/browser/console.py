@@ -44,6 +44,17 @@ def main() -> None:
         if shots:
             page.screenshot(path=f"{shots}-queue.png", full_page=True)
 
+        if plan.get("grids"):
+            page.goto(f"{base}/console/#/grids")
+            page.wait_for_selector("#grid-map[data-ready=true]", timeout=30000)
+            out["drawn_grids"] = int(page.get_attribute("#grid-map", "data-drawn-grids"))
+            page.wait_for_selector("#register-name")
+            out["register"] = page.locator("#register-name").inner_text()
+            if shots:
+                page.screenshot(path=f"{shots}-grids.png", full_page=True)
+            page.goto(f"{base}/console/#/queue")
+            page.wait_for_selector("#queue, main.page .empty")
+
         record = plan.get("record")
         if record:
             link = page.locator(f'#queue tr[data-id="{record}"] td.title a')

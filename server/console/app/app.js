@@ -4,9 +4,11 @@
 import { h, replace, api, me, when, countdown } from './dom.js';
 import { ROLE, KIND, STATUS, ACTION, label } from './labels.js';
 import { recordPage } from './record.js';
+import { gridsPage } from './grids.js';
 
 const PAGES = {
   queue: { title: '待办', roles: null, render: queuePage },
+  grids: { title: '网格地图', roles: null, render: gridsPage },
 };
 
 function navigation(current) {

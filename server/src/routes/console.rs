@@ -76,6 +76,8 @@ app! {
     "dom.js" => "text/javascript; charset=utf-8",
     "labels.js" => "text/javascript; charset=utf-8",
     "record.js" => "text/javascript; charset=utf-8",
+    "map.js" => "text/javascript; charset=utf-8",
+    "grids.js" => "text/javascript; charset=utf-8",
 }
 
 /// The manifest the refresh script wrote: `file package@version sha256` per line.

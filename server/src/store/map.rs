@@ -232,7 +232,7 @@ macro_rules! queries {
                 .collect::<Result<Vec<_>>>()?;
             let seen: Option<i64> = sqlx::query(
                 "SELECT MAX(t) FROM (SELECT MAX(r.created_at) AS t FROM records r \
-                 WHERE r.created_by = $1 UNION ALL SELECT MAX(k.created_at) AS t FROM tokens k \
+                 WHERE r.created_by = $1 UNION ALL SELECT MAX(k.created_at) * 1000 AS t FROM tokens k \
                  JOIN users u ON u.id = k.user_id WHERE u.username = $1) latest",
             )
             .bind(username)

@@ -221,10 +221,29 @@ async fn a_leader_verifies_a_hazard_from_the_grid(backend: Backend) {
         &app,
         "leader",
         "leader-verifies",
-        json!({ "record": id, "action": "verify", "fields": { "note": "现场核实属实" } }),
+        json!({
+            "grids": true,
+            "record": id, "action": "verify", "fields": { "note": "现场核实属实" },
+        }),
     )
     .await;
 
+    // The leader's grids are drawn on the map, the busiest one's register beside it.
+    let leader = token(&app, "leader").await;
+    let grids: Value = app
+        .get("/api/v1/grids?level=grid", Some(&leader))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let grids = grids["features"].as_array().unwrap();
+    assert_eq!(shown["drawn_grids"], grids.len(), "{shown}");
+    assert!(
+        grids
+            .iter()
+            .any(|g| g["properties"]["name"] == shown["register"]),
+        "{shown}"
+    );
     assert_eq!(shown["actions"], json!(["verify", "return_to_worker"]));
     assert_eq!(shown["record_status"], "已核实");
     assert_eq!(status(&app, &worker, &id).await, "verified");
