@@ -8,8 +8,11 @@ the server's own state.
 """
 
 import json
+import os
 import sys
+import tempfile
 
+from openpyxl import load_workbook
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = "/usr/bin/chromium"
@@ -54,6 +57,22 @@ def main() -> None:
                 page.screenshot(path=f"{shots}-grids.png", full_page=True)
             page.goto(f"{base}/console/#/queue")
             page.wait_for_selector("#queue, main.page .empty")
+
+        if plan.get("reports"):
+            page.goto(f"{base}/console/#/reports")
+            for chart in ("trend", "rates", "hazards", "topics"):
+                page.wait_for_selector(f"#chart-{chart}[data-ready=true]", timeout=30000)
+            out["report_tables"] = page.locator("main table.list").count()
+            if shots:
+                page.screenshot(path=f"{shots}-reports.png", full_page=True)
+            # The workbook as an office opens it: downloaded by the browser, read by openpyxl.
+            with page.expect_download() as download:
+                page.click("#download-xlsx")
+            with tempfile.TemporaryDirectory() as folder:
+                path = os.path.join(folder, download.value.suggested_filename)
+                download.value.save_as(path)
+                out["workbook_sheets"] = load_workbook(path, read_only=True).sheetnames
+            out["workbook_name"] = download.value.suggested_filename
 
         record = plan.get("record")
         if record:

@@ -5,10 +5,12 @@ import { h, replace, api, me, when, countdown } from './dom.js';
 import { ROLE, KIND, STATUS, ACTION, label } from './labels.js';
 import { recordPage } from './record.js';
 import { gridsPage } from './grids.js';
+import { reportsPage } from './reports.js';
 
 const PAGES = {
   queue: { title: '待办', roles: null, render: queuePage },
   grids: { title: '网格地图', roles: null, render: gridsPage },
+  reports: { title: '考核报表', roles: ['supervisor', 'dispatcher', 'admin'], render: reportsPage },
 };
 
 function navigation(current) {

@@ -97,6 +97,8 @@ export const CHANNEL = {
   grid_survey: '网格摸排',
 };
 
+export const LEVEL = { province: '省', city: '市', county: '县区', township: '乡镇街道', village: '村社区', grid: '网格' };
+
 export const RISK = { low: '低', medium: '中', high: '高', critical: '重大' };
 
 export const OUTCOME = { resolved: '已解决', partly_resolved: '部分解决', cannot_resolve: '无法解决' };

@@ -78,6 +78,8 @@ app! {
     "record.js" => "text/javascript; charset=utf-8",
     "map.js" => "text/javascript; charset=utf-8",
     "grids.js" => "text/javascript; charset=utf-8",
+    "charts.js" => "text/javascript; charset=utf-8",
+    "reports.js" => "text/javascript; charset=utf-8",
 }
 
 /// The manifest the refresh script wrote: `file package@version sha256` per line.

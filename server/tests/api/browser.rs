@@ -291,9 +291,22 @@ async fn a_supervisor_supervises_an_open_case(backend: Backend) {
         &app,
         "supervisor",
         "supervisor-supervises",
-        json!({ "record": id, "action": "supervise", "fields": { "note": "请加快办理" } }),
+        json!({
+            "reports": true,
+            "record": id, "action": "supervise", "fields": { "note": "请加快办理" },
+        }),
     )
     .await;
+
+    // The month's report drew its charts and tables, and its workbook downloads and opens.
+    assert_eq!(shown["report_tables"], 4, "{shown}");
+    let sheets = shown["workbook_sheets"].as_array().unwrap();
+    assert!(sheets.contains(&json!("三率")), "{sheets:?}");
+    let name = shown["workbook_name"].as_str().unwrap();
+    assert!(
+        name.starts_with("report-") && name.ends_with(".xlsx"),
+        "{shown}"
+    );
 
     assert_eq!(shown["notice"], "已督办");
     let supervisor = token(&app, "supervisor").await;
