@@ -58,6 +58,21 @@ def main() -> None:
             page.goto(f"{base}/console/#/queue")
             page.wait_for_selector("#queue, main.page .empty")
 
+        if plan.get("city"):
+            page.set_viewport_size({"width": 1920, "height": 1080})
+            page.goto(f"{base}/console/#/city")
+            page.wait_for_selector("#city-map[data-ready=true]", timeout=60000)
+            page.wait_for_selector("#city-rates[data-ready=true]", timeout=30000)
+            out["city"] = {
+                "drawn_grids": int(page.get_attribute("#city-map", "data-drawn-grids")),
+                "open": int(page.inner_text("#count-open")),
+                "open_hazards": int(page.inner_text("#count-open-hazards")),
+                "latest": page.locator("#city-latest li").count(),
+            }
+            if shots:
+                page.screenshot(path=f"{shots}-city.png")
+            page.set_viewport_size({"width": 1400, "height": 900})
+
         if plan.get("reports"):
             page.goto(f"{base}/console/#/reports")
             for chart in ("trend", "rates", "hazards", "topics"):

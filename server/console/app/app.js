@@ -6,11 +6,13 @@ import { ROLE, KIND, STATUS, ACTION, label } from './labels.js';
 import { recordPage } from './record.js';
 import { gridsPage } from './grids.js';
 import { reportsPage } from './reports.js';
+import { cityPage } from './city.js';
 
 const PAGES = {
   queue: { title: '待办', roles: null, render: queuePage },
   grids: { title: '网格地图', roles: null, render: gridsPage },
   reports: { title: '考核报表', roles: ['supervisor', 'dispatcher', 'admin'], render: reportsPage },
+  city: { title: '一屏观全城', roles: ['supervisor', 'dispatcher', 'admin', 'grid_leader'], render: cityPage },
 };
 
 function navigation(current) {
@@ -45,7 +47,9 @@ async function show() {
   const [name, ...rest] = window.location.hash.replace(/^#\/?/, '').split('/');
   const page = PAGES[name] ? name : name === 'record' ? 'record' : 'queue';
   const main = h('main', { class: 'page' }, h('p', { class: 'loading' }, '正在加载…'));
-  replace(document.getElementById('app'), header(page), main);
+  // The city screen is the whole display: no frame around it.
+  document.body.classList.remove('city-screen');
+  replace(document.getElementById('app'), page === 'city' ? null : header(page), main);
   try {
     if (page === 'record') {
       await recordPage(main, decodeURIComponent(rest.join('/')));

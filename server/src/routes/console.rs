@@ -80,6 +80,7 @@ app! {
     "grids.js" => "text/javascript; charset=utf-8",
     "charts.js" => "text/javascript; charset=utf-8",
     "reports.js" => "text/javascript; charset=utf-8",
+    "city.js" => "text/javascript; charset=utf-8",
 }
 
 /// The manifest the refresh script wrote: `file package@version sha256` per line.

@@ -8,6 +8,7 @@ pub mod auth;
 pub mod blobs;
 pub mod common;
 pub mod console;
+pub mod dashboard;
 pub mod grids;
 pub mod health;
 pub mod locate;
@@ -140,6 +141,7 @@ route_table! {
     post "/api/v1/grids/merge" => grids::merge;
     post "/api/v1/grids/batch" => grids::batch;
     get "/api/v1/grids" => grids::list;
+    get "/api/v1/grids/outlines" => dashboard::outlines;
     post "/api/v1/grids" => grids::create;
     get "/api/v1/grids/{code}/register" => grids::get_register;
     put "/api/v1/grids/{code}/register" => grids::put_register;
@@ -204,6 +206,7 @@ route_table! {
     get "/api/v1/reports/monthly/{month}" => workflow::monthly_report;
     get "/api/v1/score-rules" => workflow::get_score_rules;
     put "/api/v1/score-rules" => workflow::put_score_rules;
+    get "/api/v1/dashboard" => dashboard::dashboard;
     get "/api/v1/settings/leader-review" => workflow::get_leader_review;
     put "/api/v1/settings/leader-review" => workflow::put_leader_review;
     // The web console: its pages (a session cookie, not a bearer token) and its files.

@@ -65,8 +65,8 @@ pub use map::{
 };
 pub use postgres::PostgresStore;
 pub use records::{
-    CommitOutcome, FeedItem, NewChange, RecordCommit, RecordQuery, RecordRow, RecordScope,
-    StoredDoc, departments_column, departments_hold,
+    CommitOutcome, FeedItem, GridCount, NewChange, RecordCommit, RecordQuery, RecordRow,
+    RecordScope, StoredDoc, departments_column, departments_hold,
 };
 pub use sqlite::SqliteStore;
 pub use workflow::{
@@ -264,6 +264,11 @@ store_api! {
     reader async fn list_records(&self, query: &RecordQuery) -> Result<Vec<RecordRow>>;
     /// How many records match `query` without its cursor and page, counting at most `at_most`.
     reader async fn count_records(&self, query: &RecordQuery, at_most: i64) -> Result<i64>;
+    /// Records by owner grid and kind: the open ones (neither closed nor settled in the grid),
+    /// or with `created_from` (Unix ms) those created since then.
+    reader async fn record_counts_by_grid(&self, created_from: Option<i64>) -> Result<Vec<GridCount>>;
+    /// The `limit` records changed last, newest first.
+    reader async fn recently_changed(&self, limit: i64) -> Result<Vec<RecordRow>>;
     /// How much of a blob the server holds.
     reader async fn blob_state(&self, sha256: &str) -> Result<Option<BlobState>>;
     /// Appends a range at `start`; `None` when `start` is not what the server holds.

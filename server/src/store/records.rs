@@ -30,6 +30,14 @@ pub struct RecordRow {
     pub risk_level: Option<String>,
 }
 
+/// How many records of a kind a grid owns (`None`: not yet owned).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GridCount {
+    pub owner_grid: Option<String>,
+    pub kind: String,
+    pub count: i64,
+}
+
 /// A change to store, with the device it came from (`<user id>/<device>`) or `server`.
 #[derive(Debug, Clone)]
 pub struct NewChange {
@@ -340,6 +348,51 @@ macro_rules! queries {
             let unpaged = RecordQuery { after: None, ..q.clone() };
             let row = bind_record_query(COUNT_RECORDS, &unpaged, at_most).fetch_one(pool).await?;
             Ok(row.get("n"))
+        }
+
+        pub(in crate::store) async fn record_counts_by_grid(
+            pool: &Pool,
+            created_from: Option<i64>,
+        ) -> Result<Vec<$crate::store::records::GridCount>> {
+            // Open records (nothing more expected of closed ones and those settled in the
+            // grid), or those created since `created_from`, by owner and kind.
+            let rows = match created_from {
+                None => sqlx::query(
+                    "SELECT owner_grid, kind, COUNT(*) AS n FROM records \
+                     WHERE status NOT IN ('closed', 'resolved_in_grid') \
+                     GROUP BY owner_grid, kind",
+                )
+                .fetch_all(pool)
+                .await?,
+                Some(from) => sqlx::query(
+                    "SELECT owner_grid, kind, COUNT(*) AS n FROM records WHERE created_at >= $1 \
+                     GROUP BY owner_grid, kind",
+                )
+                .bind(from)
+                .fetch_all(pool)
+                .await?,
+            };
+            rows.iter()
+                .map(|r| {
+                    Ok($crate::store::records::GridCount {
+                        owner_grid: r.try_get("owner_grid")?,
+                        kind: r.try_get("kind")?,
+                        count: r.try_get("n")?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(in crate::store) async fn recently_changed(pool: &Pool, limit: i64) -> Result<Vec<RecordRow>> {
+            let rows = sqlx::query(
+                "SELECT id, kind, status, channel, category, title, owner_grid, claimed_grid, \
+                 lon, lat, created_by, created_at, updated_at, departments, hazard_type, \
+                 risk_level FROM records ORDER BY updated_at DESC, id DESC LIMIT CAST($1 AS BIGINT)",
+            )
+            .bind(limit)
+            .fetch_all(pool)
+            .await?;
+            Ok(rows.iter().map(record_row).collect())
         }
 
         fn record_row(r: &DbRow) -> RecordRow {

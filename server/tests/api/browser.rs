@@ -277,6 +277,7 @@ async fn a_department_signs_for_its_case(backend: Backend) {
 async fn a_supervisor_supervises_an_open_case(backend: Backend) {
     let app = demo(backend).await;
     let desk = token(&app, "dispatcher").await;
+    let supervisor = token(&app, "supervisor").await;
     let id = complaint(&app, &desk, "垃圾清运不及时").await;
     act(&app, &desk, &id, json!({ "action": "accept" })).await;
     act(
@@ -292,11 +293,35 @@ async fn a_supervisor_supervises_an_open_case(backend: Backend) {
         "supervisor",
         "supervisor-supervises",
         json!({
+            "city": true,
             "reports": true,
             "record": id, "action": "supervise", "fields": { "note": "请加快办理" },
         }),
     )
     .await;
+
+    // The city screen drew every grid of the city and the same figures the API gives.
+    let outlines: Value = app
+        .get("/api/v1/grids/outlines", Some(&supervisor))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let figures: Value = app
+        .get("/api/v1/dashboard", Some(&supervisor))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let city = &shown["city"];
+    assert_eq!(
+        city["drawn_grids"],
+        outlines["features"].as_array().unwrap().len(),
+        "{shown}"
+    );
+    assert_eq!(city["open"], figures["open"]["complaints"]);
+    assert_eq!(city["open_hazards"], figures["open"]["hazards"]);
+    assert_eq!(city["latest"], figures["latest"].as_array().unwrap().len());
 
     // The month's report drew its charts and tables, and its workbook downloads and opens.
     assert_eq!(shown["report_tables"], 4, "{shown}");
@@ -309,7 +334,6 @@ async fn a_supervisor_supervises_an_open_case(backend: Backend) {
     );
 
     assert_eq!(shown["notice"], "已督办");
-    let supervisor = token(&app, "supervisor").await;
     let notices: Value = app
         .get(
             &format!("/api/v1/supervision-notices?record={id}"),

@@ -16,6 +16,8 @@ mod cli;
 mod console;
 /// The server process killed with SIGKILL under sync load, restarted, nothing lost or doubled.
 mod crash;
+/// The city screen's live figures and simplified grid outlines.
+mod dashboard;
 /// Problem documents, body limits, health and metrics.
 mod errors;
 /// The worker's hazard steps taken offline on the phone and carried by sync.
