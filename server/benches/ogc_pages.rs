@@ -11,9 +11,8 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use gridsync_server::coords::Crs;
-use gridsync_server::domain::{AreaRecord, Level, Role, now_unix};
-use gridsync_server::{Application, Settings, geometry, store};
+use gridsync_server::domain::{Role, now_unix};
+use gridsync_server::{Application, Settings, store};
 use serde_json::Value;
 
 fn grid_count() -> usize {
@@ -21,41 +20,6 @@ fn grid_count() -> usize {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000)
-}
-
-/// A village of `side × side` grids near Siping, each a 32-vertex outline inside its cell.
-fn grids(count: usize) -> Vec<AreaRecord> {
-    let side = (count as f64).sqrt().ceil() as usize;
-    let cell = 0.002;
-    let (lon0, lat0) = (124.2, 43.0);
-    let mut areas = vec![];
-    for i in 0..count {
-        let (cx, cy) = (
-            lon0 + cell * ((i % side) as f64 + 0.5),
-            lat0 + cell * ((i / side) as f64 + 0.5),
-        );
-        let mut ring: Vec<(f64, f64)> = (0..32)
-            .map(|k| {
-                let angle = std::f64::consts::TAU * k as f64 / 32.0;
-                let r = cell * (0.45 + 0.03 * ((k * 7 + i) % 5) as f64 / 5.0);
-                (cx + r * angle.cos(), cy + r * angle.sin())
-            })
-            .collect();
-        ring.push(ring[0]);
-        let polygon = geo::Polygon::new(geo::LineString::from(ring), vec![]);
-        let multi = geo::MultiPolygon(vec![polygon]);
-        areas.push(AreaRecord {
-            code: format!("G{i:06}"),
-            name: format!("第{i}网格"),
-            level: Level::Grid,
-            parent: None,
-            bbox: geometry::bbox(&multi),
-            geometry: geometry::to_geojson(&multi, Crs::Wgs84).to_string(),
-            version: 0,
-            updated_at: 0,
-        });
-    }
-    areas
 }
 
 struct Layer {
@@ -113,7 +77,7 @@ fn main() {
         let url = format!("sqlite://{}", dir.path().join("bench.db").display());
         let store = store::connect(&url).await.expect("store");
         let count = grid_count();
-        store.put_areas(&grids(count), now_unix()).await.unwrap();
+        store.put_areas(&common::synthetic_grids(count), now_unix()).await.unwrap();
         let token = common::account(store.as_ref(), "unused", "gis", Role::Gis, &[]).await;
         let mut settings = Settings::for_tests(&url);
         settings.workers = Some(2);

@@ -78,3 +78,42 @@ pub async fn account(
         .unwrap();
     token
 }
+
+/// A village of `side × side` grids near Siping, each a 32-vertex outline inside its cell.
+#[allow(dead_code)] // Only the map benchmarks draw synthetic grids.
+pub fn synthetic_grids(count: usize) -> Vec<gridsync_server::domain::AreaRecord> {
+    use gridsync_server::coords::Crs;
+    use gridsync_server::domain::{AreaRecord, Level};
+    use gridsync_server::geometry;
+    let side = (count as f64).sqrt().ceil() as usize;
+    let cell = 0.002;
+    let (lon0, lat0) = (124.2, 43.0);
+    let mut areas = vec![];
+    for i in 0..count {
+        let (cx, cy) = (
+            lon0 + cell * ((i % side) as f64 + 0.5),
+            lat0 + cell * ((i / side) as f64 + 0.5),
+        );
+        let mut ring: Vec<(f64, f64)> = (0..32)
+            .map(|k| {
+                let angle = std::f64::consts::TAU * k as f64 / 32.0;
+                let r = cell * (0.45 + 0.03 * ((k * 7 + i) % 5) as f64 / 5.0);
+                (cx + r * angle.cos(), cy + r * angle.sin())
+            })
+            .collect();
+        ring.push(ring[0]);
+        let polygon = geo::Polygon::new(geo::LineString::from(ring), vec![]);
+        let multi = geo::MultiPolygon(vec![polygon]);
+        areas.push(AreaRecord {
+            code: format!("G{i:06}"),
+            name: format!("第{i}网格"),
+            level: Level::Grid,
+            parent: None,
+            bbox: geometry::bbox(&multi),
+            geometry: geometry::to_geojson(&multi, Crs::Wgs84).to_string(),
+            version: 0,
+            updated_at: 0,
+        });
+    }
+    areas
+}

@@ -3,10 +3,14 @@
 
 import { h, replace, api, me, when, countdown } from './dom.js';
 import { ROLE, KIND, STATUS, ACTION, label } from './labels.js';
-import { recordPage } from './record.js';
-import { gridsPage } from './grids.js';
-import { reportsPage } from './reports.js';
-import { cityPage } from './city.js';
+
+// Each page's module is fetched when it is first opened: on a slow link the first page (the
+// queue) needs only this module, dom.js and labels.js, which the page preloads.
+const lazy = (module, name) => async (...args) => (await import(module))[name](...args);
+const recordPage = lazy('./record.js', 'recordPage');
+const gridsPage = lazy('./grids.js', 'gridsPage');
+const reportsPage = lazy('./reports.js', 'reportsPage');
+const cityPage = lazy('./city.js', 'cityPage');
 
 const PAGES = {
   queue: { title: '待办', roles: null, render: queuePage },
@@ -44,7 +48,7 @@ function header(current) {
 }
 
 async function show() {
-  const [name, ...rest] = window.location.hash.replace(/^#\/?/, '').split('/');
+  const [name, ...rest] = window.location.hash.replace(/^#\/?/, '').split('?')[0].split('/');
   const page = PAGES[name] ? name : name === 'record' ? 'record' : 'queue';
   const main = h('main', { class: 'page' }, h('p', { class: 'loading' }, '正在加载…'));
   // The city screen is the whole display: no frame around it.

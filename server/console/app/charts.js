@@ -10,7 +10,7 @@ let loading = null;
 export function echarts() {
   if (!loading) {
     loading = new Promise((resolve, reject) => {
-      const script = h('script', { src: '/console/assets/echarts.min.js' });
+      const script = h('script', { src: new URL('./echarts.min.js', import.meta.url).pathname });
       script.addEventListener('load', () => resolve(window.echarts));
       script.addEventListener('error', () => reject(new Error('图表组件加载失败')));
       document.head.append(script);

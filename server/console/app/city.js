@@ -21,6 +21,12 @@ function counter(id, title) {
   return [h('div', { class: 'counter' }, h('span', {}, title), value), value];
 }
 
+/** The screen's drawing options from its address (`#/city?outlines=line`); BENCHMARKS.md compares. */
+function drawing() {
+  const asked = new URLSearchParams(window.location.hash.split('?')[1] || '');
+  return { maxzoom: 12, outlines: asked.get('outlines') === 'line' ? 'line' : 'fill' };
+}
+
 export async function cityPage(main) {
   document.body.classList.add('city-screen');
   const clock = h('time', { class: 'clock' });
@@ -92,6 +98,9 @@ export async function cityPage(main) {
           .map(([name, key]) => ({ type: 'bar', name, data: counties.map((g) => percent(g[key].rate)) })),
       }, { dark: true }),
       chart(rectification, {
+        title: hazardCounties.some((g) => g.rectification.rate !== null)
+          ? undefined
+          : { text: '本月复查样本不足', left: 'center', top: 'middle', textStyle: { color: '#6f8db0', fontSize: 14, fontWeight: 'normal' } },
         grid: { left: 44, right: 8, top: 16, bottom: 24 },
         xAxis: { type: 'category', data: hazardCounties.map((g) => g.name) },
         yAxis: { type: 'value', min: 0, max: 100, axisLabel: { formatter: '{value}%' } },
@@ -110,6 +119,7 @@ export async function cityPage(main) {
   map = await gridMap(mapBox, {
     grids: outlines,
     dark: true,
+    ...drawing(),
     fill: ['interpolate', ['linear'],
       ['+', ['coalesce', ['feature-state', 'complaints'], 0], ['*', 2, ['coalesce', ['feature-state', 'hazards'], 0]]],
       0, '#0d2a4d', 1, '#1565c0', 3, '#f9a825', 6, '#ef6c00', 10, '#c62828'],

@@ -11,10 +11,12 @@ let loading = null;
 export function maplibre() {
   if (!loading) {
     loading = new Promise((resolve, reject) => {
-      document.head.append(h('link', { rel: 'stylesheet', href: '/console/assets/maplibre-gl.css' }));
-      const script = h('script', { src: '/console/assets/maplibre-gl-csp.js' });
+      // Beside this module, at the same versioned address.
+      const here = (file) => new URL(`./${file}`, import.meta.url).pathname;
+      document.head.append(h('link', { rel: 'stylesheet', href: here('maplibre-gl.css') }));
+      const script = h('script', { src: here('maplibre-gl-csp.js') });
       script.addEventListener('load', () => {
-        window.maplibregl.setWorkerUrl('/console/assets/maplibre-gl-csp-worker.js');
+        window.maplibregl.setWorkerUrl(here('maplibre-gl-csp-worker.js'));
         resolve(window.maplibregl);
       });
       script.addEventListener('error', () => reject(new Error('地图组件加载失败')));
@@ -53,7 +55,7 @@ export function bounds(...collections) {
  * A map of `grids` (GeoJSON polygons, filled by `fill`: a MapLibre expression or colour) and
  * `records` (GeoJSON points coloured by state); `onGrid` / record popups link onwards.
  */
-export async function gridMap(container, { grids, records, fill = '#8fb8de', dark = false, onGrid, onReady }) {
+export async function gridMap(container, { grids, records, fill = '#8fb8de', dark = false, maxzoom = 18, outlines = 'line', onGrid, onReady }) {
   const maplibregl = await maplibre();
   const map = new maplibregl.Map({
     container,
@@ -70,12 +72,24 @@ export async function gridMap(container, { grids, records, fill = '#8fb8de', dar
   map.touchZoomRotate.disableRotation();
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.on('load', () => {
-    map.addSource('grids', { type: 'geojson', data: grids, promoteId: 'code', tolerance: 0.5 });
-    map.addLayer({ id: 'grid-fill', type: 'fill', source: 'grids', paint: { 'fill-color': fill, 'fill-opacity': dark ? 0.75 : 0.55 } });
+    map.addSource('grids', { type: 'geojson', data: grids, promoteId: 'code', tolerance: 0.5, maxzoom });
+    const edge = dark ? '#5fa8ff' : '#0b3d6e';
+    // Outlines as lines (widths by zoom), or as the fill's own one-pixel edge: far cheaper to
+    // draw when tens of thousands of grids are in view.
     map.addLayer({
-      id: 'grid-line', type: 'line', source: 'grids',
-      paint: { 'line-color': dark ? '#5fa8ff' : '#0b3d6e', 'line-width': ['interpolate', ['linear'], ['zoom'], 8, 0.3, 14, 1.5] },
+      id: 'grid-fill', type: 'fill', source: 'grids',
+      paint: {
+        'fill-color': fill,
+        'fill-opacity': dark ? 0.75 : 0.55,
+        ...(outlines === 'fill' ? { 'fill-outline-color': edge } : {}),
+      },
     });
+    if (outlines === 'line') {
+      map.addLayer({
+        id: 'grid-line', type: 'line', source: 'grids',
+        paint: { 'line-color': edge, 'line-width': ['interpolate', ['linear'], ['zoom'], 8, 0.3, 14, 1.5] },
+      });
+    }
     if (records) {
       map.addSource('records', { type: 'geojson', data: records });
       map.addLayer({

@@ -115,6 +115,8 @@ fn etag(name: &str) -> Option<&'static str> {
 #[derive(Template)]
 #[template(path = "login.html")]
 struct LoginPage<'a> {
+    /// Where the console's files are (`/console/v/{version}`).
+    assets: String,
     /// What went wrong with the last attempt.
     message: Option<&'a str>,
     /// The name typed last time.
@@ -127,6 +129,8 @@ struct LoginPage<'a> {
 #[derive(Template)]
 #[template(path = "console.html")]
 struct ConsolePage {
+    /// Where the console's files are (`/console/v/{version}`).
+    assets: String,
     /// The session's CSRF token.
     csrf: String,
     /// The account, as `GET /api/v1/auth/me` answers it (JSON).
@@ -185,6 +189,7 @@ pub async fn page(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<Htt
     html(
         StatusCode::OK,
         &ConsolePage {
+            assets: assets_path(),
             csrf: session::csrf_token(&token),
             user: user_view(&user).to_string(),
         },
@@ -199,6 +204,7 @@ pub async fn login_page(state: web::Data<AppState>, req: HttpRequest) -> ApiResu
     html(
         StatusCode::OK,
         &LoginPage {
+            assets: assets_path(),
             message: None,
             username: "",
             demo: state.settings.demo,
@@ -228,6 +234,7 @@ pub async fn login(
         html(
             status,
             &LoginPage {
+                assets: assets_path(),
                 message: Some(message),
                 username: &shown,
                 demo: state.settings.demo,
@@ -268,9 +275,34 @@ pub async fn login(
     Ok(response)
 }
 
-/// `GET /console/assets/{file}`.
-pub async fn get_asset(req: HttpRequest, file: web::Path<String>) -> ApiResult<HttpResponse> {
-    let Some(asset) = asset(&file) else {
+/// The version of the console's files: the first 16 hex digits of the sha256 over every file.
+/// Pages name their files under `/console/v/{version}/`, so a browser may keep them for good
+/// and a new binary's pages name new addresses.
+pub fn version() -> &'static str {
+    static VERSION: OnceLock<String> = OnceLock::new();
+    VERSION.get_or_init(|| {
+        use sha2::{Digest, Sha256};
+        let mut hasher = Sha256::new();
+        for asset in APP.iter().chain(ASSETS) {
+            hasher.update(asset.name.as_bytes());
+            hasher.update((asset.bytes.len() as u64).to_le_bytes());
+            hasher.update(asset.bytes);
+        }
+        hasher.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    })
+}
+
+/// Where the pages find the console's files.
+fn assets_path() -> String {
+    format!("/console/v/{}", version())
+}
+
+/// A file as a response: its ETag, answered 304 on a match, and `cache_control`.
+fn serve(req: &HttpRequest, file: &str, cache_control: &'static str) -> ApiResult<HttpResponse> {
+    let Some(asset) = asset(file) else {
         return Err(ApiError::NotFound(format!(
             "no console asset {:?}",
             file.chars().take(64).collect::<String>()
@@ -289,13 +321,34 @@ pub async fn get_asset(req: HttpRequest, file: web::Path<String>) -> ApiResult<H
     };
     response
         .insert_header((header::ETAG, tag))
-        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::CACHE_CONTROL, cache_control))
         .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"));
     Ok(if cached {
         response.finish()
     } else {
         response.content_type(asset.content_type).body(asset.bytes)
     })
+}
+
+/// `GET /console/assets/{file}`: a file at its plain address, revalidated on every use.
+pub async fn get_asset(req: HttpRequest, file: web::Path<String>) -> ApiResult<HttpResponse> {
+    serve(&req, &file, "no-cache")
+}
+
+/// `GET /console/v/{version}/{file}`: a file at the address of this build's version, kept by
+/// the browser for good (on a slow link every revalidation is a round trip). Another version
+/// (a page from before an upgrade) gets today's file, revalidated.
+pub async fn get_versioned(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (asked, file) = path.into_inner();
+    let cache_control = if asked == version() {
+        "public, max-age=31536000, immutable"
+    } else {
+        "no-cache"
+    };
+    serve(&req, &file, cache_control)
 }
 
 #[cfg(test)]

@@ -215,6 +215,7 @@ route_table! {
     get "/console/login" => console::login_page;
     post "/console/login" => console::login;
     get "/console/assets/{file}" => console::get_asset;
+    get "/console/v/{version}/{file}" => console::get_versioned;
     // Open311 GeoReport v2 and the public form: no bearer token.
     get "/open311/v2/discovery.{format}" => open311::discovery;
     get "/open311/v2/services.{format}" => open311::services;

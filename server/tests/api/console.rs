@@ -405,3 +405,49 @@ fn openapi_lists_exactly_the_files_the_console_serves() {
     served.sort();
     assert_eq!(listed, served);
 }
+
+#[both_backends]
+async fn the_pages_name_files_at_a_versioned_address_the_browser_keeps_for_good(app: TestApp) {
+    let version = gridsync_server::routes::console::version();
+    let form = browser()
+        .get(app.url("/console/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        form.contains(&format!("href=\"/console/v/{version}/console.css\"")),
+        "{form}"
+    );
+    let kept = browser()
+        .get(app.url(&format!("/console/v/{version}/app.js")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(kept.status(), 200);
+    assert_eq!(
+        kept.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    let bytes = kept.bytes().await.unwrap();
+    assert_eq!(
+        &bytes[..],
+        APP.iter().find(|a| a.name == "app.js").unwrap().bytes
+    );
+    // A page from an older build still gets today's file, revalidated.
+    let old = browser()
+        .get(app.url("/console/v/0123456789abcdef/maplibre-gl-csp.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 200);
+    assert_eq!(old.headers()["cache-control"], "no-cache");
+    let missing = browser()
+        .get(app.url(&format!("/console/v/{version}/jquery.js")))
+        .send()
+        .await
+        .unwrap();
+    assert_problem(missing, 404, "not_found").await;
+}
