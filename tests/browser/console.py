@@ -122,6 +122,35 @@ def main() -> None:
             if shots:
                 page.screenshot(path=f"{shots}-record.png", full_page=True)
 
+        if plan.get("supervision"):
+            page.goto(f"{base}/console/#/supervision")
+            page.wait_for_selector("#notices")
+            out["notice_links"] = page.locator("#notices a").evaluate_all(
+                "links => links.map(a => a.getAttribute('href'))"
+            )
+            if shots:
+                page.screenshot(path=f"{shots}-supervision.png", full_page=True)
+
+        new_user = plan.get("new_user")
+        if new_user:
+            page.goto(f"{base}/console/#/admin")
+            form = page.locator("#new-user")
+            form.wait_for()
+            page.wait_for_selector("#categories")
+            form.locator('[name="username"]').fill(new_user["username"])
+            form.locator('[name="password"]').fill(new_user["password"])
+            form.locator('[name="role"]').select_option(new_user["role"])
+            form.locator('[name="areas"]').fill(new_user["areas"])
+            form.locator("button[type=submit]").click()
+            page.wait_for_selector(f'#users tr[data-username="{new_user["username"]}"]')
+            # Then deactivate the account just made, from its row.
+            row = page.locator(f'#users tr[data-username="{new_user["username"]}"]')
+            row.locator("button", has_text="停用").click()
+            page.wait_for_selector(f'#users tr[data-username="{new_user["username"]}"] .overdue')
+            out["admin_notice"] = page.locator("p.notice").inner_text()
+            if shots:
+                page.screenshot(path=f"{shots}-admin.png", full_page=True)
+
         if plan.get("logout"):
             cookies = [c for c in context.cookies() if c["name"] == "gs_session"]
             out["cookie"] = {k: cookies[0][k] for k in ("value", "httpOnly", "sameSite")}

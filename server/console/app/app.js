@@ -11,12 +11,16 @@ const recordPage = lazy('./record.js', 'recordPage');
 const gridsPage = lazy('./grids.js', 'gridsPage');
 const reportsPage = lazy('./reports.js', 'reportsPage');
 const cityPage = lazy('./city.js', 'cityPage');
+const supervisionPage = lazy('./supervision.js', 'supervisionPage');
+const adminPage = lazy('./admin.js', 'adminPage');
 
 const PAGES = {
   queue: { title: '待办', roles: null, render: queuePage },
   grids: { title: '网格地图', roles: null, render: gridsPage },
+  supervision: { title: '督办', roles: ['supervisor', 'dispatcher', 'admin'], render: supervisionPage },
   reports: { title: '考核报表', roles: ['supervisor', 'dispatcher', 'admin'], render: reportsPage },
   city: { title: '一屏观全城', roles: ['supervisor', 'dispatcher', 'admin', 'grid_leader'], render: cityPage },
+  admin: { title: '系统管理', roles: ['admin'], render: adminPage },
 };
 
 function navigation(current) {

@@ -81,6 +81,8 @@ app! {
     "charts.js" => "text/javascript; charset=utf-8",
     "reports.js" => "text/javascript; charset=utf-8",
     "city.js" => "text/javascript; charset=utf-8",
+    "supervision.js" => "text/javascript; charset=utf-8",
+    "admin.js" => "text/javascript; charset=utf-8",
 }
 
 /// The manifest the refresh script wrote: `file package@version sha256` per line.

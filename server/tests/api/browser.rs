@@ -140,6 +140,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    an_admin_creates_an_account_and_deactivates_it,
     the_desk_sees_markup_in_a_title_as_text_accepts_it_and_logs_out,
     a_leader_verifies_a_hazard_from_the_grid,
     a_department_signs_for_its_case,
@@ -296,6 +297,7 @@ async fn a_supervisor_supervises_an_open_case(backend: Backend) {
             "city": true,
             "reports": true,
             "record": id, "action": "supervise", "fields": { "note": "请加快办理" },
+            "supervision": true,
         }),
     )
     .await;
@@ -346,4 +348,32 @@ async fn a_supervisor_supervises_an_open_case(backend: Backend) {
     let notices = notices["notices"].as_array().unwrap();
     assert_eq!(notices.len(), 1, "{notices:?}");
     assert_eq!(notices[0]["subject"], "manual");
+    // The supervision page lists the notice with a link to its case.
+    assert!(
+        shown["notice_links"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(format!("#/record/{id}"))),
+        "{shown}"
+    );
+}
+
+async fn an_admin_creates_an_account_and_deactivates_it(backend: Backend) {
+    let app = demo(backend).await;
+    let shown = in_browser(
+        &app,
+        "admin",
+        "admin-creates-account",
+        json!({ "new_user": {
+            "username": "zhang", "password": "zhang-password", "role": "grid_worker",
+            "areas": GRID,
+        } }),
+    )
+    .await;
+
+    assert_eq!(shown["admin_notice"], "zhang 已停用", "{shown}");
+    let user = app.store.user_by_name("zhang").await.unwrap().unwrap();
+    assert_eq!(user.role, gridsync_server::domain::Role::GridWorker);
+    assert_eq!(user.areas, vec![GRID.to_string()]);
+    assert!(!user.active);
 }
