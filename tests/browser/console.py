@@ -103,6 +103,15 @@ def main() -> None:
             out["actions"] = page.locator(".actions button").evaluate_all(
                 "bs => bs.map(b => b.dataset.action)"
             )
+            hint = plan.get("duplicate_of")
+            if hint:  # the desk takes a duplicate hint: the form opens with the other case
+                page.click(f'#duplicate-hints li[data-id="{hint}"] button')
+                form = page.locator('form.action-form[data-action="link_duplicate"]')
+                form.wait_for()
+                out["prefilled"] = form.locator('[name="duplicate_of"]').input_value()
+                form.locator("button[type=submit]").click()
+                page.wait_for_selector("p.notice")
+                out["notice"] = page.locator("p.notice").inner_text()
             action = plan.get("action")
             if action:
                 page.click(f'.actions button[data-action="{action}"]')

@@ -3,6 +3,7 @@
 
 import { h, replace, api, when, countdown, cached, names } from './dom.js';
 import { KIND, STATUS, ACTION, EVENT, CHANNEL, RISK, OUTCOME, RATING, label } from './labels.js';
+import { gridMap } from './map.js';
 
 const note = (required) => ({ name: 'note', label: '说明', type: 'textarea', required });
 
@@ -53,7 +54,7 @@ async function optionsFor(source, record) {
   return [];
 }
 
-async function actionForm(record, action, done) {
+async function actionForm(record, action, done, preset = {}) {
   const fields = FORMS[action] || [];
   const inputs = {};
   const rows = [];
@@ -69,6 +70,7 @@ async function actionForm(record, action, done) {
     } else {
       input = h('input', { name: field.name, required: field.required, maxlength: 200 });
     }
+    if (preset[field.name] !== undefined) input.value = preset[field.name];
     inputs[field.name] = input;
     rows.push(h('label', {}, h('span', {}, field.label + (field.required ? ' *' : '')), input));
   }
@@ -98,6 +100,43 @@ async function actionForm(record, action, done) {
     }
   });
   return form;
+}
+
+/** Metres between two WGS-84 points (equirectangular; fine at a few hundred metres). */
+function metres(a, b) {
+  const k = Math.PI / 180;
+  const x = (b[0] - a[0]) * Math.cos(((a[1] + b[1]) / 2) * k);
+  const y = b[1] - a[1];
+  return Math.round(Math.sqrt(x * x + y * y) * k * 6371000);
+}
+
+/**
+ * 重复提示: complaints within about 300 m of this one in the last 30 days, nearest first, on a
+ * small map and in a list whose buttons open "link as duplicate" with the other case filled in.
+ */
+async function duplicateHints(record, open) {
+  const { lon, lat } = record.location;
+  const bbox = [lon - 0.004, lat - 0.003, lon + 0.004, lat + 0.003].map((v) => v.toFixed(6)).join(',');
+  const from = record.created_at - 30 * 86400 * 1000;
+  const near = await api('GET', `/api/v1/records?format=geojson&kind=complaint&limit=100&bbox=${bbox}&from=${from}`);
+  const others = near.features
+    .filter((f) => f.id !== record.id && f.geometry && f.properties.status !== 'closed')
+    .map((f) => ({ f, d: metres([lon, lat], f.geometry.coordinates) }))
+    .filter(({ d }) => d <= 300)
+    .sort((a, b) => a.d - b.d);
+  if (others.length === 0) return h('p', { class: 'empty', id: 'duplicate-hints' }, '附近 300 米内 30 天来没有其他未关闭的诉求。');
+  const mapBox = h('div', { class: 'map small' });
+  const self = { type: 'Feature', id: record.id, geometry: { type: 'Point', coordinates: [lon, lat] }, properties: { id: record.id, title: record.title, kind: 'complaint', status: 'returned' } };
+  gridMap(mapBox, {
+    grids: { type: 'FeatureCollection', features: [] },
+    records: { type: 'FeatureCollection', features: [self, ...others.map(({ f }) => f)] },
+  }).catch(() => null);
+  return h('div', { class: 'hints', id: 'duplicate-hints' },
+    mapBox,
+    h('ul', { class: 'hint-list' }, others.slice(0, 10).map(({ f, d }) => h('li', { dataset: { id: f.id } },
+      h('a', { href: `#/record/${f.id}` }, f.properties.title),
+      h('span', { class: 'muted' }, ` ${d} 米 · ${label(STATUS, f.properties.status)} · ${when(f.properties.created_at)}`),
+      h('button', { type: 'button', class: 'quiet', onclick: () => open(f.id) }, '合并为此件的重复')))));
 }
 
 function field(name, value) {
@@ -153,6 +192,10 @@ export async function recordPage(main, id, flash) {
             onclick: async () => replace(slot, await actionForm(record, action, rerender)),
           }, label(ACTION, action)))),
       slot),
+    actions.includes('link_duplicate') && record.location ? h('section', { class: 'card' },
+      h('h2', {}, '可能重复的诉求（附近 300 米、30 天内）'),
+      await duplicateHints(record, async (other) => replace(slot,
+        await actionForm(record, 'link_duplicate', rerender, { duplicate_of: other })))) : null,
     h('section', { class: 'card' },
       h('h2', {}, '办理过程'),
       h('ol', { class: 'timeline' }, record.timeline.map((event) =>

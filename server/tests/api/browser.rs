@@ -141,6 +141,7 @@ macro_rules! on_both_backends {
 
 on_both_backends!(
     an_admin_creates_an_account_and_deactivates_it,
+    the_desk_links_a_duplicate_from_the_hints_beside_it,
     the_desk_sees_markup_in_a_title_as_text_accepts_it_and_logs_out,
     a_leader_verifies_a_hazard_from_the_grid,
     a_department_signs_for_its_case,
@@ -376,4 +377,31 @@ async fn an_admin_creates_an_account_and_deactivates_it(backend: Backend) {
     assert_eq!(user.role, gridsync_server::domain::Role::GridWorker);
     assert_eq!(user.areas, vec![GRID.to_string()]);
     assert!(!user.active);
+}
+
+async fn the_desk_links_a_duplicate_from_the_hints_beside_it(backend: Backend) {
+    let app = demo(backend).await;
+    let desk = token(&app, "dispatcher").await;
+    let first = complaint(&app, &desk, "广场舞音响扰民").await;
+    let again = complaint(&app, &desk, "晚上广场音响太吵").await;
+
+    let shown = in_browser(
+        &app,
+        "dispatcher",
+        "desk-links-duplicate",
+        json!({ "record": again, "duplicate_of": first }),
+    )
+    .await;
+
+    assert_eq!(shown["prefilled"], first, "{shown}");
+    assert_eq!(shown["notice"], "已合并重复");
+    assert_eq!(status(&app, &desk, &again).await, "closed");
+    let case: Value = app
+        .get(&format!("/api/v1/records/{again}/case"), Some(&desk))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(case["duplicate_of"], first);
+    assert_eq!(status(&app, &desk, &first).await, "received");
 }
