@@ -12,8 +12,8 @@ const FORMS = {
   accept: [note(false), { name: 'category', label: '更正分类（可选）', type: 'text' }],
   flag_unreasonable: [note(true)],
   dispatch: [
-    { name: 'lead', label: '主办部门', type: 'select', options: 'departments', placeholder: '按派单规则（建议）' },
-    { name: 'deadline_class', label: '办理时限', type: 'select', options: 'deadline-classes', placeholder: '按派单规则（建议）' },
+    { name: 'lead', label: '主办部门', type: 'select', options: 'departments', placeholder: '按派单规则' },
+    { name: 'deadline_class', label: '办理时限', type: 'select', options: 'deadline-classes', placeholder: '按派单规则' },
     note(false),
   ],
   sign_for: [note(false)],
@@ -54,7 +54,7 @@ async function optionsFor(source, record) {
   return [];
 }
 
-async function actionForm(record, action, done, preset = {}) {
+async function actionForm(record, action, done, preset = {}, suggested = null) {
   const fields = FORMS[action] || [];
   const inputs = {};
   const rows = [];
@@ -64,8 +64,15 @@ async function actionForm(record, action, done, preset = {}) {
       input = h('textarea', { name: field.name, rows: 3, maxlength: 2000, required: field.required });
     } else if (field.type === 'select') {
       const options = await optionsFor(field.options, record);
+      // A dispatch's blanks say where the rules would send it.
+      const rule = suggested && suggested[field.name];
+      const ruleName = rule && (options.find(([value]) => value === rule) || [rule, rule])[1];
+      const noRule = suggested && field.name === 'lead' && !rule;
+      const blank = ruleName ? `按派单规则：${ruleName}`
+        : noRule ? '无匹配的派单规则，请选择'
+          : field.placeholder || (field.required ? '请选择' : '（不填）');
       input = h('select', { name: field.name, required: field.required },
-        h('option', { value: '' }, field.placeholder || (field.required ? '请选择' : '（不填）')),
+        h('option', { value: '' }, blank),
         options.map(([value, text]) => h('option', { value }, text)));
     } else {
       input = h('input', { name: field.name, required: field.required, maxlength: 200 });
@@ -144,9 +151,9 @@ function field(name, value) {
 }
 
 export async function recordPage(main, id, flash) {
-  const [record, actions, history, kase, known] = await Promise.all([
+  const [record, { actions, dispatch }, history, kase, known] = await Promise.all([
     api('GET', `/api/v1/records/${id}`),
-    api('GET', `/api/v1/records/${id}/actions`).then((a) => a.actions),
+    api('GET', `/api/v1/records/${id}/actions`),
     api('GET', `/api/v1/records/${id}/history`).then((r) => r.changes).catch(() => []),
     api('GET', `/api/v1/records/${id}/case`).catch(() => null),
     names(),
@@ -189,7 +196,7 @@ export async function recordPage(main, id, flash) {
         : h('div', { class: 'actions' }, actions.map((action) =>
           h('button', {
             type: 'button', dataset: { action },
-            onclick: async () => replace(slot, await actionForm(record, action, rerender)),
+            onclick: async () => replace(slot, await actionForm(record, action, rerender, {}, action === 'dispatch' ? dispatch : null)),
           }, label(ACTION, action)))),
       slot),
     actions.includes('link_duplicate') && record.location ? h('section', { class: 'card' },

@@ -580,7 +580,8 @@ pub async fn get_case(
 }
 
 /// `GET /api/v1/records/{id}/actions`: the workflow steps the caller may take on this record
-/// now (what their queue offers for it, and supervision of a case that waits on someone).
+/// now (what their queue offers for it, and supervision of a case that waits on someone), and
+/// where a dispatch would go by the rules when it is one of them.
 #[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
 pub async fn record_actions(
     state: web::Data<AppState>,
@@ -603,7 +604,15 @@ pub async fn record_actions(
         record.workflow.status.as_str(),
         under_review,
     );
-    Ok(HttpResponse::Ok().json(json!({ "actions": actions })))
+    let mut answer = json!({ "actions": actions });
+    if actions.contains(&"dispatch") {
+        // What a dispatch that names nothing would take, for the desk to see before it does.
+        let (lead, class) =
+            crate::workflow::service::dispatch_defaults(state.store.as_ref(), &map, &record)
+                .await?;
+        answer["dispatch"] = json!({ "lead": lead, "deadline_class": class });
+    }
+    Ok(HttpResponse::Ok().json(answer))
 }
 
 /// Filters of the notices listing.

@@ -111,15 +111,14 @@ pub fn matching_rule<'r>(
         })
 }
 
-/// Fills the blanks of a dispatch from the rules and checks every department and class exists.
-async fn plan_dispatch(
+/// What a dispatch that names no lead or class takes: the matching rule's department and
+/// class, else the catalogue's for the category; the class falls back to the default class.
+/// The lead is `None` when neither names one (the desk must).
+pub async fn dispatch_defaults(
     store: &dyn Store,
     map: &MapSnapshot,
     record: &Record,
-    lead: Option<&String>,
-    co_handlers: &[String],
-    class: Option<&String>,
-) -> Result<DispatchPlan, ApiError> {
+) -> Result<(Option<String>, String), ApiError> {
     let rules = store.dispatch_rules().await?;
     let owner = record.owner_grid.as_ref().and_then(|o| o.code.as_deref());
     let rule = matching_rule(&rules, map, &record.category, owner);
@@ -129,26 +128,36 @@ async fn plan_dispatch(
     } else {
         (None, None)
     };
-    let lead = match (lead, rule, default_lead) {
-        (Some(lead), _, _) => lead.clone(),
-        (None, Some(rule), _) => rule.department.clone(),
-        (None, None, Some(department)) => department,
-        (None, None, None) => {
-            return Err(ApiError::unprocessable(
-                "no_dispatch_rule",
-                format!(
-                    "no dispatch rule covers category {:?} in {}; name the lead department",
-                    record.category,
-                    owner.unwrap_or("the unassigned queue")
-                ),
-            ));
-        }
-    };
-    let class_code = class
-        .cloned()
-        .or_else(|| rule.map(|r| r.deadline_class.clone()))
+    let lead = rule.map(|r| r.department.clone()).or(default_lead);
+    let class = rule
+        .map(|r| r.deadline_class.clone())
         .or(default_class)
         .unwrap_or_else(|| DEFAULT_CLASS.to_string());
+    Ok((lead, class))
+}
+
+/// Fills the blanks of a dispatch from the rules and checks every department and class exists.
+async fn plan_dispatch(
+    store: &dyn Store,
+    map: &MapSnapshot,
+    record: &Record,
+    lead: Option<&String>,
+    co_handlers: &[String],
+    class: Option<&String>,
+) -> Result<DispatchPlan, ApiError> {
+    let (default_lead, default_class) = dispatch_defaults(store, map, record).await?;
+    let Some(lead) = lead.cloned().or(default_lead) else {
+        let owner = record.owner_grid.as_ref().and_then(|o| o.code.as_deref());
+        return Err(ApiError::unprocessable(
+            "no_dispatch_rule",
+            format!(
+                "no dispatch rule covers category {:?} in {}; name the lead department",
+                record.category,
+                owner.unwrap_or("the unassigned queue")
+            ),
+        ));
+    };
+    let class_code = class.cloned().unwrap_or(default_class);
     let departments = store.departments().await?;
     let mut co: Vec<String> = Vec::new();
     for code in co_handlers {

@@ -256,6 +256,20 @@ async fn a_department_signs_for_its_case(backend: Backend) {
     let desk = token(&app, "dispatcher").await;
     let id = complaint(&app, &desk, "夜间工地噪音扰民").await;
     act(&app, &desk, &id, json!({ "action": "accept" })).await;
+    // The record's page tells the desk where a dispatch would go by the demo's rules.
+    let offered: Value = app
+        .get(&format!("/api/v1/records/{id}/actions"), Some(&desk))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(offered["dispatch"]["lead"], "environment", "{offered}");
+    assert!(
+        offered["actions"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("dispatch"))
+    );
     act(
         &app,
         &desk,
