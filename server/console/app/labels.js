@@ -105,6 +105,13 @@ export const OUTCOME = { resolved: '已解决', partly_resolved: '部分解决',
 
 export const RATING = { satisfied: '满意', basically_satisfied: '基本满意', dissatisfied: '不满意' };
 
+export const FIELD = {
+  attachments: '照片', category: '分类', channel: '来源', claimed_grid: '上报网格',
+  complainant: '诉求人', created_at: '登记时间', created_by: '登记人', description: '描述',
+  id: '编号', inspection: '摸排信息', kind: '类型', location: '位置', owner_grid: '所属网格',
+  schema_version: '格式版本', timeline: '办理过程', title: '标题', workflow: '办理状态',
+};
+
 /** The label of a code, or the code itself when the console has no word for it. */
 export function label(table, code) {
   return (code && table[code]) || code || '';

@@ -2,7 +2,7 @@
 // and the history of who changed what, when, from which device.
 
 import { h, replace, api, when, countdown, cached, names } from './dom.js';
-import { KIND, STATUS, ACTION, EVENT, CHANNEL, RISK, OUTCOME, RATING, label } from './labels.js';
+import { KIND, STATUS, ACTION, EVENT, CHANNEL, RISK, OUTCOME, RATING, FIELD, label } from './labels.js';
 import { gridMap } from './map.js';
 
 const note = (required) => ({ name: 'note', label: '说明', type: 'textarea', required });
@@ -219,6 +219,7 @@ export async function recordPage(main, id, flash) {
           h('td', {}, when(change.at)),
           h('td', {}, change.user || '—'),
           h('td', {}, change.device || '—'),
-          h('td', { class: 'code' }, change.fields.filter((f) => !f.includes('.')).join(', '))))))));
+          h('td', {}, change.fields.filter((f) => !f.includes('.') && f !== 'id' && f !== 'schema_version')
+            .map((f) => label(FIELD, f)).join('、'))))))));
   document.title = `${record.title} · 网格化治理平台`;
 }
