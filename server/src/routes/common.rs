@@ -187,3 +187,11 @@ impl<T: serde::de::DeserializeOwned + 'static> actix_web::FromRequest for Public
         })
     }
 }
+
+/// Whether a request's `If-None-Match` names `tag` (a quoted entity tag), so the answer is 304.
+pub fn if_none_match(req: &actix_web::HttpRequest, tag: &str) -> bool {
+    req.headers()
+        .get(actix_web::http::header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag))
+}

@@ -311,11 +311,7 @@ fn serve(req: &HttpRequest, file: &str, cache_control: &'static str) -> ApiResul
         )));
     };
     let tag = format!("\"{}\"", etag(asset.name).unwrap_or_default());
-    let cached = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag));
+    let cached = crate::routes::common::if_none_match(req, &tag);
     let mut response = if cached {
         HttpResponse::NotModified()
     } else {

@@ -180,11 +180,7 @@ pub async fn outlines(
         caller.user.id,
         caller.scope_epoch
     );
-    let cached = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|t| t.trim() == tag));
+    let cached = crate::routes::common::if_none_match(&req, &tag);
     if cached {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, tag))

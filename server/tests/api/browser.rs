@@ -103,6 +103,21 @@ async fn complaint(app: &TestApp, desk: &str, title: &str) -> String {
     .await
 }
 
+/// A complaint accepted and dispatched to the environment bureau (the demo's department
+/// account) by the desk; its id.
+async fn dispatched(app: &TestApp, desk: &str, title: &str) -> String {
+    let id = complaint(app, desk, title).await;
+    act(app, desk, &id, json!({ "action": "accept" })).await;
+    act(
+        app,
+        desk,
+        &id,
+        json!({ "action": "dispatch", "lead": "environment" }),
+    )
+    .await;
+    id
+}
+
 async fn status(app: &TestApp, token: &str, id: &str) -> String {
     let record: Value = app
         .get(&format!("/api/v1/records/{id}"), Some(token))
@@ -294,15 +309,7 @@ async fn a_supervisor_supervises_an_open_case(backend: Backend) {
     let app = demo(backend).await;
     let desk = token(&app, "dispatcher").await;
     let supervisor = token(&app, "supervisor").await;
-    let id = complaint(&app, &desk, "垃圾清运不及时").await;
-    act(&app, &desk, &id, json!({ "action": "accept" })).await;
-    act(
-        &app,
-        &desk,
-        &id,
-        json!({ "action": "dispatch", "lead": "environment" }),
-    )
-    .await;
+    let id = dispatched(&app, &desk, "垃圾清运不及时").await;
 
     let shown = in_browser(
         &app,

@@ -103,6 +103,29 @@ async fn form_login(app: &TestApp, username: &str) -> String {
         .0
 }
 
+/// Logs in through the form and opens the console's page: the cookie pair and the page's CSRF
+/// token.
+async fn session(app: &TestApp, username: &str) -> (String, String) {
+    let cookie = form_login(app, username).await;
+    let page = with_cookie(app, "/console/", &cookie)
+        .await
+        .text()
+        .await
+        .unwrap();
+    let csrf = meta(&page, "csrf-token");
+    (cookie, csrf)
+}
+
+/// A GET with the session cookie and nothing else.
+async fn with_cookie(app: &TestApp, path: &str, cookie: &str) -> reqwest::Response {
+    browser()
+        .get(app.url(path))
+        .header("cookie", cookie)
+        .send()
+        .await
+        .unwrap()
+}
+
 fn location(response: &reqwest::Response) -> &str {
     response.headers()["location"].to_str().unwrap()
 }
@@ -271,17 +294,7 @@ async fn a_login_form_posted_from_another_site_is_refused(app: TestApp) {
 async fn a_session_changes_state_only_with_its_csrf_token(app: TestApp) {
     app.load_demo_map().await;
     app.add_user("root", Role::Admin, &[]).await;
-    let cookie = form_login(&app, "root").await;
-    let page = browser()
-        .get(app.url("/console/"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = meta(&page, "csrf-token");
+    let (cookie, csrf) = session(&app, "root").await;
     let new_user = json!({
         "username": "li",
         "password": "long-enough",
@@ -290,12 +303,7 @@ async fn a_session_changes_state_only_with_its_csrf_token(app: TestApp) {
     });
 
     // Reads need only the cookie.
-    let me = browser()
-        .get(app.url("/api/v1/auth/me"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let me = with_cookie(&app, "/api/v1/auth/me", &cookie).await;
     assert_eq!(me.status(), 200);
 
     // A write without the header, or with another session's, is refused and changes nothing.
@@ -323,29 +331,14 @@ async fn a_session_changes_state_only_with_its_csrf_token(app: TestApp) {
     assert!(app.store.user_by_name("li").await.unwrap().is_some());
 
     // The cookie is for the API only: the OGC API still wants a token or Basic.
-    let ogc = browser()
-        .get(app.url("/ogc/collections"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let ogc = with_cookie(&app, "/ogc/collections", &cookie).await;
     assert_eq!(ogc.status(), 401);
 }
 
 #[both_backends]
 async fn logging_out_ends_the_session_on_the_server(app: TestApp) {
     app.add_user("root", Role::Admin, &[]).await;
-    let cookie = form_login(&app, "root").await;
-    let page = browser()
-        .get(app.url("/console/"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let csrf = meta(&page, "csrf-token");
+    let (cookie, csrf) = session(&app, "root").await;
 
     let refused = browser()
         .post(app.url("/api/v1/auth/logout"))
@@ -368,19 +361,9 @@ async fn logging_out_ends_the_session_on_the_server(app: TestApp) {
     assert!(set_cookie.contains("Max-Age=0"), "{set_cookie}");
 
     // The old cookie, replayed, opens nothing.
-    let me = browser()
-        .get(app.url("/api/v1/auth/me"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let me = with_cookie(&app, "/api/v1/auth/me", &cookie).await;
     assert_problem(me, 401, "unauthenticated").await;
-    let console = browser()
-        .get(app.url("/console/"))
-        .header("cookie", &cookie)
-        .send()
-        .await
-        .unwrap();
+    let console = with_cookie(&app, "/console/", &cookie).await;
     assert_eq!(location(&console), "/console/login");
 }
 
