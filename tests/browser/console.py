@@ -117,6 +117,8 @@ def main() -> None:
                 page.click(f'.actions button[data-action="{action}"]')
                 form = page.locator(f'form.action-form[data-action="{action}"]')
                 form.wait_for()
+                if form.locator('[name="lead"]').count():  # what the form says the rules give
+                    out["lead_blank"] = form.locator('[name="lead"] option').first.inner_text()
                 for name, value in plan.get("fields", {}).items():
                     element = form.locator(f'[name="{name}"]')
                     if element.evaluate("e => e.tagName") == "SELECT":

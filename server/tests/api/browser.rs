@@ -157,6 +157,7 @@ macro_rules! on_both_backends {
 on_both_backends!(
     an_admin_creates_an_account_and_deactivates_it,
     the_desk_links_a_duplicate_from_the_hints_beside_it,
+    the_desk_dispatches_where_the_form_says_the_rules_send_it,
     the_desk_sees_markup_in_a_title_as_text_accepts_it_and_logs_out,
     a_leader_verifies_a_hazard_from_the_grid,
     a_department_signs_for_its_case,
@@ -425,4 +426,33 @@ async fn the_desk_links_a_duplicate_from_the_hints_beside_it(backend: Backend) {
         .unwrap();
     assert_eq!(case["duplicate_of"], first);
     assert_eq!(status(&app, &desk, &first).await, "received");
+}
+
+async fn the_desk_dispatches_where_the_form_says_the_rules_send_it(backend: Backend) {
+    let app = demo(backend).await;
+    let desk = token(&app, "dispatcher").await;
+    let id = complaint(&app, &desk, "夜里工地打桩").await;
+    act(&app, &desk, &id, json!({ "action": "accept" })).await;
+
+    let shown = in_browser(
+        &app,
+        "dispatcher",
+        "desk-dispatches",
+        json!({ "record": id, "action": "dispatch", "fields": { "note": "请尽快核查" } }),
+    )
+    .await;
+
+    assert_eq!(
+        shown["lead_blank"], "按派单规则：四平市生态环境局",
+        "{shown}"
+    );
+    assert_eq!(shown["record_status"], "已派单");
+    let case: Value = app
+        .get(&format!("/api/v1/records/{id}/case"), Some(&desk))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(case["lead_department"], "environment");
+    assert_eq!(status(&app, &desk, &id).await, "dispatched");
 }
