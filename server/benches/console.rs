@@ -10,11 +10,10 @@
 mod common;
 
 use std::path::Path;
-use std::time::Duration;
 
 use gridsync_server::auth::hash_password;
 use gridsync_server::domain::{Role, now_unix};
-use gridsync_server::{Application, Settings, store};
+use gridsync_server::store;
 use serde_json::{Value, json};
 
 fn grid_count() -> usize {
@@ -47,14 +46,7 @@ fn main() {
             &[first_grid.as_str()],
         )
         .await;
-        let mut settings = Settings::for_tests(&url);
-        settings.workers = Some(2);
-        settings.map_check_interval = Duration::from_secs(1);
-        let app = Application::build_with_store(store, settings)
-            .await
-            .unwrap();
-        let address = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
+        let address = common::serve(store, &url).await;
 
         // Open work in one grid of every hundred, so the screen has something to colour.
         let client = reqwest::Client::new();

@@ -12,7 +12,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use gridsync_server::domain::{Role, now_unix};
-use gridsync_server::{Application, Settings, store};
+use gridsync_server::store;
 use serde_json::Value;
 
 fn grid_count() -> usize {
@@ -79,14 +79,7 @@ fn main() {
         let count = grid_count();
         store.put_areas(&common::synthetic_grids(count), now_unix()).await.unwrap();
         let token = common::account(store.as_ref(), "unused", "gis", Role::Gis, &[]).await;
-        let mut settings = Settings::for_tests(&url);
-        settings.workers = Some(2);
-        settings.map_check_interval = Duration::from_secs(1);
-        let app = Application::build_with_store(store, settings)
-            .await
-            .unwrap();
-        let address = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
+        let address = common::serve(store, &url).await;
         let client = reqwest::Client::new();
         println!("ogc_pages: {count} grids of 32 vertices, SQLite file, as a GIS officer");
         for limit in [1_000, 100] {

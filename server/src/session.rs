@@ -47,11 +47,7 @@ pub fn csrf_token(session_token: &str) -> String {
     let mut hasher = Sha256::new();
     hasher.update(b"gridsync console csrf\0");
     hasher.update(session_token.as_bytes());
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::auth::hex(&hasher.finalize())
 }
 
 /// Whether a method changes state and so needs the CSRF header with a cookie.

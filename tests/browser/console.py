@@ -30,10 +30,11 @@ def main() -> None:
         # A dialog would mean script from user text ran: record it and dismiss it.
         page.on("dialog", lambda d: (out["dialogs"].append(d.message), d.dismiss()))
         page.on("pageerror", lambda e: out["errors"].append(str(e)))
+        # The one error a page may log: a record not yet in the workflow has no case (404).
         page.on(
             "console",
-            lambda m: out["errors"].append(m.text)
-            if m.type == "error" and "404" not in m.text
+            lambda m: out["errors"].append(f'{m.text} ({m.location.get("url", "")})')
+            if m.type == "error" and not m.location.get("url", "").endswith("/case")
             else None,
         )
 

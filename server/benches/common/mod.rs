@@ -117,3 +117,18 @@ pub fn synthetic_grids(count: usize) -> Vec<gridsync_server::domain::AreaRecord>
     }
     areas
 }
+
+/// Serves `store` in this process as deployed (two workers, the default one-second map check);
+/// the server's base address.
+#[allow(dead_code)] // Not every benchmark serves HTTP this way.
+pub async fn serve(store: std::sync::Arc<dyn gridsync_server::store::Store>, url: &str) -> String {
+    let mut settings = gridsync_server::Settings::for_tests(url);
+    settings.workers = Some(2);
+    settings.map_check_interval = std::time::Duration::from_secs(1);
+    let app = gridsync_server::Application::build_with_store(store, settings)
+        .await
+        .unwrap();
+    let address = format!("http://127.0.0.1:{}", app.port());
+    tokio::spawn(app.run_until_stopped());
+    address
+}

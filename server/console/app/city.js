@@ -2,7 +2,7 @@
 // no one at it. The grids coloured by what is open in them, live counters, the three rates by
 // county, hot topics and the latest changes.
 
-import { h, replace, api, when } from './dom.js';
+import { h, replace, api, when, thisMonth } from './dom.js';
 import { gridMap } from './map.js';
 import { chart, percent } from './charts.js';
 import { KIND, STATUS, label } from './labels.js';
@@ -10,11 +10,6 @@ import { KIND, STATUS, label } from './labels.js';
 /** How often the live figures and the month's report are read again. */
 const FIGURES_EVERY_MS = 30_000;
 const REPORT_EVERY_MS = 300_000;
-
-function thisMonth() {
-  const d = new Date();
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`;
-}
 
 function counter(id, title) {
   const value = h('b', { id }, '—');

@@ -91,6 +91,12 @@ export function when(ms) {
     `${pad(d.getHours())}:${pad(d.getMinutes())}`;
 }
 
+/** This month, as the reports name it (2026-12). */
+export function thisMonth() {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`;
+}
+
 /** What is left until a deadline (Unix milliseconds), or how long it is overdue. */
 export function countdown(deadline, now = Date.now()) {
   if (deadline === null || deadline === undefined) return { text: '', overdue: false };

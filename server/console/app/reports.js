@@ -2,14 +2,9 @@
 // the points of every region and department, as charts and tables, with the XLSX workbook and
 // the CSV files the server writes.
 
-import { h, replace, api } from './dom.js';
+import { h, replace, api, thisMonth } from './dom.js';
 import { chart, percent } from './charts.js';
 import { LEVEL, label } from './labels.js';
-
-function thisMonth() {
-  const d = new Date();
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`;
-}
 
 function pct(rate) {
   return rate === null || rate === undefined ? '样本不足' : `${(rate * 100).toFixed(1)}%`;

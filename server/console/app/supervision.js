@@ -2,7 +2,7 @@
 // scheduler when a deadline passes, or by hand), each linking to the case's page where a
 // supervisor supervises.
 
-import { h, replace, api, when, names } from './dom.js';
+import { h, replace, api, when, names, thisMonth } from './dom.js';
 import { STATUS, label } from './labels.js';
 
 const SUBJECT = {
@@ -13,11 +13,6 @@ const SUBJECT = {
   manual: '人工督办',
   shirking: '推诿',
 };
-
-function thisMonth() {
-  const d = new Date();
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`;
-}
 
 export async function supervisionPage(main) {
   const [{ notices }, report, known] = await Promise.all([

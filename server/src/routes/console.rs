@@ -290,10 +290,7 @@ pub fn version() -> &'static str {
             hasher.update((asset.bytes.len() as u64).to_le_bytes());
             hasher.update(asset.bytes);
         }
-        hasher.finalize()[..8]
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::auth::hex(&hasher.finalize()[..8])
     })
 }
 

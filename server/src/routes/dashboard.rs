@@ -59,31 +59,27 @@ pub async fn dashboard(state: web::Data<AppState>, caller: Caller) -> ApiResult<
     let now = sync_core::now_ms();
     let today = crate::workflow::calendar::Date::of_instant(now).start_ms();
 
-    let mut open = BTreeMap::from([("complaints", 0i64), ("hazards", 0i64)]);
+    // [complaints, hazards], as everywhere below.
+    let slot = |kind: &str| usize::from(kind == "risk_inspection");
+    let mut open = [0i64; 2];
     let mut grids: BTreeMap<String, [i64; 2]> = BTreeMap::new();
     for count in state.store.record_counts_by_grid(None).await? {
         if !in_scope(&scope, &codes, count.owner_grid.as_deref()) {
             continue;
         }
-        let hazard = count.kind == "risk_inspection";
-        *open
-            .get_mut(if hazard { "hazards" } else { "complaints" })
-            .unwrap_or(&mut 0) += count.count;
+        open[slot(&count.kind)] += count.count;
         if let Some(grid) = count.owner_grid {
-            grids.entry(grid).or_default()[usize::from(hazard)] += count.count;
+            grids.entry(grid).or_default()[slot(&count.kind)] += count.count;
         }
     }
-    let mut intake = BTreeMap::from([("complaints", 0i64), ("hazards", 0i64)]);
+    let mut intake = [0i64; 2];
     for count in state.store.record_counts_by_grid(Some(today)).await? {
         if in_scope(&scope, &codes, count.owner_grid.as_deref()) {
-            let key = if count.kind == "risk_inspection" {
-                "hazards"
-            } else {
-                "complaints"
-            };
-            *intake.get_mut(key).unwrap_or(&mut 0) += count.count;
+            intake[slot(&count.kind)] += count.count;
         }
     }
+    let pair =
+        |[complaints, hazards]: [i64; 2]| json!({ "complaints": complaints, "hazards": hazards });
     let overdue = state
         .store
         .cases_due(now)
@@ -112,19 +108,14 @@ pub async fn dashboard(state: web::Data<AppState>, caller: Caller) -> ApiResult<
         .collect();
     let grids: serde_json::Map<String, serde_json::Value> = grids
         .into_iter()
-        .map(|(code, [complaints, hazards])| {
-            (
-                code,
-                json!({ "complaints": complaints, "hazards": hazards }),
-            )
-        })
+        .map(|(code, counts)| (code, pair(counts)))
         .collect();
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .json(json!({
             "generated_at": now,
-            "today": intake,
-            "open": open,
+            "today": pair(intake),
+            "open": pair(open),
             "overdue": overdue,
             "grids": grids,
             "latest": latest,

@@ -868,6 +868,12 @@ pub fn apply(
         }
     };
     push_event(record, &actor.username, env.now, kind, note);
+    // The ledgers' rows take the id of the event just written.
+    let event_id = record
+        .timeline
+        .last()
+        .map(|e| e.id.clone())
+        .unwrap_or_default();
     let step = kind;
     let hazard_steps = match &record.inspection {
         Some(inspection) if HAZARD_STEPS.contains(&step) => {
@@ -884,11 +890,7 @@ pub fn apply(
                 _ => None,
             };
             vec![store::HazardStep {
-                id: record
-                    .timeline
-                    .last()
-                    .map(|e| e.id.clone())
-                    .unwrap_or_default(),
+                id: event_id.clone(),
                 record_id: record.id.to_string(),
                 at: env.now,
                 step: step.to_string(),
@@ -903,11 +905,7 @@ pub fn apply(
     };
     let reviews = if !hazard && REVIEW_STEPS.contains(&kind) {
         vec![store::ReviewStep {
-            id: record
-                .timeline
-                .last()
-                .map(|e| e.id.clone())
-                .unwrap_or_default(),
+            id: event_id,
             record_id: record.id.to_string(),
             at: env.now,
             step: kind.to_string(),
