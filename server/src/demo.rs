@@ -381,6 +381,7 @@ async fn seed_demo_hazards(
     };
     let rectify = || Action::ReportRectification {
         note: note("已完成整改"),
+        photos: vec![],
     };
     // The photo a leader settles a hazard in the grid with, held by the server like an upload.
     let photo = demo_photo();
@@ -568,7 +569,7 @@ async fn seed_demo_hazards(
 
 /// A small PNG picture (160 × 120: sky, a wall, a cleared pavement) for the demo's evidence
 /// photo, encoded here so the demo needs no file.
-fn demo_photo() -> Vec<u8> {
+pub fn demo_photo() -> Vec<u8> {
     use std::io::Write as _;
     let (width, height) = (160u32, 120u32);
     let mut raw = Vec::with_capacity(((width * 3 + 1) * height) as usize);

@@ -126,10 +126,20 @@ def main() -> None:
                         element.select_option(value)
                     else:
                         element.fill(value)
+                for name, paths in plan.get("files", {}).items():
+                    form.locator(f'[name="{name}"]').set_input_files(paths)
                 form.locator("button[type=submit]").click()
                 page.wait_for_selector("p.notice")
                 out["notice"] = page.locator("p.notice").inner_text()
             out["record_status"] = page.locator("#record-status").inner_text()
+            # The record's photos, each drawn (decoded with a size) by the browser.
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('#photos img')].every(i => i.complete)"
+            )
+            out["photos"] = page.locator("#photos figure").evaluate_all(
+                "fs => fs.filter(f => f.querySelector('img').naturalWidth > 0)"
+                ".map(f => f.dataset.sha256)"
+            )
             out["injected_images"] += page.locator('img[src="x"]').count()
             if shots:
                 page.screenshot(path=f"{shots}-record.png", full_page=True)

@@ -64,12 +64,14 @@ export class ApiError extends Error {
 export async function api(method, path, body) {
   const headers = { Accept: 'application/json' };
   if (method !== 'GET' && method !== 'HEAD') headers['X-CSRF-Token'] = csrf;
-  if (body !== undefined) headers['Content-Type'] = 'application/json';
+  // A file goes as its bytes; anything else as JSON.
+  const raw = body instanceof Blob;
+  if (body !== undefined) headers['Content-Type'] = raw ? 'application/octet-stream' : 'application/json';
   const response = await fetch(path, {
     method,
     headers,
     credentials: 'same-origin',
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined || raw ? body : JSON.stringify(body),
   });
   if (response.status === 401) {
     window.location.assign('/console/login');
@@ -80,6 +82,12 @@ export async function api(method, path, body) {
   const data = type.includes('json') ? await response.json() : await response.text();
   if (!response.ok) throw new ApiError(response.status, typeof data === 'object' ? data : {});
   return data;
+}
+
+/** Uploads a file whole; the server names it by its sha256, which this returns. */
+export async function upload(file) {
+  const blob = await api('POST', '/api/v1/blobs', file);
+  return blob.sha256;
 }
 
 /** Local date and time of Unix milliseconds (the API's times), as 2026-12-07 15:04. */

@@ -1,7 +1,7 @@
 // A record's page: its fields, photos, case, the steps the reader may take now, the timeline,
 // and the history of who changed what, when, from which device.
 
-import { h, replace, api, when, countdown, cached, names } from './dom.js';
+import { h, replace, api, upload, when, countdown, cached, names } from './dom.js';
 import { KIND, STATUS, ACTION, EVENT, CHANNEL, RISK, OUTCOME, RATING, FIELD, label } from './labels.js';
 import { gridMap } from './map.js';
 
@@ -22,6 +22,7 @@ const FORMS = {
   report_result: [
     { name: 'outcome', label: '办理结果', type: 'select', options: OUTCOME, required: true },
     { name: 'explanation', label: '情况说明', type: 'textarea', required: true },
+    { name: 'photos', label: '现场照片（可多选，最多 9 张）', type: 'photos' },
   ],
   feedback: [note(true)],
   evaluate: [
@@ -36,7 +37,7 @@ const FORMS = {
   resubmit: [note(false)],
   resolve_in_grid: [note(true), { name: 'evidence', label: '佐证照片', type: 'select', options: 'photos' }],
   escalate: [note(true)],
-  report_rectification: [note(true)],
+  report_rectification: [note(true), { name: 'photos', label: '整改后照片（可多选，最多 9 张）', type: 'photos' }],
   reinspect: [{ name: 'fixed', label: '复查结果', type: 'select', options: { true: '已整改到位', false: '未整改到位' }, required: true }, note(false)],
 };
 
@@ -74,6 +75,8 @@ async function actionForm(record, action, done, preset = {}, suggested = null) {
       input = h('select', { name: field.name, required: field.required },
         h('option', { value: '' }, blank),
         options.map(([value, text]) => h('option', { value }, text)));
+    } else if (field.type === 'photos') {
+      input = h('input', { type: 'file', name: field.name, accept: 'image/*', multiple: true });
     } else {
       input = h('input', { name: field.name, required: field.required, maxlength: 200 });
     }
@@ -91,6 +94,7 @@ async function actionForm(record, action, done, preset = {}, suggested = null) {
     event.preventDefault();
     const body = { action };
     for (const [name, input] of Object.entries(inputs)) {
+      if (input.type === 'file') continue;
       const value = input.value.trim();
       if (value === '') continue;
       body[name] = name === 'fixed' ? value === 'true' : value;
@@ -98,6 +102,13 @@ async function actionForm(record, action, done, preset = {}, suggested = null) {
     if (fields.some((f) => f.name === 'note') && body.note === undefined) body.note = '';
     form.querySelector('button[type=submit]').disabled = true;
     try {
+      // Photos go up first, each named by its hash; the step then attaches them.
+      for (const input of Object.values(inputs).filter((i) => i.type === 'file' && i.files.length)) {
+        if (input.files.length > 9) throw Object.assign(new Error('最多 9 张照片'), { code: 'too_many_photos' });
+        replace(message, `正在上传 ${input.files.length} 张照片…`);
+        body[input.name] = [];
+        for (const file of input.files) body[input.name].push(await upload(file));
+      }
       await api('POST', `/api/v1/records/${record.id}/transitions`, body);
       done(`已${label(ACTION, action)}`);
     } catch (error) {
@@ -186,9 +197,11 @@ export async function recordPage(main, id, flash) {
           field('办理期限', kase.deadline ? `${when(kase.deadline)}（${due.text}）` : ''),
         ] : null),
       h('p', { class: 'description' }, record.description),
-      photos.length ? h('div', { class: 'photos' }, photos.map((p) =>
-        h('a', { href: `/api/v1/blobs/${p.sha256}`, target: '_blank', rel: 'noopener' },
-          h('img', { src: `/api/v1/blobs/${p.sha256}`, alt: p.caption || '照片', loading: 'lazy' })))) : null),
+      photos.length ? h('div', { class: 'photos', id: 'photos' }, photos.map((p) =>
+        h('figure', { dataset: { sha256: p.sha256 } },
+          h('a', { href: `/api/v1/blobs/${p.sha256}`, target: '_blank', rel: 'noopener' },
+            h('img', { src: `/api/v1/blobs/${p.sha256}`, alt: p.caption || '照片', loading: 'lazy' })),
+          p.caption ? h('figcaption', {}, p.caption) : null))) : null),
     h('section', { class: 'card' },
       h('h2', {}, '办理'),
       actions.length === 0

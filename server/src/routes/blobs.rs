@@ -140,6 +140,31 @@ pub async fn put(
 ) -> ApiResult<HttpResponse> {
     let sha = sha(&path)?;
     let (start, _end, total) = content_range(&req, body.len())?;
+    store_range(&state, &caller, &sha, start, total, &body).await
+}
+
+/// `POST /api/v1/blobs`: a whole blob in one request, named by the server from its bytes (for
+/// a browser, which cannot always hash a file before sending it).
+#[tracing::instrument(skip(state, caller, body), fields(caller = %caller.user.username, bytes = body.len()))]
+pub async fn post(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: web::Bytes,
+) -> ApiResult<HttpResponse> {
+    let sha = sha256_hex(&body);
+    store_range(&state, &caller, &sha, 0, body.len() as i64, &body).await
+}
+
+/// Appends `body`, the range of blob `sha` (of `total` bytes) starting at `start`.
+async fn store_range(
+    state: &AppState,
+    caller: &Caller,
+    sha: &str,
+    start: i64,
+    total: i64,
+    body: &[u8],
+) -> ApiResult<HttpResponse> {
+    let sha = sha.to_string();
     if total == 0 {
         return Err(ApiError::bad_request(
             "empty_blob",
@@ -150,7 +175,7 @@ pub async fn put(
     let sent_it = existing
         .as_ref()
         .is_some_and(|b| b.uploaded_by.as_deref() == Some(caller.user.username.as_str()));
-    if !sent_it && !referenced_for(&state, &caller.user, &sha).await? {
+    if !sent_it && !referenced_for(state, &caller.user, &sha).await? {
         let held = state
             .store
             .unreferenced_upload_bytes(&caller.user.username)
@@ -168,7 +193,7 @@ pub async fn put(
     }
     // What the blob is, from its first bytes (the client's word is not taken).
     let mime = if start == 0 {
-        Some(sniff(&body)?.to_string())
+        Some(sniff(body)?.to_string())
     } else {
         None
     };
@@ -192,7 +217,7 @@ pub async fn put(
             sha256: &sha,
             size: total,
             start,
-            bytes: &body,
+            bytes: body,
             mime_type: mime.as_deref(),
             uploaded_by: &caller.user.username,
             now,

@@ -178,6 +178,7 @@ route_table! {
     patch "/ogc/collections/{collection}/items/{id}" => ogc::update;
     delete "/ogc/collections/{collection}/items/{id}" => ogc::delete;
     options "/ogc/collections/{collection}/items/{id}" => ogc::item_options;
+    post "/api/v1/blobs" => blobs::post;
     put "/api/v1/blobs/{sha256}" => blobs::put;
     head "/api/v1/blobs/{sha256}" => blobs::head;
     get "/api/v1/blobs/{sha256}" => blobs::get;

@@ -694,7 +694,14 @@ mod tests {
                 };
                 now = deadline + minutes * 60_000;
                 let note = "已整改".to_string();
-                h.take(Action::ReportRectification { note }, Role::Department, now);
+                h.take(
+                    Action::ReportRectification {
+                        note,
+                        photos: vec![],
+                    },
+                    Role::Department,
+                    now,
+                );
                 now += HOUR;
                 let reinspect = Action::Reinspect {
                     fixed: *fixed,

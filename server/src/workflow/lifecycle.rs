@@ -83,6 +83,9 @@ pub enum Action {
         explanation: String,
         #[serde(default)]
         note: String,
+        /// Photos of the result, blobs the caller uploaded: they join the record's attachments.
+        #[serde(default)]
+        photos: Vec<String>,
     },
     /// 回访: the result was fed back to the complainant.
     Feedback { note: String },
@@ -140,7 +143,13 @@ pub enum Action {
     /// A grid leader passes a hazard the grid cannot settle to the desk (上报).
     Escalate { note: String },
     /// The lead department reports the hazard rectified (整改).
-    ReportRectification { note: String },
+    ReportRectification {
+        note: String,
+        /// Photos of the rectified site, blobs the caller uploaded: they join the record's
+        /// attachments.
+        #[serde(default)]
+        photos: Vec<String>,
+    },
     /// A worker of the grid re-inspects on site (复查): fixed closes the hazard, not fixed sends
     /// it back to the department with a fresh deadline.
     Reinspect {
@@ -175,6 +184,16 @@ impl Action {
             Action::Escalate { .. } => "escalate",
             Action::ReportRectification { .. } => "report_rectification",
             Action::Reinspect { .. } => "reinspect",
+        }
+    }
+
+    /// The photos the action adds to the record (blobs the caller uploaded).
+    pub fn photos(&self) -> &[String] {
+        match self {
+            Action::ReportResult { photos, .. } | Action::ReportRectification { photos, .. } => {
+                photos
+            }
+            _ => &[],
         }
     }
 
@@ -603,6 +622,7 @@ pub fn apply(
             outcome,
             explanation,
             note,
+            ..
         } => {
             require(&[Status::Replied, Status::Handling])?;
             department_role(true)?;
@@ -836,7 +856,7 @@ pub fn apply(
             record.workflow.status = Status::Escalated;
             ("escalated", note)
         }
-        Action::ReportRectification { note } => {
+        Action::ReportRectification { note, .. } => {
             require(&[Status::Dispatched])?;
             department_role(true)?;
             let note = text("note", note, true)?;

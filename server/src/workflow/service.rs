@@ -440,19 +440,72 @@ impl AsyncEdit for Transition<'_> {
         // A deadline this case has already missed is supervised before the action changes it:
         // the miss counts whether or not a sweep got there first.
         let issued = crate::workflow::scheduler::issued(store, &case.record_id).await?;
-        Ok(Some(lifecycle::take(
-            record,
-            case,
-            &self.action,
-            &self.actor,
-            &env,
-            &issued,
-        )?))
+        let writes = lifecycle::take(record, case, &self.action, &self.actor, &env, &issued)?;
+        attach_photos(store, &self.actor, &self.action, record).await?;
+        Ok(Some(writes))
     }
 
     fn redo_when_notice_exists(&self) -> bool {
         true
     }
+}
+
+/// The most photos one action adds.
+pub const MAX_ACTION_PHOTOS: usize = 9;
+
+/// Adds the photos an action names (a department's result or rectification) to the record's
+/// attachments, captioned by the action: each must be a complete blob the actor uploaded, or
+/// one of the record's own photos already. Anything else is 422 `unknown_photo` and nothing
+/// is written.
+async fn attach_photos(
+    store: &dyn Store,
+    actor: &Actor,
+    action: &Action,
+    record: &mut Record,
+) -> Result<(), ApiError> {
+    let photos = action.photos();
+    if photos.len() > MAX_ACTION_PHOTOS {
+        return Err(ApiError::unprocessable(
+            "too_many_photos",
+            format!("an action adds at most {MAX_ACTION_PHOTOS} photos"),
+        ));
+    }
+    let caption = match action {
+        Action::ReportRectification { .. } => "整改后",
+        _ => "处理结果",
+    };
+    for sha in photos {
+        if record.attachments.contains_key(sha) {
+            continue;
+        }
+        let unknown = || {
+            ApiError::unprocessable(
+                "unknown_photo",
+                format!(
+                    "{sha:?} is not a complete upload of yours; PUT or POST it to /api/v1/blobs first"
+                ),
+            )
+        };
+        if !sync_core::is_sha256_hex(sha) {
+            return Err(unknown());
+        }
+        let blob = store.blob_state(sha).await?.ok_or_else(unknown)?;
+        if !blob.complete || blob.uploaded_by.as_deref() != Some(actor.username.as_str()) {
+            return Err(unknown());
+        }
+        record.attachments.insert(
+            sha.clone(),
+            sync_core::Attachment {
+                sha256: sha.clone(),
+                mime_type: blob
+                    .mime_type
+                    .unwrap_or_else(|| "application/octet-stream".into()),
+                size: blob.size as u64,
+                caption: Some(caption.into()),
+            },
+        );
+    }
+    Ok(())
 }
 
 /// Takes `action` on a record for `user`: scope first (a record outside the caller's areas is

@@ -161,6 +161,7 @@ on_both_backends!(
     the_desk_sees_markup_in_a_title_as_text_accepts_it_and_logs_out,
     a_leader_verifies_a_hazard_from_the_grid,
     a_department_signs_for_its_case,
+    a_department_reports_its_result_with_a_photo,
     a_supervisor_supervises_an_open_case,
 );
 
@@ -304,6 +305,55 @@ async fn a_department_signs_for_its_case(backend: Backend) {
 
     assert_eq!(shown["record_status"], "已签收");
     assert_eq!(status(&app, &desk, &id).await, "signed_for");
+}
+
+async fn a_department_reports_its_result_with_a_photo(backend: Backend) {
+    let app = demo(backend).await;
+    let desk = token(&app, "dispatcher").await;
+    let department = token(&app, "department").await;
+    let id = dispatched(&app, &desk, "小区门口路面塌陷").await;
+    for step in [
+        json!({ "action": "sign_for" }),
+        json!({ "action": "reply", "note": "已安排抢修" }),
+        json!({ "action": "start_handling" }),
+    ] {
+        act(&app, &department, &id, step).await;
+    }
+    // The demo's picture with bytes after its end: a file the server has not seen.
+    let mut photo = gridsync_server::demo::demo_photo();
+    photo.extend_from_slice(b" repaired pavement");
+    let folder = tempfile::tempdir().unwrap();
+    let file = folder.path().join("修复后.png");
+    std::fs::write(&file, &photo).unwrap();
+
+    let shown = in_browser(
+        &app,
+        "department",
+        "department-reports-result",
+        json!({
+            "record": id,
+            "action": "report_result",
+            "fields": { "outcome": "resolved", "explanation": "已回填压实并恢复路面" },
+            "files": { "photos": [file] },
+        }),
+    )
+    .await;
+
+    assert_eq!(shown["record_status"], "已办结");
+    let record: Value = app
+        .get(&format!("/api/v1/records/{id}"), Some(&desk))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(record["workflow"]["status"], "result_reported");
+    let sha = sync_core::sha256_hex(&photo);
+    assert_eq!(
+        record["attachments"][&sha]["caption"], "处理结果",
+        "{record}"
+    );
+    assert_eq!(record["attachments"][&sha]["mime_type"], "image/png");
+    assert_eq!(shown["photos"], json!([sha]), "the page shows the photo");
 }
 
 async fn a_supervisor_supervises_an_open_case(backend: Backend) {

@@ -300,6 +300,7 @@ impl World {
                     outcome: *outcome,
                     explanation: "处理".into(),
                     note,
+                    photos: vec![],
                 },
                 &department,
                 None,

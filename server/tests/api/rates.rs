@@ -233,6 +233,7 @@ async fn store_case(app: &TestApp, n: usize, spec: &Spec, times: Times) -> CaseR
                 outcome,
                 explanation: "已处理".into(),
                 note: String::new(),
+                photos: vec![],
             },
         ));
     }

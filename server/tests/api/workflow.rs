@@ -1023,6 +1023,97 @@ async fn a_dissatisfied_rating_sends_the_case_back_and_counts_the_return(app: Te
     assert_eq!(second["case"]["result_outcome"], "partly_resolved");
 }
 
+impl City {
+    /// Uploads `bytes` whole as `token`'s account (POST /api/v1/blobs); returns the response.
+    async fn upload(&self, token: &str, bytes: Vec<u8>) -> reqwest::Response {
+        self.app
+            .client
+            .post(self.app.url("/api/v1/blobs"))
+            .bearer_auth(token)
+            .header("content-type", "application/octet-stream")
+            .body(bytes)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+#[both_backends]
+async fn a_department_reports_its_result_with_photos_it_uploaded(app: TestApp) {
+    let city = City::new(app).await;
+    let id = city.complaint(GRID, "municipal.lighting").await;
+    city.step(&id, &city.desk, json!({ "action": "accept" }))
+        .await;
+    city.step(&id, &city.desk, json!({ "action": "dispatch" }))
+        .await;
+    city.step(&id, &city.housing, json!({ "action": "sign_for" }))
+        .await;
+    city.step(
+        &id,
+        &city.housing,
+        json!({ "action": "reply", "note": "已派人查看" }),
+    )
+    .await;
+    let photo = crate::sync::jpeg(5_000);
+    let uploaded = city.upload(&city.housing, photo.clone()).await;
+    assert_eq!(uploaded.status(), 200);
+    let blob: Value = uploaded.json().await.unwrap();
+    let sha = sync_core::sha256_hex(&photo);
+    assert_eq!(
+        (blob["sha256"].as_str(), blob["complete"].as_bool()),
+        (Some(sha.as_str()), Some(true))
+    );
+    // Another account's upload, a hash the server never saw, and a text file are refused.
+    let desk_photo = crate::sync::jpeg(4_000);
+    assert_eq!(
+        city.upload(&city.desk, desk_photo.clone()).await.status(),
+        200
+    );
+    let not_a_photo = city.upload(&city.housing, b"hello".to_vec()).await;
+    assert_problem(not_a_photo, 415, "unsupported_media_type").await;
+    let before = city.record(&id).await;
+    let result = |photos: Vec<String>| {
+        json!({
+            "action": "report_result",
+            "outcome": "resolved",
+            "explanation": "更换了灯具",
+            "photos": photos,
+        })
+    };
+    for (photos, code) in [
+        (vec![sync_core::sha256_hex(&desk_photo)], "unknown_photo"),
+        (vec!["0".repeat(64)], "unknown_photo"),
+        (vec!["not a hash".to_string()], "unknown_photo"),
+        (vec![sha.clone(); 10], "too_many_photos"),
+    ] {
+        let refused = city.act(&id, &city.housing, result(photos)).await;
+        assert_problem(refused, 422, code).await;
+    }
+    assert_eq!(
+        city.record(&id).await,
+        before,
+        "a refused result changes nothing"
+    );
+
+    let reported = city
+        .step(&id, &city.housing, result(vec![sha.clone()]))
+        .await;
+
+    let record = &reported["record"];
+    assert_eq!(record["workflow"]["status"], "result_reported");
+    assert_eq!(
+        record["attachments"][&sha],
+        json!({ "sha256": sha, "mime_type": "image/jpeg", "size": 5_000, "caption": "处理结果" })
+    );
+    // Whoever may read the record may now read the photo.
+    let read = city
+        .app
+        .get(&format!("/api/v1/blobs/{sha}"), Some(&city.desk))
+        .await;
+    assert_eq!(read.status(), 200);
+    assert_eq!(read.bytes().await.unwrap().to_vec(), photo);
+}
+
 /// The months (`YYYY-MM`, CST) of a record's timeline events of `kinds`.
 async fn months_of(city: &City, id: &str, kinds: &[&str]) -> Vec<String> {
     let record = city.record(id).await;
