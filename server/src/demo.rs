@@ -542,6 +542,7 @@ async fn seed_demo_hazards(
                     lead: "environment".into(),
                     co_handlers: vec![],
                     class,
+                    names: [("environment".into(), "四平市生态环境局".into())].into(),
                 }),
                 class: class.clone(),
                 leader_review: false,

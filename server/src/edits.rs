@@ -523,9 +523,9 @@ pub async fn run(
     );
     state.metrics.boundary_edits.inc();
     let note = if input.reason.is_empty() {
-        format!("{} by {actor}", input.operation)
+        edit_words(actor, input.operation)
     } else {
-        format!("{} by {actor}: {}", input.operation, input.reason)
+        format!("{}：{}", edit_words(actor, input.operation), input.reason)
     };
     let reownership = reown::run_job(state, job, &boxes, &note).await?;
     Ok(EditReport {
@@ -821,4 +821,18 @@ pub async fn plan_merge(
         reason,
     };
     Ok(input)
+}
+
+/// What a boundary edit was, as a record's timeline says it: `gis 拆分网格`.
+pub fn edit_words(actor: &str, operation: &str) -> String {
+    let what = match operation {
+        "create" => "新建网格",
+        "retire" => "撤销网格",
+        "split" => "拆分网格",
+        "merge" => "合并网格",
+        "replace" | "update" => "修改网格边界",
+        "import" => "导入网格",
+        other => other,
+    };
+    format!("{actor} {what}")
 }

@@ -911,7 +911,7 @@ pub async fn import_areas(
             state,
             imported.job,
             &imported.boxes,
-            &format!("import by {actor}"),
+            &crate::edits::edit_words(actor, "import"),
         )
         .await?;
         (imported.map_version, reownership)

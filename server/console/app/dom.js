@@ -90,19 +90,28 @@ export async function upload(file) {
   return blob.sha256;
 }
 
-/** Local date and time of Unix milliseconds (the API's times), as 2026-12-07 15:04. */
-export function when(ms) {
-  if (ms === null || ms === undefined) return '';
-  const d = new Date(ms);
-  const pad = (n) => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ` +
-    `${pad(d.getHours())}:${pad(d.getMinutes())}`;
+// Times are shown in China Standard Time, whatever zone the browser's machine is set to: the
+// deadlines, the reports' months and the timeline's notes are all counted in CST.
+const CST = new Intl.DateTimeFormat('en-CA', {
+  timeZone: 'Asia/Shanghai', hourCycle: 'h23',
+  year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit',
+});
+
+function cstParts(ms) {
+  return Object.fromEntries(CST.formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
 }
 
-/** This month, as the reports name it (2026-12). */
+/** Unix milliseconds (the API's times) as a CST date and time: 2026-12-07 15:04. */
+export function when(ms) {
+  if (ms === null || ms === undefined) return '';
+  const p = cstParts(ms);
+  return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
+}
+
+/** This month in CST, as the reports name it (2026-12). */
 export function thisMonth() {
-  const d = new Date();
-  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}`;
+  const p = cstParts(Date.now());
+  return `${p.year}-${p.month}`;
 }
 
 /** What is left until a deadline (Unix milliseconds), or how long it is overdue. */

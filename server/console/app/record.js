@@ -232,7 +232,8 @@ export async function recordPage(main, id, flash) {
           h('td', {}, when(change.at)),
           h('td', {}, change.user || '—'),
           h('td', {}, change.device || '—'),
-          h('td', {}, change.fields.filter((f) => !f.includes('.') && f !== 'id' && f !== 'schema_version')
+          h('td', {}, [...new Set(change.fields.map((f) => f.split('.')[0]))]
+            .filter((f) => f !== 'id' && f !== 'schema_version')
             .map((f) => label(FIELD, f)).join('、'))))))));
   document.title = `${record.title} · 网格化治理平台`;
 }

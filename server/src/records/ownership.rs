@@ -75,25 +75,23 @@ fn write_owner(
         let (kind, note) = match edit {
             Some(edit) => {
                 let now = match &code {
-                    Some(code) => format!("owner grid {code}"),
-                    None => "outside every grid: placed in the unassigned queue".to_string(),
+                    Some(code) => format!("归属网格 {code}"),
+                    None => "不在任何网格内：转入待分配".to_string(),
                 };
-                let was = previous.as_deref().unwrap_or("the unassigned queue");
+                let was = previous.as_deref().unwrap_or("待分配");
                 (
                     "owner_changed",
-                    format!(
-                        "{now} after a boundary edit (map version {version}: {edit}); was {was}"
-                    ),
+                    format!("{now}（网格边界调整，地图版本 {version}：{edit}；原为 {was}）"),
                 )
             }
             None => (
                 "owner_assigned",
                 match (&code, &r.claimed_grid) {
-                    (None, _) => "outside every grid: placed in the unassigned queue".to_string(),
+                    (None, _) => "不在任何网格内：转入待分配".to_string(),
                     (Some(code), Some(claimed)) if claimed != code => {
-                        format!("owner grid {code} (the device claimed {claimed})")
+                        format!("归属网格 {code}（设备上报为 {claimed}）")
                     }
-                    (Some(code), _) => format!("owner grid {code}"),
+                    (Some(code), _) => format!("归属网格 {code}"),
                 },
             ),
         };

@@ -90,6 +90,17 @@ impl Date {
         Date::from_days(days.clamp(i32::MIN.into(), i32::MAX.into()) as i32)
     }
 
+    /// An instant (Unix milliseconds) as a person in China reads it: `2026-12-08 18:04` (CST).
+    pub fn minute_of_instant(ms: i64) -> String {
+        let minutes = ms.saturating_add(CST_OFFSET_MS).rem_euclid(DAY_MS) / 60_000;
+        format!(
+            "{} {:02}:{:02}",
+            Date::of_instant(ms),
+            minutes / 60,
+            minutes % 60
+        )
+    }
+
     /// 00:00:00.000 CST of this date, in Unix milliseconds.
     pub fn start_ms(self) -> i64 {
         self.days() as i64 * DAY_MS - CST_OFFSET_MS
@@ -368,6 +379,11 @@ mod tests {
         assert_eq!(
             Date::of_instant(date("2026-11-28").end_ms() + 1),
             date("2026-11-29")
+        );
+        assert_eq!(Date::minute_of_instant(ms), "2026-11-28 00:30");
+        assert_eq!(
+            Date::minute_of_instant(date("2026-11-28").end_ms()),
+            "2026-11-28 23:59"
         );
     }
 

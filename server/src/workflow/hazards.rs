@@ -586,6 +586,7 @@ mod tests {
                         lead: "housing".into(),
                         co_handlers: vec![],
                         class: self.class.clone(),
+                        names: Default::default(),
                     }),
                     class: Some(self.class.clone()),
                     leader_review: false,

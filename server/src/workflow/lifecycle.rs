@@ -261,6 +261,32 @@ pub struct DispatchPlan {
     pub lead: String,
     pub co_handlers: Vec<String>,
     pub class: DeadlineClass,
+    /// The departments' names by code, for the timeline (a code stands for a missing name).
+    pub names: std::collections::BTreeMap<String, String>,
+}
+
+impl DispatchPlan {
+    fn name<'a>(&'a self, code: &'a str) -> &'a str {
+        self.names.get(code).map_or(code, String::as_str)
+    }
+}
+
+/// An outcome as the timeline says it.
+fn outcome_words(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Resolved => "已解决",
+        Outcome::PartlyResolved => "部分解决",
+        Outcome::CannotResolve => "无法解决",
+    }
+}
+
+/// A rating as the timeline says it.
+fn rating_words(rating: Rating) -> &'static str {
+    match rating {
+        Rating::Satisfied => "满意",
+        Rating::BasicallySatisfied => "基本满意",
+        Rating::Dissatisfied => "不满意",
+    }
 }
 
 /// What a transition needs besides the record: the time, the calendar, and what the service
@@ -538,7 +564,7 @@ pub fn apply(
                     due_at: None,
                     issued_at: env.now,
                     issued_by: actor.username.clone(),
-                    note: format!("推诿: {previous} shirked the case"),
+                    note: format!("推诿：{} 推诿此件", plan.name(&previous)),
                     owner_grid: owner_grid.clone(),
                 });
             }
@@ -562,18 +588,15 @@ pub fn apply(
             let co = if plan.co_handlers.is_empty() {
                 String::new()
             } else {
-                format!(", co-handlers {}", plan.co_handlers.join(", "))
+                let names: Vec<&str> = plan.co_handlers.iter().map(|c| plan.name(c)).collect();
+                format!("，协办 {}", names.join("、"))
             };
             let summary = format!(
-                "{} lead {}{co}, class {}, due {}",
-                if redispatch {
-                    "re-dispatched to"
-                } else {
-                    "dispatched to"
-                },
-                plan.lead,
-                plan.class.code,
-                deadline
+                "{}：主办 {}{co}；时限 {}；办结期限 {}",
+                if redispatch { "改派" } else { "派单" },
+                plan.name(&plan.lead),
+                plan.class.name,
+                Date::minute_of_instant(deadline)
             );
             ("dispatched", join(summary, note))
         }
@@ -637,7 +660,7 @@ pub fn apply(
             (
                 "result_reported",
                 join(
-                    format!("{outcome}: {explanation}"),
+                    format!("{}：{explanation}", outcome_words(*outcome)),
                     text("note", note, false)?,
                 ),
             )
@@ -682,7 +705,10 @@ pub fn apply(
                 comment: comment.clone(),
                 at: env.now,
             });
-            let said = join(rating.to_string(), comment.unwrap_or_default());
+            let said = join(
+                rating_words(*rating).to_string(),
+                comment.unwrap_or_default(),
+            );
             if *rating == Rating::Dissatisfied {
                 // Back to the same departments for re-handling, with fresh deadlines.
                 send_back(record, env, "the case")?;
@@ -690,10 +716,7 @@ pub fn apply(
                 let n = record.workflow.returns;
                 (
                     "returned",
-                    join(
-                        format!("{said}; returned for re-handling (return {n})"),
-                        note,
-                    ),
+                    join(format!("{said}；退回重新办理（第 {n} 次）"), note),
                 )
             } else {
                 record.workflow.status = Status::Evaluated;
@@ -726,7 +749,7 @@ pub fn apply(
             (
                 "duplicate_linked",
                 join(
-                    format!("duplicate of {duplicate_of}"),
+                    format!("与 {duplicate_of} 重复"),
                     text("note", note, false)?,
                 ),
             )
@@ -746,9 +769,7 @@ pub fn apply(
             case.plan_follow_up_due = Some(due);
             (
                 "case_plan",
-                format!(
-                    "consultation: {note}; plan (一事一策): {plan}; follow-up by {follow_up_due}"
-                ),
+                format!("协商：{note}；一事一策：{plan}；{follow_up_due} 前回访"),
             )
         }
         Action::PlanFollowUp {
@@ -771,7 +792,7 @@ pub fn apply(
                 None => None,
             };
             let next = next_follow_up_due
-                .map(|d| format!("; next follow-up by {d}"))
+                .map(|d| format!("；下次回访 {d} 前"))
                 .unwrap_or_default();
             ("plan_follow_up", format!("{note}{next}"))
         }
@@ -846,7 +867,7 @@ pub fn apply(
             case.closed_at = Some(env.now);
             let evidence = evidence
                 .as_ref()
-                .map(|sha| format!(" (evidence {sha})"))
+                .map(|sha| format!("（佐证照片 {}）", sha.get(..8).unwrap_or(sha)))
                 .unwrap_or_default();
             ("resolved_in_grid", format!("{note}{evidence}"))
         }
@@ -877,12 +898,15 @@ pub fn apply(
                 ("reinspected_fixed", note)
             } else {
                 // Back to the same departments, with fresh deadlines, and counted.
-                let lead = send_back(record, env, "the hazard")?;
+                send_back(record, env, "the hazard")?;
                 record.workflow.status = Status::Dispatched;
                 let n = record.workflow.returns;
                 (
                     "reinspected_not_fixed",
-                    join(format!("not fixed; back to {lead} (return {n})"), note),
+                    join(
+                        format!("未整改到位，退回主办部门重新整改（第 {n} 次）"),
+                        note,
+                    ),
                 )
             }
         }
@@ -1019,7 +1043,7 @@ pub fn check(record: &Record, action: &Action, actor: &Actor) -> Result<(), Tran
 /// Sends a case back to the departments that hold it — the same lead and co-handlers, with
 /// fresh deadlines in the case's class — clearing its result and counting the return; returns
 /// the lead. `what` names the record in the refusal when no lead holds it.
-fn send_back(record: &mut Record, env: &Env<'_>, what: &str) -> Result<String, TransitionError> {
+fn send_back(record: &mut Record, env: &Env<'_>, what: &str) -> Result<(), TransitionError> {
     let lead = active_lead(record).map(|a| a.department.clone());
     let co: Vec<String> = record
         .workflow
@@ -1037,7 +1061,7 @@ fn send_back(record: &mut Record, env: &Env<'_>, what: &str) -> Result<String, T
     new_assignments(record, &lead, &co, class, env);
     record.workflow.result = None;
     record.workflow.returns += 1;
-    Ok(lead)
+    Ok(())
 }
 
 fn join(head: String, tail: String) -> String {
@@ -1142,6 +1166,7 @@ mod tests {
                     lead: "housing".into(),
                     co_handlers: vec!["water".into()],
                     class: general(),
+                    names: Default::default(),
                 }),
                 class: Some(general()),
                 leader_review: false,

@@ -179,10 +179,14 @@ async fn plan_dispatch(
             format!("no deadline class {class_code:?}"),
         )
     })?;
+    // Every department's name: the timeline names the new lead, co-handlers, and a lead that
+    // shirked the case.
+    let names = departments.into_iter().map(|d| (d.code, d.name)).collect();
     Ok(DispatchPlan {
         lead,
         co_handlers: co,
         class,
+        names,
     })
 }
 
@@ -288,6 +292,11 @@ pub trait AsyncEdit {
     fn redo_when_notice_exists(&self) -> bool {
         false
     }
+
+    /// Whom the record's history names for the write: the server, unless a person asked for it.
+    fn writer(&self) -> Writer {
+        Writer::new(SERVER, SERVER)
+    }
 }
 
 async fn attempt<F: AsyncEdit>(
@@ -311,7 +320,7 @@ async fn attempt<F: AsyncEdit>(
     let heads = doc.heads();
     doc.set_actor(state.actor.clone());
     let written = doc
-        .update(&Writer::new(SERVER, SERVER), |r| {
+        .update(&edit.writer(), |r| {
             *r = after.clone();
             Ok(())
         })
@@ -447,6 +456,11 @@ impl AsyncEdit for Transition<'_> {
 
     fn redo_when_notice_exists(&self) -> bool {
         true
+    }
+
+    /// The person who took the step, over HTTP (the console or another web client).
+    fn writer(&self) -> Writer {
+        Writer::new(self.actor.username.clone(), "web")
     }
 }
 
@@ -676,5 +690,9 @@ impl<T: AsyncEdit> AsyncEdit for &mut T {
 
     fn redo_when_notice_exists(&self) -> bool {
         (**self).redo_when_notice_exists()
+    }
+
+    fn writer(&self) -> Writer {
+        (**self).writer()
     }
 }

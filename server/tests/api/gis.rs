@@ -146,15 +146,12 @@ async fn moving_a_shared_boundary_reowns_only_the_records_in_the_strip_and_resco
         .find(|e| e["kind"] == "owner_assigned")
         .expect("first owner event");
     assert!(
-        first_owner["note"]
-            .as_str()
-            .unwrap()
-            .contains("owner grid A"),
+        first_owner["note"].as_str().unwrap().contains("归属网格 A"),
         "history keeps the first owner"
     );
     let last = events.last().unwrap();
     assert_eq!(last["kind"], "owner_changed");
-    assert!(last["note"].as_str().unwrap().contains("was A"), "{last}");
+    assert!(last["note"].as_str().unwrap().contains("原为 A"), "{last}");
     assert!(
         last["note"].as_str().unwrap().contains("road rebuilt"),
         "{last}"
@@ -238,7 +235,7 @@ async fn importing_a_grid_reowns_the_records_it_covers_and_a_reimport_changes_no
         .clone();
     assert_eq!(last["kind"], "owner_changed");
     assert!(
-        last["note"].as_str().unwrap().contains("import by gis"),
+        last["note"].as_str().unwrap().contains("gis 导入网格"),
         "{last}"
     );
     assert_eq!(owner(&record(&app, &dispatcher, &in_a).await), Some("A"));

@@ -284,6 +284,7 @@ impl World {
                     lead: DEPARTMENTS[*lead].into(),
                     co_handlers: vec![],
                     class: class(),
+                    names: Default::default(),
                 }),
             ),
             Step::SignFor => (Action::SignFor { note }, &department, None),

@@ -270,6 +270,7 @@ async fn store_case(app: &TestApp, n: usize, spec: &Spec, times: Times) -> CaseR
                 lead: spec.department.into(),
                 co_handlers: vec![],
                 class: general(),
+                names: Default::default(),
             }),
             class: Some(general()),
             leader_review: false,
