@@ -155,7 +155,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
-    an_admin_creates_an_account_and_deactivates_it,
+    an_admin_keeps_accounts_departments_and_categories,
     the_desk_links_a_duplicate_from_the_hints_beside_it,
     the_desk_dispatches_where_the_form_says_the_rules_send_it,
     the_desk_sees_markup_in_a_title_as_text_accepts_it_and_logs_out,
@@ -431,16 +431,27 @@ async fn a_supervisor_supervises_an_open_case(backend: Backend) {
     );
 }
 
-async fn an_admin_creates_an_account_and_deactivates_it(backend: Backend) {
+async fn an_admin_keeps_accounts_departments_and_categories(backend: Backend) {
     let app = demo(backend).await;
     let shown = in_browser(
         &app,
         "admin",
         "admin-creates-account",
-        json!({ "new_user": {
-            "username": "zhang", "password": "zhang-password", "role": "grid_worker",
-            "areas": GRID,
-        } }),
+        json!({
+            "new_user": {
+                "username": "zhang", "password": "zhang-password", "role": "grid_worker",
+                "areas": GRID,
+            },
+            "reset_password": { "username": "worker", "password": "a-new-password-1" },
+            "department": {
+                "code": "water", "name": "四平市水务集团", "areas": "220302, 220303",
+                "contacts": "值班室 0434-3271234 24小时值班",
+            },
+            "category": {
+                "code": "municipal.manhole", "name": "井盖缺失破损", "department": "water",
+                "deadline_class": "urgent", "keywords": "井盖, 窨井",
+            },
+        }),
     )
     .await;
 
@@ -449,6 +460,57 @@ async fn an_admin_creates_an_account_and_deactivates_it(backend: Backend) {
     assert_eq!(user.role, gridsync_server::domain::Role::GridWorker);
     assert_eq!(user.areas, vec![GRID.to_string()]);
     assert!(!user.active);
+    // The reset password logs in; the old one no longer does.
+    let login = |password: &'static str| {
+        let app = &app;
+        async move {
+            app.post(
+                "/api/v1/auth/login",
+                None,
+                &json!({ "username": "worker", "password": password }),
+            )
+            .await
+            .status()
+        }
+    };
+    assert_eq!(login("a-new-password-1").await, 200, "{shown}");
+    assert_eq!(login(password("worker")).await, 401);
+    let admin = token(&app, "admin").await;
+    let water: Value = app
+        .get("/api/v1/departments/water", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(water["name"], "四平市水务集团");
+    assert_eq!(water["areas"], json!(["220302", "220303"]));
+    assert_eq!(
+        water["contacts"],
+        json!([{ "name": "值班室", "phone": "0434-3271234", "duty": "24小时值班" }])
+    );
+    let manhole: Value = app
+        .get("/api/v1/categories/municipal.manhole", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            &manhole["name"],
+            &manhole["department"],
+            &manhole["deadline_class"],
+            &manhole["keywords"],
+            &manhole["active"],
+        ),
+        (
+            &json!("井盖缺失破损"),
+            &json!("water"),
+            &json!("urgent"),
+            &json!(["井盖", "窨井"]),
+            &json!(false),
+        ),
+        "{manhole}"
+    );
 }
 
 async fn the_desk_links_a_duplicate_from_the_hints_beside_it(backend: Backend) {
