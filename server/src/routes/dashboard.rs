@@ -88,13 +88,16 @@ pub async fn dashboard(state: web::Data<AppState>, caller: Caller) -> ApiResult<
         .filter(|c| in_scope(&scope, &codes, c.owner_grid.as_deref()))
         .filter(|c| !crate::workflow::scheduler::overdue(c, now).is_empty())
         .count();
+    let owners = match &scope {
+        RecordScope::All => None,
+        RecordScope::Areas { codes, .. } => Some(codes.as_slice()),
+        RecordScope::Department(_) => Some(&[][..]),
+    };
     let latest: Vec<_> = state
         .store
-        .recently_changed(200)
+        .recently_changed(owners, LATEST as i64)
         .await?
         .into_iter()
-        .filter(|r| in_scope(&scope, &codes, r.owner_grid.as_deref()))
-        .take(LATEST)
         .map(|r| {
             json!({
                 "id": r.id,

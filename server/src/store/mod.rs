@@ -267,8 +267,9 @@ store_api! {
     /// Records by owner grid and kind: the open ones (neither closed nor settled in the grid),
     /// or with `created_from` (Unix ms) those created since then.
     reader async fn record_counts_by_grid(&self, created_from: Option<i64>) -> Result<Vec<GridCount>>;
-    /// The `limit` records changed last, newest first.
-    reader async fn recently_changed(&self, limit: i64) -> Result<Vec<RecordRow>>;
+    /// The `limit` records changed last, newest first: of every record, or with `owners` of
+    /// those owned by one of these grids.
+    reader async fn recently_changed(&self, owners: Option<&[String]>, limit: i64) -> Result<Vec<RecordRow>>;
     /// How much of a blob the server holds.
     reader async fn blob_state(&self, sha256: &str) -> Result<Option<BlobState>>;
     /// Appends a range at `start`; `None` when `start` is not what the server holds.

@@ -81,6 +81,11 @@ const RECORD_DOCS_OLDER_THAN: &str = "SELECT r.id, r.doc, r.version FROM records
     WHERE r.id = ANY($1) \
     AND EXISTS (SELECT 1 FROM record_changes c WHERE c.record_id = r.id AND c.seq <= $2)";
 
+/// The rows of the `$2` records owned by one of the grids `$1` that changed last, newest first.
+const RECENTLY_CHANGED_OWNED: &str = "SELECT id, kind, status, channel, category, title, owner_grid, claimed_grid, \
+    lon, lat, created_by, created_at, updated_at, departments, hazard_type, risk_level \
+    FROM records WHERE owner_grid = ANY($1) ORDER BY updated_at DESC, id DESC LIMIT $2";
+
 /// The changes after `$1` up to `$4`, not from origin `$5`, of the records owned by one of the
 /// grids `$2` or created by `$3` that changed after `$1`.
 const FEED_IN_AREAS: &str = "SELECT c.seq, c.record_id, c.origin, c.bytes FROM record_changes c \

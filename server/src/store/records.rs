@@ -174,8 +174,8 @@ macro_rules! queries {
         use sqlx::Row;
 
         use super::{
-            COUNT_RECORDS, Db, DbRow, FEED_IN_AREAS, LIST_RECORDS, Pool, RECORD_DOCS, RECORD_DOCS_OLDER_THAN,
-            text_list,
+            COUNT_RECORDS, Db, DbRow, FEED_IN_AREAS, LIST_RECORDS, Pool, RECENTLY_CHANGED_OWNED, RECORD_DOCS,
+            RECORD_DOCS_OLDER_THAN, text_list,
         };
         use $crate::store::Result;
         use $crate::store::records::{
@@ -383,15 +383,26 @@ macro_rules! queries {
                 .collect()
         }
 
-        pub(in crate::store) async fn recently_changed(pool: &Pool, limit: i64) -> Result<Vec<RecordRow>> {
-            let rows = sqlx::query(
-                "SELECT id, kind, status, channel, category, title, owner_grid, claimed_grid, \
-                 lon, lat, created_by, created_at, updated_at, departments, hazard_type, \
-                 risk_level FROM records ORDER BY updated_at DESC, id DESC LIMIT CAST($1 AS BIGINT)",
-            )
-            .bind(limit)
-            .fetch_all(pool)
-            .await?;
+        pub(in crate::store) async fn recently_changed(
+            pool: &Pool,
+            owners: Option<&[String]>,
+            limit: i64,
+        ) -> Result<Vec<RecordRow>> {
+            let rows = match owners {
+                None => sqlx::query(
+                    "SELECT id, kind, status, channel, category, title, owner_grid, claimed_grid, \
+                     lon, lat, created_by, created_at, updated_at, departments, hazard_type, \
+                     risk_level FROM records ORDER BY updated_at DESC, id DESC LIMIT CAST($1 AS BIGINT)",
+                )
+                .bind(limit)
+                .fetch_all(pool)
+                .await?,
+                Some(owners) => sqlx::query(RECENTLY_CHANGED_OWNED)
+                    .bind(text_list(owners))
+                    .bind(limit)
+                    .fetch_all(pool)
+                    .await?,
+            };
             Ok(rows.iter().map(record_row).collect())
         }
 

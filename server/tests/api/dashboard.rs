@@ -86,6 +86,46 @@ async fn the_city_screen_counts_what_is_open_in_the_callers_areas_by_grid(app: T
 }
 
 #[both_backends]
+async fn a_leaders_latest_changes_are_their_grids_however_busy_the_rest_of_the_city_is(
+    app: TestApp,
+) {
+    app.load_demo_map().await;
+    let admin = app.user_token("root", Role::Admin, &[]).await;
+    let leader = app
+        .user_token("li", Role::GridLeader, &["220302001001"])
+        .await;
+    let mine = record(&app, &admin, GRID, "complaint").await;
+    // More changes elsewhere since than the screen lists.
+    for _ in 0..15 {
+        record(&app, &admin, ELSEWHERE, "complaint").await;
+    }
+
+    let county: Value = app
+        .get("/api/v1/dashboard", Some(&leader))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let city: Value = app
+        .get("/api/v1/dashboard", Some(&admin))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    let ids = |v: &Value| -> Vec<String> {
+        v["latest"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&county), vec![mine.clone()]);
+    assert_eq!(ids(&city).len(), 12, "the screen lists twelve");
+}
+
+#[both_backends]
 async fn grid_outlines_come_simplified_in_scope_and_cached_by_map_version(app: TestApp) {
     app.load_demo_map().await;
     let admin = app.user_token("root", Role::Admin, &[]).await;
