@@ -13,6 +13,10 @@ use crate::domain::{AreaRecord, Level, NewUser, Role, now_unix};
 use crate::geometry;
 use crate::store::Store;
 
+mod history;
+
+pub use history::PAST_COMPLAINTS;
+
 /// `(username, password, role, assigned areas)` of the demo accounts.
 pub const DEMO_ACCOUNTS: [(&str, &str, Role, &[&str]); 7] = [
     ("admin", "admin-demo", Role::Admin, &[]),
@@ -289,7 +293,8 @@ pub async fn seed_demo_records(
     }
     let hazards = seed_demo_hazards(store, map).await?;
     seed_demo_registers(store).await?;
-    Ok(records.len() + hazards)
+    let past = history::seed(store, map, now_ms()).await?;
+    Ok(records.len() + hazards + past)
 }
 
 /// The register of the leader's village: households, population and people by title on each of

@@ -891,13 +891,17 @@ async fn the_demo_city_comes_with_records_a_newcomer_can_list() {
         .unwrap()
         .to_string();
     let all: Value = app
-        .get("/api/v1/records", Some(&token))
+        .get("/api/v1/records?limit=500", Some(&token))
         .await
         .json()
         .await
         .unwrap();
-    // Four complaints and surveys, and eight hazards at the stages of their loop.
-    assert_eq!(all["records"].as_array().unwrap().len(), 12);
+    // Four complaints and surveys, eight hazards at the stages of their loop, and the past
+    // months' complaints behind the reports.
+    assert_eq!(
+        all["records"].as_array().unwrap().len(),
+        12 + gridsync_server::demo::PAST_COMPLAINTS
+    );
     let queue: Value = app
         .get("/api/v1/records?unassigned=true", Some(&token))
         .await

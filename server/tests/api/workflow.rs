@@ -1721,6 +1721,53 @@ async fn the_demo_city_has_departments_and_rules_so_a_newcomer_can_dispatch_post
     demo_loop(crate::helpers::Backend::Postgres).await;
 }
 
+async fn demo_past(backend: crate::helpers::Backend) {
+    let app = TestApp::spawn_with(backend, |s| s.demo = true).await;
+    let token = app.user_token("root", Role::Admin, &[]).await;
+    let (year, month, _) =
+        gridsync_server::workflow::calendar::Date::of_instant(sync_core::now_ms()).ymd();
+    let last = if month == 1 {
+        format!("{}-12", year - 1)
+    } else {
+        format!("{year}-{:02}", month - 1)
+    };
+    let report: Value = app
+        .get(&format!("/api/v1/reports/monthly/{last}"), Some(&token))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // Every county has enough rated cases last month to be ranked on all three rates.
+    for county in ["220302", "220303"] {
+        let row = report["rates"]["regions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["code"] == county)
+            .unwrap_or_else(|| panic!("{county} in {report}"));
+        for rate in ["response", "resolution", "satisfaction"] {
+            assert!(row[rate]["rank"].is_u64(), "{county} {rate}: {row}");
+        }
+    }
+    let trend = report["trend"].as_array().unwrap();
+    let with_figures = trend
+        .iter()
+        .filter(|m| m["satisfaction"].is_number())
+        .count();
+    assert!(with_figures >= 5, "months of history: {trend:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_city_has_months_of_rated_cases_behind_its_reports_sqlite() {
+    demo_past(crate::helpers::Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_city_has_months_of_rated_cases_behind_its_reports_postgres() {
+    demo_past(crate::helpers::Backend::Postgres).await;
+}
+
 #[both_backends]
 async fn the_category_then_the_deepest_area_decides_which_rule_dispatches(app: TestApp) {
     let city = City::new(app).await;
