@@ -140,6 +140,73 @@ pub struct ServeArgs {
     /// it, `/metrics` answers admin and supervisor accounts only.
     #[arg(long, env = "GRIDSYNC_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+
+    /// A basemap under the console's maps: an XYZ tile address with `{z}`, `{x}` and `{y}`
+    /// (for example the city's own tile server, https://tiles.example.gov.cn/{z}/{x}/{y}.png).
+    /// Its origin is added to the console's Content-Security-Policy. Without it the maps draw
+    /// the grids on a plain ground and need no network beyond this server.
+    #[arg(long, env = "GRIDSYNC_BASEMAP_TILES", value_parser = Basemap::parse)]
+    pub basemap_tiles: Option<Basemap>,
+
+    /// The basemap's attribution, shown as text in a corner of each map.
+    #[arg(long, env = "GRIDSYNC_BASEMAP_ATTRIBUTION", value_parser = attribution)]
+    pub basemap_attribution: Option<String>,
+}
+
+/// An XYZ tile address for the console's basemap, and the origin it is fetched from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Basemap {
+    /// `https://host/{z}/{x}/{y}.png`.
+    pub template: String,
+    /// `https://host` (with its port), as the Content-Security-Policy names it.
+    pub origin: String,
+}
+
+impl Basemap {
+    /// Checks a tile address: http(s), a plain host, `{z}`, `{x}` and `{y}`, and nothing that
+    /// could end a policy directive or an attribute (spaces, quotes, `;`, `,`, `<`, `>`).
+    pub fn parse(text: &str) -> Result<Basemap, String> {
+        let template = text.trim();
+        if template.len() > 500 {
+            return Err("a basemap address is at most 500 characters".into());
+        }
+        let rest = template
+            .strip_prefix("https://")
+            .or_else(|| template.strip_prefix("http://"))
+            .ok_or("a basemap address starts with https:// or http://")?;
+        if let Some(bad) = template
+            .chars()
+            .find(|c| c.is_whitespace() || c.is_control() || "'\";,<>\\`".contains(*c))
+        {
+            return Err(format!("a basemap address cannot hold {bad:?}"));
+        }
+        let host = rest.split('/').next().unwrap_or_default();
+        if host.is_empty()
+            || !host
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || ".-:[]".contains(c))
+        {
+            return Err(format!("{host:?} is not a host name"));
+        }
+        for part in ["{z}", "{x}", "{y}"] {
+            if !template.contains(part) {
+                return Err(format!("a basemap address holds {part}"));
+            }
+        }
+        let scheme_len = template.len() - rest.len();
+        Ok(Basemap {
+            template: template.to_string(),
+            origin: format!("{}{host}", &template[..scheme_len]),
+        })
+    }
+}
+
+fn attribution(text: &str) -> Result<String, String> {
+    let text = text.trim();
+    if text.chars().count() > 200 {
+        return Err("an attribution is at most 200 characters".into());
+    }
+    Ok(text.to_string())
 }
 
 impl clap::ValueEnum for Role {
@@ -187,6 +254,10 @@ pub struct Settings {
     pub metrics_token: Option<String>,
     /// Decimal places of the coordinates sent.
     pub coordinate_decimals: u8,
+    /// The console maps' basemap, if any.
+    pub basemap: Option<Basemap>,
+    /// The basemap's attribution.
+    pub basemap_attribution: Option<String>,
 }
 
 /// A test server's contact key: one per database, the same for every instance on it (as an
@@ -236,6 +307,8 @@ impl Settings {
             unreferenced_upload_bytes: args.unreferenced_upload_bytes,
             metrics_token: args.metrics_token.clone().filter(|t| !t.trim().is_empty()),
             coordinate_decimals: args.coordinate_decimals,
+            basemap: args.basemap_tiles.clone(),
+            basemap_attribution: args.basemap_attribution.clone().filter(|a| !a.is_empty()),
         }
     }
 
@@ -321,6 +394,47 @@ impl Settings {
             unreferenced_upload_bytes: 32 * 1024 * 1024,
             metrics_token: None,
             coordinate_decimals: 7,
+            basemap: None,
+            basemap_attribution: None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Basemap;
+
+    #[test]
+    fn a_basemap_address_names_its_origin_for_the_policy() {
+        let basemap =
+            Basemap::parse(" https://tiles.example.gov.cn:8443/base/{z}/{x}/{y}.png ").unwrap();
+        assert_eq!(basemap.origin, "https://tiles.example.gov.cn:8443");
+        assert_eq!(
+            basemap.template,
+            "https://tiles.example.gov.cn:8443/base/{z}/{x}/{y}.png"
+        );
+        assert_eq!(
+            Basemap::parse("http://10.0.0.5/{z}/{y}/{x}")
+                .unwrap()
+                .origin,
+            "http://10.0.0.5"
+        );
+    }
+
+    #[test]
+    fn a_basemap_address_that_could_widen_the_policy_is_refused() {
+        for bad in [
+            "javascript:alert(1)/{z}/{x}/{y}",
+            "ftp://tiles/{z}/{x}/{y}.png",
+            "https://tiles.example/{z}/{x}.png",
+            "https://tiles.example/{z}/{x}/{y}.png; script-src *",
+            "https://tiles.example/{z}/{x}/{y}.png'",
+            "https://tiles.example/{z}/{x}/{y}.png\"><script>",
+            "https://a.example,https://b.example/{z}/{x}/{y}",
+            "https:///{z}/{x}/{y}",
+            "https://user@tiles.example/{z}/{x}/{y}",
+        ] {
+            assert!(Basemap::parse(bad).is_err(), "{bad}");
         }
     }
 }

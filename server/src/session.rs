@@ -33,6 +33,22 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'
      connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; \
      form-action 'self'; frame-ancestors 'none'";
 
+/// The console page's policy, with a basemap's tile origin allowed for images and fetches.
+pub fn content_security_policy(basemap_origin: Option<&str>) -> String {
+    match basemap_origin {
+        None => CONTENT_SECURITY_POLICY.to_string(),
+        Some(origin) => CONTENT_SECURITY_POLICY
+            .replace(
+                "img-src 'self' data: blob:",
+                &format!("img-src 'self' data: blob: {origin}"),
+            )
+            .replace(
+                "connect-src 'self'",
+                &format!("connect-src 'self' {origin}"),
+            ),
+    }
+}
+
 /// The session token a request's cookie carries, if any.
 pub fn token(req: &HttpRequest) -> Option<String> {
     let cookie = req.cookie(COOKIE)?;

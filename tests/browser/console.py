@@ -53,6 +53,9 @@ def main() -> None:
                 page.goto(f"{base}/console/#/grids")
                 page.wait_for_selector("#grid-map[data-ready=true]", timeout=30000)
                 out["drawn_grids"] = int(page.get_attribute("#grid-map", "data-drawn-grids"))
+                attribution = page.locator("#grid-map .map-attribution")
+                if attribution.count():
+                    out["attribution"] = attribution.inner_text()
                 page.wait_for_selector("#register-name")
                 out["register"] = page.locator("#register-name").inner_text()
                 if shots:

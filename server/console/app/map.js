@@ -1,6 +1,7 @@
 // Maps: MapLibre GL JS (its CSP build, loaded on first use so pages without a map never pay
-// for it) drawing the server's own grid GeoJSON and records. No basemap and no tile server: the
-// grids are the map, so it works with no internet at all.
+// for it) drawing the server's own grid GeoJSON and records. By default no basemap and no tile
+// server: the grids are the map, so it works with no internet at all. A server started with a
+// basemap tile address (--basemap-tiles) writes it into the page, and the maps draw it below.
 
 import { h } from './dom.js';
 import { STATUS, KIND, label } from './labels.js';
@@ -57,12 +58,16 @@ export function bounds(...collections) {
  */
 export async function gridMap(container, { grids, records, fill = '#8fb8de', dark = false, maxzoom = 18, outlines = 'line', onGrid, onReady }) {
   const maplibregl = await maplibre();
+  const tiles = document.querySelector('meta[name="gs-basemap"]');
+  const attribution = document.querySelector('meta[name="gs-basemap-attribution"]');
+  const layers = [{ id: 'ground', type: 'background', paint: { 'background-color': dark ? '#07162b' : '#eef2f6' } }];
+  if (tiles) layers.push({ id: 'basemap', type: 'raster', source: 'basemap', paint: { 'raster-opacity': dark ? 0.35 : 1 } });
   const map = new maplibregl.Map({
     container,
     style: {
       version: 8,
-      sources: {},
-      layers: [{ id: 'ground', type: 'background', paint: { 'background-color': dark ? '#07162b' : '#eef2f6' } }],
+      sources: tiles ? { basemap: { type: 'raster', tiles: [tiles.content], tileSize: 256, maxzoom: 19 } } : {},
+      layers,
     },
     attributionControl: false,
     dragRotate: false,
@@ -70,6 +75,8 @@ export async function gridMap(container, { grids, records, fill = '#8fb8de', dar
     fadeDuration: 0,
   });
   map.touchZoomRotate.disableRotation();
+  // The basemap's attribution as text (MapLibre's own control would parse it as HTML).
+  if (tiles && attribution) container.append(h('div', { class: 'map-attribution' }, attribution.content));
   map.addControl(new maplibregl.NavigationControl({ showCompass: false }), 'top-right');
   map.on('load', () => {
     map.addSource('grids', { type: 'geojson', data: grids, promoteId: 'code', tolerance: 0.5, maxzoom });

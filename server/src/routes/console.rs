@@ -137,6 +137,10 @@ struct ConsolePage {
     csrf: String,
     /// The account, as `GET /api/v1/auth/me` answers it (JSON).
     user: String,
+    /// The basemap's tile address, if one is set.
+    basemap: Option<String>,
+    /// Its attribution.
+    attribution: Option<String>,
 }
 
 /// An HTML page with the console's security headers.
@@ -188,14 +192,25 @@ pub async fn page(state: web::Data<AppState>, req: HttpRequest) -> ApiResult<Htt
     let Some((token, user)) = session_user(&state, &req).await? else {
         return Ok(see_other("/console/login"));
     };
-    html(
+    let basemap = state.settings.basemap.as_ref();
+    let mut response = html(
         StatusCode::OK,
         &ConsolePage {
             assets: assets_path(),
             csrf: session::csrf_token(&token),
             user: user_view(&user).to_string(),
+            basemap: basemap.map(|b| b.template.clone()),
+            attribution: state.settings.basemap_attribution.clone(),
         },
-    )
+    )?;
+    if let Some(basemap) = basemap {
+        let policy = session::content_security_policy(Some(&basemap.origin));
+        response.headers_mut().insert(
+            header::CONTENT_SECURITY_POLICY,
+            header::HeaderValue::from_str(&policy).map_err(ApiError::internal)?,
+        );
+    }
+    Ok(response)
 }
 
 /// `GET /console/login`: the login form (or the console, for a live session).

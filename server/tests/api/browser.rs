@@ -160,6 +160,7 @@ on_both_backends!(
     the_desk_dispatches_where_the_form_says_the_rules_send_it,
     the_desk_sees_markup_in_a_title_as_text_accepts_it_and_logs_out,
     a_leader_verifies_a_hazard_from_the_grid,
+    a_configured_basemap_is_drawn_under_the_grids,
     a_department_signs_for_its_case,
     a_department_reports_its_result_with_a_photo,
     a_supervisor_supervises_an_open_case,
@@ -266,6 +267,64 @@ async fn a_leader_verifies_a_hazard_from_the_grid(backend: Backend) {
     assert_eq!(shown["actions"], json!(["verify", "return_to_worker"]));
     assert_eq!(shown["record_status"], "已核实");
     assert_eq!(status(&app, &worker, &id).await, "verified");
+}
+
+/// A tile server on its own port (another origin): every request gets the same small PNG.
+/// Returns its address and how many tiles it served.
+async fn tile_server() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let served = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = served.clone();
+    let tile = gridsync_server::demo::demo_photo();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let (tile, count) = (tile.clone(), count.clone());
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buffer).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                count.fetch_add(1, Ordering::SeqCst);
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ncontent-length: {}\r\n\
+                     access-control-allow-origin: *\r\nconnection: close\r\n\r\n",
+                    tile.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(&tile).await;
+            });
+        }
+    });
+    (address, served)
+}
+
+async fn a_configured_basemap_is_drawn_under_the_grids(backend: Backend) {
+    let (tiles, served) = tile_server().await;
+    let template = format!("{tiles}/{{z}}/{{x}}/{{y}}.png");
+    let basemap = gridsync_server::configuration::Basemap::parse(&template).unwrap();
+    let app = TestApp::spawn_with(backend, |s| {
+        s.demo = true;
+        s.basemap = Some(basemap);
+        s.basemap_attribution = Some("© 四平市自然资源局 <测绘>".into());
+    })
+    .await;
+
+    let shown = in_browser(&app, "leader", "leader-basemap", json!({ "grids": true })).await;
+
+    // Drawn with no policy violation (the page logged no error) and the tiles fetched.
+    assert!(shown["drawn_grids"].as_u64().unwrap() > 0, "{shown}");
+    assert!(
+        served.load(std::sync::atomic::Ordering::SeqCst) > 0,
+        "no tile was fetched"
+    );
+    assert_eq!(shown["attribution"], "© 四平市自然资源局 <测绘>");
 }
 
 async fn a_department_signs_for_its_case(backend: Backend) {
