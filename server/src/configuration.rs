@@ -109,9 +109,24 @@ pub struct ServeArgs {
     pub duplicate_radius_m: f64,
 
     /// Login attempts per minute from one client address (a burst of as many, then one every
-    /// 60/N seconds); 0 turns the limit off.
-    #[arg(long, env = "GRIDSYNC_LOGIN_RATE_PER_MINUTE", default_value_t = 60)]
+    /// 60/N seconds); 0 turns the limit off. Generous: a county's phones behind one carrier NAT
+    /// share an address; guessing is held by the per-account limit.
+    #[arg(long, env = "GRIDSYNC_LOGIN_RATE_PER_MINUTE", default_value_t = 300)]
     pub login_rate_per_minute: u32,
+
+    /// Login attempts per minute for one account, from any address; 0 turns the limit off.
+    #[arg(
+        long,
+        env = "GRIDSYNC_LOGIN_ACCOUNT_RATE_PER_MINUTE",
+        default_value_t = 10
+    )]
+    pub login_account_rate_per_minute: u32,
+
+    /// How long a device credential lasts unused, in days: a phone offline longer logs in with
+    /// its user's password again. Each refresh starts the span anew.
+    #[arg(long, env = "GRIDSYNC_DEVICE_CREDENTIAL_DAYS", default_value_t = 90,
+          value_parser = clap::value_parser!(u64).range(1..=3650))]
+    pub device_credential_days: u64,
 
     /// Complaints per minute from one client address through the endpoints that need no token
     /// (Open311 and the public form); 0 turns the limit off.
@@ -242,6 +257,10 @@ pub struct Settings {
     pub duplicate_radius_m: f64,
     /// Login attempts per minute per client address (0: no limit).
     pub login_rate_per_minute: u32,
+    /// Login attempts per minute per account (0: no limit).
+    pub login_account_rate_per_minute: u32,
+    /// How long a device credential lasts unused.
+    pub device_credential_ttl: Duration,
     /// Public complaints per minute per client address (0: no limit).
     pub intake_rate_per_minute: u32,
     /// Where the contact key is kept (see [`ServeArgs::contact_key_file`]).
@@ -301,6 +320,8 @@ impl Settings {
                 .then(|| Duration::from_secs(args.supervision_interval_secs)),
             duplicate_radius_m: args.duplicate_radius_m,
             login_rate_per_minute: args.login_rate_per_minute,
+            login_account_rate_per_minute: args.login_account_rate_per_minute,
+            device_credential_ttl: Duration::from_secs(args.device_credential_days * 86_400),
             intake_rate_per_minute: args.intake_rate_per_minute,
             contact_key_file: args.contact_key_file.clone(),
             contact_secret: None,
@@ -388,6 +409,8 @@ impl Settings {
             supervision_interval: None,
             duplicate_radius_m: 200.0,
             login_rate_per_minute: 0,
+            login_account_rate_per_minute: 0,
+            device_credential_ttl: Duration::from_secs(90 * 86_400),
             intake_rate_per_minute: 0,
             contact_key_file: None,
             contact_secret: Some(test_contact_secret(&database_url)),

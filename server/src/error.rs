@@ -27,6 +27,16 @@ pub enum ApiError {
     /// Wrong username or password, or an inactive account.
     #[error("invalid username or password")]
     InvalidCredentials,
+    /// A device credential that is unknown, expired, revoked or of another device.
+    #[error("the device credential is not valid; log in with the account's password")]
+    InvalidDeviceCredential,
+    /// A device credential presented again after its successor was used: possibly copied, so
+    /// the device's credentials are revoked.
+    #[error(
+        "this device credential was used already; the device's credentials are revoked, log in \
+         with the account's password"
+    )]
+    CredentialReused,
     /// Authenticated, but the role or the area assignment does not allow this.
     #[error("{0}")]
     Forbidden(String),
@@ -130,6 +140,8 @@ impl ApiError {
         match self {
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::InvalidCredentials => "invalid_credentials",
+            ApiError::InvalidDeviceCredential => "invalid_device_credential",
+            ApiError::CredentialReused => "credential_reused",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::CsrfFailed => "csrf_failed",
             ApiError::NotFound(_) => "not_found",
@@ -284,7 +296,10 @@ pub fn problem_response(
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::Unauthenticated | ApiError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthenticated
+            | ApiError::InvalidCredentials
+            | ApiError::InvalidDeviceCredential
+            | ApiError::CredentialReused => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::CsrfFailed => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,

@@ -55,6 +55,7 @@ impl AppState {
             limits: Arc::new(PublicLimits::new(
                 settings.login_rate_per_minute,
                 settings.intake_rate_per_minute,
+                settings.login_account_rate_per_minute,
             )),
             store,
             grids,

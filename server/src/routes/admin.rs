@@ -153,7 +153,12 @@ pub async fn update_user(
     let user = state.store.update_user(&username, &update).await?;
     let user = user.ok_or_else(|| ApiError::NotFound(format!("no user `{username}`")))?;
     if revoke {
+        // A new password or a deactivation ends every session and every device's credential.
         state.store.revoke_user_tokens(user.id, now_unix()).await?;
+        state
+            .store
+            .revoke_device_credentials(user.id, None, now_unix())
+            .await?;
     }
     Ok(HttpResponse::Ok().json(user_view(&user)))
 }
@@ -189,5 +194,60 @@ pub async fn revoke_tokens(
     let user = state.store.user_by_name(&username).await?;
     let user = user.ok_or_else(|| ApiError::NotFound(format!("no user `{username}`")))?;
     let revoked = state.store.revoke_user_tokens(user.id, now_unix()).await?;
-    Ok(HttpResponse::Ok().json(json!({ "revoked": revoked })))
+    let devices = state
+        .store
+        .revoke_device_credentials(user.id, None, now_unix())
+        .await?;
+    Ok(HttpResponse::Ok().json(json!({ "revoked": revoked, "device_credentials": devices })))
+}
+
+/// The account named in the path, for an admin.
+async fn account(
+    state: &AppState,
+    caller: &Caller,
+    username: &str,
+) -> ApiResult<crate::domain::User> {
+    caller.require_role(&[Role::Admin])?;
+    let user = state.store.user_by_name(username).await?;
+    user.ok_or_else(|| ApiError::NotFound(format!("no user `{username}`")))
+}
+
+/// `GET /api/v1/admin/users/{username}/devices`: the devices holding a live credential.
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn list_devices(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<String>,
+) -> ApiResult<HttpResponse> {
+    let user = account(&state, &caller, &path).await?;
+    let devices = state.store.device_credentials(user.id, now_unix()).await?;
+    let devices: Vec<_> = devices
+        .iter()
+        .map(|d| {
+            json!({ "device": d.device, "refreshed_at": d.refreshed_at, "expires_at": d.expires_at })
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(json!({ "devices": devices })))
+}
+
+/// `DELETE /api/v1/admin/users/{username}/devices/{device}`: revokes the device's credential
+/// (a lost or stolen phone); its user logs in with a password again. 404 if it holds none.
+#[tracing::instrument(skip(state, caller), fields(caller = %caller.user.username))]
+pub async fn revoke_device(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(String, String)>,
+) -> ApiResult<HttpResponse> {
+    let (username, device) = path.into_inner();
+    let user = account(&state, &caller, &username).await?;
+    let revoked = state
+        .store
+        .revoke_device_credentials(user.id, Some(&device), now_unix())
+        .await?;
+    if revoked == 0 {
+        return Err(ApiError::NotFound(format!(
+            "`{username}` has no live credential on device `{device}`"
+        )));
+    }
+    Ok(HttpResponse::NoContent().finish())
 }

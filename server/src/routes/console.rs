@@ -261,7 +261,11 @@ pub async fn login(
     if !session::same_origin(&req) {
         return again(StatusCode::FORBIDDEN, "登录请求来自其他网站，已拒绝。");
     }
-    if let Err(error) = state.limits.check_request(Limit::Login, &req) {
+    let limited = state
+        .limits
+        .check_request(Limit::Login, &req)
+        .and_then(|()| state.limits.check_account(username));
+    if let Err(error) = limited {
         let ApiError::TooManyRequests { retry_after_secs } = error else {
             return Err(error);
         };

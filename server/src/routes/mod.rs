@@ -27,6 +27,7 @@ use actix_web::web;
 pub fn needs_token(path: &str) -> bool {
     const PUBLIC: &[&str] = &[
         "/api/v1/auth/login",
+        "/api/v1/auth/refresh",
         "/ogc/",
         "/ogc/conformance",
         "/ogc/api",
@@ -129,6 +130,7 @@ route_table! {
     get "/healthz" => health::healthz;
     get "/metrics" => health::metrics;
     post "/api/v1/auth/login" => auth::login;
+    post "/api/v1/auth/refresh" => auth::refresh;
     post "/api/v1/auth/logout" => auth::logout;
     get "/api/v1/auth/me" => auth::me;
     get "/api/v1/admin/users" => admin::list_users;
@@ -137,6 +139,8 @@ route_table! {
     patch "/api/v1/admin/users/{username}" => admin::update_user;
     put "/api/v1/admin/users/{username}/areas" => admin::set_areas;
     post "/api/v1/admin/users/{username}/revoke-tokens" => admin::revoke_tokens;
+    get "/api/v1/admin/users/{username}/devices" => admin::list_devices;
+    delete "/api/v1/admin/users/{username}/devices/{device}" => admin::revoke_device;
     post "/api/v1/grids/import" => grids::import;
     post "/api/v1/grids/merge" => grids::merge;
     post "/api/v1/grids/batch" => grids::batch;

@@ -26,6 +26,11 @@ pub fn device_id(req: &HttpRequest) -> ApiResult<String> {
     let device = value
         .to_str()
         .map_err(|_| ApiError::bad_request("invalid_device", "the device id is not ASCII"))?;
+    check_device(device)
+}
+
+/// A device id as given (in the header, or at login): 1–128 letters, digits and `-_.:`.
+pub fn check_device(device: &str) -> ApiResult<String> {
     let valid = !device.is_empty()
         && device.len() <= 128
         && device

@@ -1,4 +1,38 @@
-//! Accounts (with the areas they work in) and bearer tokens (stored as hashes only).
+//! Accounts (with the areas they work in), bearer tokens and device credentials (both stored
+//! as hashes only).
+
+/// A device credential to store.
+#[derive(Debug, Clone, Copy)]
+pub struct NewDeviceCredential<'a> {
+    /// SHA-256 of the credential, hex.
+    pub hash: &'a str,
+    pub user_id: i64,
+    pub device: &'a str,
+    /// Unix seconds.
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+/// What presenting a device credential did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceRefresh {
+    /// It was good, and is replaced by the next one; the account's name.
+    Rotated { username: String },
+    /// Unknown, revoked, expired, of an inactive account, or of another device.
+    Invalid,
+    /// Rotated already and its successor used since: presented twice, so possibly copied.
+    /// Every credential of the device is revoked.
+    Reused,
+}
+
+/// A device of an account that holds a live credential.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCredentialView {
+    pub device: String,
+    /// When its current credential was issued (at login or the last refresh), Unix seconds.
+    pub refreshed_at: i64,
+    pub expires_at: i64,
+}
 
 /// The account and token queries, for one backend (see `store/mod.rs`).
 macro_rules! queries {
@@ -9,6 +43,7 @@ macro_rules! queries {
 
         use super::{Db, DbRow, Pool, TOKEN_OWNER, token_areas};
         use $crate::domain::{NewUser, User, UserUpdate};
+        use $crate::store::accounts::{DeviceCredentialView, DeviceRefresh, NewDeviceCredential};
         use $crate::store::{Result, StoreError, TokenOwner, is_unique_violation, parse_role};
 
         pub(super) fn user_from_row(row: &DbRow) -> Result<User> {
@@ -262,6 +297,169 @@ macro_rules! queries {
             .execute(pool)
             .await?;
             Ok(result.rows_affected())
+        }
+
+        /// Revokes the live credentials of one device (or every device) of an account.
+        async fn revoke_device(
+            conn: &mut <Db as sqlx::Database>::Connection,
+            user_id: i64,
+            device: Option<&str>,
+            now: i64,
+        ) -> Result<u64> {
+            let result = sqlx::query(
+                "UPDATE device_credentials SET revoked_at = $1 \
+                 WHERE user_id = $2 AND ($3 IS NULL OR device = $3) AND revoked_at IS NULL",
+            )
+            .bind(now)
+            .bind(user_id)
+            .bind(device)
+            .execute(&mut *conn)
+            .await?;
+            Ok(result.rows_affected())
+        }
+
+        async fn insert_device_credential(
+            conn: &mut <Db as sqlx::Database>::Connection,
+            new: &NewDeviceCredential<'_>,
+            parent: Option<&str>,
+        ) -> Result<()> {
+            sqlx::query(
+                "INSERT INTO device_credentials \
+                 (credential_hash, user_id, device, parent_hash, created_at, expires_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(new.hash)
+            .bind(new.user_id)
+            .bind(new.device)
+            .bind(parent)
+            .bind(new.created_at)
+            .bind(new.expires_at)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        }
+
+        pub(in crate::store) async fn issue_device_credential(
+            pool: &Pool,
+            new: &NewDeviceCredential<'_>,
+        ) -> Result<()> {
+            let mut tx = pool.begin().await?;
+            revoke_device(&mut tx, new.user_id, Some(new.device), new.created_at).await?;
+            insert_device_credential(&mut tx, new, None).await?;
+            tx.commit().await?;
+            Ok(())
+        }
+
+        pub(in crate::store) async fn refresh_device_credential(
+            pool: &Pool,
+            presented: &str,
+            device: &str,
+            next: &str,
+            now: i64,
+            expires_at: i64,
+        ) -> Result<DeviceRefresh> {
+            let mut tx = pool.begin().await?;
+            let row = sqlx::query(
+                "SELECT c.user_id, c.device, c.expires_at, c.rotated_at, c.revoked_at, \
+                 u.username, u.active FROM device_credentials c JOIN users u ON u.id = c.user_id \
+                 WHERE c.credential_hash = $1",
+            )
+            .bind(presented)
+            .fetch_optional(&mut *tx)
+            .await?;
+            let Some(row) = row else {
+                return Ok(DeviceRefresh::Invalid);
+            };
+            let user_id: i64 = row.try_get("user_id")?;
+            let username: String = row.try_get("username")?;
+            let live = row.try_get::<String, _>("device")? == device
+                && row.try_get::<Option<i64>, _>("revoked_at")?.is_none()
+                && row.try_get::<i64, _>("expires_at")? > now
+                && row.try_get::<bool, _>("active")?;
+            if !live {
+                return Ok(DeviceRefresh::Invalid);
+            }
+            // Rotate it, unless it was rotated already (by an earlier refresh, or by one running
+            // beside this one, which the condition waits for on PostgreSQL).
+            let rotated_here = row.try_get::<Option<i64>, _>("rotated_at")?.is_none()
+                && sqlx::query(
+                    "UPDATE device_credentials SET rotated_at = $1 \
+                     WHERE credential_hash = $2 AND rotated_at IS NULL",
+                )
+                .bind(now)
+                .bind(presented)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected()
+                    == 1;
+            if !rotated_here {
+                // Its successor never used: the answer that carried it was lost, so this one
+                // is presented again. Replace the successor. Used: this is a copy.
+                let unused: Option<String> = sqlx::query(
+                    "SELECT credential_hash FROM device_credentials \
+                     WHERE parent_hash = $1 AND revoked_at IS NULL AND rotated_at IS NULL",
+                )
+                .bind(presented)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+                let Some(unused) = unused else {
+                    revoke_device(&mut tx, user_id, Some(device), now).await?;
+                    tx.commit().await?;
+                    return Ok(DeviceRefresh::Reused);
+                };
+                sqlx::query("UPDATE device_credentials SET revoked_at = $1 WHERE credential_hash = $2")
+                    .bind(now)
+                    .bind(&unused)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            let new = NewDeviceCredential {
+                hash: next,
+                user_id,
+                device,
+                created_at: now,
+                expires_at,
+            };
+            insert_device_credential(&mut tx, &new, Some(presented)).await?;
+            tx.commit().await?;
+            Ok(DeviceRefresh::Rotated { username })
+        }
+
+        pub(in crate::store) async fn device_credentials(
+            pool: &Pool,
+            user_id: i64,
+            now: i64,
+        ) -> Result<Vec<DeviceCredentialView>> {
+            let rows = sqlx::query(
+                "SELECT device, created_at, expires_at FROM device_credentials \
+                 WHERE user_id = $1 AND revoked_at IS NULL AND rotated_at IS NULL \
+                 AND expires_at > $2 ORDER BY device",
+            )
+            .bind(user_id)
+            .bind(now)
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    Ok(DeviceCredentialView {
+                        device: r.try_get(0)?,
+                        refreshed_at: r.try_get(1)?,
+                        expires_at: r.try_get(2)?,
+                    })
+                })
+                .collect()
+        }
+
+        pub(in crate::store) async fn revoke_device_credentials(
+            pool: &Pool,
+            user_id: i64,
+            device: Option<&str>,
+            now: i64,
+        ) -> Result<u64> {
+            let mut conn = pool.acquire().await?;
+            revoke_device(&mut conn, user_id, device, now).await
         }
     };
 }

@@ -57,6 +57,7 @@ use async_trait::async_trait;
 
 use crate::domain::{AreaFilter, AreaRecord, Level, NewUser, User, UserUpdate};
 
+pub use accounts::{DeviceCredentialView, DeviceRefresh, NewDeviceCredential};
 pub use blobs::{BlobAppend, BlobState};
 pub use contacts::{ContactAccess, PutContact, SealedContactRow};
 pub use map::{
@@ -195,6 +196,27 @@ store_api! {
     writer async fn revoke_token(&self, token_hash: &str, now: i64) -> Result<bool>;
     /// Revokes every live token of an account; returns how many.
     writer async fn revoke_user_tokens(&self, user_id: i64, now: i64) -> Result<u64>;
+    /// Stores a device's credential at login, revoking the device's earlier ones.
+    writer async fn issue_device_credential(&self, new: &NewDeviceCredential<'_>) -> Result<()>;
+    /// Presents a device credential: a live one is rotated to `next` (valid until
+    /// `expires_at`) in one transaction; see [`DeviceRefresh`] for the rest.
+    writer async fn refresh_device_credential(
+        &self,
+        presented: &str,
+        device: &str,
+        next: &str,
+        now: i64,
+        expires_at: i64,
+    ) -> Result<DeviceRefresh>;
+    /// The devices of an account holding a live credential, by device id.
+    reader async fn device_credentials(&self, user_id: i64, now: i64) -> Result<Vec<DeviceCredentialView>>;
+    /// Revokes the live credentials of one device (or all) of an account; how many.
+    writer async fn revoke_device_credentials(
+        &self,
+        user_id: i64,
+        device: Option<&str>,
+        now: i64,
+    ) -> Result<u64>;
 
     // --- the grid map (`map.rs`) --------------------------------------------------------------
 

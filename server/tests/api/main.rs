@@ -18,6 +18,8 @@ mod console;
 mod crash;
 /// The city screen's live figures and simplified grid outlines.
 mod dashboard;
+/// Device credentials: a phone back from days offline gets a token without a password.
+mod devices;
 /// Problem documents, body limits, health and metrics.
 mod errors;
 /// The worker's hazard steps taken offline on the phone and carried by sync.

@@ -377,7 +377,8 @@ async fn every_protected_endpoint_refuses_anonymous_callers(app: TestApp) {
         public.contains(&("get".to_string(), "/healthz".to_string())),
         "{public:?}"
     );
-    // Public by design, and nothing else: health, login, the OGC API's landing page,
+    // Public by design, and nothing else: health, login and a device credential's refresh
+    // (each checks what it is given), the OGC API's landing page,
     // conformance classes and API definition (they say nothing about the data), Open311
     // and the resident form (complaint intake from anyone), and the console's pages and
     // files (its pages check the session cookie themselves; the login page needs the files).
@@ -385,6 +386,7 @@ async fn every_protected_endpoint_refuses_anonymous_callers(app: TestApp) {
         let allowed = [
             "/healthz",
             "/api/v1/auth/login",
+            "/api/v1/auth/refresh",
             "/ogc",
             "/ogc/",
             "/ogc/conformance",
