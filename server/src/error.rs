@@ -27,6 +27,9 @@ pub enum ApiError {
     /// Wrong username or password, or an inactive account.
     #[error("invalid username or password")]
     InvalidCredentials,
+    /// The link cut the request body before its end (a connection lost mid-upload).
+    #[error("the request body ended before its length: the connection was cut; send it again")]
+    BodyCut,
     /// A device credential that is unknown, expired, revoked or of another device.
     #[error("the device credential is not valid; log in with the account's password")]
     InvalidDeviceCredential,
@@ -141,6 +144,7 @@ impl ApiError {
             ApiError::Unauthenticated => "unauthenticated",
             ApiError::InvalidCredentials => "invalid_credentials",
             ApiError::InvalidDeviceCredential => "invalid_device_credential",
+            ApiError::BodyCut => "body_cut",
             ApiError::CredentialReused => "credential_reused",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::CsrfFailed => "csrf_failed",
@@ -214,6 +218,9 @@ impl From<JsonPayloadError> for ApiError {
             JsonPayloadError::Payload(PayloadError::Overflow) => {
                 ApiError::PayloadTooLarge(error.to_string())
             }
+            JsonPayloadError::Payload(PayloadError::Incomplete(_) | PayloadError::Io(_)) => {
+                ApiError::BodyCut
+            }
             other => ApiError::bad_request("invalid_json", other.to_string()),
         }
     }
@@ -249,6 +256,7 @@ impl From<PayloadError> for ApiError {
     fn from(error: PayloadError) -> Self {
         match error {
             PayloadError::Overflow => ApiError::PayloadTooLarge(error.to_string()),
+            PayloadError::Incomplete(_) | PayloadError::Io(_) => ApiError::BodyCut,
             other => ApiError::bad_request("invalid_body", other.to_string()),
         }
     }
@@ -301,6 +309,7 @@ impl ResponseError for ApiError {
             | ApiError::InvalidDeviceCredential
             | ApiError::CredentialReused => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::CsrfFailed => StatusCode::FORBIDDEN,
+            ApiError::BodyCut => StatusCode::BAD_REQUEST,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
@@ -330,6 +339,9 @@ impl ResponseError for ApiError {
             _ => None,
         };
         let mut response = problem_response(status, self.code(), &self.to_string(), extra);
+        if let ApiError::BodyCut = self {
+            response.extensions_mut().insert(BodyWasCut);
+        }
         if let ApiError::TooManyRequests { retry_after_secs } = self {
             response
                 .headers_mut()
@@ -341,3 +353,41 @@ impl ResponseError for ApiError {
 
 /// Handler result.
 pub type ApiResult<T> = Result<T, ApiError>;
+
+/// Marks the answer to a request whose body the link cut, for the metrics (not a client error).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyWasCut;
+
+/// A request body read whole, with what can go wrong said in the API's terms: too large is 413,
+/// a body the link cut is `body_cut` (counted apart from client errors), bad gzip is 400
+/// `invalid_body`. Decodes `Content-Encoding` and keeps to the configured limit as
+/// `web::Bytes` does.
+#[derive(Debug, Clone)]
+pub struct Body(pub actix_web::web::Bytes);
+
+impl actix_web::FromRequest for Body {
+    type Error = ApiError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Body, ApiError>>>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        let bytes = actix_web::web::Bytes::from_request(req, payload);
+        Box::pin(async move {
+            bytes
+                .await
+                .map(Body)
+                .map_err(|error| match error.as_error::<PayloadError>() {
+                    Some(PayloadError::Overflow) => ApiError::PayloadTooLarge(error.to_string()),
+                    Some(PayloadError::Incomplete(_) | PayloadError::Io(_)) => ApiError::BodyCut,
+                    _ if error.as_response_error().status_code()
+                        == StatusCode::PAYLOAD_TOO_LARGE =>
+                    {
+                        ApiError::PayloadTooLarge(error.to_string())
+                    }
+                    _ => ApiError::bad_request("invalid_body", error.to_string()),
+                })
+        })
+    }
+}

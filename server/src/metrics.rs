@@ -43,6 +43,9 @@ pub struct Metrics {
     pub logins: Counter,
     /// Failed logins.
     pub login_failures: Counter,
+    /// Request bodies the link cut before their end (a phone's upload over a lossy link):
+    /// counted here, not as client errors.
+    pub cut_bodies: Counter,
     /// Areas written by imports.
     pub imported_areas: Counter,
     /// Sync round trips served.
@@ -108,6 +111,11 @@ impl Default for Metrics {
         let index_rebuilds = counter(&mut registry, "index_rebuilds", "Grid index rebuilds");
         let logins = counter(&mut registry, "logins", "Successful logins");
         let login_failures = counter(&mut registry, "login_failures", "Failed logins");
+        let cut_bodies = counter(
+            &mut registry,
+            "cut_request_bodies",
+            "Request bodies cut by the link before their end (not counted as client errors)",
+        );
         let imported_areas = counter(&mut registry, "imported_areas", "Areas written by imports");
         let sync_requests = counter(&mut registry, "sync_requests", "Sync round trips served");
         let sync_bytes_in = counter(
@@ -175,6 +183,7 @@ impl Default for Metrics {
             index_rebuilds,
             logins,
             login_failures,
+            cut_bodies,
             imported_areas,
             sync_requests,
             sync_bytes_in,
@@ -194,6 +203,12 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Counts a request whose body the link cut (the client never sees the answer).
+    pub fn record_cut_body(&self, seconds: f64) {
+        self.cut_bodies.inc();
+        self.request_duration.observe(seconds);
+    }
+
     /// Counts one response and how long it took.
     pub fn record_response(&self, status: u16, seconds: f64) {
         self.responses[(status / 100).clamp(1, 5) as usize - 1].inc();

@@ -192,16 +192,26 @@ async fn problems_and_metrics(
     let (method, path) = (req.method().clone(), req.path().to_string());
     let response = next.call(req).await?.map_into_boxed_body();
     let status = response.status();
+    // A body the link cut is no client's mistake: logged and counted as what it is.
+    let cut = response
+        .response()
+        .extensions()
+        .contains::<crate::error::BodyWasCut>();
     tracing::info!(
         %method,
         %path,
         status = status.as_u16(),
         elapsed_us = started.elapsed().as_micros() as u64,
+        body_cut = cut,
         "request"
     );
     if let Some(state) = state {
         let seconds = started.elapsed().as_secs_f64();
-        state.metrics.record_response(status.as_u16(), seconds);
+        if cut {
+            state.metrics.record_cut_body(seconds);
+        } else {
+            state.metrics.record_response(status.as_u16(), seconds);
+        }
     }
     let is_problem = response
         .headers()

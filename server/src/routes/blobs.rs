@@ -20,7 +20,7 @@ use sync_core::{MAX_BLOB_BYTES, is_sha256_hex, sha256_hex};
 
 use crate::auth::Caller;
 use crate::domain::User;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Body};
 use crate::records::AccountAuthority;
 use crate::state::AppState;
 use crate::store::{BlobAppend, BlobState};
@@ -136,7 +136,7 @@ pub async fn put(
     caller: Caller,
     req: HttpRequest,
     path: web::Path<String>,
-    body: web::Bytes,
+    Body(body): Body,
 ) -> ApiResult<HttpResponse> {
     let sha = sha(&path)?;
     let (start, _end, total) = content_range(&req, body.len())?;
@@ -149,7 +149,7 @@ pub async fn put(
 pub async fn post(
     state: web::Data<AppState>,
     caller: Caller,
-    body: web::Bytes,
+    Body(body): Body,
 ) -> ApiResult<HttpResponse> {
     let sha = sha256_hex(&body);
     store_range(&state, &caller, &sha, 0, body.len() as i64, &body).await

@@ -5,7 +5,7 @@ use std::time::Instant;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use crate::auth::Caller;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, Body};
 use crate::state::AppState;
 use crate::sync;
 
@@ -52,7 +52,7 @@ pub async fn sync(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
-    body: web::Bytes,
+    Body(body): Body,
 ) -> ApiResult<HttpResponse> {
     let device = device_id(&req)?;
     let started = Instant::now();

@@ -317,3 +317,50 @@ async fn a_body_is_read_as_the_spec_writes_it_not_as_serde_would_also_take_it(ap
     let desk: Value = desk.json().await.unwrap();
     assert_eq!(desk["active"], true);
 }
+
+/// The value of one sample in the metrics text (0 when absent).
+fn sample(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[both_backends]
+async fn an_upload_the_link_cuts_is_counted_as_cut_not_as_a_client_error(app: TestApp) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let worker = app.user_token("wang", Role::GridWorker, &[]).await;
+    let admin = app.user_token("root", Role::Admin, &[]).await;
+    let metrics = || async {
+        app.get("/metrics", Some(&admin))
+            .await
+            .text()
+            .await
+            .unwrap()
+    };
+    let before = metrics().await;
+
+    // A phone sends the head of a sync request and 100 of its 5,000 bytes, then the link drops.
+    let address = app.address.trim_start_matches("http://").to_string();
+    let mut link = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "POST /api/v1/sync HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {worker}\r\n\
+         x-gridsync-device: phone-1\r\ncontent-type: application/vnd.gridsync.sync\r\n\
+         content-length: 5000\r\n\r\n"
+    );
+    link.write_all(head.as_bytes()).await.unwrap();
+    link.write_all(&[0u8; 100]).await.unwrap();
+    link.shutdown().await.unwrap();
+    // Whatever the server answers into the half-closed link, it has answered once this ends.
+    let mut answer = Vec::new();
+    let _ = link.read_to_end(&mut answer).await;
+
+    let after = metrics().await;
+    let cut = "gridsync_cut_request_bodies_total";
+    let client_errors = "gridsync_http_responses_total{class=\"4xx\"}";
+    assert_eq!(sample(&after, cut) - sample(&before, cut), 1.0, "{after}");
+    assert_eq!(
+        sample(&after, client_errors),
+        sample(&before, client_errors)
+    );
+}
