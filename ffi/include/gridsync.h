@@ -421,8 +421,40 @@ enum GsStatus gs_upload_next(struct GsStore *store,
 enum GsStatus gs_upload_ack(struct GsStore *store, const char *sha256, uint64_t server_holds);
 
 /**
+ * Orders the photo queue: a photo with a higher `priority` is offered first by
+ * `gs_upload_next` (0 is every photo's default; ties go oldest first), and a `paused` one
+ * (non-zero) is not offered at all until set again with `paused` 0. An unknown sha256 gives
+ * `GS_STATUS_NOT_FOUND`.
+ *
+ * # Safety
+ * `store` is a handle from `gs_store_open`; `sha256` is a NUL-terminated string.
+ */
+enum GsStatus gs_upload_order(struct GsStore *store,
+                              const char *sha256,
+                              int64_t priority,
+                              int32_t paused);
+
+/**
+ * Sets `*out_json` to the upload state of each photo of a record:
+ *
+ * `[{"sha256":"..","state":"uploading","uploaded":4096,"size":10000,"priority":0}]`
+ *
+ * `state` is `uploaded` (the server holds it all), `uploading` (part of it), `queued`,
+ * `paused`, or `elsewhere` (attached on another device; this one never held its bytes).
+ * An unknown record gives `GS_STATUS_NOT_FOUND`.
+ *
+ * # Ownership
+ * `*out_json` is owned by the caller: free it with `gs_string_free`. NULL when the call fails.
+ *
+ * # Safety
+ * `store` is a handle from `gs_store_open`; `id` is a NUL-terminated string; `out_json`
+ * points to writable memory for one pointer.
+ */
+enum GsStatus gs_record_uploads(struct GsStore *store, const char *id, char **out_json);
+
+/**
  * Builds the next sync request and sets `*out_request` to its bytes: POST them as the body of
- * the sync call (`application/octet-stream`) and pass the answer to `gs_sync_apply`.
+ * the sync call (`application/vnd.gridsync.sync`) and pass the answer to `gs_sync_apply`.
  *
  * The request carries local changes the server has not acknowledged, oldest first, within
  * `budget` bytes (a record larger than the whole budget still goes alone, so nothing is ever
@@ -445,14 +477,17 @@ enum GsStatus gs_sync_prepare(struct GsStore *store, size_t budget, struct GsByt
  *
  * `{"acknowledged":[ids],"rejected":[{"id":..,"code":..,"reason":..}],"changed":[ids],
  * "removed":[ids],"needs_history":[ids],"contacts_acknowledged":[ids],
- * "contacts_rejected":[..],"needs_action":[ids],"stale":false,"more":false}`
+ * "contacts_rejected":[..],"needs_action":[ids],"stale":false,"more":false,
+ * "server_has_more":false,"local_has_more":false}`
  *
  * `changed` lists records that are new on this device or changed by someone else (refresh
  * those screens); `rejected` lists uploads the server refused, with a machine-readable `code`
  * and a `reason` for people (the record was reset to the server's copy); `needs_action`
  * lists records that came to wait for this worker in this exchange (a report returned to
  * them, a hazard to re-inspect: notify the worker; `gs_record_list` with
- * `{"needs_action":true}` lists all that wait); `more` says to sync again now. Applying the same response twice is harmless. Bytes that are not a valid
+ * `{"needs_action":true}` lists all that wait); `more` says to sync again now, because the
+ * server has more (`server_has_more`) or local changes wait (`local_has_more`). Applying the
+ * same response twice is harmless. Bytes that are not a valid
  * response (truncated, corrupted, from another protocol version) give `GS_STATUS_CORRUPT` and
  * change nothing.
  *
@@ -468,6 +503,29 @@ enum GsStatus gs_sync_apply(struct GsStore *store,
                             const uint8_t *bytes,
                             size_t len,
                             char **out_summary_json);
+
+/**
+ * Sets `*out_json` to where the store stands with the server, read from the store with no
+ * network:
+ *
+ * `{"pending_records":0,"pending_contacts":0,"history_requests":0,"pending_photos":0,
+ * "pending_photo_bytes":0,"paused_photos":0,"rejected":0,"last_sync_at":1700000000000,
+ * "server_has_more":false,"local_has_more":false,"up_to_date":true,"cursor":42}`
+ *
+ * `last_sync_at` (milliseconds since the Unix epoch; null before the first exchange) is when
+ * the last response was applied; `server_has_more` is what that response said;
+ * `local_has_more` says records, contact details or history requests wait to go up;
+ * `pending_photos` and `pending_photo_bytes` count photos still to upload that the app has
+ * not paused; `up_to_date` is none of these waiting.
+ *
+ * # Ownership
+ * `*out_json` is owned by the caller: free it with `gs_string_free`. NULL when the call fails.
+ *
+ * # Safety
+ * `store` is a handle from `gs_store_open`; `out_json` points to writable memory for one
+ * pointer.
+ */
+enum GsStatus gs_sync_status(struct GsStore *store, char **out_json);
 
 /**
  * Frees bytes returned by the library and sets `*bytes` to `{ NULL, 0 }`, so freeing the same

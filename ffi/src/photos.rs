@@ -163,3 +163,56 @@ pub unsafe extern "C" fn gs_upload_ack(
         with_store(store, |s| Ok(s.set_uploaded(sha256, server_holds)?))
     })
 }
+
+/// Orders the photo queue: a photo with a higher `priority` is offered first by
+/// `gs_upload_next` (0 is every photo's default; ties go oldest first), and a `paused` one
+/// (non-zero) is not offered at all until set again with `paused` 0. An unknown sha256 gives
+/// `GS_STATUS_NOT_FOUND`.
+///
+/// # Safety
+/// `store` is a handle from `gs_store_open`; `sha256` is a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gs_upload_order(
+    store: *mut GsStore,
+    sha256: *const c_char,
+    priority: i64,
+    paused: i32,
+) -> GsStatus {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        let sha256 = unsafe { str_arg(sha256, "sha256") }?;
+        with_store(store, |s| {
+            Ok(s.set_upload_order(sha256, priority, paused != 0)?)
+        })
+    })
+}
+
+/// Sets `*out_json` to the upload state of each photo of a record:
+///
+/// `[{"sha256":"..","state":"uploading","uploaded":4096,"size":10000,"priority":0}]`
+///
+/// `state` is `uploaded` (the server holds it all), `uploading` (part of it), `queued`,
+/// `paused`, or `elsewhere` (attached on another device; this one never held its bytes).
+/// An unknown record gives `GS_STATUS_NOT_FOUND`.
+///
+/// # Ownership
+/// `*out_json` is owned by the caller: free it with `gs_string_free`. NULL when the call fails.
+///
+/// # Safety
+/// `store` is a handle from `gs_store_open`; `id` is a NUL-terminated string; `out_json`
+/// points to writable memory for one pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gs_record_uploads(
+    store: *mut GsStore,
+    id: *const c_char,
+    out_json: *mut *mut c_char,
+) -> GsStatus {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
+        let id = unsafe { id_arg(id) }?;
+        let states = with_store(store, |s| Ok(s.upload_states(&id)?))?;
+        *out = owned_string(serde_json::to_string(&states)?)?;
+        Ok(())
+    })
+}

@@ -7,7 +7,7 @@ use crate::error::{GsStatus, guard};
 use crate::store::{GsStore, with_store};
 
 /// Builds the next sync request and sets `*out_request` to its bytes: POST them as the body of
-/// the sync call (`application/octet-stream`) and pass the answer to `gs_sync_apply`.
+/// the sync call (`application/vnd.gridsync.sync`) and pass the answer to `gs_sync_apply`.
 ///
 /// The request carries local changes the server has not acknowledged, oldest first, within
 /// `budget` bytes (a record larger than the whole budget still goes alone, so nothing is ever
@@ -41,14 +41,17 @@ pub unsafe extern "C" fn gs_sync_prepare(
 ///
 /// `{"acknowledged":[ids],"rejected":[{"id":..,"code":..,"reason":..}],"changed":[ids],
 /// "removed":[ids],"needs_history":[ids],"contacts_acknowledged":[ids],
-/// "contacts_rejected":[..],"needs_action":[ids],"stale":false,"more":false}`
+/// "contacts_rejected":[..],"needs_action":[ids],"stale":false,"more":false,
+/// "server_has_more":false,"local_has_more":false}`
 ///
 /// `changed` lists records that are new on this device or changed by someone else (refresh
 /// those screens); `rejected` lists uploads the server refused, with a machine-readable `code`
 /// and a `reason` for people (the record was reset to the server's copy); `needs_action`
 /// lists records that came to wait for this worker in this exchange (a report returned to
 /// them, a hazard to re-inspect: notify the worker; `gs_record_list` with
-/// `{"needs_action":true}` lists all that wait); `more` says to sync again now. Applying the same response twice is harmless. Bytes that are not a valid
+/// `{"needs_action":true}` lists all that wait); `more` says to sync again now, because the
+/// server has more (`server_has_more`) or local changes wait (`local_has_more`). Applying the
+/// same response twice is harmless. Bytes that are not a valid
 /// response (truncated, corrupted, from another protocol version) give `GS_STATUS_CORRUPT` and
 /// change nothing.
 ///
@@ -72,6 +75,39 @@ pub unsafe extern "C" fn gs_sync_apply(
         let bytes = unsafe { bytes_arg(bytes, len, "bytes") }?;
         let report = with_store(store, |s| Ok(s.apply_sync(bytes)?))?;
         *out = owned_string(serde_json::to_string(&report)?)?;
+        Ok(())
+    })
+}
+
+/// Sets `*out_json` to where the store stands with the server, read from the store with no
+/// network:
+///
+/// `{"pending_records":0,"pending_contacts":0,"history_requests":0,"pending_photos":0,
+/// "pending_photo_bytes":0,"paused_photos":0,"rejected":0,"last_sync_at":1700000000000,
+/// "server_has_more":false,"local_has_more":false,"up_to_date":true,"cursor":42}`
+///
+/// `last_sync_at` (milliseconds since the Unix epoch; null before the first exchange) is when
+/// the last response was applied; `server_has_more` is what that response said;
+/// `local_has_more` says records, contact details or history requests wait to go up;
+/// `pending_photos` and `pending_photo_bytes` count photos still to upload that the app has
+/// not paused; `up_to_date` is none of these waiting.
+///
+/// # Ownership
+/// `*out_json` is owned by the caller: free it with `gs_string_free`. NULL when the call fails.
+///
+/// # Safety
+/// `store` is a handle from `gs_store_open`; `out_json` points to writable memory for one
+/// pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gs_sync_status(
+    store: *mut GsStore,
+    out_json: *mut *mut c_char,
+) -> GsStatus {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        let out = unsafe { out_arg(out_json, "out_json", std::ptr::null_mut()) }?;
+        let status = with_store(store, |s| Ok(s.sync_status()?))?;
+        *out = owned_string(serde_json::to_string(&status)?)?;
         Ok(())
     })
 }

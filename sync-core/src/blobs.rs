@@ -14,6 +14,34 @@ use crate::error::{Error, Result, SchemaError};
 use crate::schema::{Attachment, RecordId};
 use crate::store::{Store, update_in};
 
+/// Where a photo of a record is on its way to the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UploadPhase {
+    /// The server holds every byte.
+    Uploaded,
+    /// The server holds some bytes; the rest are queued.
+    Uploading,
+    /// Waiting in the queue; nothing sent yet.
+    Queued,
+    /// The app paused it.
+    Paused,
+    /// Attached on another device; this one never held its bytes.
+    Elsewhere,
+}
+
+/// One photo's upload state ([`Store::upload_states`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UploadState {
+    pub sha256: String,
+    pub state: UploadPhase,
+    /// Bytes the server holds, as far as this device knows.
+    pub uploaded: u64,
+    pub size: u64,
+    /// Its place in the queue (higher goes first).
+    pub priority: i64,
+}
+
 /// The largest attachment accepted, in bytes.
 pub const MAX_BLOB_BYTES: u64 = 64 << 20;
 
@@ -86,13 +114,14 @@ impl Store {
     }
 
     /// The next range to upload, at most `max_len` bytes, or `None` when the server holds every
-    /// blob. Oldest blob first.
+    /// blob the app has not paused. Highest priority first, then oldest.
     pub fn next_upload(&self, max_len: u64) -> Result<Option<UploadChunk>> {
         let row = self
             .conn
             .query_row(
-                "SELECT sha256, mime_type, size, uploaded FROM blobs WHERE uploaded < size
-                 ORDER BY created_at, id LIMIT 1",
+                "SELECT sha256, mime_type, size, uploaded FROM blobs
+                 WHERE uploaded < size AND paused = 0
+                 ORDER BY priority DESC, created_at, id LIMIT 1",
                 [],
                 |r| {
                     Ok((
@@ -155,6 +184,63 @@ impl Store {
         Ok(())
     }
 
+    /// Sets a queued blob's priority (higher goes first; 0 is the default) and whether it is
+    /// paused (a paused blob is not offered by [`Store::next_upload`] until resumed).
+    pub fn set_upload_order(&mut self, sha256: &str, priority: i64, paused: bool) -> Result<()> {
+        let n = self.conn.execute(
+            "UPDATE blobs SET priority = ?2, paused = ?3 WHERE sha256 = ?1",
+            params![sha256, priority, paused],
+        )?;
+        if n == 0 {
+            return Err(Error::BlobNotFound(sha256.to_string()));
+        }
+        Ok(())
+    }
+
+    /// The upload state of each photo of a record, by sha256: `uploaded` (the server holds it
+    /// all), `uploading` (part of it), `queued`, `paused`, or `elsewhere` (attached on another
+    /// device: this one never held its bytes).
+    pub fn upload_states(&self, id: &RecordId) -> Result<Vec<UploadState>> {
+        let record = self.get(id)?;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT size, uploaded, paused, priority FROM blobs WHERE sha256 = ?1")?;
+        let mut out = Vec::with_capacity(record.attachments.len());
+        for (sha256, attachment) in &record.attachments {
+            let row = stmt
+                .query_row(params![sha256], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, bool>(2)?,
+                        r.get::<_, i64>(3)?,
+                    ))
+                })
+                .optional()?;
+            let (state, uploaded, priority) = match row {
+                None => (UploadPhase::Elsewhere, attachment.size, 0),
+                Some((size, uploaded, _, priority)) if uploaded >= size => {
+                    (UploadPhase::Uploaded, uploaded as u64, priority)
+                }
+                Some((_, uploaded, true, priority)) => {
+                    (UploadPhase::Paused, uploaded as u64, priority)
+                }
+                Some((_, 0, false, priority)) => (UploadPhase::Queued, 0, priority),
+                Some((_, uploaded, false, priority)) => {
+                    (UploadPhase::Uploading, uploaded as u64, priority)
+                }
+            };
+            out.push(UploadState {
+                sha256: sha256.clone(),
+                state,
+                uploaded,
+                size: attachment.size,
+                priority,
+            });
+        }
+        Ok(out)
+    }
+
     /// How many blobs still have bytes to upload.
     pub fn pending_blobs(&self) -> Result<u64> {
         Ok(self.conn.query_row(
@@ -169,6 +255,64 @@ impl Store {
 mod tests {
     use super::*;
     use crate::RecordBuilder;
+
+    #[test]
+    fn the_app_orders_and_pauses_the_photo_queue_and_each_photo_says_where_it_stands() {
+        let mut store = Store::open_in_memory("wang", "p").unwrap();
+        let id = store
+            .create(&RecordBuilder::complaint("Pothole", store.writer()).build())
+            .unwrap();
+        let photo = |seed: u8| -> Vec<u8> { (0..1000u32).map(|i| (i as u8) ^ seed).collect() };
+        let first = store.attach(&id, &photo(1), "image/jpeg", None).unwrap();
+        let second = store.attach(&id, &photo(2), "image/jpeg", None).unwrap();
+        let third = store.attach(&id, &photo(3), "image/jpeg", None).unwrap();
+
+        // The third goes first (its priority), then the second; the first waits, paused.
+        store.set_upload_order(&third.sha256, 5, false).unwrap();
+        store.set_upload_order(&first.sha256, 0, true).unwrap();
+        assert_eq!(
+            store.next_upload(400).unwrap().unwrap().sha256,
+            third.sha256
+        );
+        store.set_uploaded(&third.sha256, 1000).unwrap();
+        let next = store.next_upload(400).unwrap().unwrap();
+        assert_eq!(next.sha256, second.sha256);
+        store.set_uploaded(&second.sha256, 400).unwrap();
+
+        let states: std::collections::HashMap<String, (UploadPhase, u64)> = store
+            .upload_states(&id)
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.sha256, (s.state, s.uploaded)))
+            .collect();
+        assert_eq!(states[&third.sha256], (UploadPhase::Uploaded, 1000));
+        assert_eq!(states[&second.sha256], (UploadPhase::Uploading, 400));
+        assert_eq!(states[&first.sha256], (UploadPhase::Paused, 0));
+        let status = store.sync_status().unwrap();
+        assert_eq!(
+            (
+                status.pending_photos,
+                status.pending_photo_bytes,
+                status.paused_photos
+            ),
+            (1, 600, 1)
+        );
+
+        store.set_uploaded(&second.sha256, 1000).unwrap();
+        assert!(
+            store.next_upload(400).unwrap().is_none(),
+            "the paused one waits"
+        );
+        store.set_upload_order(&first.sha256, 0, false).unwrap();
+        assert_eq!(
+            store.next_upload(400).unwrap().unwrap().sha256,
+            first.sha256
+        );
+        assert!(matches!(
+            store.set_upload_order(&"0".repeat(64), 1, false),
+            Err(Error::BlobNotFound(_))
+        ));
+    }
 
     #[test]
     fn a_broken_upload_resumes_from_what_the_server_holds() {

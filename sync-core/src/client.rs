@@ -69,6 +69,10 @@ pub struct SyncReport {
     pub stale: bool,
     /// Sync again: the server has more, or local changes or history requests are waiting.
     pub more: bool,
+    /// The server said it has more for this device than this response carried.
+    pub server_has_more: bool,
+    /// Local changes, contact details or history requests wait to go up.
+    pub local_has_more: bool,
 }
 
 /// An upload the server refused.
@@ -332,7 +336,15 @@ impl Store {
             [],
             |r| r.get(0),
         )?;
+        set_meta(&tx, "server_more", [u8::from(response.more)])?;
+        set_meta(
+            &tx,
+            "last_sync_at",
+            (crate::document::now_ms().max(0) as u64).to_le_bytes(),
+        )?;
         tx.commit()?;
+        report.server_has_more = response.more;
+        report.local_has_more = pending > 0;
         report.more = response.more || pending > 0;
         Ok(report)
     }

@@ -64,7 +64,7 @@ pub mod schema;
 pub mod server;
 mod store;
 
-pub use blobs::{MAX_BLOB_BYTES, UploadChunk, sha256_hex};
+pub use blobs::{MAX_BLOB_BYTES, UploadChunk, UploadPhase, UploadState, sha256_hex};
 pub use builder::{NewComplainant, NewRecord, RecordBuilder};
 pub use client::{MISSING_HISTORY, PreparedRequest, RECORD_NOT_STORED, RejectedUpload, SyncReport};
 pub use contact::{Contact, ContactKey, ContactSecret, OpenError, SealedContact};
@@ -88,7 +88,7 @@ pub use server::{
     Accepted, Authority, MemoryServer, Merged, Rejection, ResponseBuilder, answer_need,
     merge_upload,
 };
-pub use store::{ListFilter, RecordSummary, RejectedCopy, Store};
+pub use store::{ListFilter, RecordSummary, RejectedCopy, Store, SyncStatus};
 
 /// Re-exported so callers can name automerge types without a second dependency that might not
 /// match this crate's version.

@@ -116,6 +116,13 @@ CREATE TABLE contacts_pending (
 ALTER TABLE records ADD COLUMN task TEXT;
 CREATE INDEX records_by_task ON records (updated_at) WHERE task IS NOT NULL;
 "#,
+    r#"
+-- The app's hold on the photo queue: a higher priority goes first, a paused photo waits.
+ALTER TABLE blobs ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE blobs ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
+DROP INDEX blobs_pending;
+CREATE INDEX blobs_queue ON blobs (priority DESC, created_at) WHERE uploaded < size;
+"#,
 ];
 
 /// The migration that added each row's task (its number, counting from 1).
@@ -176,6 +183,35 @@ pub struct ListFilter {
     pub needs_action: Option<bool>,
     /// At most this many rows (default 100, at most 10,000).
     pub limit: Option<u32>,
+}
+
+/// Where a store stands with the server ([`Store::sync_status`]).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SyncStatus {
+    /// Records with local changes the server has not acknowledged.
+    pub pending_records: u64,
+    /// Complainants' contact details waiting for the server.
+    pub pending_contacts: u64,
+    /// Documents whose missing history the next request asks for.
+    pub history_requests: u64,
+    /// Photos with bytes still to upload (not paused), and how many bytes.
+    pub pending_photos: u64,
+    pub pending_photo_bytes: u64,
+    /// Photos the app paused.
+    pub paused_photos: u64,
+    /// Uploads the server refused, kept in the rejected list.
+    pub rejected: u64,
+    /// When the last response was applied (milliseconds since the Unix epoch), if ever.
+    pub last_sync_at: Option<i64>,
+    /// The last response said the server has more for this device.
+    pub server_has_more: bool,
+    /// Records, contact details or history requests wait to go up.
+    pub local_has_more: bool,
+    /// Nothing waits either way, photos included: as of the last exchange, this device has
+    /// everything and the server has everything of this device's.
+    pub up_to_date: bool,
+    /// The server cursor.
+    pub cursor: u64,
 }
 
 /// A document the server refused, kept on the device.
@@ -493,6 +529,41 @@ impl Store {
             })
         })?;
         Ok(rows.collect::<rusqlite::Result<_>>()?)
+    }
+
+    /// Where the store stands with the server: what waits to go up, what the server said it
+    /// still has, and when the last exchange succeeded. Cheap: counts over indexed rows.
+    pub fn sync_status(&self) -> Result<SyncStatus> {
+        let count = |sql: &str| -> Result<u64> {
+            Ok(self.conn.query_row(sql, [], |r| r.get::<_, i64>(0))? as u64)
+        };
+        let (photos, photo_bytes, paused): (i64, i64, i64) = self.conn.query_row(
+            "SELECT count(*) FILTER (WHERE paused = 0),
+                    coalesce(sum(size - uploaded) FILTER (WHERE paused = 0), 0),
+                    count(*) FILTER (WHERE paused <> 0)
+             FROM blobs WHERE uploaded < size",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        let pending_records = self.pending_uploads()?;
+        let pending_contacts = self.pending_contacts()?;
+        let history_requests = count("SELECT count(*) FROM history_needed")?;
+        let server_has_more = get_meta(&self.conn, "server_more")?.is_some_and(|b| b == [1]);
+        let local_has_more = pending_records + pending_contacts + history_requests > 0;
+        Ok(SyncStatus {
+            pending_records,
+            pending_contacts,
+            history_requests,
+            pending_photos: photos as u64,
+            pending_photo_bytes: photo_bytes as u64,
+            paused_photos: paused as u64,
+            rejected: count("SELECT count(*) FROM rejected")?,
+            last_sync_at: get_meta(&self.conn, "last_sync_at")?.map(|b| decode_u64(&b) as i64),
+            server_has_more,
+            local_has_more,
+            up_to_date: !server_has_more && !local_has_more && photos == 0,
+            cursor: self.cursor()?,
+        })
     }
 
     /// The server cursor: every change in this device's scope up to it is in the store.

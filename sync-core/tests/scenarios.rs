@@ -751,10 +751,14 @@ fn a_store_from_before_tasks_were_kept_works_them_out_when_it_opens() {
     returned_by_the_server(&mut server, &id);
     sync(&mut wang, &mut server, &GridWorker);
     drop(wang);
-    // As the store was before it kept tasks: no task column, schema at the migration before.
+    // As the store was before it kept tasks: no task column (nor the photo queue's order,
+    // which came later), schema at the migration before.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP INDEX records_by_task; ALTER TABLE records DROP COLUMN task; PRAGMA user_version = 3;",
+        "DROP INDEX blobs_queue; ALTER TABLE blobs DROP COLUMN priority; \
+         ALTER TABLE blobs DROP COLUMN paused; \
+         CREATE INDEX blobs_pending ON blobs (created_at) WHERE uploaded < size; \
+         DROP INDEX records_by_task; ALTER TABLE records DROP COLUMN task; PRAGMA user_version = 3;",
     )
     .unwrap();
     drop(conn);
@@ -762,4 +766,49 @@ fn a_store_from_before_tasks_were_kept_works_them_out_when_it_opens() {
     let wang = Store::open(&path, "wang", "phone-1").unwrap();
 
     assert_eq!(waiting(&wang), vec![(id, Some(sync_core::Task::Amend))]);
+}
+
+#[test]
+fn the_sync_status_tells_what_waits_on_each_side_and_when_the_phone_last_got_through() {
+    let mut server = MemoryServer::new();
+    let mut writer = phone("a");
+    let mut reader = phone("b");
+    for i in 0..30 {
+        let record = complaint(&writer, &format!("leak {i}"), 124.3);
+        writer.create(&record).unwrap();
+    }
+    let never = reader.sync_status().unwrap();
+    assert_eq!((never.last_sync_at, never.up_to_date), (None, true));
+    let before = writer.sync_status().unwrap();
+    assert_eq!(before.pending_records, 30);
+    assert!(before.local_has_more && !before.up_to_date);
+
+    let sent = sync(&mut writer, &mut server, &GridWorker);
+
+    let after = writer.sync_status().unwrap();
+    assert_eq!(sent.acknowledged.len(), 30);
+    assert!(!sent.local_has_more && !after.local_has_more);
+    assert_eq!(after.pending_records, 0);
+    assert!(after.last_sync_at.is_some());
+    // The reader asks for little at a time: the server says it has more until it has sent all.
+    let mut rounds = 0;
+    loop {
+        let device = reader.writer().device.clone();
+        let request = reader.prepare_sync(2 * 1024).unwrap();
+        let response = server
+            .handle(&device, &request.bytes, &GridWorker, &owner_by_longitude)
+            .unwrap();
+        let report = reader.apply_sync(&response).unwrap();
+        let status = reader.sync_status().unwrap();
+        assert_eq!(status.server_has_more, report.server_has_more);
+        assert_eq!(status.up_to_date, !report.more);
+        rounds += 1;
+        if !report.more {
+            break;
+        }
+        assert!(rounds < 100);
+    }
+    assert!(rounds > 1, "a small budget takes several rounds");
+    assert_eq!(reader.count().unwrap(), 30);
+    assert!(reader.sync_status().unwrap().up_to_date);
 }

@@ -188,9 +188,45 @@ int main(int argc, char **argv) {
     CHECK(fclose(f) == 0);
     CHECK_OK(gs_photo_attach_file(store, id2, file, "image/jpeg", NULL, &sha));
     CHECK(strlen(sha) == 64);
+
+    /* Where the phone stands before any signal: three records and two photos wait. */
+    char *status = NULL;
+    CHECK_OK(gs_sync_status(store, &status));
+    CHECK_CONTAINS(status, "\"pending_records\":3");
+    CHECK_CONTAINS(status, "\"pending_photos\":2,\"pending_photo_bytes\":10005");
+    CHECK_CONTAINS(status, "\"last_sync_at\":null");
+    CHECK_CONTAINS(status, "\"local_has_more\":true,\"up_to_date\":false");
+    gs_string_free(status);
+
+    /* The worker puts the drain photo first, then pauses it: the queue offers the other. */
+    char *plan = NULL;
+    GsBytes range = {NULL, 0};
+    CHECK_OK(gs_upload_order(store, sha, 10, 0));
+    CHECK_OK(gs_upload_next(store, 4096, &plan, &range));
+    CHECK_CONTAINS(plan, sha);
+    gs_string_free(plan);
+    gs_bytes_free(&range);
+    CHECK_OK(gs_upload_order(store, sha, 10, 1));
+    CHECK_OK(gs_record_uploads(store, id2, &json));
+    CHECK_CONTAINS(json, "\"state\":\"paused\",\"uploaded\":0,\"size\":5,\"priority\":10");
+    gs_string_free(json);
+    CHECK_OK(gs_upload_next(store, 4096, &plan, &range));
+    CHECK_NOT_CONTAINS(plan, sha);
+    gs_string_free(plan);
+    gs_bytes_free(&range);
+    CHECK_OK(gs_upload_order(store, sha, 0, 0));
+    EXPECT_STATUS(GS_STATUS_NOT_FOUND,
+                  gs_upload_order(store, "0000000000000000000000000000000000000000000000000000000000000000", 1, 0));
     gs_string_free(sha);
 
     upload_everything(store, photo);
+
+    CHECK_OK(gs_record_uploads(store, id1, &json));
+    CHECK_CONTAINS(json, "\"state\":\"uploaded\",\"uploaded\":10000,\"size\":10000");
+    gs_string_free(json);
+    CHECK_OK(gs_sync_status(store, &status));
+    CHECK_CONTAINS(status, "\"pending_photos\":0,\"pending_photo_bytes\":0,\"paused_photos\":0");
+    gs_string_free(status);
 
     /* The request that goes out when the phone is back online. */
     GsBytes request = {NULL, 0};
