@@ -472,6 +472,27 @@ enum GsStatus gs_record_uploads(struct GsStore *store, const char *id, char **ou
 enum GsStatus gs_sync_prepare(struct GsStore *store, size_t budget, struct GsBytes *out_request);
 
 /**
+ * `gs_sync_prepare` with separate budgets: local changes up to `request_budget` bytes go up,
+ * and at most `response_budget` bytes of others' changes come back. The server always puts
+ * its acknowledgements first and always sends them, whatever the response budget: a small
+ * response budget (1 asks for acknowledgements only) keeps the answer short when a window
+ * is about to close, so what was sent is acknowledged instead of sent again. Records and
+ * photos are separate: upload photos (`gs_upload_next`) after the records that reference them
+ * have synced, unless the app decides otherwise.
+ *
+ * # Ownership
+ * `*out_request` is owned by the caller: free it with `gs_bytes_free`. Empty when the call
+ * fails.
+ *
+ * # Safety
+ * `store` is a handle from `gs_store_open`; `out_request` points to a writable `GsBytes`.
+ */
+enum GsStatus gs_sync_prepare_with(struct GsStore *store,
+                                   size_t request_budget,
+                                   size_t response_budget,
+                                   struct GsBytes *out_request);
+
+/**
  * Applies a sync response (the body the server answered) and sets `*out_summary_json` to what
  * it did:
  *

@@ -36,6 +36,38 @@ pub unsafe extern "C" fn gs_sync_prepare(
     })
 }
 
+/// `gs_sync_prepare` with separate budgets: local changes up to `request_budget` bytes go up,
+/// and at most `response_budget` bytes of others' changes come back. The server always puts
+/// its acknowledgements first and always sends them, whatever the response budget: a small
+/// response budget (1 asks for acknowledgements only) keeps the answer short when a window
+/// is about to close, so what was sent is acknowledged instead of sent again. Records and
+/// photos are separate: upload photos (`gs_upload_next`) after the records that reference them
+/// have synced, unless the app decides otherwise.
+///
+/// # Ownership
+/// `*out_request` is owned by the caller: free it with `gs_bytes_free`. Empty when the call
+/// fails.
+///
+/// # Safety
+/// `store` is a handle from `gs_store_open`; `out_request` points to a writable `GsBytes`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gs_sync_prepare_with(
+    store: *mut GsStore,
+    request_budget: usize,
+    response_budget: usize,
+    out_request: *mut GsBytes,
+) -> GsStatus {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        let out = unsafe { out_arg(out_request, "out_request", GsBytes::EMPTY) }?;
+        let request = with_store(store, |s| {
+            Ok(s.prepare_sync_with(request_budget, response_budget)?)
+        })?;
+        *out = GsBytes::from_vec(request.bytes);
+        Ok(())
+    })
+}
+
 /// Applies a sync response (the body the server answered) and sets `*out_summary_json` to what
 /// it did:
 ///

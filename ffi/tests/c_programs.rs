@@ -118,6 +118,10 @@ fn sync_flow(runner: Runner) {
     assert!(changed);
 
     run(runner, &program, &[work, "online"]);
+    // The second request asked for at most 8 KiB back (gs_sync_prepare_with).
+    let second = std::fs::read(dir.path().join("request-2.bin")).unwrap();
+    let decoded = sync_core::SyncRequest::decode(&second).unwrap();
+    assert_eq!(decoded.response_budget, 8 * 1024);
     exchange(&mut server, dir.path(), "request-2.bin", "response-2.bin");
     run(runner, &program, &[work, "later"]);
 

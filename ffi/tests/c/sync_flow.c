@@ -59,9 +59,15 @@ static char *json_array(const char *json, const char *key) {
     return copy;
 }
 
-static void write_request(GsStore *store, const char *dir, const char *name) {
+/* Writes the next request; a `response_budget` of 0 asks back as much as goes up. */
+static void write_request(GsStore *store, const char *dir, const char *name,
+                          size_t response_budget) {
     GsBytes request = {NULL, 0};
-    CHECK_OK(gs_sync_prepare(store, BUDGET, &request));
+    if (response_budget == 0) {
+        CHECK_OK(gs_sync_prepare(store, BUDGET, &request));
+    } else {
+        CHECK_OK(gs_sync_prepare_with(store, BUDGET, response_budget, &request));
+    }
     CHECK(request.len > 0);
     char path[4096];
     path_in(path, sizeof path, dir, name);
@@ -117,7 +123,7 @@ static void offline(GsStore *store, const char *dir) {
     char path[4096];
     path_in(path, sizeof path, dir, "ids.txt");
     write_file(path, ids, IDS_LEN);
-    write_request(store, dir, "request-1.bin");
+    write_request(store, dir, "request-1.bin", 0);
     gs_string_free(id1);
     gs_string_free(id2);
     gs_string_free(id3);
@@ -166,7 +172,13 @@ static void online(GsStore *store, const char *dir) {
     CHECK_NOT_CONTAINS(list, "\"pending_upload\":true");
     gs_string_free(list);
 
-    write_request(store, dir, "request-2.bin");
+    /* Nothing waits to go up; what comes down is kept to 8 KiB (the link is slow). */
+    char *status = NULL;
+    CHECK_OK(gs_sync_status(store, &status));
+    CHECK_CONTAINS(status, "\"pending_records\":0");
+    CHECK_NOT_CONTAINS(status, "\"last_sync_at\":null");
+    gs_string_free(status);
+    write_request(store, dir, "request-2.bin", 8 * 1024);
 }
 
 static void later(GsStore *store, const char *dir) {
@@ -191,6 +203,11 @@ static void later(GsStore *store, const char *dir) {
     CHECK(count_occurrences(list, "\"id\":") == 1);
     CHECK_CONTAINS(list, id1);
     gs_string_free(list);
+
+    char *status = NULL;
+    CHECK_OK(gs_sync_status(store, &status));
+    CHECK_CONTAINS(status, "\"server_has_more\":false,\"local_has_more\":false,\"up_to_date\":true");
+    gs_string_free(status);
 }
 
 int main(int argc, char **argv) {
