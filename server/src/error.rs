@@ -358,6 +358,63 @@ pub type ApiResult<T> = Result<T, ApiError>;
 #[derive(Debug, Clone, Copy)]
 pub struct BodyWasCut;
 
+/// A request body as far as it arrived: whole, or cut by the link (`cut`), with the bytes that
+/// came before the cut — what a resumable upload keeps, so a cut costs the bytes lost, not the
+/// whole range. Decodes `Content-Encoding`; over the configured limit is 413.
+#[derive(Debug, Clone)]
+pub struct ArrivedBody {
+    pub bytes: actix_web::web::Bytes,
+    pub cut: bool,
+}
+
+impl actix_web::FromRequest for ArrivedBody {
+    type Error = ApiError;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<ArrivedBody, ApiError>>>>;
+
+    fn from_request(
+        req: &actix_web::HttpRequest,
+        payload: &mut actix_web::dev::Payload,
+    ) -> Self::Future {
+        use futures_util::StreamExt;
+        let limit = req
+            .app_data::<actix_web::web::Data<crate::state::AppState>>()
+            .map_or(256 * 1024, |s| s.settings.max_body_bytes);
+        let mut stream = actix_web::dev::Decompress::from_headers(payload.take(), req.headers());
+        Box::pin(async move {
+            let mut bytes = actix_web::web::BytesMut::new();
+            while let Some(chunk) = stream.next().await {
+                match chunk {
+                    Ok(chunk) => {
+                        if bytes.len() + chunk.len() > limit {
+                            return Err(ApiError::PayloadTooLarge(format!(
+                                "the body is over {limit} bytes"
+                            )));
+                        }
+                        bytes.extend_from_slice(&chunk);
+                    }
+                    Err(PayloadError::Incomplete(_) | PayloadError::Io(_)) => {
+                        return Ok(ArrivedBody {
+                            bytes: bytes.freeze(),
+                            cut: true,
+                        });
+                    }
+                    Err(PayloadError::Overflow) => {
+                        return Err(ApiError::PayloadTooLarge("the body is too large".into()));
+                    }
+                    Err(other) => {
+                        return Err(ApiError::bad_request("invalid_body", other.to_string()));
+                    }
+                }
+            }
+            Ok(ArrivedBody {
+                bytes: bytes.freeze(),
+                cut: false,
+            })
+        })
+    }
+}
+
 /// A request body read whole, with what can go wrong said in the API's terms: too large is 413,
 /// a body the link cut is `body_cut` (counted apart from client errors), bad gzip is 400
 /// `invalid_body`. Decodes `Content-Encoding` and keeps to the configured limit as

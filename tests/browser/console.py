@@ -176,7 +176,8 @@ def main() -> None:
                 out["admin_notice"] = page.locator("p.notice").inner_text()
 
             def save(form_id, values, then):
-                """Fills an admin form, submits it, and waits for the page to say it saved."""
+                """Fills an admin form, submits it, and waits for the page to say it saved
+                (the notice names what was saved: a row that was there before proves nothing)."""
                 form = page.locator(form_id)
                 for name, value in values.items():
                     element = form.locator(f'[name="{name}"]')
@@ -185,6 +186,7 @@ def main() -> None:
                     else:
                         element.fill(value)
                 form.locator("button[type=submit]").click()
+                page.wait_for_selector(f'p.notice:has-text("{values["name"]} 已保存")')
                 page.wait_for_selector(then)
                 return page.locator("p.notice").inner_text()
 

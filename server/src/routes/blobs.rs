@@ -20,7 +20,7 @@ use sync_core::{MAX_BLOB_BYTES, is_sha256_hex, sha256_hex};
 
 use crate::auth::Caller;
 use crate::domain::User;
-use crate::error::{ApiError, ApiResult, Body};
+use crate::error::{ApiError, ApiResult, ArrivedBody, Body};
 use crate::records::AccountAuthority;
 use crate::state::AppState;
 use crate::store::{BlobAppend, BlobState};
@@ -93,10 +93,10 @@ fn sha(path: &str) -> ApiResult<String> {
     }
 }
 
-/// `bytes START-END/TOTAL` → (start, end exclusive, total).
-fn content_range(req: &HttpRequest, body_len: usize) -> ApiResult<(i64, i64, i64)> {
+/// `bytes START-END/TOTAL` → (start, end exclusive, total); `None` without the header.
+fn declared_range(req: &HttpRequest) -> ApiResult<Option<(i64, i64, i64)>> {
     let Some(value) = req.headers().get(header::CONTENT_RANGE) else {
-        return Ok((0, body_len as i64, body_len as i64));
+        return Ok(None);
     };
     let bad = || {
         ApiError::bad_request(
@@ -116,13 +116,22 @@ fn content_range(req: &HttpRequest, body_len: usize) -> ApiResult<(i64, i64, i64
     if start < 0 || end < start || end >= total || total as u64 > MAX_BLOB_BYTES {
         return Err(bad());
     }
-    if (end - start + 1) as usize != body_len {
+    Ok(Some((start, end + 1, total)))
+}
+
+/// The range a body of `body_len` bytes is: as `Content-Range` says (its length must match),
+/// or the whole blob without it.
+fn content_range(req: &HttpRequest, body_len: usize) -> ApiResult<(i64, i64, i64)> {
+    let Some((start, end, total)) = declared_range(req)? else {
+        return Ok((0, body_len as i64, body_len as i64));
+    };
+    if (end - start) as usize != body_len {
         return Err(ApiError::bad_request(
             "invalid_content_range",
             "the body length does not match Content-Range",
         ));
     }
-    Ok((start, end + 1, total))
+    Ok((start, end, total))
 }
 
 fn state_json(b: &BlobState) -> serde_json::Value {
@@ -130,17 +139,59 @@ fn state_json(b: &BlobState) -> serde_json::Value {
 }
 
 /// `PUT /api/v1/blobs/{sha256}`.
-#[tracing::instrument(skip(state, caller, req, body), fields(caller = %caller.user.username, bytes = body.len()))]
+#[tracing::instrument(skip(state, caller, req, body), fields(caller = %caller.user.username, bytes = body.bytes.len()))]
 pub async fn put(
     state: web::Data<AppState>,
     caller: Caller,
     req: HttpRequest,
     path: web::Path<String>,
-    Body(body): Body,
+    body: ArrivedBody,
 ) -> ApiResult<HttpResponse> {
     let sha = sha(&path)?;
-    let (start, _end, total) = content_range(&req, body.len())?;
-    store_range(&state, &caller, &sha, start, total, &body).await
+    if body.cut {
+        keep_what_arrived(&state, &caller, &req, &sha, &body.bytes).await;
+        return Err(ApiError::BodyCut);
+    }
+    let (start, _end, total) = content_range(&req, body.bytes.len())?;
+    store_range(&state, &caller, &sha, start, total, &body.bytes).await
+}
+
+/// Keeps the bytes of a range that arrived before the link cut it, when they continue what the
+/// server holds: the phone's `HEAD` then says to resume from there, so a cut costs the bytes
+/// lost, not the whole range. Anything the whole range would be refused for refuses these too
+/// (quota, type, offset); nothing is answered (the link is gone).
+async fn keep_what_arrived(
+    state: &AppState,
+    caller: &Caller,
+    req: &HttpRequest,
+    sha: &str,
+    arrived: &[u8],
+) {
+    let declared = match declared_range(req) {
+        Ok(Some(range)) => Some(range),
+        Ok(None) => req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<i64>().ok())
+            .filter(|total| *total > 0 && *total as u64 <= MAX_BLOB_BYTES)
+            .map(|total| (0, total, total)),
+        Err(_) => None,
+    };
+    let Some((start, end, total)) = declared else {
+        return;
+    };
+    if arrived.is_empty() || arrived.len() as i64 >= end - start {
+        return;
+    }
+    match store_range(state, caller, sha, start, total, arrived).await {
+        Ok(_) => tracing::info!(
+            sha,
+            start,
+            kept = arrived.len(),
+            "kept the part of a cut range"
+        ),
+        Err(error) => tracing::debug!(sha, code = error.code(), "a cut range was not kept"),
+    }
 }
 
 /// `POST /api/v1/blobs`: a whole blob in one request, named by the server from its bytes (for

@@ -507,8 +507,8 @@ async fn an_admin_keeps_accounts_departments_and_categories(backend: Backend) {
                 "contacts": "值班室 0434-3271234 24小时值班",
             },
             "category": {
-                "code": "municipal.manhole", "name": "井盖缺失破损", "department": "water",
-                "deadline_class": "urgent", "keywords": "井盖, 窨井",
+                "code": "municipal.bus_shelter", "name": "公交候车亭破损", "department": "water",
+                "deadline_class": "urgent", "keywords": "候车亭, 站牌",
             },
         }),
     )
@@ -547,28 +547,28 @@ async fn an_admin_keeps_accounts_departments_and_categories(backend: Backend) {
         water["contacts"],
         json!([{ "name": "值班室", "phone": "0434-3271234", "duty": "24小时值班" }])
     );
-    let manhole: Value = app
-        .get("/api/v1/categories/municipal.manhole", Some(&admin))
+    let shelter: Value = app
+        .get("/api/v1/categories/municipal.bus_shelter", Some(&admin))
         .await
         .json()
         .await
         .unwrap();
     assert_eq!(
         (
-            &manhole["name"],
-            &manhole["department"],
-            &manhole["deadline_class"],
-            &manhole["keywords"],
-            &manhole["active"],
+            &shelter["name"],
+            &shelter["department"],
+            &shelter["deadline_class"],
+            &shelter["keywords"],
+            &shelter["active"],
         ),
         (
-            &json!("井盖缺失破损"),
+            &json!("公交候车亭破损"),
             &json!("water"),
             &json!("urgent"),
-            &json!(["井盖", "窨井"]),
+            &json!(["候车亭", "站牌"]),
             &json!(false),
         ),
-        "{manhole}"
+        "{shelter}"
     );
 }
 

@@ -666,6 +666,57 @@ async fn garbage_sync_bytes_and_a_missing_device_get_problems_and_change_nothing
 }
 
 #[both_backends]
+async fn a_range_the_link_cuts_keeps_what_arrived_so_the_phone_resumes_from_there(app: TestApp) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let token = app.user_token("wang", Role::GridWorker, &[]).await;
+    let photo = jpeg(10_000);
+    let sha = sync_core::sha256_hex(&photo);
+
+    // The whole photo as one range; the link drops after 6,000 bytes.
+    let address = app.address.trim_start_matches("http://").to_string();
+    let mut link = tokio::net::TcpStream::connect(&address).await.unwrap();
+    let head = format!(
+        "PUT /api/v1/blobs/{sha} HTTP/1.1\r\nhost: {address}\r\nauthorization: Bearer {token}\r\n\
+         content-type: application/octet-stream\r\ncontent-range: bytes 0-9999/10000\r\n\
+         content-length: 10000\r\n\r\n"
+    );
+    link.write_all(head.as_bytes()).await.unwrap();
+    link.write_all(&photo[..6_000]).await.unwrap();
+    link.shutdown().await.unwrap();
+    let mut answer = Vec::new();
+    let _ = link.read_to_end(&mut answer).await;
+
+    let held = app
+        .client
+        .head(app.url(&format!("/api/v1/blobs/{sha}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(held.status(), 200);
+    assert_eq!(held.headers()["upload-offset"], "6000");
+    let rest = app
+        .client
+        .put(app.url(&format!("/api/v1/blobs/{sha}")))
+        .bearer_auth(&token)
+        .header("content-range", "bytes 6000-9999/10000")
+        .body(photo[6_000..].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rest.status(), 200);
+    let state: Value = rest.json().await.unwrap();
+    assert_eq!(state["complete"], true, "{state}");
+    let stored = app
+        .get(&format!("/api/v1/blobs/{sha}"), Some(&token))
+        .await
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(stored.to_vec(), photo);
+}
+
+#[both_backends]
 async fn an_interrupted_photo_upload_resumes_from_the_servers_offset(app: TestApp) {
     app.load_demo_map().await;
     let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
