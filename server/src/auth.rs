@@ -110,9 +110,15 @@ pub async fn issue_token(state: &AppState, user: &User) -> Result<(String, i64),
 
 /// A new bearer token: 32 random bytes, hex, with a recognisable prefix.
 pub fn new_token() -> String {
+    new_secret("gst")
+}
+
+/// A new secret: `prefix`, `_`, and 32 random bytes in hex (tokens `gst`, device credentials
+/// `gsd`: the prefix tells a leaked one's kind at a glance).
+pub fn new_secret(prefix: &str) -> String {
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    format!("gst_{}", hex(&bytes))
+    format!("{prefix}_{}", hex(&bytes))
 }
 
 /// How a token is stored: SHA-256, hex. A leaked database does not leak usable tokens.

@@ -169,17 +169,47 @@ pub async fn load(store: &dyn Store) -> Result<(), Box<dyn std::error::Error + S
     Ok(())
 }
 
+/// The demo's departments: code, name, the area they serve.
+const DEPARTMENTS: [(&str, &str, &str); 3] = [
+    ("housing", "四平市住房和城乡建设局", "2203"),
+    ("environment", "四平市生态环境局", "2203"),
+    ("tiedong-urban", "铁东区城市管理局", "220303"),
+];
+
+/// The demo's dispatch rules: category (`*` for any), area, lead department, deadline class.
+const RULES: [(&str, &str, &str, &str); 4] = [
+    ("municipal.lighting", "2203", "housing", "general"),
+    ("environment.noise", "2203", "environment", "urgent"),
+    ("*", "2203", "housing", "general"),
+    ("*", "220303", "tiedong-urban", "general"),
+];
+
+/// The demo departments' names by code, as a dispatch plan carries them for the timeline.
+fn department_names() -> std::collections::BTreeMap<String, String> {
+    DEPARTMENTS
+        .iter()
+        .map(|(code, name, _)| (code.to_string(), name.to_string()))
+        .collect()
+}
+
+/// The lead department and deadline class the demo's [`RULES`] give `category` in `grid`, as
+/// dispatch picks them: the category's own rule before a catch-all, then the deepest area (the
+/// demo's codes extend their parents').
+fn rule_for(category: &str, grid: &str) -> Option<(&'static str, &'static str)> {
+    RULES
+        .iter()
+        .filter(|(c, area, ..)| (*c == category || *c == "*") && grid.starts_with(area))
+        .max_by_key(|(c, area, ..)| (*c != "*", area.len()))
+        .map(|(_, _, department, class)| (*department, *class))
+}
+
 /// Three departments, dispatch rules for the demo records' categories (and a city-wide
 /// fallback), and the demo department account linked to the environment bureau, so a newcomer
 /// can take a complaint round the loop at once.
 async fn seed_workflow(store: &dyn Store) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     use crate::store::{Contact, Department, DispatchRule};
     let now = now_unix() * 1000;
-    for (code, name, areas) in [
-        ("housing", "四平市住房和城乡建设局", "2203"),
-        ("environment", "四平市生态环境局", "2203"),
-        ("tiedong-urban", "铁东区城市管理局", "220303"),
-    ] {
+    for (code, name, areas) in DEPARTMENTS {
         let department = Department {
             code: code.into(),
             name: name.into(),
@@ -192,12 +222,7 @@ async fn seed_workflow(store: &dyn Store) -> Result<(), Box<dyn std::error::Erro
         };
         store.put_department(&department, now).await?;
     }
-    for (category, area, department, class) in [
-        ("municipal.lighting", "2203", "housing", "general"),
-        ("environment.noise", "2203", "environment", "urgent"),
-        ("*", "2203", "housing", "general"),
-        ("*", "220303", "tiedong-urban", "general"),
-    ] {
+    for (category, area, department, class) in RULES {
         let rule = DispatchRule {
             category: category.into(),
             area: area.into(),
@@ -547,7 +572,7 @@ async fn seed_demo_hazards(
                     lead: "environment".into(),
                     co_handlers: vec![],
                     class,
-                    names: [("environment".into(), "四平市生态环境局".into())].into(),
+                    names: department_names(),
                 }),
                 class: class.clone(),
                 leader_review: false,
@@ -625,6 +650,26 @@ pub fn demo_photo() -> Vec<u8> {
 mod tests {
     use super::*;
     use crate::state::MapSnapshot;
+
+    #[test]
+    fn the_demo_rules_pick_the_category_first_then_the_deepest_area() {
+        let east = "22030300100103";
+        let west = "22030200100102";
+        assert_eq!(
+            rule_for("municipal.lighting", east),
+            Some(("housing", "general"))
+        );
+        assert_eq!(
+            rule_for("roads.damage", east),
+            Some(("tiedong-urban", "general"))
+        );
+        assert_eq!(rule_for("roads.damage", west), Some(("housing", "general")));
+        assert_eq!(
+            rule_for("environment.noise", west),
+            Some(("environment", "urgent"))
+        );
+        assert_eq!(rule_for("roads.damage", "99"), None);
+    }
 
     #[test]
     fn the_demo_photo_is_a_small_png() {

@@ -132,6 +132,27 @@ pub fn same_origin(req: &HttpRequest) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_basemap_origin_is_allowed_for_images_and_fetches_only() {
+        let origin = "https://tiles.example.gov.cn";
+        let policy = super::content_security_policy(Some(origin));
+        let directive = |name: &str| {
+            policy
+                .split(';')
+                .map(str::trim)
+                .find(|d| d.starts_with(name))
+                .unwrap_or_default()
+                .to_string()
+        };
+        assert!(directive("img-src").ends_with(origin), "{policy}");
+        assert!(directive("connect-src").ends_with(origin), "{policy}");
+        assert_eq!(policy.matches(origin).count(), 2, "{policy}");
+        assert_eq!(
+            super::content_security_policy(None),
+            super::CONTENT_SECURITY_POLICY
+        );
+    }
+
     use super::*;
     use actix_web::test::TestRequest;
 

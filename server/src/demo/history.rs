@@ -69,17 +69,6 @@ fn actor(username: &str, role: Role, department: Option<&str>) -> Actor {
     }
 }
 
-/// The lead department and deadline class the demo's dispatch rules give a category in a
-/// county (see the rules in `seed_workflow`).
-fn rule(category: &str, county: &str) -> (&'static str, &'static str) {
-    match category {
-        "environment.noise" => ("environment", "urgent"),
-        "municipal.lighting" => ("housing", "general"),
-        _ if county == "220303" => ("tiedong-urban", "general"),
-        _ => ("housing", "general"),
-    }
-}
-
 /// Who answers for a department in the timeline: the demo's department account for the
 /// environment bureau, a duty officer for the others.
 fn department_actor(code: &str) -> Actor {
@@ -225,9 +214,7 @@ pub async fn seed(
         .filter(|a| a.level == Level::Grid && a.code != WORKER_GRID)
         .collect();
     let classes = store.deadline_classes().await?;
-    let departments = store.departments().await?;
-    let names: std::collections::BTreeMap<String, String> =
-        departments.into_iter().map(|d| (d.code, d.name)).collect();
+    let names = super::department_names();
     let calendar = Calendar::new(store.calendar_days(None).await?);
     let server_actor = sync_core::new_actor();
     let hotline = Writer::new("dispatcher", "web");
@@ -265,9 +252,19 @@ pub async fn seed(
         if let Some(owner) = record.owner_grid.as_mut() {
             owner.decided_at = created;
         }
-        let county = grid.code.get(..6).unwrap_or_default();
-        let (lead, class_code) = rule(category, county);
-        let class = classes.iter().find(|c| c.code == class_code).cloned();
+        let (lead, class_code) = super::rule_for(category, &grid.code)
+            .ok_or_else(|| format!("no demo dispatch rule for {category} in {}", grid.code))?;
+        // One plan for every step of the case (only a dispatch reads it).
+        let dispatch = classes
+            .iter()
+            .find(|c| c.code == class_code)
+            .map(|class| DispatchPlan {
+                lead: lead.into(),
+                co_handlers: vec![],
+                class: class.clone(),
+                names: names.clone(),
+            });
+        let class = dispatch.as_ref().map(|plan| plan.class.clone());
         let mut case = CaseRow::default();
         lifecycle::sync_case(&record, &mut case, created);
         let mut writes = CaseWrites::default();
@@ -280,12 +277,7 @@ pub async fn seed(
             let env = Env {
                 now: at,
                 calendar: &calendar,
-                dispatch: class.clone().map(|class| DispatchPlan {
-                    lead: lead.into(),
-                    co_handlers: vec![],
-                    class,
-                    names: names.clone(),
-                }),
+                dispatch: dispatch.clone(),
                 class: class.clone(),
                 leader_review: false,
             };

@@ -84,7 +84,7 @@ async fn signed_in(
 
 /// A new device credential: `gsd_` and 32 random bytes, hex.
 fn new_device_credential() -> String {
-    format!("gsd_{}", &crate::auth::new_token()[4..])
+    crate::auth::new_secret("gsd")
 }
 
 /// Issues `device` of `user` a credential (revoking its earlier ones): the credential, the

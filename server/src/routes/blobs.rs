@@ -222,6 +222,12 @@ async fn store_range(
             "a blob has at least one byte",
         ));
     }
+    // Whatever the request body limit, a blob is at most this (a POST is one whole blob).
+    if total as u64 > MAX_BLOB_BYTES {
+        return Err(ApiError::PayloadTooLarge(format!(
+            "a blob is at most {MAX_BLOB_BYTES} bytes"
+        )));
+    }
     let existing = state.store.blob_state(&sha).await?;
     let sent_it = existing
         .as_ref()
