@@ -72,13 +72,19 @@ pub unsafe extern "C" fn gs_sync_prepare_with(
 /// it did:
 ///
 /// `{"acknowledged":[ids],"rejected":[{"id":..,"code":..,"reason":..}],"changed":[ids],
-/// "removed":[ids],"needs_history":[ids],"contacts_acknowledged":[ids],
+/// "removed":[ids],"left_scope":[{"id":..,"code":..,"unsent_changes_kept":false}],
+/// "needs_history":[ids],"contacts_acknowledged":[ids],
 /// "contacts_rejected":[..],"needs_action":[ids],"stale":false,"more":false,
 /// "server_has_more":false,"local_has_more":false}`
 ///
 /// `changed` lists records that are new on this device or changed by someone else (refresh
 /// those screens); `rejected` lists uploads the server refused, with a machine-readable `code`
-/// and a `reason` for people (the record was reset to the server's copy); `needs_action`
+/// and a `reason` for people (the record was reset to the server's copy); `left_scope` lists
+/// records this account may no longer read, dropped from the store (`code` `moved_away`: its
+/// owner grid is no longer the account's; `scope_changed`: the account's areas changed;
+/// `reassigned`: the department no longer handles it) — with `unsent_changes_kept`, the
+/// worker's changes the server never took are in the rejected list with code `out_of_scope`
+/// (`gs_rejected_list`), so the app can say what was not delivered; `needs_action`
 /// lists records that came to wait for this worker in this exchange (a report returned to
 /// them, a hazard to re-inspect: notify the worker; `gs_record_list` with
 /// `{"needs_action":true}` lists all that wait); `more` says to sync again now, because the

@@ -101,6 +101,64 @@ async fn answer_needs(
     .map_err(ApiError::internal)?
 }
 
+/// Tells a device to drop the records that left its account's scope since its cursor: those
+/// whose owner or department changed away, and, when the account lost areas since the cursor's
+/// epoch, those in the lost areas. Each is checked against the scope now, so a record that left
+/// and came back is kept. A fresh device (cursor 0) holds nothing to drop; an account that reads
+/// everything loses nothing.
+///
+/// Departures are looked up to the log's `head`, not only to the cursor the response gives:
+/// a record out of scope now is dropped now, and one that comes back later comes back through
+/// the feed as a record that moved in.
+#[allow(clippy::too_many_arguments)]
+async fn tell_departures(
+    store: &dyn Store,
+    builder: &mut ResponseBuilder,
+    user: &User,
+    map: &MapSnapshot,
+    scope: &RecordScope,
+    raw_cursor: u64,
+    epoch: u64,
+    head: i64,
+) -> Result<(), ApiError> {
+    let held = Cursor::decode(raw_cursor);
+    if held.seq == 0 || *scope == RecordScope::All {
+        return Ok(());
+    }
+    let mut told = std::collections::HashSet::new();
+    let mut tell = |builder: &mut ResponseBuilder, id: &str, code: &str| {
+        if let Ok(id) = uuid::Uuid::parse_str(id)
+            && told.insert(id)
+        {
+            builder.remove(id, code);
+        }
+    };
+    let mut lost = Vec::new();
+    if let RecordScope::Areas { codes, creator } = scope
+        && held.feed_start(epoch) == 0
+    {
+        let areas = store.area_losses(user.id, held.epoch as i64).await?;
+        lost = map.codes_within(&areas);
+        lost.retain(|code| !codes.contains(code));
+        if !lost.is_empty() {
+            for id in store.records_in_lost_areas(&lost, codes, creator).await? {
+                tell(builder, &id, sync_core::removal::SCOPE_CHANGED);
+            }
+        }
+    }
+    let code = match scope {
+        RecordScope::Department(_) => sync_core::removal::REASSIGNED,
+        _ => sync_core::removal::MOVED_AWAY,
+    };
+    for id in store
+        .scope_exits(held.seq as i64, head, scope, &lost)
+        .await?
+    {
+        tell(builder, &id, code);
+    }
+    Ok(())
+}
+
 /// Handles one sync request from `device`, returning the encoded response.
 pub async fn handle_sync(
     state: &AppState,
@@ -240,6 +298,17 @@ pub async fn handle_sync(
             }
         }
     }
+    tell_departures(
+        store,
+        &mut builder,
+        user,
+        &map,
+        &scope,
+        request.cursor,
+        epoch,
+        head,
+    )
+    .await?;
     let next_cursor = Cursor {
         epoch,
         seq: next.max(0) as u64,

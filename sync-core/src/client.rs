@@ -31,6 +31,10 @@ pub const MISSING_HISTORY: &str = "missing_history";
 /// sent again.
 pub const RECORD_NOT_STORED: &str = "record_not_stored";
 
+/// The code a worker's unsent changes to a record carry in the rejected list when the record
+/// left their scope before the server took them.
+pub const OUT_OF_SCOPE: &str = "out_of_scope";
+
 /// A request ready to send.
 #[derive(Debug, Clone)]
 pub struct PreparedRequest {
@@ -55,6 +59,9 @@ pub struct SyncReport {
     pub changed: Vec<RecordId>,
     /// Records removed from this device (refused new records the server never stored).
     pub removed: Vec<RecordId>,
+    /// Records that left this account's scope (moved to another grid, reassigned, the
+    /// account's areas changed): their copies were dropped.
+    pub left_scope: Vec<LeftScope>,
     /// Documents whose history is incomplete; the next request asks for it.
     pub needs_history: Vec<RecordId>,
     /// Complainants' contact details the server now holds; the device forgot its copies.
@@ -73,6 +80,17 @@ pub struct SyncReport {
     pub server_has_more: bool,
     /// Local changes, contact details or history requests wait to go up.
     pub local_has_more: bool,
+}
+
+/// A record dropped from the device because the account may no longer read it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LeftScope {
+    pub id: RecordId,
+    /// Why ([`crate::protocol::removal`]): `moved_away`, `scope_changed`, `reassigned`.
+    pub code: String,
+    /// The worker had changes to it the server never took: they were kept in the rejected list
+    /// (code [`OUT_OF_SCOPE`]) so the app can show what was not delivered.
+    pub unsent_changes_kept: bool,
 }
 
 /// An upload the server refused.
@@ -323,9 +341,22 @@ impl Store {
             }
         }
 
+        // Removals come after the updates: a refused upload's reset above has already put the
+        // worker's copy in the rejected list, and what is left is dropped here. They apply only
+        // to the cursor they were computed for: a response to an older cursor may predate a
+        // newer one that brought the record back.
         let cursor = get_meta(&tx, "cursor")?
             .map(|b| decode_u64(&b))
             .unwrap_or(0);
+        if response.base_cursor == cursor {
+            for removal in &response.removals {
+                // Its upload refused in this very response: the reset kept the worker's copy.
+                let refused = report.rejected.iter().any(|r| r.id == removal.id);
+                if let Some(left) = drop_out_of_scope(&tx, removal, refused)? {
+                    report.left_scope.push(left);
+                }
+            }
+        }
         if response.base_cursor <= cursor && response.next_cursor > cursor {
             set_meta(&tx, "cursor", response.next_cursor.to_le_bytes())?;
         }
@@ -433,6 +464,56 @@ fn refresh_row(
         report.needs_action.push(record.id);
     }
     Ok(())
+}
+
+/// Drops a record the account may no longer read: its document, row, history request and
+/// pending contact details. Changes the server never acknowledged are kept in the rejected list
+/// first (`refused`: they were already, by this response's reset). `None` when the device did
+/// not hold the record.
+fn drop_out_of_scope(
+    tx: &rusqlite::Transaction<'_>,
+    removal: &crate::protocol::Removal,
+    refused: bool,
+) -> Result<Option<LeftScope>> {
+    let id = removal.id.as_bytes();
+    let unsent: Option<bool> = tx
+        .query_row(
+            "SELECT local_counter > acked_counter FROM records WHERE id = ?1",
+            params![id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let Some(unsent) = unsent else {
+        return Ok(None);
+    };
+    if unsent && let Some(mut local) = load_doc(tx, &removal.id)? {
+        tx.execute(
+            "INSERT INTO rejected (doc_id, at, code, reason, bytes) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                id,
+                crate::document::now_ms(),
+                OUT_OF_SCOPE,
+                format!(
+                    "the record left this account's scope ({}) before the server took these changes",
+                    removal.code
+                ),
+                local.save()
+            ],
+        )?;
+    }
+    for table in [
+        "DELETE FROM doc_chunks WHERE doc_id = ?1",
+        "DELETE FROM records WHERE id = ?1",
+        "DELETE FROM history_needed WHERE doc_id = ?1",
+        "DELETE FROM contacts_pending WHERE record_id = ?1",
+    ] {
+        tx.execute(table, params![id])?;
+    }
+    Ok(Some(LeftScope {
+        id: removal.id,
+        code: removal.code.clone(),
+        unsent_changes_kept: unsent || refused,
+    }))
 }
 
 fn mark_history_needed(

@@ -66,7 +66,10 @@ mod store;
 
 pub use blobs::{MAX_BLOB_BYTES, UploadChunk, UploadPhase, UploadState, sha256_hex};
 pub use builder::{NewComplainant, NewRecord, RecordBuilder};
-pub use client::{MISSING_HISTORY, PreparedRequest, RECORD_NOT_STORED, RejectedUpload, SyncReport};
+pub use client::{
+    LeftScope, MISSING_HISTORY, OUT_OF_SCOPE, PreparedRequest, RECORD_NOT_STORED, RejectedUpload,
+    SyncReport,
+};
 pub use contact::{Contact, ContactKey, ContactSecret, OpenError, SealedContact};
 pub use diff::{Field, changed_fields};
 pub use document::{RecordDoc, Writer, new_actor, now_ms};
@@ -75,8 +78,8 @@ pub use error::{Error, Result, SchemaError, WireError};
 pub use field::{FieldStep, Task};
 pub use history::HistoryEntry;
 pub use protocol::{
-    Ack, DocPayload, DocUpdate, MAGIC, Need, PROTOCOL_VERSION, SyncRequest, SyncResponse,
-    UpdateMode, Verdict,
+    Ack, DocPayload, DocUpdate, MAGIC, Need, PROTOCOL_VERSION, Removal, SyncRequest, SyncResponse,
+    UpdateMode, Verdict, removal,
 };
 pub use schema::{
     Assignment, AssignmentRole, Attachment, Author, Channel, Complainant, ComplainantType, Crs,

@@ -18,7 +18,7 @@ use crate::schema::RecordId;
 /// The magic bytes that open every frame.
 pub const MAGIC: [u8; 2] = *b"GS";
 /// The protocol version this build speaks.
-pub const PROTOCOL_VERSION: u8 = 2;
+pub const PROTOCOL_VERSION: u8 = 3;
 const TYPE_REQUEST: u8 = 1;
 const TYPE_RESPONSE: u8 = 2;
 const HEADER_LEN: usize = 4;
@@ -76,6 +76,33 @@ pub struct SyncResponse {
     /// One per sealed contact in the request: accepted (the device forgets its copy) or
     /// rejected with a code.
     pub contact_acks: Vec<Ack>,
+    /// Records that left the device's scope since its cursor: it drops its copies.
+    pub removals: Vec<Removal>,
+}
+
+/// A record the device may no longer read, and why ([`removal`] codes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Removal {
+    pub id: RecordId,
+    pub code: String,
+}
+
+/// Why a record left a device's scope.
+pub mod removal {
+    /// The record's owner changed to a grid outside the account's areas (a corrected location,
+    /// a boundary edit).
+    pub const MOVED_AWAY: &str = "moved_away";
+    /// The account's areas or role changed and the record is no longer among them.
+    pub const SCOPE_CHANGED: &str = "scope_changed";
+    /// The case was reassigned and the account's department no longer handles it.
+    pub const REASSIGNED: &str = "reassigned";
+}
+
+impl Removal {
+    /// The bytes this removal adds to an encoded response.
+    pub fn encoded_len(&self) -> usize {
+        16 + varint_len(self.code.len() as u64) + self.code.len()
+    }
 }
 
 /// The server's verdict on one uploaded document.
@@ -210,6 +237,11 @@ impl SyncResponse {
             w.bytes(&update.bytes);
         }
         w.acks(&self.contact_acks);
+        w.varint(self.removals.len() as u64);
+        for removal in &self.removals {
+            w.uuid(&removal.id);
+            w.bytes(removal.code.as_bytes());
+        }
         w.finish()
     }
 
@@ -246,6 +278,14 @@ impl SyncResponse {
             });
         }
         let contact_acks = r.acks()?;
+        let n = r.count(17)?;
+        let mut removals = Vec::with_capacity(n);
+        for _ in 0..n {
+            removals.push(Removal {
+                id: r.uuid()?,
+                code: r.string()?,
+            });
+        }
         r.close()?;
         Ok(SyncResponse {
             request_id,
@@ -255,12 +295,13 @@ impl SyncResponse {
             acks,
             updates,
             contact_acks,
+            removals,
         })
     }
 }
 
 /// The encoded size of an empty response, for budgeting.
-pub const RESPONSE_OVERHEAD: usize = HEADER_LEN + CHECKSUM_LEN + 5 * 10 + 1;
+pub const RESPONSE_OVERHEAD: usize = HEADER_LEN + CHECKSUM_LEN + 6 * 10 + 1;
 
 fn varint_len(mut v: u64) -> usize {
     let mut n = 1;
@@ -602,6 +643,7 @@ mod tests {
             acks in proptest::collection::vec((any::<u128>(), proptest::option::of(("[a-z_]{0,12}", ".{0,40}"))), 0..5),
             updates in proptest::collection::vec((any::<u128>(), any::<bool>(), proptest::collection::vec(any::<u8>(), 0..64)), 0..5),
             contact_acks in proptest::collection::vec((any::<u128>(), proptest::option::of(("[a-z_]{0,12}", ".{0,40}"))), 0..3),
+            removals in proptest::collection::vec((any::<u128>(), "[a-z_]{0,16}"), 0..4),
         ) {
             let resp = SyncResponse {
                 request_id, base_cursor: base, next_cursor: base + delta, more,
@@ -618,6 +660,7 @@ mod tests {
                     id: uuid::Uuid::from_u128(id),
                     verdict: match v { None => Verdict::Accepted, Some((code, reason)) => Verdict::Rejected { code, reason } },
                 }).collect(),
+                removals: removals.into_iter().map(|(id, code)| Removal { id: uuid::Uuid::from_u128(id), code }).collect(),
             };
             prop_assert_eq!(SyncResponse::decode(&resp.encode()).unwrap(), resp);
         }

@@ -267,6 +267,16 @@ impl ResponseBuilder {
         self.response.contact_acks.push(Ack { id, verdict });
     }
 
+    /// Tells the device to drop its copy of a record it may no longer read. Always included.
+    pub fn remove(&mut self, id: RecordId, code: &str) {
+        let removal = crate::protocol::Removal {
+            id,
+            code: code.to_string(),
+        };
+        self.used += removal.encoded_len();
+        self.response.removals.push(removal);
+    }
+
     /// Tells the device to replace its copy with the server's (empty: the server has none).
     /// Always included.
     pub fn reset(&mut self, id: RecordId, bytes: Vec<u8>) {

@@ -588,7 +588,7 @@ fn a_device_never_receives_a_record_outside_its_scope() {
 fn garbage_request_bytes_are_a_typed_error_on_the_server() {
     let mut server = MemoryServer::new();
     let err = server
-        .handle("x", b"GS\x02\x01garbage", &GridWorker, &owner_by_longitude)
+        .handle("x", b"GS\x03\x01garbage", &GridWorker, &owner_by_longitude)
         .unwrap_err();
     assert_eq!(err, sync_core::WireError::Checksum);
     assert_eq!(server.head_seq(), 0);
@@ -811,4 +811,86 @@ fn the_sync_status_tells_what_waits_on_each_side_and_when_the_phone_last_got_thr
     assert!(rounds > 1, "a small budget takes several rounds");
     assert_eq!(reader.count().unwrap(), 30);
     assert!(reader.sync_status().unwrap().up_to_date);
+}
+
+/// The server's answer to a device's cursor that only says which records left its scope.
+fn removals(store: &Store, ids: &[(sync_core::RecordId, &str)]) -> Vec<u8> {
+    let cursor = store.cursor().unwrap();
+    sync_core::SyncResponse {
+        request_id: 0,
+        base_cursor: cursor,
+        next_cursor: cursor,
+        removals: ids
+            .iter()
+            .map(|(id, code)| sync_core::Removal {
+                id: *id,
+                code: (*code).into(),
+            })
+            .collect(),
+        ..Default::default()
+    }
+    .encode()
+}
+
+#[test]
+fn a_record_that_left_the_scope_is_dropped_and_unsent_work_on_it_is_kept_aside() {
+    let mut server = MemoryServer::new();
+    let mut maker = phone("m");
+    let mut idle = phone("i");
+    let mut busy = phone("b");
+    let id = maker
+        .create(&complaint(&maker, "Broken lamp", 124.30))
+        .unwrap();
+    sync(&mut maker, &mut server, &GridWorker);
+    sync(&mut idle, &mut server, &GridWorker);
+    sync(&mut busy, &mut server, &GridWorker);
+    busy.add_note(&id, "lamp post leaning too").unwrap();
+
+    let unknown = new_record_id();
+    let report = idle
+        .apply_sync(&removals(
+            &idle,
+            &[(id, "moved_away"), (unknown, "moved_away")],
+        ))
+        .unwrap();
+    assert_eq!(
+        report.left_scope,
+        vec![sync_core::LeftScope {
+            id,
+            code: "moved_away".into(),
+            unsent_changes_kept: false
+        }],
+        "a record the device never held is not reported"
+    );
+    assert!(idle.load(&id).unwrap().is_none());
+    assert_eq!(idle.count().unwrap(), 0);
+    assert!(idle.rejected().unwrap().is_empty());
+
+    let report = busy
+        .apply_sync(&removals(&busy, &[(id, "scope_changed")]))
+        .unwrap();
+    assert!(report.left_scope[0].unsent_changes_kept);
+    assert!(busy.load(&id).unwrap().is_none());
+    let kept = busy.rejected().unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0].code, sync_core::OUT_OF_SCOPE);
+    assert!(kept[0].reason.contains("scope_changed"));
+    let status = busy.sync_status().unwrap();
+    assert_eq!((status.pending_records, status.rejected), (0, 1));
+}
+
+#[test]
+fn a_removal_computed_for_an_older_cursor_is_not_applied() {
+    let mut server = MemoryServer::new();
+    let mut maker = phone("m");
+    let mut other = phone("o");
+    let id = maker
+        .create(&complaint(&maker, "Broken lamp", 124.30))
+        .unwrap();
+    sync(&mut maker, &mut server, &GridWorker);
+    let stale = removals(&other, &[(id, "moved_away")]);
+    sync(&mut other, &mut server, &GridWorker);
+    let report = other.apply_sync(&stale).unwrap();
+    assert!(report.left_scope.is_empty());
+    assert!(other.load(&id).unwrap().is_some());
 }

@@ -87,7 +87,7 @@ int main(int argc, char **argv) {
     join_path(db, sizeof db, dir, "offline.db");
 
     CHECK(strlen(gs_version()) > 0);
-    CHECK(gs_protocol_version() == 2);
+    CHECK(gs_protocol_version() == 3);
     CHECK(GS_ABI_VERSION == 1);
 
     GsStore *store = NULL;

@@ -220,10 +220,58 @@ macro_rules! queries {
             .fetch_optional(&mut *tx)
             .await?;
             let Some(row) = row else { return Ok(None) };
-            replace_areas(&mut tx, row.try_get(0)?, areas).await?;
+            let user_id: i64 = row.try_get(0)?;
+            let before: Vec<String> =
+                sqlx::query("SELECT area_code FROM user_areas WHERE user_id = $1")
+                    .bind(user_id)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get(0))
+                    .collect::<Result<_, _>>()?;
+            replace_areas(&mut tx, user_id, areas).await?;
             let user = fetch_user(&mut *tx, username).await?;
+            // The areas it lost, at the epoch the change brought: devices with an older cursor
+            // are told to drop what they may no longer read.
+            let lost: Vec<&String> = before.iter().filter(|c| !areas.contains(c)).collect();
+            if !lost.is_empty() {
+                let epoch: i64 = sqlx::query("SELECT scope_epoch FROM users WHERE id = $1")
+                    .bind(user_id)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get(0)?;
+                for code in lost {
+                    sqlx::query(
+                        "INSERT INTO area_losses (user_id, epoch, area_code) VALUES ($1, $2, $3) \
+                         ON CONFLICT DO NOTHING",
+                    )
+                    .bind(user_id)
+                    .bind(epoch)
+                    .bind(code)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
             tx.commit().await?;
             Ok(user)
+        }
+
+        pub(in crate::store) async fn area_losses(
+            pool: &Pool,
+            user_id: i64,
+            after_epoch: i64,
+        ) -> Result<Vec<String>> {
+            sqlx::query(
+                "SELECT DISTINCT area_code FROM area_losses WHERE user_id = $1 AND epoch > $2 \
+                 ORDER BY area_code",
+            )
+            .bind(user_id)
+            .bind(after_epoch)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| Ok(r.try_get(0)?))
+            .collect()
         }
 
         pub(in crate::store) async fn insert_token(

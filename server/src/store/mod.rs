@@ -282,6 +282,27 @@ store_api! {
         scope: &RecordScope,
         limit: i64,
     ) -> Result<Vec<FeedItem>>;
+    /// The records that left `scope` with a write numbered `after < seq <= upto` and are not
+    /// in it now: for an area scope, those whose owner left one of its grids or of the grids
+    /// `lost` (areas the account no longer has); for a department, those it stopped handling.
+    reader async fn scope_exits(
+        &self,
+        after: i64,
+        upto: i64,
+        scope: &RecordScope,
+        lost: &[String],
+    ) -> Result<Vec<String>>;
+    /// The records owned by one of the grids `lost` that an account with the grids `codes`
+    /// that did not create them may not read.
+    reader async fn records_in_lost_areas(
+        &self,
+        lost: &[String],
+        codes: &[String],
+        creator: &str,
+    ) -> Result<Vec<String>>;
+    /// The area codes an account lost with changes that brought its scope epoch beyond
+    /// `after_epoch`.
+    reader async fn area_losses(&self, user_id: i64, after_epoch: i64) -> Result<Vec<String>>;
     /// Record rows matching a query, newest first.
     reader async fn list_records(&self, query: &RecordQuery) -> Result<Vec<RecordRow>>;
     /// How many records match `query` without its cursor and page, counting at most `at_most`.

@@ -94,6 +94,20 @@ const FEED_IN_AREAS: &str = "SELECT c.seq, c.record_id, c.origin, c.bytes FROM r
         UNION SELECT id FROM records WHERE last_seq > $1 AND created_by = $3) \
     AND c.seq > $1 AND c.seq <= $4 AND c.origin <> $5 ORDER BY c.seq LIMIT $6";
 
+/// The records that left one of the grids `$3` between the sequence numbers `$1` and `$2`
+/// and are not in the scope the grids `$5` and the creator `$4` make now.
+const EXITS_FROM_AREAS: &str = "SELECT DISTINCT e.record_id FROM scope_exits e \
+    JOIN records r ON r.id = e.record_id \
+    WHERE e.seq > $1 AND e.seq <= $2 AND e.grid = ANY($3) \
+    AND (r.owner_grid IS NULL OR r.owner_grid <> ALL($5)) \
+    AND r.created_by <> $4 ORDER BY e.record_id";
+
+/// The records owned by the grids `$1` an account lost that it may not read now (owned
+/// outside its grids `$2`, not created by `$3`).
+const RECORDS_IN_LOST_AREAS: &str = "SELECT id FROM records \
+    WHERE owner_grid = ANY($1) AND owner_grid <> ALL($2) \
+    AND created_by <> $3 ORDER BY id";
+
 /// Record rows for a [`RecordQuery`](super::RecordQuery), in the order `list_records` binds.
 /// The filter of [`LIST_RECORDS`] and [`COUNT_RECORDS`]: scope ($1 all, $2 grids, $3 creator,
 /// $18 department pattern), owners, unassigned, kind, status, channel, creation window, the

@@ -175,7 +175,7 @@ macro_rules! queries {
 
         use super::{
             COUNT_RECORDS, Db, DbRow, FEED_IN_AREAS, LIST_RECORDS, Pool, RECENTLY_CHANGED_OWNED, RECORD_DOCS,
-            RECORD_DOCS_OLDER_THAN, text_list,
+            RECORD_DOCS_OLDER_THAN, EXITS_FROM_AREAS, RECORDS_IN_LOST_AREAS, text_list,
         };
         use $crate::store::Result;
         use $crate::store::records::{
@@ -299,6 +299,58 @@ macro_rules! queries {
                     bytes: r.get(3),
                 })
                 .collect())
+        }
+
+        pub(in crate::store) async fn scope_exits(
+            pool: &Pool,
+            after: i64,
+            upto: i64,
+            scope: &RecordScope,
+            lost: &[String],
+        ) -> Result<Vec<String>> {
+            let rows = match scope {
+                RecordScope::All => return Ok(Vec::new()),
+                RecordScope::Areas { codes, creator } => {
+                    let left: Vec<String> = codes.iter().chain(lost).cloned().collect();
+                    sqlx::query(EXITS_FROM_AREAS)
+                        .bind(after)
+                        .bind(upto)
+                        .bind(text_list(&left))
+                        .bind(creator)
+                        .bind(text_list(codes))
+                        .fetch_all(pool)
+                        .await?
+                }
+                RecordScope::Department(code) => {
+                    sqlx::query(
+                        "SELECT DISTINCT e.record_id FROM scope_exits e \
+                         JOIN records r ON r.id = e.record_id \
+                         WHERE e.seq > $1 AND e.seq <= $2 AND e.departments LIKE $3 ESCAPE '\\' \
+                         AND r.departments NOT LIKE $3 ESCAPE '\\' ORDER BY e.record_id",
+                    )
+                    .bind(after)
+                    .bind(upto)
+                    .bind(department_pattern(code))
+                    .fetch_all(pool)
+                    .await?
+                }
+            };
+            rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+        }
+
+        pub(in crate::store) async fn records_in_lost_areas(
+            pool: &Pool,
+            lost: &[String],
+            codes: &[String],
+            creator: &str,
+        ) -> Result<Vec<String>> {
+            let rows = sqlx::query(RECORDS_IN_LOST_AREAS)
+                .bind(text_list(lost))
+                .bind(text_list(codes))
+                .bind(creator)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
         }
 
         /// A record query's parameters bound to [`LIST_RECORDS`] or [`COUNT_RECORDS`] (whose
@@ -652,6 +704,26 @@ macro_rules! queries {
             let Some(version) = commit.expected_version else {
                 return Ok(insert_rows(tx, &[(commit, last_seq)]).await?.len() as u64);
             };
+            // Where the record was, when this write moves it to another owner or takes it from
+            // a department: devices that held it under that scope are told to drop it.
+            sqlx::query(
+                "INSERT INTO scope_exits (seq, record_id, grid, departments) \
+                 SELECT $1, id, \
+                     CASE WHEN owner_grid IS NOT NULL AND ($2 IS NULL OR owner_grid <> $2) \
+                         THEN owner_grid END, \
+                     CASE WHEN departments <> '' AND departments <> $3 THEN departments END \
+                 FROM records WHERE id = $4 AND version = $5 \
+                     AND ((owner_grid IS NOT NULL AND ($2 IS NULL OR owner_grid <> $2)) \
+                         OR (departments <> '' AND departments <> $3)) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .bind(last_seq)
+            .bind(row.owner_grid.as_deref())
+            .bind(&row.departments)
+            .bind(&row.id)
+            .bind(version)
+            .execute(&mut **tx)
+            .await?;
             Ok(sqlx::query(
                 "UPDATE records SET kind = $1, status = $2, channel = $3, category = $4, title = $5, \
                  owner_grid = $6, claimed_grid = $7, lon = $8, lat = $9, updated_at = $10, last_seq = $11, \

@@ -50,8 +50,13 @@ impl Phone {
     /// An account's phone, logged in: the bearer token kept, the server's contact key pinned
     /// as the app does with the login answer.
     pub async fn new(app: &TestApp, username: &str, role: Role, areas: &[&str]) -> Phone {
-        use base64::Engine as _;
         app.add_user(username, role, areas).await;
+        Phone::login_as(app, username).await
+    }
+
+    /// The phone of an account that exists already, logged in.
+    pub async fn login_as(app: &TestApp, username: &str) -> Phone {
+        use base64::Engine as _;
         let login = app.login_answer(username).await;
         let device = format!("{username}-phone");
         let mut store = Store::open_in_memory(username, &device).unwrap();
@@ -124,6 +129,7 @@ impl Phone {
                 .extend(report.contacts_acknowledged);
             all.contacts_rejected.extend(report.contacts_rejected);
             all.needs_action.extend(report.needs_action);
+            all.left_scope.extend(report.left_scope);
             if !report.more {
                 return all;
             }
@@ -1075,4 +1081,126 @@ async fn requests_committed_together_each_get_their_own_outcomes_and_a_record_is
         4,
         "one change-log entry per stored record, none for the refused copy"
     );
+}
+
+/// A worker's phone away from the grid: `lat` moved to the centre of `grid`.
+fn move_to(phone: &mut Phone, id: &RecordId, grid: &str) {
+    phone
+        .store
+        .update(id, |r| {
+            let (lon, lat) = centre(grid);
+            r.location.as_mut().unwrap().lon = lon;
+            r.location.as_mut().unwrap().lat = lat;
+            Ok(())
+        })
+        .unwrap();
+}
+
+#[both_backends]
+async fn a_record_moved_to_another_grid_leaves_the_old_grids_phones_and_late_work_is_kept_aside(
+    app: TestApp,
+) {
+    app.load_demo_map().await;
+    let mut author = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let mut colleague = Phone::new(&app, "li", Role::GridWorker, &[WORKER_GRID]).await;
+    let mut leader = Phone::new(&app, "chen", Role::GridLeader, &[WORKER_GRID]).await;
+    let id = author.complaint_at("Streetlight out", centre(WORKER_GRID), Crs::Wgs84);
+    author.sync_all(&app).await;
+    colleague.sync_all(&app).await;
+    leader.sync_all(&app).await;
+    assert!(colleague.store.get(&id).is_ok() && leader.store.get(&id).is_ok());
+
+    // Offline, the colleague adds a note; meanwhile the author corrects the location.
+    colleague.store.add_note(&id, "lamp post leaning").unwrap();
+    move_to(&mut author, &id, OTHER_GRID);
+    author.sync_all(&app).await;
+    let leaders = leader.sync_all(&app).await;
+    let colleagues = colleague.sync_all(&app).await;
+
+    let left = |code: &str, kept: bool| sync_core::LeftScope {
+        id,
+        code: code.into(),
+        unsent_changes_kept: kept,
+    };
+    assert_eq!(leaders.left_scope, vec![left("moved_away", false)]);
+    assert!(leader.store.load(&id).unwrap().is_none(), "no stale copy");
+    assert_eq!(colleagues.left_scope, vec![left("moved_away", true)]);
+    assert!(colleague.store.load(&id).unwrap().is_none());
+    let kept = colleague.store.rejected().unwrap();
+    assert_eq!(
+        (kept.len(), kept[0].code.as_str()),
+        (1, "out_of_scope"),
+        "the note the server never took is kept for the worker to see"
+    );
+    assert!(colleague.store.sync_status().unwrap().up_to_date);
+    // The author made it and keeps it, in its new grid.
+    let mine = author.store.get(&id).unwrap();
+    assert_eq!(mine.owner_grid.unwrap().code.as_deref(), Some(OTHER_GRID));
+    // And the next exchange is empty again.
+    assert!(leader.sync_all(&app).await.left_scope.is_empty());
+}
+
+#[both_backends]
+async fn a_record_that_left_and_came_back_before_the_phone_synced_stays_on_it(app: TestApp) {
+    app.load_demo_map().await;
+    let mut author = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let mut leader = Phone::new(&app, "chen", Role::GridLeader, &[WORKER_GRID]).await;
+    let id = author.complaint_at("Blocked drain", centre(WORKER_GRID), Crs::Wgs84);
+    author.sync_all(&app).await;
+    leader.sync_all(&app).await;
+
+    move_to(&mut author, &id, OTHER_GRID);
+    author.sync_all(&app).await;
+    move_to(&mut author, &id, WORKER_GRID);
+    author.sync_all(&app).await;
+    let report = leader.sync_all(&app).await;
+
+    assert!(report.left_scope.is_empty(), "{report:?}");
+    assert_eq!(
+        leader.store.get(&id).unwrap(),
+        author.store.get(&id).unwrap()
+    );
+}
+
+#[both_backends]
+async fn a_phone_whose_account_lost_a_grid_drops_what_it_may_no_longer_read(app: TestApp) {
+    app.load_demo_map().await;
+    let admin = app.user_token("root", Role::Admin, &[]).await;
+    let mut there = Phone::new(&app, "zhao", Role::GridWorker, &[OTHER_GRID]).await;
+    let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID, OTHER_GRID]).await;
+    let theirs = there.complaint_at("Fallen tree", centre(OTHER_GRID), Crs::Wgs84);
+    there.sync_all(&app).await;
+    let own = worker.complaint_at("Made here, filed there", centre(OTHER_GRID), Crs::Wgs84);
+    worker.sync_all(&app).await;
+    assert!(worker.store.get(&theirs).is_ok());
+
+    let response = app
+        .send_json(
+            reqwest::Method::PUT,
+            "/api/v1/admin/users/wang/areas",
+            Some(&admin),
+            &json!({ "areas": [WORKER_GRID] }),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    let report = worker.sync_all(&app).await;
+
+    assert_eq!(
+        report.left_scope,
+        vec![sync_core::LeftScope {
+            id: theirs,
+            code: "scope_changed".into(),
+            unsent_changes_kept: false,
+        }]
+    );
+    assert!(worker.store.load(&theirs).unwrap().is_none());
+    assert!(
+        worker.store.get(&own).is_ok(),
+        "what the worker made stays with them"
+    );
+    // A fresh phone of the same account gets neither removals nor the lost grid's records.
+    let mut fresh = Phone::login_as(&app, "wang").await;
+    let report = fresh.sync_all(&app).await;
+    assert!(report.left_scope.is_empty());
+    assert!(fresh.store.load(&theirs).unwrap().is_none());
 }

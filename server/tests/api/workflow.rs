@@ -1981,3 +1981,35 @@ async fn an_admin_keeps_the_category_catalogue_and_intake_files_only_under_it(ap
         .collect();
     assert_eq!(changes, [(true, "root"), (false, "root")]);
 }
+
+#[both_backends]
+async fn a_case_reassigned_to_another_department_leaves_the_old_departments_phone(app: TestApp) {
+    let city = City::new(app).await;
+    let id = city.complaint(GRID, "municipal.lighting").await;
+    city.step(&id, &city.desk, json!({ "action": "accept" }))
+        .await;
+    city.step(&id, &city.desk, json!({ "action": "dispatch" }))
+        .await;
+    let mut housing = crate::sync::Phone::login_as(&city.app, "hou").await;
+    housing.sync_all(&city.app).await;
+    let record: sync_core::RecordId = id.parse().unwrap();
+    assert!(housing.store.get(&record).is_ok());
+
+    city.step(
+        &id,
+        &city.desk,
+        json!({ "action": "dispatch", "lead": "police", "note": "改派" }),
+    )
+    .await;
+    let report = housing.sync_all(&city.app).await;
+
+    assert_eq!(
+        report.left_scope,
+        vec![sync_core::LeftScope {
+            id: record,
+            code: "reassigned".into(),
+            unsent_changes_kept: false,
+        }]
+    );
+    assert!(housing.store.load(&record).unwrap().is_none());
+}
