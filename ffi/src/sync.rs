@@ -73,6 +73,8 @@ pub unsafe extern "C" fn gs_sync_prepare_with(
 ///
 /// `{"acknowledged":[ids],"rejected":[{"id":..,"code":..,"reason":..}],"changed":[ids],
 /// "removed":[ids],"left_scope":[{"id":..,"code":..,"unsent_changes_kept":false}],
+/// "conflicts":[{"id":..,"field":"category","kept":..,"kept_by":"zhou","overruled":..,
+/// "overruled_by":"wang"}],
 /// "needs_history":[ids],"contacts_acknowledged":[ids],
 /// "contacts_rejected":[..],"needs_action":[ids],"stale":false,"more":false,
 /// "server_has_more":false,"local_has_more":false}`
@@ -84,7 +86,10 @@ pub unsafe extern "C" fn gs_sync_prepare_with(
 /// owner grid is no longer the account's; `scope_changed`: the account's areas changed;
 /// `reassigned`: the department no longer handles it) — with `unsent_changes_kept`, the
 /// worker's changes the server never took are in the rejected list with code `out_of_scope`
-/// (`gs_rejected_list`), so the app can say what was not delivered; `needs_action`
+/// (`gs_rejected_list`), so the app can say what was not delivered; `conflicts` lists fields
+/// this device set while someone else set them too and the other value is the one every
+/// replica shows (`kept`, JSON, written by `kept_by`), with the worker's `overruled` value: tell
+/// the worker, who can set it again if it should stand; `needs_action`
 /// lists records that came to wait for this worker in this exchange (a report returned to
 /// them, a hazard to re-inspect: notify the worker; `gs_record_list` with
 /// `{"needs_action":true}` lists all that wait); `more` says to sync again now, because the

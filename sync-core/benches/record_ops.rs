@@ -156,6 +156,13 @@ fn main() {
             time(|i| RecordDoc::load(&saved[i]).unwrap(), |mut d| d.heads()),
         ),
         (
+            "open_conflicts (what a merge adds before and after, none open)",
+            time(
+                |i| RecordDoc::load(&decided[i]).unwrap(),
+                |d| d.open_conflicts(),
+            ),
+        ),
+        (
             "record() (hydrate + validate)",
             time(
                 |i| RecordDoc::load(&saved[i]).unwrap(),

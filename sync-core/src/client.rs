@@ -62,6 +62,10 @@ pub struct SyncReport {
     /// Records that left this account's scope (moved to another grid, reassigned, the
     /// account's areas changed): their copies were dropped.
     pub left_scope: Vec<LeftScope>,
+    /// Fields this device set while someone else set them too, where the other value is the
+    /// one every replica now shows: which field, the value kept and who wrote it, and the
+    /// worker's value that was overruled.
+    pub conflicts: Vec<crate::Conflict>,
     /// Documents whose history is incomplete; the next request asks for it.
     pub needs_history: Vec<RecordId>,
     /// Complainants' contact details the server now holds; the device forgot its copies.
@@ -430,6 +434,15 @@ fn merge_update(
         append_chunk(tx, &update.id, &mut doc, &chunk)?;
     }
     refresh_row(tx, &record, worker, report)?;
+    let open_after = doc.open_conflicts();
+    if !open_after.is_empty() {
+        let open_before = doc.open_conflicts_at(&before);
+        let mine = doc
+            .new_conflicts(update.id, &open_before, &open_after)
+            .into_iter()
+            .filter(|c| c.overruled_actor == *actor);
+        report.conflicts.extend(mine);
+    }
     // With no local changes outstanding, everything we hold came from or reached the server.
     tx.execute(
         "UPDATE records SET acked_heads = ?2 WHERE id = ?1 AND local_counter = acked_counter",

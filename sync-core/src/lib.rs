@@ -52,6 +52,7 @@
 mod blobs;
 mod builder;
 mod client;
+mod conflict;
 pub mod contact;
 mod diff;
 mod document;
@@ -70,6 +71,7 @@ pub use client::{
     LeftScope, MISSING_HISTORY, OUT_OF_SCOPE, PreparedRequest, RECORD_NOT_STORED, RejectedUpload,
     SyncReport,
 };
+pub use conflict::{Conflict, OpenConflict};
 pub use contact::{Contact, ContactKey, ContactSecret, OpenError, SealedContact};
 pub use diff::{Field, changed_fields};
 pub use document::{RecordDoc, Writer, new_actor, now_ms};

@@ -75,6 +75,9 @@ pub struct Accepted {
     /// the upload as it came, one chunk (it loaded strictly, whole, so it can be stored and
     /// passed on as it is, without encoding it again); otherwise each new change.
     pub new: Vec<(ChangeHash, Vec<u8>)>,
+    /// Fields the upload set concurrently with a value the server held: one per value not
+    /// shown (the upload's or the server's).
+    pub conflicts: Vec<crate::Conflict>,
 }
 
 /// Merges an upload into the server's copy (`current`, `None` if the server has never seen the
@@ -117,6 +120,7 @@ pub fn merge_upload(
                 record,
                 created: true,
                 new: vec![(last, upload.bytes.clone())],
+                conflicts: Vec::new(),
             })),
             Err(rejection) => Merged::Rejected(rejection),
         };
@@ -146,11 +150,19 @@ pub fn merge_upload(
                 .iter()
                 .map(|c| (c.hash(), c.raw_bytes().to_vec()))
                 .collect();
+            let open_after = doc.open_conflicts();
+            let conflicts = if open_after.is_empty() {
+                Vec::new()
+            } else {
+                let open_before = doc.open_conflicts_at(&old_heads);
+                doc.new_conflicts(upload.id, &open_before, &open_after)
+            };
             Merged::Accepted(Box::new(Accepted {
                 doc,
                 record,
                 created: false,
                 new,
+                conflicts,
             }))
         }
         Err(rejection) => Merged::Rejected(rejection),

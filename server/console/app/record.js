@@ -219,7 +219,7 @@ export async function recordPage(main, id, flash) {
     h('section', { class: 'card' },
       h('h2', {}, '办理过程'),
       h('ol', { class: 'timeline' }, record.timeline.map((event) =>
-        h('li', {},
+        h('li', event.kind === 'conflict' ? { class: 'conflict' } : {},
           h('time', {}, when(event.at)),
           h('b', {}, label(EVENT, event.kind)),
           h('span', { class: 'actor' }, event.actor),

@@ -163,6 +163,7 @@ fn merge_and_decide(
         record,
         created,
         new,
+        conflicts,
     } = *accepted;
     let mut new_changes: Vec<NewChange> = new
         .into_iter()
@@ -175,9 +176,24 @@ fn merge_and_decide(
     let heads = doc.heads();
     let decided =
         decide_owner(&mut doc, &record, &ctx.map, &ctx.actor).map_err(ApiError::internal)?;
-    let server_changes = match decided {
+    let mut server_changes = match decided {
         Some(_) => log_entries(&doc.automerge().get_changes(&heads), OWNER_ORIGIN),
         None => Vec::new(),
+    };
+    // Concurrent values the upload brought are told in the timeline, so staff see whose value
+    // stands and whose did not (the phone tells its worker from the merge itself).
+    let decided = if conflicts.is_empty() {
+        decided
+    } else {
+        let heads = doc.heads();
+        let current = decided.clone().unwrap_or_else(|| record.clone());
+        let noted = super::conflict::note_conflicts(&mut doc, &current, &conflicts, &ctx.actor)
+            .map_err(ApiError::internal)?;
+        server_changes.extend(log_entries(
+            &doc.automerge().get_changes(&heads),
+            super::SERVER,
+        ));
+        noted.or(decided)
     };
     // A new document is stored as the upload (a whole document that loaded strictly) followed
     // by the server's change: what a save would encode again, at no cost. Later writes save the

@@ -5,6 +5,7 @@
 
 pub mod authority;
 pub mod commit;
+pub mod conflict;
 pub mod contact;
 pub mod intake;
 pub mod ownership;

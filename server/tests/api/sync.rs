@@ -130,6 +130,7 @@ impl Phone {
             all.contacts_rejected.extend(report.contacts_rejected);
             all.needs_action.extend(report.needs_action);
             all.left_scope.extend(report.left_scope);
+            all.conflicts.extend(report.conflicts);
             if !report.more {
                 return all;
             }
@@ -1203,4 +1204,86 @@ async fn a_phone_whose_account_lost_a_grid_drops_what_it_may_no_longer_read(app:
     let report = fresh.sync_all(&app).await;
     assert!(report.left_scope.is_empty());
     assert!(fresh.store.load(&theirs).unwrap().is_none());
+}
+
+#[both_backends]
+async fn a_workers_category_overruled_by_the_desk_is_told_to_the_worker_and_in_the_timeline(
+    app: TestApp,
+) {
+    app.load_demo_map().await;
+    let desk = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
+    let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let mut colleague = Phone::new(&app, "li", Role::GridWorker, &[WORKER_GRID]).await;
+    let id = worker.complaint_at("Streetlight out", centre(WORKER_GRID), Crs::Wgs84);
+    worker.sync_all(&app).await;
+    colleague.sync_all(&app).await;
+    // A note the worker's phone has not seen yet: the desk's edit below is made on a document
+    // that has more operations than the worker's, so its value is the one every replica shows.
+    colleague.store.add_note(&id, "pole is leaning").unwrap();
+    colleague.sync_all(&app).await;
+
+    // Offline, the worker reclassifies; meanwhile the desk accepts with another category.
+    worker
+        .store
+        .update(&id, |r| {
+            r.category = "municipal.roads".into();
+            Ok(())
+        })
+        .unwrap();
+    let accepted = app
+        .post(
+            &format!("/api/v1/records/{id}/transitions"),
+            Some(&desk),
+            &json!({ "action": "accept", "category": "municipal.lighting" }),
+        )
+        .await;
+    assert_eq!(accepted.status(), 200);
+    let report = worker.sync_all(&app).await;
+
+    assert_eq!(report.conflicts.len(), 1, "{report:?}");
+    let told = &report.conflicts[0];
+    assert_eq!(
+        (
+            told.id,
+            told.field.as_str(),
+            &told.kept,
+            told.kept_by.as_deref(),
+            &told.overruled,
+            told.overruled_by.as_deref()
+        ),
+        (
+            id,
+            "category",
+            &json!("municipal.lighting"),
+            Some("zhou"),
+            &json!("municipal.roads"),
+            Some("wang")
+        )
+    );
+    assert_eq!(
+        worker.store.get(&id).unwrap().category,
+        "municipal.lighting"
+    );
+    // Staff read it in the timeline, as the worker's phone does.
+    let record: Value = app
+        .get(&format!("/api/v1/records/{id}"), Some(&desk))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let notes: Vec<&str> = record["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "conflict")
+        .map(|e| e["note"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        notes,
+        vec!["同时修改「分类」：保留 municipal.lighting（zhou），未采用 municipal.roads（wang）"]
+    );
+    let timeline = &worker.store.get(&id).unwrap().timeline;
+    assert!(timeline.iter().any(|e| e.kind == "conflict"));
+    // The colleague, who set nothing, is told of no conflict.
+    assert!(colleague.sync_all(&app).await.conflicts.is_empty());
 }
