@@ -118,6 +118,10 @@ typedef enum GsStatus {
    * already waits for the server's answer. Nothing was written.
    */
   GS_STATUS_NOT_WAITING = 17,
+  /**
+   * The photo is on the server whole already (`gs_photo_drop`): it stays on the record.
+   */
+  GS_STATUS_ALREADY_UPLOADED = 18,
 } GsStatus;
 
 /**
@@ -433,6 +437,18 @@ enum GsStatus gs_upload_order(struct GsStore *store,
                               const char *sha256,
                               int64_t priority,
                               int32_t paused);
+
+/**
+ * Drops a photo the server does not hold whole yet: the worker decided not to send it. It
+ * leaves the record (a `photo_dropped` event in the timeline says so) and the upload queue,
+ * in one write. A photo the server holds whole gives `GS_STATUS_ALREADY_UPLOADED` and stays;
+ * one this device never held, or not on that record, `GS_STATUS_NOT_FOUND`. Nothing is
+ * written when the call fails.
+ *
+ * # Safety
+ * `store` is a handle from `gs_store_open`; `id` and `sha256` are NUL-terminated strings.
+ */
+enum GsStatus gs_photo_drop(struct GsStore *store, const char *id, const char *sha256);
 
 /**
  * Sets `*out_json` to the upload state of each photo of a record:

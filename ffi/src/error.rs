@@ -55,6 +55,8 @@ pub enum GsStatus {
     /// account: not the worker's own returned report, not a rectified hazard, or a step for it
     /// already waits for the server's answer. Nothing was written.
     NotWaiting = 17,
+    /// The photo is on the server whole already (`gs_photo_drop`): it stays on the record.
+    AlreadyUploaded = 18,
 }
 
 /// A failed call: the status to return and the message to keep for `gs_last_error_message`.
@@ -93,6 +95,7 @@ impl From<sync_core::Error> for Failure {
             E::NoContactKey => GsStatus::NoContactKey,
             E::ContactKeyChanged { .. } => GsStatus::ContactKeyChanged,
             E::NotWaiting { .. } => GsStatus::NotWaiting,
+            E::AlreadyUploaded(_) => GsStatus::AlreadyUploaded,
         };
         Failure::new(status, sync_core::server::error_chain(&e))
     }

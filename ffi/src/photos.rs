@@ -187,6 +187,28 @@ pub unsafe extern "C" fn gs_upload_order(
     })
 }
 
+/// Drops a photo the server does not hold whole yet: the worker decided not to send it. It
+/// leaves the record (a `photo_dropped` event in the timeline says so) and the upload queue,
+/// in one write. A photo the server holds whole gives `GS_STATUS_ALREADY_UPLOADED` and stays;
+/// one this device never held, or not on that record, `GS_STATUS_NOT_FOUND`. Nothing is
+/// written when the call fails.
+///
+/// # Safety
+/// `store` is a handle from `gs_store_open`; `id` and `sha256` are NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn gs_photo_drop(
+    store: *mut GsStore,
+    id: *const c_char,
+    sha256: *const c_char,
+) -> GsStatus {
+    guard(|| {
+        // SAFETY: the caller's contract above.
+        let id = unsafe { id_arg(id) }?;
+        let sha256 = unsafe { str_arg(sha256, "sha256") }?;
+        with_store(store, |s| Ok(s.drop_photo(&id, sha256)?))
+    })
+}
+
 /// Sets `*out_json` to the upload state of each photo of a record:
 ///
 /// `[{"sha256":"..","state":"uploading","uploaded":4096,"size":10000,"priority":0}]`

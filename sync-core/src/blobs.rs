@@ -197,6 +197,40 @@ impl Store {
         Ok(())
     }
 
+    /// Drops a photo the server does not hold whole yet, because the worker decided not to
+    /// send it (the wrong picture, a long video over 2G): it leaves the record, with a
+    /// `photo_dropped` timeline event, and its bytes leave the upload queue, in one
+    /// transaction. A photo whose bytes this store never held (attached on another device) is
+    /// `BlobNotFound`; one the server holds whole is `AlreadyUploaded` and stays.
+    pub fn drop_photo(&mut self, id: &RecordId, sha256: &str) -> Result<()> {
+        let (actor, writer) = (self.actor().clone(), self.writer().clone());
+        let tx = self.conn.transaction()?;
+        let held: Option<(i64, i64)> = tx
+            .query_row(
+                "SELECT size, uploaded FROM blobs WHERE sha256 = ?1",
+                params![sha256],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        match held {
+            None => return Err(Error::BlobNotFound(sha256.to_string())),
+            Some((size, uploaded)) if uploaded >= size => {
+                return Err(Error::AlreadyUploaded(sha256.to_string()));
+            }
+            Some(_) => {}
+        }
+        update_in(&tx, &actor, &writer, id, |r| {
+            if r.attachments.remove(sha256).is_none() {
+                return Err(Error::BlobNotFound(sha256.to_string()));
+            }
+            push_event(r, &writer.user, "photo_dropped", sha256);
+            Ok(())
+        })?;
+        tx.execute("DELETE FROM blobs WHERE sha256 = ?1", params![sha256])?;
+        tx.commit()?;
+        Ok(())
+    }
+
     /// The upload state of each photo of a record, by sha256: `uploaded` (the server holds it
     /// all), `uploading` (part of it), `queued`, `paused`, or `elsewhere` (attached on another
     /// device: this one never held its bytes).
@@ -255,6 +289,49 @@ impl Store {
 mod tests {
     use super::*;
     use crate::RecordBuilder;
+
+    #[test]
+    fn a_photo_not_yet_on_the_server_is_dropped_from_record_and_queue_and_one_sent_stays() {
+        let mut store = Store::open_in_memory("wang", "p").unwrap();
+        let id = store
+            .create(&RecordBuilder::complaint("Pothole", store.writer()).build())
+            .unwrap();
+        let wrong = store.attach(&id, &[1, 2, 3], "image/jpeg", None).unwrap();
+        let sent = store
+            .attach(&id, &[4, 5, 6, 7], "image/jpeg", None)
+            .unwrap();
+        store.set_uploaded(&sent.sha256, 4).unwrap();
+
+        store.drop_photo(&id, &wrong.sha256).unwrap();
+
+        let record = store.get(&id).unwrap();
+        assert_eq!(
+            record.attachments.keys().collect::<Vec<_>>(),
+            vec![&sent.sha256]
+        );
+        let last = record.timeline.last().unwrap();
+        assert_eq!(
+            (last.kind.as_str(), &last.note),
+            ("photo_dropped", &wrong.sha256)
+        );
+        assert_eq!(store.pending_blobs().unwrap(), 0);
+        assert!(store.next_upload(1024).unwrap().is_none());
+        assert!(matches!(
+            store.drop_photo(&id, &wrong.sha256),
+            Err(Error::BlobNotFound(_))
+        ));
+        assert!(matches!(
+            store.drop_photo(&id, &sent.sha256),
+            Err(Error::AlreadyUploaded(_))
+        ));
+        assert!(
+            store
+                .get(&id)
+                .unwrap()
+                .attachments
+                .contains_key(&sent.sha256)
+        );
+    }
 
     #[test]
     fn the_app_orders_and_pauses_the_photo_queue_and_each_photo_says_where_it_stands() {

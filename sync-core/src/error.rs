@@ -76,6 +76,10 @@ pub enum Error {
     NotFound(uuid::Uuid),
     #[error("blob {0} not found")]
     BlobNotFound(String),
+    /// A photo the server holds whole is evidence on the record: it is no longer dropped from
+    /// the queue.
+    #[error("photo {0} is on the server already")]
+    AlreadyUploaded(String),
     #[error("record {0} already exists")]
     AlreadyExists(uuid::Uuid),
     #[error("invalid json")]

@@ -32,6 +32,7 @@ static inline const char *status_name(GsStatus s) {
     case GS_STATUS_NO_CONTACT_KEY: return "NO_CONTACT_KEY";
     case GS_STATUS_CONTACT_KEY_CHANGED: return "CONTACT_KEY_CHANGED";
     case GS_STATUS_NOT_WAITING: return "NOT_WAITING";
+    case GS_STATUS_ALREADY_UPLOADED: return "ALREADY_UPLOADED";
     }
     return "unknown status";
 }

@@ -228,6 +228,24 @@ int main(int argc, char **argv) {
     CHECK_CONTAINS(status, "\"pending_photos\":0,\"pending_photo_bytes\":0,\"paused_photos\":0");
     gs_string_free(status);
 
+    /* A wrong picture is dropped before it goes up; one the server holds whole stays. */
+    static const uint8_t wrong[] = {0xFF, 0xD8, 0xFF, 0xE0, 1, 2, 3};
+    char *dropped = NULL;
+    CHECK_OK(gs_photo_attach_bytes(store, id2, wrong, sizeof wrong, "image/jpeg", NULL, &dropped));
+    CHECK_OK(gs_photo_drop(store, id2, dropped));
+    CHECK_OK(gs_record_uploads(store, id2, &json));
+    CHECK_NOT_CONTAINS(json, dropped);
+    gs_string_free(json);
+    EXPECT_STATUS(GS_STATUS_NOT_FOUND, gs_photo_drop(store, id2, dropped));
+    gs_string_free(dropped);
+    char *sent = NULL;
+    CHECK_OK(gs_photo_attach_bytes(store, id2, photo, PHOTO_LEN, "image/jpeg", NULL, &sent));
+    EXPECT_STATUS(GS_STATUS_ALREADY_UPLOADED, gs_photo_drop(store, id2, sent));
+    CHECK_OK(gs_record_uploads(store, id2, &json));
+    CHECK_CONTAINS(json, sent);
+    gs_string_free(json);
+    gs_string_free(sent);
+
     /* The request that goes out when the phone is back online. */
     GsBytes request = {NULL, 0};
     CHECK_OK(gs_sync_prepare(store, 64 * 1024, &request));

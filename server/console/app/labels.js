@@ -61,6 +61,7 @@ export const EVENT = {
   owner_assigned: '确定所属网格',
   owner_changed: '所属网格变更',
   conflict: '同时修改',
+  photo_dropped: '撤下未上传的照片',
   supervision: '督办',
   accepted: '受理',
   flagged_unreasonable: '标记不合理诉求',

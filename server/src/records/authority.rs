@@ -72,6 +72,22 @@ impl AccountAuthority<'_> {
         })
     }
 
+    /// Whether every attachment that changed between `before` and `after` was removed, and
+    /// each was added by this account (its `photo` event is theirs): a worker dropping a photo
+    /// the server never received whole, which only its sender may do.
+    fn only_drops_own_photos(&self, before: &Record, after: &Record) -> bool {
+        before
+            .attachments
+            .iter()
+            .all(|(sha, attachment)| match after.attachments.get(sha) {
+                Some(kept) => kept == attachment,
+                None => before
+                    .timeline
+                    .iter()
+                    .any(|e| e.kind == "photo" && e.note == *sha && e.actor == self.user.username),
+            })
+    }
+
     /// The timeline events a device adds: an answer's id is the server's alone, and a field
     /// step ([`sync_core::field`]) is the writer's own, one per upload, and one the lifecycle
     /// would take now from the writer on the server's copy of the record — so a refused step
@@ -182,6 +198,11 @@ impl Authority for AccountAuthority<'_> {
         let forbidden: Vec<&str> = changed_fields(before, after)
             .into_iter()
             .filter(|f| !self.may_change(*f, creating))
+            .filter(|f| {
+                !(*f == Field::AttachmentChanged
+                    && self.may_change(Field::AttachmentAdded, false)
+                    && before.is_some_and(|b| self.only_drops_own_photos(b, after)))
+            })
             .map(Field::as_str)
             .collect();
         if !forbidden.is_empty() {

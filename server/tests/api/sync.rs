@@ -1287,3 +1287,62 @@ async fn a_workers_category_overruled_by_the_desk_is_told_to_the_worker_and_in_t
     // The colleague, who set nothing, is told of no conflict.
     assert!(colleague.sync_all(&app).await.conflicts.is_empty());
 }
+
+#[both_backends]
+async fn a_worker_drops_their_own_photo_the_server_never_received_and_no_one_elses(app: TestApp) {
+    app.load_demo_map().await;
+    let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let mut colleague = Phone::new(&app, "li", Role::GridWorker, &[WORKER_GRID]).await;
+    let id = worker.complaint_at("Graffiti", centre(WORKER_GRID), Crs::Wgs84);
+    let wrong = worker
+        .store
+        .attach(&id, &jpeg(3_000), "image/jpeg", None)
+        .unwrap();
+    let kept = worker
+        .store
+        .attach(&id, &jpeg(4_000), "image/jpeg", None)
+        .unwrap();
+    // The record goes up with both photos named; their bytes wait in the queue.
+    worker.sync_all(&app).await;
+    colleague.sync_all(&app).await;
+
+    worker.store.drop_photo(&id, &wrong.sha256).unwrap();
+    let report = worker.sync_all(&app).await;
+    assert!(report.rejected.is_empty(), "{report:?}");
+    // A colleague may not take the worker's photo off the record.
+    colleague
+        .store
+        .update(&id, |r| {
+            r.attachments.remove(&kept.sha256);
+            Ok(())
+        })
+        .unwrap();
+    let refused = colleague.sync_all(&app).await;
+
+    let desk = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
+    let record: Value = app
+        .get(&format!("/api/v1/records/{id}"), Some(&desk))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let attachments: Vec<&String> = record["attachments"].as_object().unwrap().keys().collect();
+    assert_eq!(attachments, vec![&kept.sha256]);
+    assert!(
+        record["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["kind"] == "photo_dropped" && e["actor"] == "wang")
+    );
+    assert_eq!(refused.rejected.len(), 1, "{refused:?}");
+    assert_eq!(refused.rejected[0].code, "forbidden_field");
+    assert!(
+        colleague
+            .store
+            .get(&id)
+            .unwrap()
+            .attachments
+            .contains_key(&kept.sha256)
+    );
+}
