@@ -57,3 +57,6 @@ export PROPTEST_CASES="${PROPTEST_CASES:-32}"
 
 cargo nextest run --workspace --no-fail-fast "$@"
 cargo test --workspace --doc
+
+# Fuzz smoke: each cargo-fuzz target from its committed corpus for a few seconds (nightly).
+./scripts/fuzz.sh

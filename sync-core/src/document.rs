@@ -49,8 +49,9 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// A record document.
-#[derive(Debug)]
+/// A record document. A clone keeps the actor: write to one copy only, or give the other its
+/// own actor ([`RecordDoc::set_actor`]; [`RecordDoc::fork`] does both).
+#[derive(Debug, Clone)]
 pub struct RecordDoc {
     doc: AutoCommit,
 }

@@ -369,7 +369,7 @@ struct LogEntry {
 /// A complete sync server in memory: the reference for the real server, and the peer for tests
 /// and benchmarks. It keeps documents, a change log with sequence numbers, and which device each
 /// change came from.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct MemoryServer {
     actor: ActorId,
     docs: BTreeMap<RecordId, RecordDoc>,
