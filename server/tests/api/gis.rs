@@ -68,12 +68,15 @@ async fn moving_a_shared_boundary_reowns_only_the_records_in_the_strip_and_resco
     let dispatcher = app.user_token("hotline", Role::Dispatcher, &[]).await;
     import(&app, &gis, &two_grids()).await;
     let mut worker_b = Phone::new(&app, "worker-b", Role::GridWorker, &["B"]).await;
+    let mut worker_a = Phone::new(&app, "worker-a", Role::GridWorker, &["A"]).await;
     let west = complaint_at(&app, &dispatcher, "west of the strip", 124.302, 43.11).await;
     let strip = complaint_at(&app, &dispatcher, "in the strip", 124.308, 43.11).await;
     let east = complaint_at(&app, &dispatcher, "east", 124.315, 43.11).await;
     assert_eq!(owner(&record(&app, &dispatcher, &strip).await), Some("A"));
     worker_b.sync_all(&app).await;
+    worker_a.sync_all(&app).await;
     let strip_id: RecordId = strip.parse().unwrap();
+    assert!(worker_a.store.get(&strip_id).is_ok());
     assert!(
         worker_b.store.get(&strip_id).is_err(),
         "not in B's scope yet"
@@ -176,6 +179,18 @@ async fn moving_a_shared_boundary_reowns_only_the_records_in_the_strip_and_resco
     let received = worker_b.store.get(&strip_id).expect("moved into B's scope");
     assert_eq!(received.owner_grid.unwrap().code.as_deref(), Some("B"));
     assert_eq!(received.title, "in the strip");
+    // And A's worker is told it left: no stale copy stays on that phone.
+    let report = worker_a.sync_all(&app).await;
+    assert_eq!(
+        report.left_scope,
+        vec![sync_core::LeftScope {
+            id: strip_id,
+            code: "moved_away".into(),
+            unsent_changes_kept: false,
+        }]
+    );
+    assert!(worker_a.store.load(&strip_id).unwrap().is_none());
+    assert!(worker_a.store.get(&west.parse().unwrap()).is_ok());
 }
 
 #[both_backends]
