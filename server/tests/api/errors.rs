@@ -109,6 +109,35 @@ async fn an_oversized_body_is_refused_with_413_before_it_is_parsed() {
 
         assert_problem(batch, 413, "payload_too_large").await;
         assert_problem(import, 413, "payload_too_large").await;
+
+        // A photo posted whole and a sync request are held to the same limit, and nothing of
+        // them is kept.
+        let worker = app.user_token("wang", Role::GridWorker, &[]).await;
+        let photo = crate::sync::jpeg(4096);
+        let sha256 = sync_core::sha256_hex(&photo);
+        let blob = app
+            .client
+            .post(app.url("/api/v1/blobs"))
+            .bearer_auth(&worker)
+            .header("content-type", "application/octet-stream")
+            .body(photo)
+            .send()
+            .await
+            .unwrap();
+        let sync = app
+            .client
+            .post(app.url("/api/v1/sync"))
+            .bearer_auth(&worker)
+            .header("x-gridsync-device", "phone-1")
+            .header("content-type", "application/vnd.gridsync.sync")
+            .body(vec![0u8; 4096])
+            .send()
+            .await
+            .unwrap();
+
+        assert_problem(blob, 413, "payload_too_large").await;
+        assert_problem(sync, 413, "payload_too_large").await;
+        assert!(app.store.blob_state(&sha256).await.unwrap().is_none());
     }
 }
 
