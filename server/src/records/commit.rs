@@ -187,8 +187,7 @@ fn merge_and_decide(
     } else {
         let heads = doc.heads();
         let current = decided.clone().unwrap_or_else(|| record.clone());
-        let noted = super::conflict::note_conflicts(&mut doc, &current, &conflicts, &ctx.actor)
-            .map_err(ApiError::internal)?;
+        let noted = super::conflict::note_conflicts(&mut doc, &current, &conflicts, &ctx.actor);
         server_changes.extend(log_entries(
             &doc.automerge().get_changes(&heads),
             super::SERVER,

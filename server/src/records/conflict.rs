@@ -28,11 +28,23 @@ pub fn field_label(field: &str) -> &str {
     }
 }
 
-/// A value as it reads in a note: text as it is, anything else as JSON.
+/// The most characters of a value a note quotes: a caption may hold 2,000, and two of them must
+/// not take a note over its own limit.
+const QUOTED: usize = 80;
+
+/// The most conflicts one write notes one by one; the rest are counted in a last event.
+const NOTED: usize = 10;
+
+/// A value as it reads in a note: text as it is, anything else as JSON, cut at [`QUOTED`]
+/// characters.
 fn shown(value: &serde_json::Value) -> String {
-    match value {
+    let text = match value {
         serde_json::Value::String(s) => s.clone(),
         other => other.to_string(),
+    };
+    match text.char_indices().nth(QUOTED) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text,
     }
 }
 
@@ -49,19 +61,96 @@ pub fn conflict_note(conflict: &Conflict) -> String {
     )
 }
 
-/// Writes one `conflict` event per conflict into the document as the server's change. Returns
-/// the record after it (`None` when there was nothing to write).
+/// Writes a `conflict` event per conflict (at most [`NOTED`], then one counting the rest) into
+/// the document as the server's change. Returns the record after it, or `None` when nothing was
+/// written: a timeline already at its limit takes no more events, and the upload is stored all
+/// the same (the conflict stays in the document, and the phone tells its worker).
 pub fn note_conflicts(
     doc: &mut RecordDoc,
     record: &Record,
     conflicts: &[Conflict],
     actor: &ActorId,
-) -> Result<Option<Record>, sync_core::Error> {
+) -> Option<Record> {
     doc.set_actor(actor.clone());
-    doc.update_from(record, &Writer::new(SERVER, SERVER), |r| {
-        for conflict in conflicts {
+    let written = doc.update_from(record, &Writer::new(SERVER, SERVER), |r| {
+        for conflict in conflicts.iter().take(NOTED) {
             push_event(r, SERVER, "conflict", &conflict_note(conflict));
         }
+        if conflicts.len() > NOTED {
+            let more = format!("另有 {} 处同时修改", conflicts.len() - NOTED);
+            push_event(r, SERVER, "conflict", &more);
+        }
         Ok(())
-    })
+    });
+    match written {
+        Ok(record) => record,
+        Err(e) => {
+            tracing::warn!(record = %record.id, cause = %e, "conflicts not noted in the timeline");
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sync_core::schema::limits;
+    use sync_core::{Conflict, RecordBuilder, RecordDoc, Writer, new_actor, push_event};
+
+    use super::{conflict_note, note_conflicts};
+
+    fn conflict(field: &str, kept: String, overruled: String) -> Conflict {
+        Conflict {
+            id: sync_core::new_record_id(),
+            field: field.into(),
+            kept: serde_json::json!(kept),
+            kept_by: Some("zhou".repeat(16)),
+            overruled: serde_json::json!(overruled),
+            overruled_by: Some("wang".repeat(16)),
+            overruled_actor: new_actor(),
+        }
+    }
+
+    #[test]
+    fn a_note_quotes_two_longest_captions_within_a_notes_limit() {
+        let long = "照".repeat(limits::NOTE);
+        let note = conflict_note(&conflict("attachments.x.caption", long.clone(), long));
+        assert!(
+            note.chars().count() < limits::NOTE,
+            "{} chars",
+            note.chars().count()
+        );
+        assert!(note.contains("照…"));
+    }
+
+    #[test]
+    fn a_full_timeline_takes_no_conflict_event_and_nothing_fails() {
+        let writer = Writer::new("wang", "p");
+        let mut record = RecordBuilder::complaint("Noise", &writer).build();
+        for i in 0..limits::EVENTS - record.timeline.len() {
+            push_event(&mut record, "wang", "note", &i.to_string());
+        }
+        let mut doc = RecordDoc::create(&record, new_actor(), &writer).unwrap();
+        let many: Vec<Conflict> = (0..3)
+            .map(|i| conflict("category", format!("a{i}"), format!("b{i}")))
+            .collect();
+        assert!(note_conflicts(&mut doc, &record, &many, &new_actor()).is_none());
+        assert_eq!(doc.record().unwrap(), record);
+    }
+
+    #[test]
+    fn many_conflicts_in_one_write_are_ten_events_and_a_count() {
+        let writer = Writer::new("wang", "p");
+        let record = RecordBuilder::complaint("Noise", &writer).build();
+        let mut doc = RecordDoc::create(&record, new_actor(), &writer).unwrap();
+        let many: Vec<Conflict> = (0..14)
+            .map(|i| conflict("category", format!("a{i}"), format!("b{i}")))
+            .collect();
+        let after = note_conflicts(&mut doc, &record, &many, &new_actor()).unwrap();
+        let added: Vec<&str> = after.timeline[record.timeline.len()..]
+            .iter()
+            .map(|e| e.note.as_str())
+            .collect();
+        assert_eq!(added.len(), 11);
+        assert_eq!(added[10], "另有 4 处同时修改");
+    }
 }

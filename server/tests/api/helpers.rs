@@ -193,6 +193,15 @@ impl TestApp {
         response.json().await.expect("login json")
     }
 
+    /// A record as `token`'s account reads it (`GET /api/v1/records/{id}`, which must answer 200).
+    pub async fn record(&self, token: &str, id: &str) -> Value {
+        let response = self
+            .get(&format!("/api/v1/records/{id}"), Some(token))
+            .await;
+        assert_eq!(response.status(), 200, "reading record {id}");
+        response.json().await.expect("record json")
+    }
+
     /// Creates an account and logs it in.
     pub async fn user_token(&self, username: &str, role: Role, areas: &[&str]) -> String {
         self.add_user(username, role, areas).await;

@@ -154,15 +154,7 @@ async fn a_record_moved_into_a_grid_reaches_its_worker_whole_in_one_exchange(app
     );
 
     // The author corrects the location: the point is in the next grid.
-    author
-        .store
-        .update(&id, |r| {
-            let (lon, lat) = centre(OTHER_GRID);
-            r.location.as_mut().unwrap().lon = lon;
-            r.location.as_mut().unwrap().lat = lat;
-            Ok(())
-        })
-        .unwrap();
+    move_to(&mut author, &id, OTHER_GRID);
     author.sync_all(&app).await;
     let report = next_door.sync(&app).await;
 
@@ -735,12 +727,7 @@ async fn an_interrupted_photo_upload_resumes_from_the_servers_offset(app: TestAp
         .unwrap();
     worker.sync_all(&app).await;
     let path = format!("/api/v1/blobs/{}", attachment.sha256);
-    let record: Value = app
-        .get(&format!("/api/v1/records/{id}"), Some(&worker.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let record = app.record(&worker.token, &id.to_string()).await;
     assert_eq!(record["missing_blobs"], json!([attachment.sha256]));
 
     let put = |start: u64, bytes: Vec<u8>| {
@@ -815,12 +802,7 @@ async fn an_interrupted_photo_upload_resumes_from_the_servers_offset(app: TestAp
         .unwrap();
     assert_eq!(part.status(), 206);
     assert_eq!(part.bytes().await.unwrap().as_ref(), &photo[100..200]);
-    let record: Value = app
-        .get(&format!("/api/v1/records/{id}"), Some(&worker.token))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let record = app.record(&worker.token, &id.to_string()).await;
     assert_eq!(record["missing_blobs"], json!([]));
 }
 
@@ -1084,7 +1066,7 @@ async fn requests_committed_together_each_get_their_own_outcomes_and_a_record_is
     );
 }
 
-/// A worker's phone away from the grid: `lat` moved to the centre of `grid`.
+/// The author's phone moves a record's point to the centre of `grid` (a corrected location).
 fn move_to(phone: &mut Phone, id: &RecordId, grid: &str) {
     phone
         .store
@@ -1265,12 +1247,7 @@ async fn a_workers_category_overruled_by_the_desk_is_told_to_the_worker_and_in_t
         "municipal.lighting"
     );
     // Staff read it in the timeline, as the worker's phone does.
-    let record: Value = app
-        .get(&format!("/api/v1/records/{id}"), Some(&desk))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let record = app.record(&desk, &id.to_string()).await;
     let notes: Vec<&str> = record["timeline"]
         .as_array()
         .unwrap()
@@ -1320,12 +1297,7 @@ async fn a_worker_drops_their_own_photo_the_server_never_received_and_no_one_els
     let refused = colleague.sync_all(&app).await;
 
     let desk = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
-    let record: Value = app
-        .get(&format!("/api/v1/records/{id}"), Some(&desk))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let record = app.record(&desk, &id.to_string()).await;
     let attachments: Vec<&String> = record["attachments"].as_object().unwrap().keys().collect();
     assert_eq!(attachments, vec![&kept.sha256]);
     assert!(
