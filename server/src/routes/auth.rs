@@ -120,9 +120,10 @@ pub struct RefreshRequest {
 
 /// `POST /api/v1/auth/refresh`: a phone back from days offline trades its device credential
 /// for a new token and a new credential (the old one is spent), without its user's password.
-/// Presenting a credential again whose successor was never used (the answer was lost) is
-/// answered again; presenting one whose successor was used revokes the device's credentials
-/// (401 `credential_reused`).
+/// Presenting a credential again whose successor was never used (the answer was lost, or the
+/// request reached the server twice) is answered again with another successor, and the first
+/// of them used spends the rest, so whichever answer the phone kept works; presenting one
+/// whose successor was used revokes the device's credentials (401 `credential_reused`).
 #[tracing::instrument(skip(state, body), fields(device = %body.device))]
 pub async fn refresh(
     state: web::Data<AppState>,

@@ -161,7 +161,7 @@ pub async fn put(
 /// lost, not the whole range. Anything the whole range would be refused for refuses these too
 /// (quota, type, offset); nothing is answered (the link is gone).
 async fn keep_what_arrived(
-    state: &AppState,
+    state: &web::Data<AppState>,
     caller: &Caller,
     req: &HttpRequest,
     sha: &str,
@@ -208,7 +208,7 @@ pub async fn post(
 
 /// Appends `body`, the range of blob `sha` (of `total` bytes) starting at `start`.
 async fn store_range(
-    state: &AppState,
+    state: &web::Data<AppState>,
     caller: &Caller,
     sha: &str,
     start: i64,
@@ -266,6 +266,11 @@ async fn store_range(
                 format!("this blob is {} bytes, not {total}", existing.size),
             ));
         }
+        if existing.received == existing.size {
+            // Every byte arrived but the check never ran: the server stopped between the last
+            // range and its check. Check it now, or the blob would stay unfinished for good.
+            return finish(state, &sha, existing).await;
+        }
     }
     let now = crate::domain::now_unix();
     let Some(after) = state
@@ -296,26 +301,49 @@ async fn store_range(
             })));
     };
     if after.received == after.size {
-        let bytes = state.store.blob_read(&sha, 0, after.size).await?;
-        let verified = sha256_hex(&bytes) == sha;
-        state.store.blob_finish(&sha, verified).await?;
-        if !verified {
-            return Err(ApiError::unprocessable(
-                "hash_mismatch",
-                "the bytes do not hash to the blob's name; upload it again",
-            ));
-        }
-        let done = BlobState {
-            complete: true,
-            ..after
-        };
-        return Ok(HttpResponse::Ok()
-            .insert_header((OFFSET_HEADER, done.size))
-            .json(state_json(&done)));
+        return finish(state, &sha, after).await;
     }
     Ok(HttpResponse::Ok()
         .insert_header((OFFSET_HEADER, after.received))
         .json(state_json(&after)))
+}
+
+/// A blob whose every byte has arrived: checks the bytes against its name and marks it
+/// complete, or drops it (422 `hash_mismatch`: the phone sends it again from the start).
+async fn finish(
+    state: &web::Data<AppState>,
+    sha: &str,
+    whole: BlobState,
+) -> ApiResult<HttpResponse> {
+    if !check_whole(state, sha, whole.size).await? {
+        return Err(ApiError::unprocessable(
+            "hash_mismatch",
+            "the bytes do not hash to the blob's name; upload it again",
+        ));
+    }
+    let done = BlobState {
+        complete: true,
+        ..whole
+    };
+    Ok(HttpResponse::Ok()
+        .insert_header((OFFSET_HEADER, done.size))
+        .json(state_json(&done)))
+}
+
+/// Checks a blob whose every byte has arrived against its name: marks it complete, or drops
+/// it. The check runs as its own task, so a request cancelled meanwhile (the link cut after
+/// the last byte arrived) does not leave the blob whole but unchecked; one the server stopped
+/// before is checked by the next `PUT` or `HEAD` of it.
+async fn check_whole(state: &web::Data<AppState>, sha: &str, size: i64) -> ApiResult<bool> {
+    let (state, sha) = (state.clone(), sha.to_string());
+    actix_web::rt::spawn(async move {
+        let bytes = state.store.blob_read(&sha, 0, size).await?;
+        let verified = sha256_hex(&bytes) == sha;
+        state.store.blob_finish(&sha, verified).await?;
+        Ok::<bool, ApiError>(verified)
+    })
+    .await
+    .map_err(ApiError::internal)?
 }
 
 /// `HEAD /api/v1/blobs/{sha256}`: how many bytes the server holds (`Upload-Offset`); 404 when
@@ -326,9 +354,16 @@ pub async fn head(
     path: web::Path<String>,
 ) -> ApiResult<HttpResponse> {
     let sha = sha(&path)?;
-    let blob = readable(&state, &caller.user, &sha)
+    let mut blob = readable(&state, &caller.user, &sha)
         .await?
         .ok_or_else(|| not_found(&sha))?;
+    if !blob.complete && blob.received == blob.size {
+        // Whole but never checked (see `check_whole`): check it before saying so.
+        if !check_whole(&state, &sha, blob.size).await? {
+            return Err(not_found(&sha));
+        }
+        blob.complete = true;
+    }
     Ok(HttpResponse::Ok()
         .insert_header((OFFSET_HEADER, blob.received))
         .insert_header(("x-gridsync-blob-size", blob.size))

@@ -630,17 +630,8 @@ pub async fn get_register(
     let rows = state
         .store
         .list_records(&RecordQuery {
-            scope: authority.scope(),
             owners: Some(map.codes_within(std::slice::from_ref(&code))),
-            unassigned: false,
-            kind: None,
-            status: None,
-            channel: None,
-            created_from: None,
-            created_to: None,
-            bbox: None,
-            after: None,
-            limit: REGISTER_RECORDS,
+            ..RecordQuery::within(authority.scope(), REGISTER_RECORDS)
         })
         .await?;
     let open: Vec<_> = rows

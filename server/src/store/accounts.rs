@@ -440,28 +440,38 @@ macro_rules! queries {
                 .await?
                 .rows_affected()
                     == 1;
-            if !rotated_here {
-                // Its successor never used: the answer that carried it was lost, so this one
-                // is presented again. Replace the successor. Used: this is a copy.
+            if rotated_here {
+                // A successor used: the others issued beside it (the same refresh answered
+                // twice) are spent.
+                sqlx::query(
+                    "UPDATE device_credentials SET revoked_at = $1 \
+                     WHERE parent_hash = (SELECT parent_hash FROM device_credentials \
+                         WHERE credential_hash = $2) \
+                     AND credential_hash <> $2 AND rotated_at IS NULL AND revoked_at IS NULL",
+                )
+                .bind(now)
+                .bind(presented)
+                .execute(&mut *tx)
+                .await?;
+            } else {
+                // No successor used yet: the answer that carried one was lost, or the request
+                // reached the server twice and the phone holds either answer. Issue another
+                // beside it; the first of them used spends the rest. One used: this is a copy.
                 let unused: Option<String> = sqlx::query(
                     "SELECT credential_hash FROM device_credentials \
-                     WHERE parent_hash = $1 AND revoked_at IS NULL AND rotated_at IS NULL",
+                     WHERE parent_hash = $1 AND revoked_at IS NULL AND rotated_at IS NULL \
+                     LIMIT 1",
                 )
                 .bind(presented)
                 .fetch_optional(&mut *tx)
                 .await?
                 .map(|r| r.try_get(0))
                 .transpose()?;
-                let Some(unused) = unused else {
+                if unused.is_none() {
                     revoke_device(&mut tx, user_id, Some(device), now).await?;
                     tx.commit().await?;
                     return Ok(DeviceRefresh::Reused);
-                };
-                sqlx::query("UPDATE device_credentials SET revoked_at = $1 WHERE credential_hash = $2")
-                    .bind(now)
-                    .bind(&unused)
-                    .execute(&mut *tx)
-                    .await?;
+                }
             }
             let new = NewDeviceCredential {
                 hash: next,
@@ -481,9 +491,9 @@ macro_rules! queries {
             now: i64,
         ) -> Result<Vec<DeviceCredentialView>> {
             let rows = sqlx::query(
-                "SELECT device, created_at, expires_at FROM device_credentials \
+                "SELECT device, MAX(created_at), MAX(expires_at) FROM device_credentials \
                  WHERE user_id = $1 AND revoked_at IS NULL AND rotated_at IS NULL \
-                 AND expires_at > $2 ORDER BY device",
+                 AND expires_at > $2 GROUP BY device ORDER BY device",
             )
             .bind(user_id)
             .bind(now)

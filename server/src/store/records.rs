@@ -165,6 +165,25 @@ pub struct RecordQuery {
     pub limit: i64,
 }
 
+impl RecordQuery {
+    /// Up to `limit` records of `scope`, unfiltered.
+    pub fn within(scope: RecordScope, limit: i64) -> RecordQuery {
+        RecordQuery {
+            scope,
+            owners: None,
+            unassigned: false,
+            kind: None,
+            status: None,
+            channel: None,
+            created_from: None,
+            created_to: None,
+            bbox: None,
+            after: None,
+            limit,
+        }
+    }
+}
+
 /// The record queries, for one backend (see `store/mod.rs`): documents and rows, the change
 /// feed, and `commit_records` with the helpers the workflow's commit shares.
 macro_rules! queries {

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use gridsync_server::demo;
 use gridsync_server::domain::{NewUser, Role, now_unix};
-use gridsync_server::store;
+use gridsync_server::store::{self, RecordQuery, RecordScope};
 use sync_core::{Crs, Location, RecordBuilder, RecordId, Store};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -16,10 +16,20 @@ use crate::helpers::{Backend, PASSWORD, fresh_database};
 const GRID: &str = "22030200100101";
 
 /// Starts the real server binary on `url` with the contact key in `key_file` and returns it
-/// with its address.
-async fn start_server(url: &str, key_file: &std::path::Path) -> (Child, String) {
+/// with its address (`http://127.0.0.1:<port>`).
+pub async fn start_server(url: &str, key_file: &std::path::Path) -> (Child, String) {
+    start_server_with(url, key_file, &[]).await
+}
+
+/// [`start_server`] with more options for `serve`.
+pub async fn start_server_with(
+    url: &str,
+    key_file: &std::path::Path,
+    options: &[&str],
+) -> (Child, String) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_gridsync-server"))
         .args(["--database-url", url, "serve", "--bind", "127.0.0.1:0"])
+        .args(options)
         .arg("--contact-key-file")
         .arg(key_file)
         .env("RUST_LOG", "warn")
@@ -227,19 +237,7 @@ async fn run(backend: Backend) {
     }
     // Exactly once: the change log holds each change of each document once, and nothing else.
     let rows = stored
-        .list_records(&gridsync_server::store::RecordQuery {
-            scope: gridsync_server::store::RecordScope::All,
-            owners: None,
-            unassigned: false,
-            kind: None,
-            status: None,
-            channel: None,
-            created_from: None,
-            created_to: None,
-            bbox: None,
-            after: None,
-            limit: 100_000,
-        })
+        .list_records(&RecordQuery::within(RecordScope::All, 100_000))
         .await
         .unwrap();
     assert_eq!(rows.len(), total_created, "one row per record");

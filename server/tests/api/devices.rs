@@ -131,31 +131,58 @@ async fn a_login_from_a_device_gives_a_credential_that_outlives_the_token(app: T
 }
 
 #[both_backends]
-async fn a_lost_answer_is_answered_again_but_a_credential_used_twice_revokes_the_device(
+async fn a_refresh_that_reached_the_server_twice_leaves_either_answer_usable_but_a_copy_revokes_the_device(
     app: TestApp,
 ) {
     app.add_user("wang", Role::GridWorker, &[]).await;
     let first = credential(&login_from(&app, "wang", "phone-1").await);
 
-    // The answer to this refresh is lost on the link: the phone still holds `first`.
-    let lost = credential(&refreshed(&app, "phone-1", &first).await);
-    let again = credential(&refreshed(&app, "phone-1", &first).await);
+    // The same refresh reaches the server twice — sent again after its answer was lost, or
+    // duplicated on the link — and the phone holds whichever answer reached it: that one works,
+    // and once it is used the other is spent.
+    let kept = credential(&refreshed(&app, "phone-1", &first).await);
+    let other = credential(&refreshed(&app, "phone-1", &first).await);
+    let devices = app
+        .get(
+            "/api/v1/admin/users/wang/devices",
+            Some(&app.user_token("ops", Role::Admin, &[]).await),
+        )
+        .await
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert_eq!(
+        devices["devices"].as_array().map(Vec::len),
+        Some(1),
+        "one device however many answers: {devices}"
+    );
+    let next = credential(&refreshed(&app, "phone-1", &kept).await);
     assert_problem(
-        refresh(&app, "phone-1", &lost).await,
+        refresh(&app, "phone-1", &other).await,
         401,
         "invalid_device_credential",
     )
     .await;
-    // The phone moves on with `again`; then a copy of `first` turns up.
-    let next = credential(&refreshed(&app, "phone-1", &again).await);
+    // The other way round on a second phone: the later answer reached it.
+    let second = credential(&login_from(&app, "wang", "phone-2").await);
+    let lost = credential(&refreshed(&app, "phone-2", &second).await);
+    let again = credential(&refreshed(&app, "phone-2", &second).await);
+    refreshed(&app, "phone-2", &again).await;
+    assert_problem(
+        refresh(&app, "phone-2", &lost).await,
+        401,
+        "invalid_device_credential",
+    )
+    .await;
+
+    // Then a copy of phone-1's spent `first` turns up.
     assert_problem(
         refresh(&app, "phone-1", &first).await,
         401,
         "credential_reused",
     )
     .await;
-
-    // Every credential of the device is revoked: the user logs in with the password again.
+    // Every credential of that device is revoked: the user logs in with the password again.
     assert_problem(
         refresh(&app, "phone-1", &next).await,
         401,

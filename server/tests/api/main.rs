@@ -24,6 +24,9 @@ mod devices;
 mod errors;
 /// The worker's hazard steps taken offline on the phone and carried by sync.
 mod field;
+/// A field week: many phones through an impaired link, the server killed mid-run, every record
+/// once and every copy converged; prints what the link cost.
+mod field_week;
 /// GIS staff editing boundaries: versions, topology, coverage, split/merge, re-ownership.
 mod gis;
 /// Importing, listing and fetching the grid map.

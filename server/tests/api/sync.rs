@@ -806,6 +806,83 @@ async fn an_interrupted_photo_upload_resumes_from_the_servers_offset(app: TestAp
     assert_eq!(record["missing_blobs"], json!([]));
 }
 
+/// Every byte of a photo stored, its check never run: what the server holds after stopping
+/// between the last range and its check, or after the link cut the request in that moment.
+async fn whole_but_unchecked(app: &TestApp, photo: &[u8], by: &str) -> String {
+    let sha = sync_core::sha256_hex(photo);
+    app.store
+        .blob_append(&gridsync_server::store::BlobAppend {
+            sha256: &sha,
+            size: photo.len() as i64,
+            start: 0,
+            bytes: photo,
+            mime_type: Some("image/jpeg"),
+            uploaded_by: by,
+            now: gridsync_server::domain::now_unix(),
+        })
+        .await
+        .unwrap()
+        .expect("appended");
+    sha
+}
+
+#[both_backends]
+async fn a_photo_whose_last_range_arrived_but_was_never_checked_is_finished_by_the_next_head_or_put(
+    app: TestApp,
+) {
+    app.load_demo_map().await;
+    let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let id = worker.complaint_at("Broken bench", centre(WORKER_GRID), Crs::Wgs84);
+    let photo = jpeg(30_000);
+    worker
+        .store
+        .attach(&id, &photo, "image/jpeg", None)
+        .unwrap();
+    worker.sync_all(&app).await;
+    let sha = whole_but_unchecked(&app, &photo, "wang").await;
+    assert!(!app.store.blob_state(&sha).await.unwrap().unwrap().complete);
+
+    // After a cut the phone asks where it stands: the server checks the bytes before it says
+    // it holds them all.
+    let head = app
+        .client
+        .head(app.url(&format!("/api/v1/blobs/{sha}")))
+        .bearer_auth(&worker.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(head.status(), 200);
+    assert_eq!(head.headers()["upload-offset"], "30000");
+    assert_eq!(head.headers()["x-gridsync-blob-complete"], "true");
+    let whole = app
+        .get(&format!("/api/v1/blobs/{sha}"), Some(&worker.token))
+        .await;
+    assert_eq!(whole.status(), 200);
+    assert_eq!(whole.bytes().await.unwrap().as_ref(), photo.as_slice());
+
+    // A phone that sends the last range again instead finishes it the same way.
+    let other = jpeg(31_000);
+    let id = worker.complaint_at("Another bench", centre(WORKER_GRID), Crs::Wgs84);
+    worker
+        .store
+        .attach(&id, &other, "image/jpeg", None)
+        .unwrap();
+    worker.sync_all(&app).await;
+    let sha = whole_but_unchecked(&app, &other, "wang").await;
+    let again = app
+        .client
+        .put(app.url(&format!("/api/v1/blobs/{sha}")))
+        .bearer_auth(&worker.token)
+        .header("content-range", "bytes 30000-30999/31000")
+        .body(other[30_000..].to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 200);
+    assert_eq!(again.headers()["upload-offset"], "31000");
+    assert!(app.store.blob_state(&sha).await.unwrap().unwrap().complete);
+}
+
 #[both_backends]
 async fn bytes_that_do_not_hash_to_the_blobs_name_are_refused_and_forgotten(app: TestApp) {
     let token = app
