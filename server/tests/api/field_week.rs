@@ -188,6 +188,11 @@ fn photo(rng: &mut StdRng, len: usize) -> Vec<u8> {
     bytes
 }
 
+/// A phone's HTTP client: HTTP/1.1 with keep-alive, as the server speaks it.
+fn phone_client() -> reqwest::Client {
+    reqwest::Client::builder().http1_only().build().unwrap()
+}
+
 /// Requests at least this long go up in gzip.
 const GZIP_FROM: usize = 512;
 
@@ -633,12 +638,12 @@ impl Phone {
     }
 
     /// A clean link: exchanges and ranges until nothing waits either way.
-    async fn drain(&mut self, client: &reqwest::Client, server: &str, week: &Week) {
+    async fn drain(&mut self, client: &reqwest::Client, sync: &str, photos: &str, week: &Week) {
         for _ in 0..400 {
-            match self.exchange(client, server, week).await {
+            match self.exchange(client, sync, week).await {
                 Outcome::Ok(report) if !report.more => break,
                 Outcome::Ok(_) => {}
-                Outcome::Expired => self.refresh(client, server, week).await,
+                Outcome::Expired => self.refresh(client, sync, week).await,
                 Outcome::Failed => panic!("{}: an exchange failed on a clean link", self.username),
             }
         }
@@ -646,9 +651,9 @@ impl Phone {
             let Some(chunk) = self.store.next_upload(week.range_bytes).unwrap() else {
                 break;
             };
-            match self.put_range(client, server, &chunk, week).await {
+            match self.put_range(client, photos, &chunk, week).await {
                 Outcome::Ok(()) => {}
-                Outcome::Expired => self.refresh(client, server, week).await,
+                Outcome::Expired => self.refresh(client, sync, week).await,
                 Outcome::Failed => panic!("{}: a range failed on a clean link", self.username),
             }
         }
@@ -901,7 +906,7 @@ async fn run(backend: Backend) {
                     phone.work(&week, day);
                     if !offline {
                         // The radio sleeps between windows: each window opens its connections.
-                        let client = reqwest::Client::new();
+                        let client = phone_client();
                         phone.window(&client, &sync, &photos, &week).await;
                     }
                 }
@@ -942,10 +947,11 @@ async fn run(backend: Backend) {
     for _ in 0..2 {
         let mut tasks = Vec::new();
         for mut phone in phones.drain(..) {
-            let (week, sync) = (clean.clone(), sync_link.url.clone());
+            let (week, sync, photos) =
+                (clean.clone(), sync_link.url.clone(), photo_link.url.clone());
             tasks.push(tokio::spawn(async move {
-                let client = reqwest::Client::new();
-                phone.drain(&client, &sync, &week).await;
+                let client = phone_client();
+                phone.drain(&client, &sync, &photos, &week).await;
                 phone
             }));
         }
@@ -1002,7 +1008,9 @@ async fn run(backend: Backend) {
     for id in &on_server {
         let stored_doc = stored.record_doc(&id.to_string()).await.unwrap().unwrap();
         let mut doc = sync_core::RecordDoc::load(&stored_doc.doc).unwrap();
-        changes += doc.automerge().get_changes(&[]).len();
+        let all = doc.automerge().get_changes(&[]);
+        changes += all.len();
+        let one_by_one: u64 = all.iter().map(|c| c.raw_bytes().len() as u64).sum();
         conflict_events += doc
             .record()
             .unwrap()
@@ -1010,7 +1018,8 @@ async fn run(backend: Backend) {
             .iter()
             .filter(|e| e.kind == "conflict")
             .count();
-        docs.insert(*id, (doc.heads(), stored_doc.doc.len() as u64, doc));
+        let size = (stored_doc.doc.len() as u64, one_by_one);
+        docs.insert(*id, (doc.heads(), size, doc));
     }
     // The change log, replayed record by record in its order, rebuilds each document, and
     // every entry brings something new: nothing is missing from it and nothing is in it twice.
@@ -1051,6 +1060,7 @@ async fn run(backend: Backend) {
     // Each phone: nothing left to send, every acknowledged change on the server, its copies
     // exactly its scope and each identical to the server's.
     let mut held_bytes = 0u64;
+    let mut held_as_changes = 0u64;
     let mut photo_bytes = 0u64;
     let mut photo_count = 0u64;
     for phone in &mut phones {
@@ -1104,7 +1114,7 @@ async fn run(backend: Backend) {
             phone.username
         );
         for id in &held {
-            let (heads, size, _) = &docs[id];
+            let (heads, (size, one_by_one), _) = &docs[id];
             let mut copy = phone.store.load(id).unwrap().unwrap();
             assert_eq!(
                 &copy.heads(),
@@ -1113,6 +1123,7 @@ async fn run(backend: Backend) {
                 phone.username
             );
             held_bytes += size;
+            held_as_changes += one_by_one;
         }
         for (id, sha, size) in &phone.photos {
             let response = office_client
@@ -1173,6 +1184,7 @@ async fn run(backend: Backend) {
          link: {connections} connections, {cut} cut, {silent} silent, {duplicated} duplicated\n\
          sync on the wire: {sync_up} B up + {sync_down} B down for {held_bytes} B of automerge held = {:.2}×\n\
          sync frames (bodies): {} B up + {} B down = {:.2}× the automerge held\n\
+         the records held, as their changes one by one: {held_as_changes} B = {:.2}× their documents\n\
          photos on the wire: {photo_up} B up + {photo_down} B down for {photo_bytes} B = {:.3}×\n\
          exchanges: {} attempts, {} answered ({:.2} per answered); ranges: {} sent, {} taken; refreshes {}\n\
          left scope: {left_scope:?}; conflicts told to workers: {}, in timelines: {conflict_events}\n\
@@ -1193,6 +1205,7 @@ async fn run(backend: Backend) {
         total(|t| t.frames_up),
         total(|t| t.frames_down),
         (total(|t| t.frames_up) + total(|t| t.frames_down)) as f64 / held_bytes.max(1) as f64,
+        held_as_changes as f64 / held_bytes.max(1) as f64,
         (photo_up + photo_down) as f64 / photo_bytes.max(1) as f64,
         total(|t| t.exchanges),
         total(|t| t.exchanges_ok),
