@@ -15,6 +15,19 @@ use crate::helpers::{Backend, PASSWORD, fresh_database};
 
 const GRID: &str = "22030200100101";
 
+/// A new contact key in a file, as an operator keeps it for `--contact-key-file`.
+pub fn contact_key_file() -> tempfile::NamedTempFile {
+    use base64::Engine as _;
+    let key = tempfile::NamedTempFile::new().unwrap();
+    let secret = sync_core::ContactSecret::generate().to_bytes();
+    std::fs::write(
+        key.path(),
+        base64::engine::general_purpose::STANDARD.encode(secret),
+    )
+    .unwrap();
+    key
+}
+
 /// Starts the real server binary on `url` with the contact key in `key_file` and returns it
 /// with its address (`http://127.0.0.1:<port>`).
 pub async fn start_server(url: &str, key_file: &std::path::Path) -> (Child, String) {
@@ -83,16 +96,9 @@ async fn exchange(client: &reqwest::Client, address: &str, device: &mut Device) 
 }
 
 async fn run(backend: Backend) {
-    use base64::Engine as _;
     let (url, _guard) = fresh_database(backend).await;
     // The operator's key file, the same for the server and its restart.
-    let key = tempfile::NamedTempFile::new().unwrap();
-    let secret = sync_core::ContactSecret::generate().to_bytes();
-    std::fs::write(
-        key.path(),
-        base64::engine::general_purpose::STANDARD.encode(secret),
-    )
-    .unwrap();
+    let key = contact_key_file();
     {
         let store = store::connect(&url).await.unwrap();
         store.put_areas(&demo::areas(), now_unix()).await.unwrap();

@@ -32,7 +32,7 @@ use sync_core::{
 };
 use tokio::process::Child;
 
-use crate::crash::start_server_with;
+use crate::crash::{contact_key_file, start_server_with};
 use crate::helpers::{Backend, PASSWORD, collection, fresh_database, rect_feature};
 use link::{Impairment, Link};
 
@@ -223,14 +223,7 @@ struct Server {
 
 impl Server {
     async fn start(database: &str, token_ttl_secs: u64) -> Server {
-        use base64::Engine as _;
-        let key = tempfile::NamedTempFile::new().unwrap();
-        let secret = sync_core::ContactSecret::generate().to_bytes();
-        std::fs::write(
-            key.path(),
-            base64::engine::general_purpose::STANDARD.encode(secret),
-        )
-        .unwrap();
+        let key = contact_key_file();
         let token_ttl = token_ttl_secs.to_string();
         let (child, url) =
             start_server_with(database, key.path(), &["--token-ttl-secs", &token_ttl]).await;
