@@ -101,6 +101,10 @@ impl Store {
              ON CONFLICT (sha256) DO NOTHING",
             params![attachment.sha256, mime_type, bytes.len() as i64, bytes, crate::now_ms()],
         )?;
+        tx.execute(
+            "INSERT OR IGNORE INTO blob_records (sha256, record_id) VALUES (?1, ?2)",
+            params![attachment.sha256, id.as_bytes()],
+        )?;
         let added = attachment.clone();
         update_in(&tx, &actor, &writer, id, |r| {
             if !r.attachments.contains_key(&added.sha256) {
@@ -200,7 +204,8 @@ impl Store {
     /// Drops a photo the server does not hold whole yet, because the worker decided not to
     /// send it (the wrong picture, a long video over 2G): it leaves the record, with a
     /// `photo_dropped` timeline event, and its bytes leave the upload queue, in one
-    /// transaction. A photo whose bytes this store never held (attached on another device) is
+    /// transaction (unless the same photo is attached to another record, which still sends
+    /// it). A photo whose bytes this store never held (attached on another device) is
     /// `BlobNotFound`; one the server holds whole is `AlreadyUploaded` and stays.
     pub fn drop_photo(&mut self, id: &RecordId, sha256: &str) -> Result<()> {
         let (actor, writer) = (self.actor().clone(), self.writer().clone());
@@ -226,7 +231,16 @@ impl Store {
             push_event(r, &writer.user, "photo_dropped", sha256);
             Ok(())
         })?;
-        tx.execute("DELETE FROM blobs WHERE sha256 = ?1", params![sha256])?;
+        tx.execute(
+            "DELETE FROM blob_records WHERE sha256 = ?1 AND record_id = ?2",
+            params![sha256, id.as_bytes()],
+        )?;
+        // The same photo attached to another record stays queued for that one.
+        tx.execute(
+            "DELETE FROM blobs WHERE sha256 = ?1
+             AND NOT EXISTS (SELECT 1 FROM blob_records WHERE sha256 = ?1)",
+            params![sha256],
+        )?;
         tx.commit()?;
         Ok(())
     }
@@ -289,6 +303,43 @@ impl Store {
 mod tests {
     use super::*;
     use crate::RecordBuilder;
+
+    #[test]
+    fn a_photo_dropped_from_one_record_stays_queued_for_another_that_holds_it_too() {
+        let mut store = Store::open_in_memory("wang", "p").unwrap();
+        let complaint = store
+            .create(&RecordBuilder::complaint("Pothole", store.writer()).build())
+            .unwrap();
+        let hazard = store
+            .create(&RecordBuilder::complaint("Open manhole", store.writer()).build())
+            .unwrap();
+        let photo = store
+            .attach(&complaint, &[9; 10], "image/jpeg", None)
+            .unwrap();
+        store.attach(&hazard, &[9; 10], "image/jpeg", None).unwrap();
+
+        store.drop_photo(&complaint, &photo.sha256).unwrap();
+
+        assert!(
+            !store
+                .get(&complaint)
+                .unwrap()
+                .attachments
+                .contains_key(&photo.sha256)
+        );
+        assert_eq!(store.pending_blobs().unwrap(), 1);
+        let next = store.next_upload(1024).unwrap().expect("still queued");
+        assert_eq!(next.sha256, photo.sha256);
+        assert_eq!(
+            store.upload_states(&hazard).unwrap()[0].state,
+            UploadPhase::Queued
+        );
+
+        store.drop_photo(&hazard, &photo.sha256).unwrap();
+
+        assert_eq!(store.pending_blobs().unwrap(), 0);
+        assert!(store.next_upload(1024).unwrap().is_none());
+    }
 
     #[test]
     fn a_photo_not_yet_on_the_server_is_dropped_from_record_and_queue_and_one_sent_stays() {

@@ -9,7 +9,8 @@
 //!   acknowledged (`acked_heads`), a counter of local changes (`local_counter`) against the
 //!   counter the server acknowledged (`acked_counter`), and what the last request sent.
 //! - `meta`: the store's actor id, account, device, and the server cursor.
-//! - `blobs`: attached photos and files with how many bytes the server holds (resumable upload).
+//! - `blobs`: attached photos and files with how many bytes the server holds (resumable upload);
+//!   `blob_records`: which records hold each (one photo may be attached to several).
 //! - `rejected`: local copies of documents whose changes the server refused, kept for the user
 //!   to see and redo.
 //! - `contacts_pending`: complainants' contact details sealed for the server, until it
@@ -123,6 +124,16 @@ ALTER TABLE blobs ADD COLUMN paused INTEGER NOT NULL DEFAULT 0;
 DROP INDEX blobs_pending;
 CREATE INDEX blobs_queue ON blobs (priority DESC, created_at) WHERE uploaded < size;
 "#,
+    r#"
+-- Which records hold each stored blob. A blob is stored once by its content, and the same photo
+-- may be attached to several records: dropping it from one keeps it queued for the others.
+-- Filled for existing blobs when the store opens after this migration.
+CREATE TABLE blob_records (
+    sha256    TEXT NOT NULL,
+    record_id BLOB NOT NULL,
+    PRIMARY KEY (sha256, record_id)
+) WITHOUT ROWID;
+"#,
 ];
 
 /// The migration that added each row's task (its number, counting from 1).
@@ -143,6 +154,33 @@ fn fill_tasks(tx: &Transaction<'_>, worker: &str) -> Result<()> {
                 "UPDATE records SET task = ?2 WHERE id = ?1",
                 params![id.as_bytes(), record.task_for(worker).map(Task::as_str)],
             )?;
+        }
+    }
+    Ok(())
+}
+
+/// The migration that added which records hold each blob.
+const BLOB_RECORDS_MIGRATION: i64 = 6;
+
+/// Works out which records hold each stored blob from their documents: for blobs stored before
+/// the store kept it.
+fn fill_blob_records(tx: &Transaction<'_>) -> Result<()> {
+    let ids: Vec<Vec<u8>> = tx
+        .prepare("SELECT id FROM records")?
+        .query_map([], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    for id in ids {
+        let id = uuid_from_blob(&id);
+        if let Some(doc) = load_doc(tx, &id)?
+            && let Ok(record) = doc.record()
+        {
+            for sha256 in record.attachments.keys() {
+                tx.execute(
+                    "INSERT OR IGNORE INTO blob_records (sha256, record_id)
+                     SELECT sha256, ?2 FROM blobs WHERE sha256 = ?1",
+                    params![sha256, id.as_bytes()],
+                )?;
+            }
         }
     }
     Ok(())
@@ -277,6 +315,9 @@ impl Store {
         set_meta(&tx, "device", device.as_bytes())?;
         if version < TASK_MIGRATION {
             fill_tasks(&tx, account)?;
+        }
+        if version < BLOB_RECORDS_MIGRATION {
+            fill_blob_records(&tx)?;
         }
         tx.commit()?;
         Ok(Store {

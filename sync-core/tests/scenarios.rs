@@ -755,7 +755,8 @@ fn a_store_from_before_tasks_were_kept_works_them_out_when_it_opens() {
     // which came later), schema at the migration before.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP INDEX blobs_queue; ALTER TABLE blobs DROP COLUMN priority; \
+        "DROP TABLE blob_records; \
+         DROP INDEX blobs_queue; ALTER TABLE blobs DROP COLUMN priority; \
          ALTER TABLE blobs DROP COLUMN paused; \
          CREATE INDEX blobs_pending ON blobs (created_at) WHERE uploaded < size; \
          DROP INDEX records_by_task; ALTER TABLE records DROP COLUMN task; PRAGMA user_version = 3;",
@@ -766,6 +767,36 @@ fn a_store_from_before_tasks_were_kept_works_them_out_when_it_opens() {
     let wang = Store::open(&path, "wang", "phone-1").unwrap();
 
     assert_eq!(waiting(&wang), vec![(id, Some(sync_core::Task::Amend))]);
+}
+
+#[test]
+fn a_store_from_before_it_kept_which_records_hold_a_photo_works_it_out_when_it_opens() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("phone.db");
+    let mut wang = Store::open(&path, "wang", "phone-1").unwrap();
+    let first = wang.create(&complaint(&wang, "leak", 124.3)).unwrap();
+    let second = wang.create(&complaint(&wang, "leak again", 124.3)).unwrap();
+    let photo = wang
+        .attach(&first, b"the same photo", "image/jpeg", None)
+        .unwrap();
+    wang.attach(&second, b"the same photo", "image/jpeg", None)
+        .unwrap();
+    drop(wang);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE blob_records; PRAGMA user_version = 5;")
+        .unwrap();
+    drop(conn);
+
+    let mut wang = Store::open(&path, "wang", "phone-1").unwrap();
+    wang.drop_photo(&first, &photo.sha256).unwrap();
+
+    assert_eq!(
+        wang.pending_blobs().unwrap(),
+        1,
+        "still queued for the second"
+    );
+    wang.drop_photo(&second, &photo.sha256).unwrap();
+    assert_eq!(wang.pending_blobs().unwrap(), 0);
 }
 
 #[test]
