@@ -108,17 +108,23 @@ pub async fn issue_token(state: &AppState, user: &User) -> Result<(String, i64),
     Ok((token, expires_at))
 }
 
-/// A new bearer token: 32 random bytes, hex, with a recognisable prefix.
+/// A new bearer token: 32 random bytes with a recognisable prefix.
 pub fn new_token() -> String {
     new_secret("gst")
 }
 
-/// A new secret: `prefix`, `_`, and 32 random bytes in hex (tokens `gst`, device credentials
-/// `gsd`: the prefix tells a leaked one's kind at a glance).
+/// A new secret: `prefix`, `_`, and 32 random bytes in unpadded base64url (tokens `gst`, device
+/// credentials `gsd`: the prefix tells a leaked one's kind at a glance). Base64url rather than
+/// hex because a phone sends its token on every poll: 43 characters instead of 64, 21 bytes
+/// less on each request over a 2G link, and nothing in it a header or a URL must escape.
 pub fn new_secret(prefix: &str) -> String {
+    use base64::Engine as _;
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
-    format!("{prefix}_{}", hex(&bytes))
+    format!(
+        "{prefix}_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    )
 }
 
 /// How a token is stored: SHA-256, hex. A leaked database does not leak usable tokens.
@@ -428,7 +434,12 @@ mod tests {
     fn tokens_are_unique_and_stored_only_as_hashes() {
         let (a, b) = (new_token(), new_token());
         assert_ne!(a, b);
-        assert_eq!(a.len(), 4 + 64);
+        assert_eq!(a.len(), 4 + 43);
+        assert!(
+            a[4..]
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
         assert_eq!(token_hash(&a).len(), 64);
         assert_ne!(token_hash(&a), token_hash(&b));
     }

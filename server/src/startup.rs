@@ -139,7 +139,11 @@ impl Application {
         // after its record) reuses its connection instead of paying a new handshake on a slow
         // link; actix's default closes idle connections after 5 s.
         .keep_alive(std::time::Duration::from_secs(75))
-        .listen(listener)
+        // HTTP/1.1 and cleartext HTTP/2 (prior knowledge) on the same port. A phone reaches the
+        // server through the city's TLS proxy, which speaks HTTP/2 to it; HTTP/2 here lets a
+        // proxy (or a phone on a private network) keep it end to end, where header compression
+        // brings an empty poll under 200 bytes.
+        .listen_auto_h2c(listener)
         .map_err(|source| StartupError::Bind {
             address: format!("port {port}"),
             source,

@@ -33,7 +33,8 @@ use sync_core::{
 use tokio::process::Child;
 
 use crate::crash::{contact_key_file, start_server_with};
-use crate::helpers::{Backend, PASSWORD, collection, fresh_database, rect_feature};
+use crate::helpers::{Backend, PASSWORD, TestApp, collection, fresh_database, rect_feature};
+use gridsync_test_macros::both_backends;
 use link::{Impairment, Link};
 
 /// The grids of the village, side by side from west to east, 0.01° wide.
@@ -1220,4 +1221,82 @@ async fn a_field_week_on_sqlite_ends_with_every_record_once_and_every_copy_conve
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_field_week_on_postgres_ends_with_every_record_once_and_every_copy_converged() {
     run(Backend::Postgres).await;
+}
+
+/// How many polls each protocol is measured over, after one that opens the connection.
+const POLLS: u64 = 10;
+
+/// One poll of an up-to-date phone through the link: nothing goes up, nothing comes back.
+async fn empty_poll(client: &reqwest::Client, url: &str, phone: &mut crate::sync::Phone) {
+    let request = phone.store.prepare_sync(16 * 1024).unwrap();
+    let response = client
+        .post(format!("{url}/api/v1/sync"))
+        .bearer_auth(&phone.token)
+        .header("x-gridsync-device", &phone.device)
+        .header("content-type", "application/vnd.gridsync.sync")
+        .body(request.bytes)
+        .send()
+        .await
+        .expect("poll");
+    assert_eq!(response.status(), 200);
+    let report = phone
+        .store
+        .apply_sync(&response.bytes().await.unwrap())
+        .unwrap();
+    assert!(
+        report.changed.is_empty() && report.acknowledged.is_empty() && !report.more,
+        "the phone was up to date: {report:?}"
+    );
+}
+
+/// What an up-to-date phone's poll costs on the wire over one kept-alive connection, the same
+/// polls over HTTP/1.1 and over HTTP/2 in one run. HTTP/1.1 spells out every header on every
+/// request; HTTP/2's header compression sends a repeated header as a table index, so what is
+/// left is the frames, the bearer token (never indexed, as HTTP/2 stacks treat credentials) and
+/// the response's date.
+#[both_backends]
+async fn an_empty_poll_costs_at_most_200_bytes_on_the_wire_over_http2(app: TestApp) {
+    use crate::sync::{Phone, WORKER_GRID, centre};
+    app.load_demo_map().await;
+    let mut phone = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    phone.complaint_at("Streetlight out", centre(WORKER_GRID), Crs::Wgs84);
+    phone.sync_all(&app).await;
+    let server: SocketAddr = app.address.trim_start_matches("http://").parse().unwrap();
+    let link = Link::start(server, Impairment::none(), 0).await;
+    link.set_impaired(false);
+
+    let mut per_poll = Vec::new();
+    for (protocol, client) in [
+        ("HTTP/1.1", reqwest::Client::builder().http1_only().build()),
+        (
+            "HTTP/2",
+            reqwest::Client::builder().http2_prior_knowledge().build(),
+        ),
+    ] {
+        let client = client.unwrap();
+        empty_poll(&client, &link.url, &mut phone).await;
+        let connections = link.counters.connections.load(Ordering::Relaxed);
+        let (up, down) = link.counters.bytes();
+        for _ in 0..POLLS {
+            empty_poll(&client, &link.url, &mut phone).await;
+        }
+        let (up_after, down_after) = link.counters.bytes();
+        assert_eq!(
+            link.counters.connections.load(Ordering::Relaxed),
+            connections,
+            "{protocol}: every poll on the kept-alive connection"
+        );
+        let (up, down) = ((up_after - up) / POLLS, (down_after - down) / POLLS);
+        println!(
+            "an empty poll over {protocol}: {up} B up, {down} B down, {} B",
+            up + down
+        );
+        per_poll.push(up + down);
+    }
+    assert!(
+        per_poll[1] <= 200,
+        "an empty poll over HTTP/2 costs {} B on the wire",
+        per_poll[1]
+    );
+    assert!(per_poll[1] < per_poll[0], "HTTP/2 costs less than HTTP/1.1");
 }

@@ -10,7 +10,7 @@ use sync_core::{
 use crate::helpers::{TestApp, assert_problem};
 use gridsync_test_macros::both_backends;
 
-const WORKER_GRID: &str = "22030200100101";
+pub const WORKER_GRID: &str = "22030200100101";
 /// The complainant every phone complaint names: personal data that must reach only the desk,
 /// admins and the lead department.
 pub const COMPLAINANT_NAME: &str = "张三丰";

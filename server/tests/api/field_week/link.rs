@@ -47,6 +47,20 @@ pub struct Counters {
     pub duplicated: AtomicU64,
 }
 
+impl Impairment {
+    /// A clean link: every byte forwarded at once, only counted.
+    pub fn none() -> Impairment {
+        Impairment {
+            latency_ms: 0..=0,
+            kbit_per_s: 0..=0,
+            cut: 0.0,
+            cut_within: 1,
+            silent: 0.0,
+            duplicate: 0.0,
+        }
+    }
+}
+
 impl Counters {
     pub fn bytes(&self) -> (u64, u64) {
         (
@@ -271,10 +285,11 @@ async fn pump(
             {
                 twin = None;
             }
+            // Counted before it is written: once the receiver has read it, it is counted.
+            delivered.fetch_add(chunk.len() as u64, Ordering::Relaxed);
             if to.write_all(&chunk).await.is_err() {
                 return;
             }
-            delivered.fetch_add(chunk.len() as u64, Ordering::Relaxed);
         }
     };
     let (cut, ()) = tokio::join!(reader, writer);
