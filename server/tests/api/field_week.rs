@@ -1281,11 +1281,16 @@ async fn an_empty_poll_costs_at_most_200_bytes_on_the_wire_over_http2(app: TestA
             empty_poll(&client, &link.url, &mut phone).await;
         }
         let (up_after, down_after) = link.counters.bytes();
-        assert_eq!(
-            link.counters.connections.load(Ordering::Relaxed),
-            connections,
-            "{protocol}: every poll on the kept-alive connection"
-        );
+        // HTTP/2 shares its one connection from the first poll on. An HTTP/1.1 client may open
+        // another when a poll starts before its pool has taken the last connection back; that
+        // costs a TCP handshake (not counted here) and no HTTP bytes, so it is not asserted.
+        if protocol == "HTTP/2" {
+            assert_eq!(
+                link.counters.connections.load(Ordering::Relaxed),
+                connections,
+                "{protocol}: every poll on the kept-alive connection"
+            );
+        }
         let (up, down) = ((up_after - up) / POLLS, (down_after - down) / POLLS);
         println!(
             "an empty poll over {protocol}: {up} B up, {down} B down, {} B",
