@@ -1152,4 +1152,68 @@ mod tests {
             .collect();
         assert_eq!(parents, [Some("P1".to_string()), Some("P2".to_string())]);
     }
+
+    /// A feature from parts a file may hold: a code from a small set (so codes repeat and name
+    /// each other as parents), a level or none, and a ring that may be open, degenerate,
+    /// self-crossing or off the globe.
+    fn arbitrary_feature() -> impl proptest::strategy::Strategy<Value = Value> {
+        use proptest::prelude::*;
+        let code = prop_oneof![
+            Just(json!("V1")),
+            Just(json!("V1G1")),
+            Just(json!("V1G2")),
+            Just(json!(220302001001u64)),
+            Just(json!("bad code!")),
+            Just(json!(null)),
+        ];
+        let level = prop_oneof![
+            Just(json!(null)),
+            Just(json!("village")),
+            Just(json!("grid")),
+            Just(json!("网格")),
+            Just(json!("nowhere")),
+        ];
+        let ring = proptest::collection::vec((-200.0f64..200.0, -100.0f64..100.0), 0..8);
+        (
+            code,
+            proptest::option::of(0usize..3),
+            level,
+            ring,
+            any::<bool>(),
+        )
+            .prop_map(|(code, parent, level, ring, close)| {
+                let mut ring: Vec<Value> = ring.into_iter().map(|(x, y)| json!([x, y])).collect();
+                if close && let Some(first) = ring.first().cloned() {
+                    ring.push(first);
+                }
+                let parent = parent.map(|i| ["V1", "V1G1", "nowhere"][i]);
+                json!({
+                    "type": "Feature",
+                    "properties": { "code": code, "name": "n", "parent": parent, "level": level },
+                    "geometry": { "type": "Polygon", "coordinates": [ring] },
+                })
+            })
+    }
+
+    proptest::proptest! {
+        /// Whatever a collection holds, every feature gets one result, each is either written
+        /// or rejected, a code is written once, and a written parent is of a shallower level.
+        #[test]
+        fn every_feature_is_written_once_or_rejected(
+            features in proptest::collection::vec(arbitrary_feature(), 0..8)
+        ) {
+            let plan = run(features.clone(), &[]);
+            proptest::prop_assert_eq!(plan.results.len(), features.len());
+            proptest::prop_assert_eq!(plan.rejected() + plan.accepted.len(), features.len());
+            let levels: HashMap<&str, Level> =
+                plan.accepted.iter().map(|a| (a.code.as_str(), a.level)).collect();
+            proptest::prop_assert_eq!(levels.len(), plan.accepted.len());
+            for area in &plan.accepted {
+                proptest::prop_assert!(crate::geometry::from_stored(&area.geometry).is_ok());
+                if let Some(parent) = area.parent.as_deref().and_then(|p| levels.get(p)) {
+                    proptest::prop_assert!(*parent < area.level);
+                }
+            }
+        }
+    }
 }

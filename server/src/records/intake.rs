@@ -159,6 +159,15 @@ pub struct PublicIntake {
 /// beyond creating it ([`Author::Public`]). A blank description is 400 `missing_description`;
 /// a record the schema refuses is 422 with the schema's code, as on every other way in.
 pub async fn take_in_public(state: &AppState, intake: PublicIntake) -> Result<Record, ApiError> {
+    let (record, contact, name) = public_record(intake)?;
+    let author = Author::Public { name };
+    create_record(state, author, "open311", &record, contact.as_ref()).await
+}
+
+/// The complaint a public intake makes, checked by the schema, with the complainant's contact
+/// details apart (they never enter the document) and the author's name: everything public
+/// intake decides before the database.
+pub fn public_record(intake: PublicIntake) -> Result<(Record, Option<Contact>, String), ApiError> {
     let description = intake.description.trim().to_string();
     if description.is_empty() {
         return Err(ApiError::bad_request(
@@ -186,10 +195,7 @@ pub async fn take_in_public(state: &AppState, intake: PublicIntake) -> Result<Re
         .complainant(complainant)
         .build();
     record.validate()?;
-    let author = Author::Public {
-        name: intake.author,
-    };
-    create_record(state, author, "open311", &record, contact.as_ref()).await
+    Ok((record, contact, intake.author))
 }
 
 /// Distance in metres between two WGS-84 points (`(lon, lat)`), on geo's mean-radius sphere.

@@ -15,7 +15,9 @@ pub use authority::{AccountAuthority, Author, PublicAuthority};
 pub use commit::{
     Stored, WriteContext, log_entries, record_row, store_upload, store_uploads, stored_docs,
 };
-pub use intake::{PublicIntake, create_record, create_records, duplicate_hints, take_in_public};
+pub use intake::{
+    PublicIntake, create_record, create_records, duplicate_hints, public_record, take_in_public,
+};
 pub use ownership::{decide_owner, reassign_owner, wgs84_point};
 pub use read::visible;
 

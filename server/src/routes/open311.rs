@@ -349,11 +349,11 @@ async fn take_in(state: &AppState, intake: PublicIntake) -> ApiResult<(String, V
     Ok((id, hints))
 }
 
-fn field<'a>(form: &'a HashMap<String, String>, name: &str) -> Option<&'a str> {
+fn field<'a>(form: &HashMap<&str, &'a str>, name: &str) -> Option<&'a str> {
     form.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
 }
 
-fn coordinate(form: &HashMap<String, String>, name: &str, range: f64) -> ApiResult<f64> {
+fn coordinate(form: &HashMap<&str, &str>, name: &str, range: f64) -> ApiResult<f64> {
     let text = field(form, name)
         .ok_or_else(|| ApiError::bad_request("missing_location", "lat and long are required"))?;
     text.parse::<f64>()
@@ -417,26 +417,21 @@ fn with_answers(description: &str, answers: &[(String, String)]) -> String {
     text
 }
 
-/// `POST /open311/v2/requests.{format}`: form-encoded; `api_key` optional (anonymous allowed).
-#[tracing::instrument(skip(state, req, form))]
-pub async fn create_request(
-    state: web::Data<AppState>,
-    req: HttpRequest,
-    format: web::Path<String>,
-    form: PublicForm<Vec<(String, String)>>,
-) -> ApiResult<HttpResponse> {
-    state.limits.check_request(Limit::Intake, &req)?;
-    let format = format_of(&format)?;
-    let pairs = form.0;
-    let given = answers_in(&pairs);
-    let form: HashMap<String, String> = pairs.into_iter().collect();
-    let author = client_of(&state, field(&form, "api_key")).await?;
-    let code = field(&form, "service_code")
-        .ok_or_else(|| ApiError::bad_request("missing_service_code", "service_code is required"))?;
-    // A service that does not exist is 404, as GeoReport v2 says.
-    let Some(category) = find_service(&state, code).await? else {
-        return Err(ApiError::NotFound(format!("no service {code:?}")));
-    };
+/// What a GeoReport v2 request form asks for `category`, read and checked without the database:
+/// the answers to the service's questions (400 with the catalogue's code), `lat` and `long`
+/// (400 `missing_location` / `invalid_location`), the complainant's name and phone (anonymous
+/// when neither is given), the description with the answers after it. A later field of the
+/// same name wins, as in the form's map; `attribute[...]` fields are read in order.
+pub fn request_intake(
+    pairs: &[(String, String)],
+    category: &Category,
+    author: String,
+) -> ApiResult<PublicIntake> {
+    let given = answers_in(pairs);
+    let form: HashMap<&str, &str> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let answers = category
         .read_answers(&given)
         .map_err(|e| ApiError::bad_request(e.code, e.detail))?;
@@ -449,24 +444,46 @@ pub async fn create_request(
         .join(" ");
     let phone = field(&form, "phone").map(str::to_string);
     let anonymous = name.is_empty() && phone.is_none();
-    let (id, hints) = take_in(
-        &state,
-        PublicIntake {
-            category: code.to_string(),
-            point: (lon, lat),
-            description: with_answers(field(&form, "description").unwrap_or_default(), &answers),
-            title: None,
-            complainant: NewComplainant {
-                anonymous,
-                kind: ComplainantType::Person,
-                name: (!name.is_empty()).then_some(name),
-                phone,
-            },
-            author,
-            channel: Channel::Open311,
+    Ok(PublicIntake {
+        category: category.code.clone(),
+        point: (lon, lat),
+        description: with_answers(field(&form, "description").unwrap_or_default(), &answers),
+        title: None,
+        complainant: NewComplainant {
+            anonymous,
+            kind: ComplainantType::Person,
+            name: (!name.is_empty()).then_some(name),
+            phone,
         },
-    )
-    .await?;
+        author,
+        channel: Channel::Open311,
+    })
+}
+
+/// `POST /open311/v2/requests.{format}`: form-encoded; `api_key` optional (anonymous allowed).
+#[tracing::instrument(skip(state, req, form))]
+pub async fn create_request(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    format: web::Path<String>,
+    form: PublicForm<Vec<(String, String)>>,
+) -> ApiResult<HttpResponse> {
+    state.limits.check_request(Limit::Intake, &req)?;
+    let format = format_of(&format)?;
+    let pairs = form.0;
+    let form: HashMap<&str, &str> = pairs
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let author = client_of(&state, field(&form, "api_key")).await?;
+    let code = field(&form, "service_code")
+        .ok_or_else(|| ApiError::bad_request("missing_service_code", "service_code is required"))?;
+    // A service that does not exist is 404, as GeoReport v2 says.
+    let Some(category) = find_service(&state, code).await? else {
+        return Err(ApiError::NotFound(format!("no service {code:?}")));
+    };
+    let intake = request_intake(&pairs, &category, author)?;
+    let (id, hints) = take_in(&state, intake).await?;
     let notice = if hints.is_empty() {
         "received".to_string()
     } else {
@@ -855,7 +872,118 @@ mod tests {
         assert_eq!(parse_w3c("2026-13-01T00:00:00Z"), None);
     }
 
+    /// A service asking one question of each Open311 datatype, two of them required.
+    fn service() -> Category {
+        let attributes = serde_json::from_value(json!([
+            {"code": "where", "datatype": "string", "required": true, "description": "Where?"},
+            {"code": "depth", "datatype": "number", "description": "How deep (cm)?"},
+            {"code": "since", "datatype": "datetime", "description": "Since when?"},
+            {"code": "kind", "datatype": "singlevaluelist", "required": true, "description": "Kind",
+             "values": [{"key": "pothole", "name": "坑洼"}, {"key": "crack", "name": "裂缝"}]},
+            {"code": "near", "datatype": "multivaluelist", "description": "Near",
+             "values": [{"key": "school", "name": "学校"}, {"key": "market", "name": "市场"}]}
+        ]))
+        .unwrap();
+        Category {
+            code: "municipal.roads".into(),
+            parent: Some("municipal".into()),
+            level: 2,
+            name: "道路".into(),
+            name_en: None,
+            description: String::new(),
+            department: None,
+            deadline_class: None,
+            keywords: Vec::new(),
+            attributes,
+            active: true,
+            updated_at: 0,
+            updated_by: "admin".into(),
+        }
+    }
+
+    /// A form field a client may send, with a value that may or may not make sense for it.
+    fn form_field() -> impl proptest::strategy::Strategy<Value = (String, String)> {
+        use proptest::prelude::*;
+        let key = proptest::sample::select(vec![
+            "lat",
+            "long",
+            "description",
+            "first_name",
+            "last_name",
+            "phone",
+            "attribute[where]",
+            "attribute[depth]",
+            "attribute[since]",
+            "attribute[kind]",
+            "attribute[near][]",
+            "attribute[nope]",
+            "attribute[",
+        ]);
+        let value = prop_oneof![
+            Just("43.88".to_string()),
+            Just("125.32".to_string()),
+            Just("NaN".to_string()),
+            Just("1e999".to_string()),
+            Just("-91".to_string()),
+            Just("pothole".to_string()),
+            Just("school".to_string()),
+            Just("2026-10-01T20:00:00+08:00".to_string()),
+            Just("13912345678".to_string()),
+            Just(" ".to_string()),
+            "\\PC{0,40}",
+        ];
+        (key.prop_map(str::to_string), value)
+    }
+
     proptest::proptest! {
+        /// Whatever a form holds, it is read into a complaint the schema accepts or refused
+        /// with a client error, never a server error; an accepted one is on the globe, of the
+        /// service asked for, and anonymous exactly when it names nobody and no phone.
+        #[test]
+        fn any_request_form_is_a_valid_complaint_or_a_client_error(
+            complete in proptest::bool::ANY,
+            extra in proptest::collection::vec(form_field(), 0..8)
+        ) {
+            use actix_web::ResponseError as _;
+            // Half the forms start complete, so what follows (a later field wins, answers to a
+            // multivaluelist add up) is read on top of a form that would be accepted.
+            let base = [
+                ("lat", "43.88"),
+                ("long", "125.32"),
+                ("description", "路面坑洼"),
+                ("attribute[where]", "north gate"),
+                ("attribute[kind]", "pothole"),
+            ];
+            let pairs: Vec<(String, String)> = base
+                .iter()
+                .filter(|_| complete)
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .chain(extra)
+                .collect();
+            let intake = match request_intake(&pairs, &service(), "open311:anonymous".into()) {
+                Ok(intake) => intake,
+                Err(error) => {
+                    proptest::prop_assert!(error.status_code().is_client_error());
+                    return Ok(());
+                }
+            };
+            let (lon, lat) = intake.point;
+            proptest::prop_assert!(lon.abs() <= 180.0 && lat.abs() <= 90.0);
+            proptest::prop_assert_eq!(&intake.category, "municipal.roads");
+            proptest::prop_assert_eq!(
+                intake.complainant.anonymous,
+                intake.complainant.name.is_none() && intake.complainant.phone.is_none()
+            );
+            match crate::records::public_record(intake) {
+                Ok((record, contact, _)) => {
+                    proptest::prop_assert!(record.validate().is_ok());
+                    let has_contact = record.complainant.as_ref().is_some_and(|c| c.has_contact);
+                    proptest::prop_assert_eq!(has_contact, contact.is_some());
+                }
+                Err(error) => proptest::prop_assert!(error.status_code().is_client_error()),
+            }
+        }
+
         #[test]
         fn a_w3c_time_reads_back_to_its_second(ms in -10_000_000_000_000i64..10_000_000_000_000) {
             proptest::prop_assert_eq!(parse_w3c(&w3c(ms)), Some(ms.div_euclid(1000) * 1000));
