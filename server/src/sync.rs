@@ -5,6 +5,7 @@
 //! sync-core decides (merge, validate, check, pack the response); this module moves documents
 //! between those decisions and the database.
 
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 
 use sync_core::{Authority, RecordDoc, ResponseBuilder, SyncRequest, Verdict, answer_need};
@@ -257,45 +258,64 @@ pub async fn handle_sync(
     let scope = authority.scope();
     let mut after = from;
     let (mut next, mut more) = (head, false);
-    // Records that changed hands since the cursor (their owner decision is in the feed).
-    let mut moved: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    // A record that moved into the account's areas after the device's cursor (its owner
+    // decision is in the feed) comes with its earlier history, which the device never
+    // received: the whole document goes in place of that change, within the budget like any
+    // change. (An account that reads everything held the history already.)
+    let mut sent_whole: HashSet<String> = HashSet::new();
     'feed: loop {
         let page = store
             .change_feed(after, head, &origin, &scope, FEED_PAGE)
             .await?;
         let full_page = page.len() as i64 == FEED_PAGE;
+        let mut arriving = HashMap::new();
+        if scope != RecordScope::All {
+            let moved: BTreeSet<&str> = page
+                .iter()
+                .filter(|item| item.origin == OWNER_ORIGIN)
+                .map(|item| item.record_id.as_str())
+                .filter(|id| !sent_whole.contains(*id))
+                .collect();
+            if !moved.is_empty() {
+                let moved: Vec<String> = moved.into_iter().map(str::to_string).collect();
+                arriving = store
+                    .record_docs_older_than(&moved, from)
+                    .await?
+                    .into_iter()
+                    .collect();
+            }
+        }
+        // Read after this page: a document sent whole holds the page's later changes to it.
+        let mut whole_in_page = HashSet::new();
         for item in &page {
             let Ok(id) = uuid::Uuid::parse_str(&item.record_id) else {
                 continue;
             };
-            if !builder.push_change(id, &item.bytes) {
+            let fits = if whole_in_page.contains(&item.record_id) {
+                true
+            } else if let Some(doc) = arriving.remove(&item.record_id) {
+                let fits = builder.push_whole_in_feed(sync_core::DocUpdate {
+                    id,
+                    mode: sync_core::UpdateMode::Merge,
+                    bytes: doc.doc,
+                });
+                if fits {
+                    sent_whole.insert(item.record_id.clone());
+                    whole_in_page.insert(item.record_id.clone());
+                }
+                fits
+            } else {
+                builder.push_change(id, &item.bytes)
+            };
+            if !fits {
                 next = item.seq - 1;
                 more = true;
                 break 'feed;
-            }
-            if item.origin == OWNER_ORIGIN {
-                moved.insert(item.record_id.clone());
             }
             after = item.seq;
         }
         if !full_page {
             break;
-        }
-    }
-    // A record that moved into the account's areas after the device's cursor comes with its
-    // earlier history, which the device never received: it gets the whole document in this
-    // exchange rather than asking for it in the next. (An account that reads everything held
-    // the history already.)
-    if scope != RecordScope::All && !moved.is_empty() {
-        let moved: Vec<String> = moved.into_iter().collect();
-        for (id, doc) in store.record_docs_older_than(&moved, from).await? {
-            if let Ok(id) = uuid::Uuid::parse_str(&id) {
-                builder.push_whole(sync_core::DocUpdate {
-                    id,
-                    mode: sync_core::UpdateMode::Merge,
-                    bytes: doc.doc,
-                });
-            }
         }
     }
     tell_departures(

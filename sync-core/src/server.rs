@@ -316,6 +316,24 @@ impl ResponseBuilder {
         self.response.updates.push(update);
     }
 
+    /// Adds a whole document to merge as part of the feed (a record that moved into the
+    /// device's scope, whose earlier history it never received), if it fits the budget, as
+    /// [`ResponseBuilder::push_change`] does: the feed's first content always fits.
+    pub fn push_whole_in_feed(&mut self, update: DocUpdate) -> bool {
+        let replaced = self
+            .index
+            .get(&update.id)
+            .map(|&i| &self.response.updates[i])
+            .filter(|existing| existing.mode == UpdateMode::Merge)
+            .map_or(0, DocUpdate::encoded_len);
+        let cost = update.encoded_len().saturating_sub(replaced);
+        if self.used + cost > self.budget && self.has_feed_content() {
+            return false;
+        }
+        self.push_whole(update);
+        true
+    }
+
     /// Adds one change of the feed, if it fits the budget. The first change always fits, so a
     /// change larger than the budget cannot stall a device forever.
     pub fn push_change(&mut self, id: RecordId, change: &[u8]) -> bool {
@@ -630,6 +648,34 @@ mod tests {
 
         assert_eq!(response.updates.len(), 1);
         assert_eq!(response.updates[0].bytes, b"the whole documentlater");
+    }
+
+    #[test]
+    fn a_whole_document_in_the_feed_fits_first_and_otherwise_only_within_the_budget() {
+        let small = SyncRequest {
+            response_budget: 400,
+            ..SyncRequest::default()
+        };
+        let whole = |len: usize| DocUpdate {
+            id: uuid::Uuid::now_v7(),
+            mode: UpdateMode::Merge,
+            bytes: vec![7; len],
+        };
+        let mut builder = ResponseBuilder::new(&small, 1 << 20);
+        assert!(
+            builder.push_whole_in_feed(whole(1000)),
+            "the first always fits"
+        );
+        assert!(
+            !builder.push_whole_in_feed(whole(10)),
+            "the budget is spent"
+        );
+
+        let mut builder = ResponseBuilder::new(&small, 1 << 20);
+        assert!(builder.push_whole_in_feed(whole(100)));
+        assert!(builder.push_whole_in_feed(whole(100)));
+        assert!(!builder.push_whole_in_feed(whole(100)));
+        assert_eq!(builder.finish(0, true).updates.len(), 2);
     }
 
     #[test]

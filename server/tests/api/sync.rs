@@ -169,6 +169,65 @@ async fn a_record_moved_into_a_grid_reaches_its_worker_whole_in_one_exchange(app
     assert!(received.timeline.iter().any(|e| e.note == "checked twice"));
 }
 
+/// Records that move into a grid reach its worker whole, but an answer holds no more of them
+/// than its budget: a phone on 2G asking for 4 KiB at a time gets answers of that size, and in
+/// the end every record with its history.
+#[both_backends]
+async fn records_moving_into_a_grid_arrive_whole_within_each_answers_budget(app: TestApp) {
+    app.load_demo_map().await;
+    let mut author = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let mut next_door = Phone::new(&app, "zhao", Role::GridWorker, &[OTHER_GRID]).await;
+    let ids: Vec<RecordId> = (0..20)
+        .map(|i| {
+            let id = author.complaint_at(&format!("Leak {i}"), centre(WORKER_GRID), Crs::Wgs84);
+            for visit in 0..5 {
+                let note = format!("visit {visit}: water still coming through the ceiling");
+                author.store.add_note(&id, &note).unwrap();
+            }
+            id
+        })
+        .collect();
+    author.sync_all(&app).await;
+    next_door.sync_all(&app).await;
+    for id in &ids {
+        move_to(&mut author, id, OTHER_GRID);
+    }
+    author.sync_all(&app).await;
+
+    let budget = 4096;
+    let mut answers = 0;
+    loop {
+        let request = next_door.store.prepare_sync(budget).unwrap();
+        let response = next_door.exchange(&app, request.bytes).await;
+        let bytes = response.bytes().await.unwrap();
+        let answer = sync_core::SyncResponse::decode(&bytes).unwrap();
+        assert!(
+            bytes.len() <= budget || answer.updates.len() == 1,
+            "an answer of {} B with {} updates for a budget of {budget} B",
+            bytes.len(),
+            answer.updates.len()
+        );
+        answers += 1;
+        if !next_door.store.apply_sync(&bytes).unwrap().more {
+            break;
+        }
+        assert!(answers < 100, "the moves never finished arriving");
+    }
+
+    assert!(
+        answers > 2,
+        "twenty records with their history in {answers} answers"
+    );
+    for id in &ids {
+        let received = next_door.store.get(id).unwrap();
+        assert_eq!(received, author.store.get(id).unwrap());
+        assert_eq!(
+            received.owner_grid.as_ref().unwrap().code.as_deref(),
+            Some(OTHER_GRID)
+        );
+    }
+}
+
 #[both_backends]
 async fn a_phones_record_gets_its_owner_grid_and_reaches_that_grids_leader_only(app: TestApp) {
     app.load_demo_map().await;
