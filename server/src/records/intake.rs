@@ -220,22 +220,15 @@ pub async fn duplicate_hints(
     let rows = state
         .store
         .list_records(&RecordQuery {
-            scope: RecordScope::All,
-            owners: None,
-            unassigned: false,
             kind: Some("complaint".into()),
-            status: None,
-            channel: None,
             created_from: Some(now - DUPLICATE_WINDOW_MS),
-            created_to: None,
             bbox: Some([
                 point.0 - dlon,
                 point.1 - dlat,
                 point.0 + dlon,
                 point.1 + dlat,
             ]),
-            after: None,
-            limit: DUPLICATE_CANDIDATES,
+            ..RecordQuery::within(RecordScope::All, DUPLICATE_CANDIDATES)
         })
         .await?;
     let mut near: Vec<(f64, String)> = rows

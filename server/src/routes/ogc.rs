@@ -402,18 +402,12 @@ pub async fn items(
         };
         let (from, to) = datetime.unwrap_or((None, None));
         let query = RecordQuery {
-            scope: authority.scope(),
-            owners: None,
-            unassigned: false,
-            kind: None,
-            status: None,
-            channel: None,
             created_from: from,
             // `to` is inclusive in OGC; the store's bound is exclusive.
             created_to: to.map(|t| t + 1),
             bbox,
             after: q.cursor.as_deref().map(parse_cursor).transpose()?,
-            limit: limit as i64 + 1,
+            ..RecordQuery::within(authority.scope(), limit as i64 + 1)
         };
         let matched = state.store.count_records(&query, i64::MAX).await?;
         let mut rows = state.store.list_records(&query).await?;

@@ -672,17 +672,10 @@ pub async fn list_requests(
     let rows = state
         .store
         .list_records(&RecordQuery {
-            scope: RecordScope::All,
-            owners: None,
-            unassigned: false,
             kind: Some("complaint".into()),
-            status: None,
-            channel: None,
             created_from: Some(start),
             created_to: Some(end + 1),
-            bbox: None,
-            after: None,
-            limit: MAX_REQUESTS,
+            ..RecordQuery::within(RecordScope::All, MAX_REQUESTS)
         })
         .await?;
     for row in rows {

@@ -955,17 +955,9 @@ pub async fn queue(
         let rows = state
             .store
             .list_records(&RecordQuery {
-                scope: authority.scope(),
-                owners: None,
-                unassigned: false,
                 kind: Some(awaiting.kind.to_string()),
                 status: Some(awaiting.status.to_string()),
-                channel: None,
-                created_from: None,
-                created_to: None,
-                bbox: None,
-                after: None,
-                limit,
+                ..RecordQuery::within(authority.scope(), limit)
             })
             .await?;
         let under_review = |row: &crate::store::RecordRow| {
