@@ -145,6 +145,18 @@ def main() -> None:
                     ".map(f => f.dataset.sha256)"
                 )
                 out["injected_images"] += page.locator('img[src="x"]').count()
+                out["events"] = page.locator("ol.timeline li b").all_inner_texts()
+                # Values set at once by two people: the timeline marks them apart.
+                marked = page.locator("ol.timeline li.conflict")
+                out["conflicts"] = marked.evaluate_all(
+                    "ls => ls.map(l => l.querySelector('.note').textContent)"
+                )
+                if marked.count():
+                    colour = "e => getComputedStyle(e).color"
+                    out["conflict_colour"] = marked.first.locator("b").evaluate(colour)
+                    out["event_colour"] = (
+                        page.locator("ol.timeline li:not(.conflict) b").first.evaluate(colour)
+                    )
                 if shots:
                     page.screenshot(path=f"{shots}-record.png", full_page=True)
 

@@ -60,6 +60,8 @@ export const EVENT = {
   created: '登记',
   owner_assigned: '确定所属网格',
   owner_changed: '所属网格变更',
+  note: '备注',
+  photo: '添加照片',
   conflict: '同时修改',
   photo_dropped: '撤下未上传的照片',
   supervision: '督办',

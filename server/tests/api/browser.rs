@@ -155,6 +155,7 @@ macro_rules! on_both_backends {
 }
 
 on_both_backends!(
+    the_desk_sees_a_workers_overruled_category_marked_in_the_timeline,
     an_admin_keeps_accounts_departments_and_categories,
     the_desk_links_a_duplicate_from_the_hints_beside_it,
     the_desk_dispatches_where_the_form_says_the_rules_send_it,
@@ -626,4 +627,63 @@ async fn the_desk_dispatches_where_the_form_says_the_rules_send_it(backend: Back
         .unwrap();
     assert_eq!(case["lead_department"], "environment");
     assert_eq!(status(&app, &desk, &id).await, "dispatched");
+}
+
+/// A worker, offline, reclassifies a complaint while the desk accepts it under another
+/// category: the desk's value stands, and the record's page shows the desk the overruled value
+/// as a marked timeline entry.
+async fn the_desk_sees_a_workers_overruled_category_marked_in_the_timeline(backend: Backend) {
+    use crate::sync::{Phone, centre};
+    use gridsync_server::domain::Role;
+    use sync_core::Crs;
+    let app = demo(backend).await;
+    let desk = token(&app, "dispatcher").await;
+    let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[GRID]).await;
+    let mut colleague = Phone::new(&app, "li", Role::GridWorker, &[GRID]).await;
+    let id = worker.complaint_at("路灯不亮", centre(GRID), Crs::Wgs84);
+    worker.sync_all(&app).await;
+    colleague.sync_all(&app).await;
+    // A note the worker's phone has not seen: the desk's edit is made on a document with more
+    // operations than the worker's, so the desk's value is the one every replica keeps.
+    colleague.store.add_note(&id, "灯杆有点歪").unwrap();
+    colleague.sync_all(&app).await;
+    worker
+        .store
+        .update(&id, |r| {
+            r.category = "municipal.roads".into();
+            Ok(())
+        })
+        .unwrap();
+    let id = id.to_string();
+    act(
+        &app,
+        &desk,
+        &id,
+        json!({ "action": "accept", "category": "municipal.lighting" }),
+    )
+    .await;
+    assert_eq!(worker.sync_all(&app).await.conflicts.len(), 1);
+
+    let shown = in_browser(
+        &app,
+        "dispatcher",
+        "desk-sees-conflict",
+        json!({ "record": id }),
+    )
+    .await;
+
+    assert_eq!(
+        shown["conflicts"],
+        json!([
+            "同时修改「分类」：保留 municipal.lighting（dispatcher），未采用 municipal.roads（wang）"
+        ]),
+        "{shown}"
+    );
+    assert_ne!(shown["conflict_colour"], shown["event_colour"], "{shown}");
+    assert_eq!(
+        shown["events"],
+        json!(["登记", "确定所属网格", "备注", "受理", "同时修改"]),
+        "every event in words, none as its code: {shown}"
+    );
+    assert_eq!(shown["errors"], json!([]), "{shown}");
 }
