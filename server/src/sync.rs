@@ -177,12 +177,16 @@ pub async fn handle_sync(
     let store = state.store.as_ref();
     let mut builder = ResponseBuilder::new(&request, MAX_RESPONSE_BYTES);
 
-    let ctx = WriteContext::new(
+    let mut ctx = WriteContext::new(
         Author::Account(user.clone()),
         device,
         map.clone(),
         actor.clone(),
     );
+    if !request.uploads.is_empty() {
+        // A note of an overruled category names it as people read it.
+        ctx.category_names = crate::workflow::catalogue::names(&store.categories().await?);
+    }
     let origin = ctx.origin.clone();
     let stored = store_uploads(store, &state.commits, &request.uploads, &ctx).await?;
     // The feed runs up to the head read with the token, or further, to this request's own

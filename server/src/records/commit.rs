@@ -3,6 +3,7 @@
 //! entries committed together (with other requests' writes through the group commit), and the
 //! whole retried when another writer stored the document in between.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sync_core::automerge::ActorId;
@@ -94,6 +95,9 @@ pub struct WriteContext {
     pub actor: ActorId,
     /// Where the changes came from ([`Author::origin`]).
     pub origin: String,
+    /// Category names by code, for the timeline's notes of overruled values (a code stands
+    /// for itself when missing).
+    pub category_names: BTreeMap<String, String>,
 }
 
 impl WriteContext {
@@ -105,6 +109,7 @@ impl WriteContext {
             map,
             actor,
             origin,
+            category_names: BTreeMap::new(),
         }
     }
 }
@@ -187,7 +192,13 @@ fn merge_and_decide(
     } else {
         let heads = doc.heads();
         let current = decided.clone().unwrap_or_else(|| record.clone());
-        let noted = super::conflict::note_conflicts(&mut doc, &current, &conflicts, &ctx.actor);
+        let noted = super::conflict::note_conflicts(
+            &mut doc,
+            &current,
+            &conflicts,
+            &ctx.actor,
+            &ctx.category_names,
+        );
         server_changes.extend(log_entries(
             &doc.automerge().get_changes(&heads),
             super::SERVER,

@@ -2,6 +2,8 @@
 //! else set at the same time, the server writes a `conflict` event naming the field, the value
 //! every replica shows and who wrote it, and the value that is not shown and its writer.
 
+use std::collections::BTreeMap;
+
 use sync_core::automerge::ActorId;
 use sync_core::{Conflict, Record, RecordDoc, Writer, push_event};
 
@@ -48,15 +50,38 @@ fn shown(value: &serde_json::Value) -> String {
     }
 }
 
-/// The timeline note of one conflict.
-pub fn conflict_note(conflict: &Conflict) -> String {
+/// A field's value as people read it: a category by its name (from `categories`), a risk
+/// level or hazard type in words, anything else as [`shown`].
+fn in_words(
+    field: &str,
+    value: &serde_json::Value,
+    categories: &BTreeMap<String, String>,
+) -> String {
+    let Some(code) = value.as_str() else {
+        return shown(value);
+    };
+    let word = match field {
+        "category" => categories.get(code).map(String::as_str),
+        "inspection.risk_level" => Some(crate::workflow::hazards::risk_level_name(code)),
+        "inspection.hazard_type" => Some(crate::workflow::hazards::hazard_type_name(code)),
+        _ => None,
+    };
+    match word {
+        Some(word) => shown(&serde_json::Value::String(word.to_string())),
+        None => shown(value),
+    }
+}
+
+/// The timeline note of one conflict, categories named from `categories` (code → name).
+pub fn conflict_note(conflict: &Conflict, categories: &BTreeMap<String, String>) -> String {
     let by = |who: &Option<String>| who.clone().unwrap_or_else(|| "未知".into());
+    let field = conflict.field.as_str();
     format!(
         "同时修改「{}」：保留 {}（{}），未采用 {}（{}）",
-        field_label(&conflict.field),
-        shown(&conflict.kept),
+        field_label(field),
+        in_words(field, &conflict.kept, categories),
         by(&conflict.kept_by),
-        shown(&conflict.overruled),
+        in_words(field, &conflict.overruled, categories),
         by(&conflict.overruled_by),
     )
 }
@@ -70,11 +95,12 @@ pub fn note_conflicts(
     record: &Record,
     conflicts: &[Conflict],
     actor: &ActorId,
+    categories: &BTreeMap<String, String>,
 ) -> Option<Record> {
     doc.set_actor(actor.clone());
     let written = doc.update_from(record, &Writer::new(SERVER, SERVER), |r| {
         for conflict in conflicts.iter().take(NOTED) {
-            push_event(r, SERVER, "conflict", &conflict_note(conflict));
+            push_event(r, SERVER, "conflict", &conflict_note(conflict, categories));
         }
         if conflicts.len() > NOTED {
             let more = format!("另有 {} 处同时修改", conflicts.len() - NOTED);
@@ -111,9 +137,34 @@ mod tests {
     }
 
     #[test]
+    fn a_note_names_categories_and_risk_levels_as_people_read_them() {
+        let categories = [("municipal.lighting".to_string(), "路灯照明".to_string())].into();
+        let category = conflict(
+            "category",
+            "municipal.lighting".into(),
+            "municipal.gone".into(),
+        );
+        let note = conflict_note(&category, &categories);
+        assert!(
+            note.contains("保留 路灯照明（") && note.contains("未采用 municipal.gone（"),
+            "a category without a name stands as its code: {note}"
+        );
+        let level = conflict("inspection.risk_level", "critical".into(), "low".into());
+        let note = conflict_note(&level, &categories);
+        assert!(
+            note.starts_with("同时修改「风险等级」：保留 重大（"),
+            "{note}"
+        );
+        assert!(note.contains("未采用 低（"), "{note}");
+    }
+
+    #[test]
     fn a_note_quotes_two_longest_captions_within_a_notes_limit() {
         let long = "照".repeat(limits::NOTE);
-        let note = conflict_note(&conflict("attachments.x.caption", long.clone(), long));
+        let note = conflict_note(
+            &conflict("attachments.x.caption", long.clone(), long),
+            &Default::default(),
+        );
         assert!(
             note.chars().count() < limits::NOTE,
             "{} chars",
@@ -133,7 +184,9 @@ mod tests {
         let many: Vec<Conflict> = (0..3)
             .map(|i| conflict("category", format!("a{i}"), format!("b{i}")))
             .collect();
-        assert!(note_conflicts(&mut doc, &record, &many, &new_actor()).is_none());
+        assert!(
+            note_conflicts(&mut doc, &record, &many, &new_actor(), &Default::default()).is_none()
+        );
         assert_eq!(doc.record().unwrap(), record);
     }
 
@@ -145,7 +198,8 @@ mod tests {
         let many: Vec<Conflict> = (0..14)
             .map(|i| conflict("category", format!("a{i}"), format!("b{i}")))
             .collect();
-        let after = note_conflicts(&mut doc, &record, &many, &new_actor()).unwrap();
+        let after =
+            note_conflicts(&mut doc, &record, &many, &new_actor(), &Default::default()).unwrap();
         let added: Vec<&str> = after.timeline[record.timeline.len()..]
             .iter()
             .map(|e| e.note.as_str())

@@ -650,7 +650,7 @@ async fn the_desk_sees_a_workers_overruled_category_marked_in_the_timeline(backe
     worker
         .store
         .update(&id, |r| {
-            r.category = "municipal.roads".into();
+            r.category = "municipal.drainage".into();
             Ok(())
         })
         .unwrap();
@@ -674,9 +674,7 @@ async fn the_desk_sees_a_workers_overruled_category_marked_in_the_timeline(backe
 
     assert_eq!(
         shown["conflicts"],
-        json!([
-            "同时修改「分类」：保留 municipal.lighting（dispatcher），未采用 municipal.roads（wang）"
-        ]),
+        json!(["同时修改「分类」：保留 路灯照明（dispatcher），未采用 排水管网（wang）"]),
         "{shown}"
     );
     assert_ne!(shown["conflict_colour"], shown["event_colour"], "{shown}");

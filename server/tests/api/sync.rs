@@ -1344,7 +1344,7 @@ async fn a_workers_category_overruled_by_the_desk_is_told_to_the_worker_and_in_t
     worker
         .store
         .update(&id, |r| {
-            r.category = "municipal.roads".into();
+            r.category = "municipal.drainage".into();
             Ok(())
         })
         .unwrap();
@@ -1374,7 +1374,7 @@ async fn a_workers_category_overruled_by_the_desk_is_told_to_the_worker_and_in_t
             "category",
             &json!("municipal.lighting"),
             Some("zhou"),
-            &json!("municipal.roads"),
+            &json!("municipal.drainage"),
             Some("wang")
         )
     );
@@ -1393,7 +1393,7 @@ async fn a_workers_category_overruled_by_the_desk_is_told_to_the_worker_and_in_t
         .collect();
     assert_eq!(
         notes,
-        vec!["同时修改「分类」：保留 municipal.lighting（zhou），未采用 municipal.roads（wang）"]
+        vec!["同时修改「分类」：保留 路灯照明（zhou），未采用 排水管网（wang）"]
     );
     let timeline = &worker.store.get(&id).unwrap().timeline;
     assert!(timeline.iter().any(|e| e.kind == "conflict"));
