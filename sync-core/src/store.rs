@@ -139,41 +139,40 @@ CREATE TABLE blob_records (
 /// The migration that added each row's task (its number, counting from 1).
 const TASK_MIGRATION: i64 = 4;
 
-/// Works out every row's task from its document: for rows stored before rows kept it.
-fn fill_tasks(tx: &Transaction<'_>, worker: &str) -> Result<()> {
+/// The migration that added which records hold each blob.
+const BLOB_RECORDS_MIGRATION: i64 = 6;
+
+/// What a store from before some migrations works out from its documents when it opens, in
+/// one pass over them: each row's `task` (for `worker`), and which records hold each stored
+/// blob.
+fn fill_from_documents(
+    tx: &Transaction<'_>,
+    worker: &str,
+    tasks: bool,
+    blob_records: bool,
+) -> Result<()> {
+    if !tasks && !blob_records {
+        return Ok(());
+    }
     let ids: Vec<Vec<u8>> = tx
         .prepare("SELECT id FROM records")?
         .query_map([], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
     for id in ids {
         let id = uuid_from_blob(&id);
-        if let Some(doc) = load_doc(tx, &id)?
-            && let Ok(record) = doc.record()
-        {
+        let Some(doc) = load_doc(tx, &id)? else {
+            continue;
+        };
+        let Ok(record) = doc.record() else {
+            continue;
+        };
+        if tasks {
             tx.execute(
                 "UPDATE records SET task = ?2 WHERE id = ?1",
                 params![id.as_bytes(), record.task_for(worker).map(Task::as_str)],
             )?;
         }
-    }
-    Ok(())
-}
-
-/// The migration that added which records hold each blob.
-const BLOB_RECORDS_MIGRATION: i64 = 6;
-
-/// Works out which records hold each stored blob from their documents: for blobs stored before
-/// the store kept it.
-fn fill_blob_records(tx: &Transaction<'_>) -> Result<()> {
-    let ids: Vec<Vec<u8>> = tx
-        .prepare("SELECT id FROM records")?
-        .query_map([], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    for id in ids {
-        let id = uuid_from_blob(&id);
-        if let Some(doc) = load_doc(tx, &id)?
-            && let Ok(record) = doc.record()
-        {
+        if blob_records {
             for sha256 in record.attachments.keys() {
                 tx.execute(
                     "INSERT OR IGNORE INTO blob_records (sha256, record_id)
@@ -313,12 +312,12 @@ impl Store {
             None => set_meta(&tx, "account", account.as_bytes())?,
         }
         set_meta(&tx, "device", device.as_bytes())?;
-        if version < TASK_MIGRATION {
-            fill_tasks(&tx, account)?;
-        }
-        if version < BLOB_RECORDS_MIGRATION {
-            fill_blob_records(&tx)?;
-        }
+        fill_from_documents(
+            &tx,
+            account,
+            version < TASK_MIGRATION,
+            version < BLOB_RECORDS_MIGRATION,
+        )?;
         tx.commit()?;
         Ok(Store {
             conn,

@@ -633,42 +633,16 @@ async fn the_desk_dispatches_where_the_form_says_the_rules_send_it(backend: Back
 /// category: the desk's value stands, and the record's page shows the desk the overruled value
 /// as a marked timeline entry.
 async fn the_desk_sees_a_workers_overruled_category_marked_in_the_timeline(backend: Backend) {
-    use crate::sync::{Phone, centre};
-    use gridsync_server::domain::Role;
-    use sync_core::Crs;
     let app = demo(backend).await;
     let desk = token(&app, "dispatcher").await;
-    let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[GRID]).await;
-    let mut colleague = Phone::new(&app, "li", Role::GridWorker, &[GRID]).await;
-    let id = worker.complaint_at("路灯不亮", centre(GRID), Crs::Wgs84);
-    worker.sync_all(&app).await;
-    colleague.sync_all(&app).await;
-    // A note the worker's phone has not seen: the desk's edit is made on a document with more
-    // operations than the worker's, so the desk's value is the one every replica keeps.
-    colleague.store.add_note(&id, "灯杆有点歪").unwrap();
-    colleague.sync_all(&app).await;
-    worker
-        .store
-        .update(&id, |r| {
-            r.category = "municipal.drainage".into();
-            Ok(())
-        })
-        .unwrap();
-    let id = id.to_string();
-    act(
-        &app,
-        &desk,
-        &id,
-        json!({ "action": "accept", "category": "municipal.lighting" }),
-    )
-    .await;
+    let (mut worker, _, id) = crate::sync::category_overruled_by_the_desk(&app, &desk).await;
     assert_eq!(worker.sync_all(&app).await.conflicts.len(), 1);
 
     let shown = in_browser(
         &app,
         "dispatcher",
         "desk-sees-conflict",
-        json!({ "record": id }),
+        json!({ "record": id.to_string() }),
     )
     .await;
 

@@ -1324,23 +1324,20 @@ async fn a_phone_whose_account_lost_a_grid_drops_what_it_may_no_longer_read(app:
     assert!(fresh.store.load(&theirs).unwrap().is_none());
 }
 
-#[both_backends]
-async fn a_workers_category_overruled_by_the_desk_is_told_to_the_worker_and_in_the_timeline(
-    app: TestApp,
-) {
-    app.load_demo_map().await;
-    let desk = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
-    let mut worker = Phone::new(&app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
-    let mut colleague = Phone::new(&app, "li", Role::GridWorker, &[WORKER_GRID]).await;
-    let id = worker.complaint_at("Streetlight out", centre(WORKER_GRID), Crs::Wgs84);
-    worker.sync_all(&app).await;
-    colleague.sync_all(&app).await;
-    // A note the worker's phone has not seen yet: the desk's edit below is made on a document
-    // that has more operations than the worker's, so its value is the one every replica shows.
-    colleague.store.add_note(&id, "pole is leaning").unwrap();
-    colleague.sync_all(&app).await;
-
-    // Offline, the worker reclassifies; meanwhile the desk accepts with another category.
+/// A worker's category about to be overruled: in the worker's grid, the worker ("wang")
+/// files a complaint that a colleague ("li") holds too; offline, the worker reclassifies it as
+/// drainage while the desk (`desk`, a token) accepts it as lighting. The colleague's note first
+/// gives the desk's edit more operations than the worker's, so the desk's value is the one
+/// every replica keeps. Returns both phones (the worker's changes not yet synced) and the
+/// record.
+pub async fn category_overruled_by_the_desk(app: &TestApp, desk: &str) -> (Phone, Phone, RecordId) {
+    let mut worker = Phone::new(app, "wang", Role::GridWorker, &[WORKER_GRID]).await;
+    let mut colleague = Phone::new(app, "li", Role::GridWorker, &[WORKER_GRID]).await;
+    let id = worker.complaint_at("路灯不亮", centre(WORKER_GRID), Crs::Wgs84);
+    worker.sync_all(app).await;
+    colleague.sync_all(app).await;
+    colleague.store.add_note(&id, "灯杆有点歪").unwrap();
+    colleague.sync_all(app).await;
     worker
         .store
         .update(&id, |r| {
@@ -1351,11 +1348,21 @@ async fn a_workers_category_overruled_by_the_desk_is_told_to_the_worker_and_in_t
     let accepted = app
         .post(
             &format!("/api/v1/records/{id}/transitions"),
-            Some(&desk),
+            Some(desk),
             &json!({ "action": "accept", "category": "municipal.lighting" }),
         )
         .await;
     assert_eq!(accepted.status(), 200);
+    (worker, colleague, id)
+}
+
+#[both_backends]
+async fn a_workers_category_overruled_by_the_desk_is_told_to_the_worker_and_in_the_timeline(
+    app: TestApp,
+) {
+    app.load_demo_map().await;
+    let desk = app.user_token("zhou", Role::Dispatcher, &["2203"]).await;
+    let (mut worker, mut colleague, id) = category_overruled_by_the_desk(&app, &desk).await;
     let report = worker.sync_all(&app).await;
 
     assert_eq!(report.conflicts.len(), 1, "{report:?}");
